@@ -36,6 +36,7 @@ __all__ = [
     "EVENT_TERMINAL",
     "EVENT_TICKS",
     "AUTH_REASONS",
+    "DENIED_PREFIX",
     "EVENT_TRADE",
     "PROTOCOL_VERSION",
     "REFUSAL_REASONS",
@@ -156,6 +157,11 @@ AUTH_REASONS: frozenset[str] = frozenset({
     "missing_token", "malformed_token", "invalid_token", "token_expired", "token_revoked",
     "device_not_approved", "terminal_mismatch", "scope",
 })
+
+#: How the ``message`` of a ``device_not_approved`` refusal begins when the token's owner
+#: denied the machine (rather than it awaiting approval): the reason word stays, so an older EA
+#: reads it as before, and an EA that knows this says "denied" (docs/protocol.md section 5).
+DENIED_PREFIX: Final = "The token's owner denied this machine"
 
 #: Words a ``refuse`` may carry: the contract's auth reasons, then the bridge's own.
 REFUSAL_REASONS: frozenset[str] = AUTH_REASONS | frozenset({

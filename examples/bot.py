@@ -45,14 +45,21 @@ def trade(request: dict[str, Any]) -> Any:
     return result
 
 
+#: What order_check answers for a symbol a bot cannot open a position on now: its market is
+#: closed, or only closing is allowed there (a broker's rule, or a symbol outside the
+#: account's allowed symbols under its owner's risk policy).
+NOT_OPEN = {mt5.TRADE_RETCODE_MARKET_CLOSED, mt5.TRADE_RETCODE_CLOSE_ONLY}
+
+
 def open_symbol() -> str | None:
-    """The first Market Watch symbol whose market is open now: order_check of its smallest
-    buy is not TRADE_RETCODE_MARKET_CLOSED (on a weekend FX, metals and indices are closed;
-    the emulator's crypto symbol is not). Works the same against a real MT5 terminal."""
+    """The first Market Watch symbol open to a new position now: order_check of its smallest
+    buy is neither TRADE_RETCODE_MARKET_CLOSED (on a weekend FX, metals and indices are
+    closed; the emulator's crypto symbol is not) nor TRADE_RETCODE_CLOSE_ONLY. Works the same
+    against a real MT5 terminal."""
     for info in mt5.symbols_get() or ():
         check = mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": info.name,
                                  "type": mt5.ORDER_TYPE_BUY, "volume": info.volume_min})
-        if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
+        if check is not None and check.retcode not in NOT_OPEN:
             return info.name
     return None
 

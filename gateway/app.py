@@ -245,6 +245,7 @@ def _compose_auth(app: web.Application, config: GatewayConfig,
         link, device.info, figures=account_figures(read) if remote else None,
         positions=open_positions(read) if remote else None,
         details=account_details(read) if remote else None,
+        live_details=account_details(_live_reads(app)) if remote else None,
         digits=symbol_digits(read) if remote else None)
     cache = app[RECORD_CACHE] = RecordCache(
         link, keys, device.info, device_name=device_name(config),
@@ -281,8 +282,22 @@ def _account_reads(app: web.Application) -> Callable[
                    timeout_s: float) -> Any:
         session = app[BRIDGE].session(terminal)
         record = app[RECORD_CACHE].get(session.token_id) if session is not None else None
-        paper = record is not None and record.risk.paper_trade_enabled
-        return await app[TRADING].venues.of(terminal, paper).call(method, params, timeout_s)
+        venues = app[TRADING].venues
+        venue = venues.live(terminal) if record is None else venues.of_account(terminal,
+                                                                              record.risk)
+        return await venue.call(method, params, timeout_s)
+
+    return call
+
+
+def _live_reads(app: web.Application) -> Callable[
+        [TerminalId, str, dict[str, Any], float], Awaitable[Any]]:
+    """How the reporter reads a terminal's live book whatever its account trades on: the
+    broker's margin, positions, orders and deals, reported beside a paper book's."""
+
+    async def call(terminal: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        return await app[TRADING].venues.live(terminal).call(method, params, timeout_s)
 
     return call
 

@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "codes): every session ends, the owner is mailed, Activity notes it")
     _with_config(owner_reset, nested=True)
     owner_reset.add_argument("--email", required=True)
+    owner_password = owner_sub.add_parser(
+        "reset-password", help="the owner's password leaked: end every session and console "
+                               "API sign-in, set the password aside (it signs in nowhere) and "
+                               "mail the owner a link to choose a new one, whatever the "
+                               "two-step sign-in")
+    _with_config(owner_password, nested=True)
+    owner_password.add_argument("--email", required=True)
 
     token = sub.add_parser("token", help="issue, list and revoke auth tokens")
     _with_config(token)
@@ -173,11 +180,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  "is one owner)")
 
     paper = sub.add_parser("paper", help="turn paper trading of a registered account on or off "
-                                         "(the local authority in data_dir)")
+                                         "(on the console, or the local authority in "
+                                         "data_dir)")
     _with_config(paper)
     paper.add_argument("switch", choices=("on", "off"))
     paper.add_argument("--login", type=int, required=True)
     paper.add_argument("--server", required=True)
+    paper.add_argument("--confirm-live-open", action="store_true",
+                       help="go to paper although the live book holds positions or pending "
+                            "orders at the broker (they stay open there, out of reach of bots "
+                            "on paper; without it the switch is refused, saying what)")
     _with_console(paper)
     paper.add_argument("--email", default="", help="the owner (MTGATEWAY_OWNER_EMAIL; locally "
                                                   "optional when there is one owner)")
@@ -202,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     for action in service_cli.add_arguments(service):
         _with_config(action, nested=True)
+    setup = sub.add_parser(
+        "setup", help="the guided set-up: find the MetaTrader terminals, install and compile "
+                      "the EA, issue its token into the EA's preset, register the log-on task, "
+                      "wait for the EA and check it (--undo removes what it added)")
+    _with_config(setup)
+    from .setup.options import add_arguments as setup_arguments
+
+    setup_arguments(setup)
     check = sub.add_parser(
         "check", help="check the EA connected to a running daemon, as any client sees it, and "
                       "print a report to paste into a bug report (token from MTGATEWAY_TOKEN, "
@@ -276,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.action == "migrate":
                 return run_on_loop(_migrate_console(config))
             return run_on_loop(_run_console(config))
+        if args.command == "setup":
+            from .setup.command import run as run_setup
+
+            return run_setup(args, find_config(args.config))
         if args.command == "service":
             from . import service as service_cli
 

@@ -35,7 +35,7 @@ from .authority.database import DatabaseError, redact_url
 from .authority.devices import normalize_code
 from .authority.records import AuthorityKey
 from .authority.service import Authority
-from .authority.service.accounts import AccountChanges
+from .authority.service.accounts import AccountChanges, LiveOpen
 from .authority.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 from .config import GatewayConfig, console_url_problem
 
@@ -64,6 +64,8 @@ async def run_command(args: argparse.Namespace, config: GatewayConfig) -> int:
         if args.command == "owner":
             if args.owner_command == "reset-2fa":
                 return await _owner_reset_2fa(args, config)
+            if args.owner_command == "reset-password":
+                return await _owner_reset_password(args, config)
             return await _owner_create(args, config)
         if args.command == "token":
             return await _token(args, config)
@@ -153,14 +155,22 @@ async def _local_authority(args: argparse.Namespace, config: GatewayConfig, *,
 
 
 def _owner_credentials(args: argparse.Namespace) -> tuple[str, str]:
+    """The owner's e-mail (``--email``, else the environment) and password: from
+    ``MTGATEWAY_OWNER_PASSWORD``, a prompt, or the first line of standard input when it is
+    not a terminal (``echo "$PW" | mtgateway token create ...``, as ``device verify`` takes
+    its code), never an argument, which the process list shows to every local user."""
     email = args.email or read_env(_EMAIL_ENV) or ""
     if not email:
         raise _Usage(f"the console needs the owner: pass --email or set {_EMAIL_ENV}")
     password = read_env(_PASSWORD_ENV)
     if password is None:
-        if not sys.stdin.isatty():
-            raise _Usage(f"no password: set {_PASSWORD_ENV} or run interactively")
-        password = getpass.getpass(f"Password for {email}: ")
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {email}: ")
+        else:
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise _Usage(f"no password: standard input was empty; pipe it in, set "
+                             f"{_PASSWORD_ENV} or run interactively")
     return email, password
 
 
@@ -203,28 +213,55 @@ async def _local_owner(authority: Authority, args: argparse.Namespace) -> str:
 
 
 async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
-    """``mtgateway paper on|off --login L --server S``: switch the account's paper trading in
-    the local authority. Daemons holding its tokens hear of it through the revocation feed and
-    route the next call accordingly (a call in flight keeps its venue)."""
-    if _console_url(args, config) is not None:
-        raise _Usage("paper trading of an account on a remote console is switched on its "
-                     "Accounts page")
-    authority = await _local_authority(args, config)
-    try:
-        owner = await _local_owner(authority, args)
-        account = next((a for a in await authority.accounts.of(owner)
-                        if (a.login, a.server) == (args.login, args.server)), None)
-        if account is None:
-            raise _Usage(f"no account {args.login}@{args.server} is registered for {owner}: "
-                         "register it first (POST /v1/accounts, or the console)")
-        enabled = args.switch == "on"
-        await authority.accounts.update(owner, account.id,
-                                        AccountChanges(paper_trade_enabled=enabled),
-                                        by_operator=True)
-    finally:
-        await authority.close()
+    """``mtgateway paper on|off --login L --server S``: switch the account's paper trading, in
+    the console the config or ``--console`` names (the owner signs in as for ``token create
+    --console``) or else in the local authority. Daemons holding its tokens hear of it through
+    the revocation feed and route the next call accordingly (a call in flight keeps its
+    venue). Going to paper while the live book holds trades at the broker is refused, saying
+    what stays open, unless ``--confirm-live-open``."""
+    enabled = args.switch == "on"
+    confirm = bool(getattr(args, "confirm_live_open", False))
+    url = _console_url(args, config)
+    if url is not None:
+        remote = _owner_console(url, args, config)
+        email, password = _owner_credentials(args)
+        try:
+            await remote.switch_paper(email, password, args.login, args.server, enabled,
+                                      confirm_live_open=confirm)
+        except AuthorityRefused as exc:
+            if exc.reason == "live_trades_open":
+                raise _Usage(f"{_said(exc)}; add --confirm-live-open to switch anyway") from None
+            if exc.reason == "not_found":
+                raise _Usage(f"no account {args.login}@{args.server} is registered for "
+                             f"{email} on the console: register it first (its Accounts "
+                             "page)") from None
+            raise
+    else:
+        authority = await _local_authority(args, config)
+        try:
+            owner = await _local_owner(authority, args)
+            account = next((a for a in await authority.accounts.of(owner)
+                            if (a.login, a.server) == (args.login, args.server)), None)
+            if account is None:
+                raise _Usage(f"no account {args.login}@{args.server} is registered for "
+                             f"{owner}: register it first (POST /v1/accounts, or the console)")
+            await authority.accounts.update(owner, account.id,
+                                            AccountChanges(paper_trade_enabled=enabled),
+                                            by_operator=True, confirm_live_open=confirm)
+        except LiveOpen as exc:
+            raise _Usage(f"{exc.words}; nothing was changed: add --confirm-live-open to "
+                         "switch anyway") from None
+        finally:
+            await authority.close()
     print(f"paper trading of {args.login}@{args.server}: {'on' if enabled else 'off'}")
     return 0
+
+
+def _said(refused: AuthorityRefused) -> str:
+    """A console's refusal message without its status and reason prefix."""
+    text = str(refused)
+    prefix = f"{refused.status} {refused.reason}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 # -- owner -------------------------------------------------------------------------------
@@ -275,6 +312,37 @@ async def _owner_reset_2fa(args: argparse.Namespace, config: GatewayConfig) -> i
           "of theirs ended; noted in their Activity; " + ("the owner was mailed" if mailed else
                                 "the e-mail to the owner could not be sent (check [smtp]): "
                                 "tell them yourself"))
+    return 0
+
+
+async def _owner_reset_password(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """``mtgateway owner reset-password --email``: the operator's answer to "my password
+    leaked" whatever the owner's two-step sign-in (``owner reset-2fa`` changes nothing for an
+    owner without one): every session, half-done sign-in and console API sign-in ends, the
+    password is set aside and a link to choose a new one is mailed (its address as for
+    ``reset-2fa``)."""
+    from .authority.console import mailer_from_config  # here: the console's app is heavy
+
+    console = config.console
+    address = ConsoleAddress(console.public_url)
+    address.serving("http", console.host, console.port)
+    authority = await _local_authority(args, config, mailer=mailer_from_config(config.smtp),
+                                       address=address)
+    try:
+        try:
+            notice = await authority.resets.by_operator(args.email)
+        except ValueError as exc:
+            raise _Usage(f"{exc} in {_where(args, config)}; the console's owners are in the "
+                         "data_dir (or database_url) of the config it runs with: pass that "
+                         "config with -c") from None
+        mailed = await notice
+    finally:
+        await authority.close()
+    print(f"every session and console API sign-in of {args.email} ended and their password "
+          "is set aside (it signs in nowhere); noted in their Activity; "
+          + ("the owner was mailed a link to choose a new one" if mailed else
+             "the e-mail to the owner could not be sent (check [smtp]): tell them to use "
+             "\"Forgot your password?\" on the sign-in page"))
     return 0
 
 
@@ -369,7 +437,8 @@ def _last_use(row: dict[str, Any]) -> str:
     if not isinstance(row.get("used_at"), int):
         return "never"
     device = str(row.get("used_device") or "")[:8] or "?"
-    return (f"{_when(row['used_at'])} by {device} from "
+    name = str(row.get("used_device_name") or "")
+    return (f"{_when(row['used_at'])} by {f'{name} ({device})' if name else device} from "
             f"{row.get('used_address') or 'this machine'}")
 
 
@@ -442,6 +511,9 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
                       "(its [smtp] settings need fixing); the previous code no longer works",
                       file=sys.stderr)
                 return 1
+            if sent.status == "no_pending_approval":
+                return _nothing_pending(
+                    (await remote.device_status(device.info)).approvals)
             print(f"error: {sent.status}" + (f"; retry in {sent.retry_after_s} s"
                                               if sent.retry_after_s else ""), file=sys.stderr)
             return 1
@@ -469,6 +541,25 @@ def _ask_code() -> str:
     if sys.stdin.isatty():
         return input("Code from the e-mail (8 digits): ")
     return sys.stdin.readline().strip()
+
+
+def _nothing_pending(approvals: tuple[tuple[str, str], ...]) -> int:
+    """Why ``device resend`` had no code to send, from this device's approvals: the token's
+    owner denied it (then no code is coming: the owner allows it again on the Devices page),
+    or it is approved already, or it never asked; exit 1."""
+    denied = [owner for owner, status in approvals if status == "denied"]
+    if denied:
+        print(f"error: denied: the token's owner ({', '.join(denied)}) denied this machine in "
+              "the console: no code is coming. The owner can allow it again (Devices, Allow "
+              "again); the daemon and its EA retry by themselves", file=sys.stderr)
+    elif any(status == "approved" for _, status in approvals):
+        print("error: no_pending_approval: this machine is approved already (mtgateway "
+              "device status); there is no code to send", file=sys.stderr)
+    else:
+        print("error: no_pending_approval: this machine has not asked for approval yet: start "
+              "the daemon with a token (its first lookup mails the owner a code)",
+              file=sys.stderr)
+    return 1
 
 
 def _print_approvals(approvals: tuple[tuple[str, str], ...]) -> None:

@@ -37,8 +37,9 @@ from xml.sax.saxutils import escape
 
 from .config import find_config, load_config
 
-__all__ = ["ServicePlan", "daemon_argv", "install_commands", "plan", "run", "systemd_unit",
-           "windows_task_xml"]
+__all__ = ["ServicePlan", "daemon_argv", "definition_path", "install", "install_commands",
+           "plan", "run",
+           "systemd_unit", "uninstall", "windows_task_xml"]
 
 Platform = Literal["linux", "win32"]
 UNIT_NAME: Final = "mtgateway.service"
@@ -226,11 +227,11 @@ def _run_all(commands: tuple[tuple[str, ...], ...], *, stop_on_error: bool = Tru
 def add_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     """``mtgateway service``'s actions; the action parsers (the CLI adds ``-c`` to each)."""
     sub = parser.add_subparsers(dest="service_command", required=True, metavar="ACTION")
-    install = sub.add_parser("install", help="start the daemon at log-on, restarted when it "
+    installing = sub.add_parser("install", help="start the daemon at log-on, restarted when it "
                                              "fails (systemd user unit / Windows log-on task)")
-    install.add_argument("--print", dest="print_only", action="store_true",
+    installing.add_argument("--print", dest="print_only", action="store_true",
                          help="print the unit (or task) and the commands; change nothing")
-    return [install, sub.add_parser("uninstall", help="stop it and remove it"),
+    return [installing, sub.add_parser("uninstall", help="stop it and remove it"),
             sub.add_parser("status", help="what the service manager says about it")]
 
 
@@ -244,15 +245,26 @@ def run(args: argparse.Namespace) -> int:
     if args.service_command == "status":
         return _status(platform)
     if args.service_command == "uninstall":
-        code = _run_all(_uninstall_commands(platform), stop_on_error=False)
-        target = plan(None, platform).path
-        target.unlink(missing_ok=True)
-        print(f"removed {target}")
-        return code
-    config = find_config(args.config)
+        return uninstall()
+    return install(find_config(args.config), print_only=args.print_only)
+
+
+def definition_path() -> Path:
+    """Where ``install`` writes this platform's unit or task file (there while installed)."""
+    return plan(None, _current_platform()).path
+
+
+def install(config: Path | None, *, print_only: bool = False) -> int:
+    """``service install``: the daemon with ``config`` registered with this platform's service
+    manager and started; the exit code (what is written is removed again on a failure).
+
+    Raises:
+        ConfigError: the config does not load; nothing was written.
+    """
+    platform = _current_platform()
     load_config(config)  # a broken config fails now, not at the next log-on
     todo = plan(config, platform)
-    if args.print_only:
+    if print_only:
         print(f"# {todo.path}")
         print(todo.text)
         for command in todo.commands:
@@ -275,6 +287,16 @@ def run(args: argparse.Namespace) -> int:
         todo.path.write_bytes(before)
         print(f"restored the previous {todo.path}: nothing changed", file=sys.stderr)
     print(_failure_hint(platform), file=sys.stderr)
+    return code
+
+
+def uninstall() -> int:
+    """``service uninstall``: stop it, remove it from the service manager, delete the file."""
+    platform = _current_platform()
+    code = _run_all(_uninstall_commands(platform), stop_on_error=False)
+    target = plan(None, platform).path
+    target.unlink(missing_ok=True)
+    print(f"removed {target}")
     return code
 
 

@@ -388,13 +388,20 @@ class SimulatedBroker:
 
     # ------------------------------------------------------------------------ trade requests
 
-    def order_check(self, request: dict[str, Any]) -> MT5Dict:
-        """``OrderCheckResult``: retcode 0 and the account AFTER the trade, or the rejection."""
+    def order_check(self, request: dict[str, Any], refused: Rejection | None = None
+                    ) -> MT5Dict:
+        """``OrderCheckResult``: retcode 0 and the account AFTER the trade, or the rejection.
+
+        ``refused``: a rejection decided outside the engine (a ticket the caller's book does
+        not reach, ``gateway/trading/venue.py``), answered as the engine answers its own: the
+        request is not planned."""
         req = parse_request(request)
         now = self._sync()
         retcode = 0
         comment: str | None = None
         try:
+            if refused is not None:
+                raise refused
             after = self._plan(req, now).after
         except Rejection as rejection:
             retcode, comment = rejection.retcode, rejection.comment
@@ -411,8 +418,11 @@ class SimulatedBroker:
             "request": req.as_dict(),
         }
 
-    def order_send(self, request: dict[str, Any]) -> MT5Dict:
-        """``OrderSendResult``: execute the request, or answer the MT5 rejection retcode.
+    def order_send(self, request: dict[str, Any], refused: Rejection | None = None
+                   ) -> MT5Dict:
+        """``OrderSendResult``: execute the request, or answer the MT5 rejection retcode
+        (``refused``: one decided outside the engine, as :meth:`order_check` takes it; nothing
+        is executed).
 
         Raises:
             EmulatorError: ``INVALID_PARAMS`` naming the field when the request cannot be read.
@@ -421,6 +431,8 @@ class SimulatedBroker:
         now = self._sync()
         self._request_id += 1
         try:
+            if refused is not None:
+                raise refused
             if not self._book.trade_allowed:
                 raise Rejection(TradeRetcode.CLIENT_DISABLES_AT)
             fields = self._plan(req, now).run()

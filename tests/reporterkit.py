@@ -47,7 +47,7 @@ class Noted:
         self.inner = inner
         #: Each report body sent, in order.
         self.sent: list[list[TerminalReport]] = []
-        for hint in ("live_wanted", "takes_books"):
+        for hint in ("live_wanted", "takes_books", "takes_live_book"):
             if hasattr(inner, hint):
                 setattr(self, hint, getattr(inner, hint))
 

@@ -245,6 +245,9 @@ NOT_IN_THE_REPOSITORY = frozenset({
     "deploy/haproxy-console.cfg",  # what deploy/haproxy-console.cfg.template becomes when filled
     "postgresql.service",          # the distribution's PostgreSQL unit, ordered before the console
     "systemd.service",             # the man page, systemd.service(5)
+    "origin.txt",                  # MetaTrader's, in a terminal's data folder: its install path
+    "setup.json",                  # what ``mtgateway setup`` added, in the data directory
+    "check.json",                  # the state file ``mtgateway setup`` writes for ``check``
 })
 
 

@@ -44,6 +44,7 @@ from ..connection import (
 from ..errors import BridgeError
 from ..messages import (
     AUTH_REASONS,
+    DENIED_PREFIX,
     EVENT_BOOK,
     EVENT_TERMINAL,
     EVENT_TICKS,
@@ -58,7 +59,8 @@ from .symbols import default_symbols
 #: One tick as a ``ticks`` event row, in :data:`~ea_bridge.messages.TICK_ROW` order.
 _tick_row: Final = operator.attrgetter(*TICK_ROW)
 
-__all__ = ["REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings", "TerminalRefused"]
+__all__ = ["DENIED_TEXT", "REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings",
+           "TerminalRefused", "refusal_text"]
 
 log = logging.getLogger("ea_bridge.emulator")
 
@@ -91,6 +93,19 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "protocol_error": "protocol error",
     "shutting_down": "gateway is shutting down",
 }
+#: What a real terminal shows for a ``device_not_approved`` refusal whose message says the
+#: token's owner denied the machine (``messages.DENIED_PREFIX``): no code is coming.
+DENIED_TEXT: Final = "this machine was denied by the token's owner: no code is coming"
+
+
+def refusal_text(reason: str, message: str = "") -> str:
+    """What the EA shows for a refusal: its reason's text, or for a denied machine
+    :data:`DENIED_TEXT` (the Session.mqh of both EAs says the same)."""
+    if reason == "device_not_approved" and message.startswith(DENIED_PREFIX):
+        return DENIED_TEXT
+    return REFUSAL_TEXT.get(reason, reason)
+
+
 #: Refusals that retrying cannot fix: the user has to change something first.
 _FATAL_REFUSALS: Final = (AUTH_REASONS - {"device_not_approved"}) | {"unsupported_version"}
 
@@ -102,7 +117,7 @@ class TerminalRefused(BridgeError):
         self.reason = reason
         #: Whether the peer had proved it is the gateway holding the token before refusing.
         self.confirmed = confirmed
-        self.text = REFUSAL_TEXT.get(reason, reason)
+        self.text = refusal_text(reason, message)
         super().__init__(f"{self.text} ({reason}): {message}" if message else self.text)
 
 

@@ -50,6 +50,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ea_bridge.messages import DENIED_PREFIX
+
 from ..authority.api import AuthorityAPI, AuthorityRefused, AuthorityUnreachable, DeviceInfo
 from ..authority.boxes import BoxOpener
 from ..authority.records import (
@@ -71,8 +73,8 @@ PENDING_GUIDANCE: Final = (
     "resend` if none arrives: it says whether the e-mail could be sent)")
 #: What they are told once the owner denied this machine: no code is coming.
 DENIED_GUIDANCE: Final = (
-    "The token's owner denied this machine in the console: no code is coming. The owner can "
-    "allow it again (Devices, Allow again); the EA retries by itself meanwhile")
+    f"{DENIED_PREFIX} in the console: no code is coming. The owner can allow it again "
+    "(Devices, Allow again); the EA retries by itself meanwhile")
 #: Security events: WARNING, ids only.
 security_log = logging.getLogger("gateway.security")
 

@@ -246,8 +246,9 @@ class RemoteAuthority:
                                reports: list[TerminalReport]) -> int:
         """``POST /v1/terminals/report``: how many states the console kept."""
         self._check(device)
-        body = {"terminals": [_report_json(r, digits="digits" in (self._takes or ()))
-                              for r in reports]}
+        taken = self._takes or frozenset()
+        body = {"terminals": [_report_json(r, digits="digits" in taken,
+                                           live_book="live_book" in taken) for r in reports]}
         _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
         if answer.get("live") is True:  # an owner watches the live page (``live_wanted``)
             self._live_until = time.monotonic() + LIVE_HOLD_S
@@ -268,6 +269,11 @@ class RemoteAuthority:
         if not self._answered:
             return None
         return self._takes is not None
+
+    def takes_live_book(self) -> bool:
+        """Whether the console takes the live book beside a paper one (``reporter.
+        LiveBookHint``): its last answer named ``live_book`` among the fields it takes."""
+        return "live_book" in (self._takes or ())
 
     def live_wanted(self) -> bool:
         """Whether the console asked for live reports within the last :data:`LIVE_HOLD_S`
@@ -301,9 +307,11 @@ def _require_box(nonce: str | None, box_key: bytes | None) -> None:
         raise ValueError("a record request to the console needs a nonce and a box key")
 
 
-def _report_json(report: TerminalReport, *, digits: bool = False) -> dict[str, Any]:
+def _report_json(report: TerminalReport, *, digits: bool = False,
+                 live_book: bool = False) -> dict[str, Any]:
     """One report as ``POST /v1/terminals/report`` takes it (figures only when read; the
-    symbols' digits only when ``digits``: the console said it takes them)."""
+    symbols' digits only when ``digits``, the live book beside a paper one only when
+    ``live_book``: the console said it takes them)."""
     out: dict[str, Any] = {
         "login": report.login, "server": report.server, "state": report.state,
         "reason": report.reason, "token_id": report.token_id, "token_hint": report.token_hint,
@@ -320,6 +328,8 @@ def _report_json(report: TerminalReport, *, digits: bool = False) -> dict[str, A
             out["open_positions"] = [p.as_json() for p in report.book.positions]
         if report.details is not None:
             out["details"] = details_json(report.details)
+        if live_book and report.live is not None:
+            out["live"] = details_json(report.live)
         if digits and report.book.digits:
             out["digits"] = dict(report.book.digits)
     if report.done:

@@ -29,7 +29,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from ..authority.api import AuthorityUnreachable, IssuedToken
 from ..authority.errors import AuthorityRefused, ConsoleUnproven
@@ -103,12 +103,16 @@ class OwnerConsole:
     def _send(self, conn: http.client.HTTPConnection, method: str, path: str,
               body: Any = None, auth: str | None = None,
               ok: Sequence[int] | None = None,
-              code: str | None = None) -> tuple[int, dict[str, Any]]:
+              code: str | None = None,
+              form: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         data = None if body is None else json.dumps(body).encode("utf-8")
         headers = {"Host": self._netloc, "Accept": "application/json"}
         if code is not None:
             headers[CODE_HEADER] = code
-        if data is not None:
+        if form is not None:
+            data = urlencode(dict(form)).encode("ascii")
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif data is not None:
             headers["Content-Type"] = "application/json"
         if auth is not None:
             headers["Authorization"] = auth
@@ -202,6 +206,47 @@ class OwnerConsole:
                                       dict(registration))
         return answer
 
+    async def switch_paper(self, email: str, password: str, login: int, server: str,
+                           enabled: bool, *, confirm_live_open: bool = False
+                           ) -> dict[str, Any]:
+        """Paper trading of the owner's account on or off, as the Accounts page switches it:
+        the Manager API's ``PUT /api/users/{login}`` behind an access token of
+        ``POST /api/auth/login``, both on one proved connection. Leaving paper sends the
+        password as the confirmation a loosening needs; ``confirm_live_open`` switches paper
+        on over trades open at the broker. The account as it now stands.
+
+        Raises:
+            AuthorityRefused: the console's refusal (its reason word: ``bad_credentials``,
+                ``not_found``, ``live_trades_open`` with its message, ...).
+        """
+        body: dict[str, Any] = {"server": server, "paper_trade_enabled": enabled}
+        if not enabled:
+            body["owner_password"] = password
+        if confirm_live_open:
+            body["confirm_live_open"] = True
+        return await asyncio.to_thread(self._switch_paper, email, password, login, body)
+
+    def _switch_paper(self, email: str, password: str, login: int,
+                      body: dict[str, Any]) -> dict[str, Any]:
+        conn = self._connect()
+        try:
+            self._prove(conn)
+            form = {"username": email, "password": password}
+            status, answer = self._send(conn, "POST", "/api/auth/login", form=form)
+            if _api_reason(status, answer) == "second_factor_required" \
+                    and self._code is not None:
+                status, answer = self._send(conn, "POST", "/api/auth/login",
+                                            form={**form, "otp": self._code().strip()})
+            _api_refused(status, answer)
+            bearer = f"Bearer {answer.get('access_token', '')}"
+            status, answer = self._send(conn, "PUT", f"/api/users/{login}", body,
+                                        auth=bearer)
+            _api_refused(status, answer)
+            user = answer.get("user")
+            return dict(user) if isinstance(user, dict) else {}
+        finally:
+            conn.close()
+
     async def list_devices(self, email: str, password: str) -> list[dict[str, Any]]:
         """``GET /v1/devices``."""
         _, answer = await self._acall("GET", "/v1/devices", (email, password))
@@ -212,3 +257,23 @@ class OwnerConsole:
         status, _ = await self._acall("DELETE", f"/v1/devices/{device_id}", (email, password),
                                       ok=(200, 404))
         return status == 200
+
+
+def _api_reason(status: int, answer: Mapping[str, Any]) -> str:
+    """The reason word of a Manager API refusal (``{"status": "error", "data": {"reason":
+    ...}}``), or empty for an answer that is not one."""
+    if status < 400:
+        return ""
+    data = answer.get("data")
+    return str(data.get("reason", "error")) if isinstance(data, dict) else "error"
+
+
+def _api_refused(status: int, answer: Mapping[str, Any]) -> None:
+    """Raise the Manager API's refusal as the owner calls' own.
+
+    Raises:
+        AuthorityRefused: the answer is a refusal (its reason word and message).
+    """
+    if status >= 400:
+        raise AuthorityRefused(status, _api_reason(status, answer),
+                               str(answer.get("message", "")), {})

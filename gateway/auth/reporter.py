@@ -36,7 +36,8 @@ from ..authority.snapshots import MAX_DEALS, MAX_TRADES, AccountDetails, Settlem
 from ..authority.venues import Book
 from ..base.prices import MAX_DIGITS
 
-__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveHint", "ReportSink",
+__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
+           "ReportSink",
            "RevocationSource", "TerminalReporter", "account_details", "account_figures",
            "open_positions", "symbol_digits", "watch_revocations"]
 
@@ -273,6 +274,17 @@ class BooksHint(Protocol):
         ...
 
 
+@runtime_checkable
+class LiveBookHint(Protocol):
+    """A sink that says whether its console takes the live book beside a paper one (the
+    report's ``live``; ``client.RemoteAuthority``: its answers' ``takes`` name
+    ``live_book``). A sink without it does (the embedded authority is this release's)."""
+
+    def takes_live_book(self) -> bool:
+        """True: a report may carry ``live``; False: the console would refuse it."""
+        ...
+
+
 class RevocationSource(Protocol):
     """The authority's revocation long-poll."""
 
@@ -296,6 +308,10 @@ class TerminalReporter:
             ``MAX_REPORTED_POSITIONS`` by ``|profit|``) with the time they were read.
         details: reads its margin, open trades and new deals, sent with the positions for
             the console's API (deals from the newest one the console has accepted).
+        live_details: the same of the live book whatever the account trades on: sent beside
+            a paper book's details (``TerminalReport.live``), so the owner still sees what
+            stays open at the broker, its margin, and its deals (each book has its own deal
+            cursor).
         digits: reads a symbol's digits, sent with the positions for each symbol among
             them, the trades and the deals (read once per terminal and symbol; one that
             cannot be read is left out, and read again with the next report).
@@ -309,12 +325,14 @@ class TerminalReporter:
                  figures: FiguresSource | None = None,
                  positions: PositionsSource | None = None,
                  details: DetailsSource | None = None,
+                 live_details: DetailsSource | None = None,
                  digits: DigitsSource | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self._sink = sink
         self._figures = figures
         self._positions = positions
         self._details = details
+        self._live_details = live_details
         self._digits = digits
         #: The digits read, per terminal and symbol (a symbol's digits do not change while
         #: its terminal runs).
@@ -455,14 +473,18 @@ class TerminalReporter:
             # operation among the deals is in these figures too
             figures = dataclasses.replace(figures, balance=float(details.account["balance"]),
                                           equity=float(details.account["equity"]))
+        live = await self._read_live(report) if details is not None \
+            and details.book == "paper" else None
         shown = largest(got)
         symbols = {p.symbol for p in shown}
-        if details is not None:
-            symbols |= {str(r["symbol"]) for r in (*details.positions, *details.orders,
-                                                   *details.deals) if r["symbol"]}
+        for read in (details, live):
+            if read is not None:
+                symbols |= {str(r["symbol"]) for r in (*read.positions, *read.orders,
+                                                       *read.deals) if r["symbol"]}
         digits = await self._read_digits(TerminalId(report.login, report.server), symbols)
         return dataclasses.replace(report, figures=figures,
-                                   book=PositionsBook(as_of, shown, digits), details=details)
+                                   book=PositionsBook(as_of, shown, digits), details=details,
+                                   live=live)
 
     async def _read_digits(self, terminal: TerminalId, symbols: set[str]) -> dict[str, int]:
         """The digits of ``symbols`` known or read now (at most :data:`MAX_DIGIT_READS`
@@ -499,6 +521,23 @@ class TerminalReporter:
             log.debug("no account details for %s (%s)", terminal, type(exc).__name__)
             return None
 
+    async def _read_live(self, report: TerminalReport) -> AccountDetails | None:
+        """The live book's margin, open trades and new deals (read from the broker beside a
+        paper book's), when they can be read now."""
+        if self._live_details is None:
+            return None
+        terminal = TerminalId(report.login, report.server)
+        since = self._deals_since.get((terminal, "live"),
+                                      int(self._clock()) - DEALS_LOOKBACK_S)
+        try:
+            async with asyncio.timeout(FIGURES_TIMEOUT_S * 2):
+                read = await self._live_details(terminal, since)
+        except Exception as exc:  # as with the figures: the report goes without it
+            log.debug("no live book beside the paper one for %s (%s)", terminal,
+                      type(exc).__name__)
+            return None
+        return read if read is not None and read.book == "live" else None
+
     def _accepted(self, reports: list[TerminalReport]) -> None:
         """The authority took ``reports``: their settlements are delivered, and the next
         deals start at the newest sent (a deal of that second is sent again: the console
@@ -511,11 +550,11 @@ class TerminalReporter:
                     self._done[terminal] = left
                 else:
                     self._done.pop(terminal, None)
-            if report.details is not None and report.details.deals:
-                key = (terminal, report.details.book)
-                self._deals_since[key] = max(
-                    self._deals_since.get(key, 0),
-                    max(int(d["time"]) for d in report.details.deals))
+            for read in (report.details, report.live):
+                if read is not None and read.deals:
+                    key = (terminal, read.book)
+                    self._deals_since[key] = max(self._deals_since.get(key, 0),
+                                                 max(int(d["time"]) for d in read.deals))
 
     def next_wait_s(self) -> float:
         """How long until the next report when nothing changes: the live interval while an
@@ -543,10 +582,11 @@ class TerminalReporter:
             if not self._states:
                 continue
             books = self._books_taken()
+            live_book = self._live_book_taken()
             read = [dataclasses.replace(await self._with_book(await self._with_figures(r)),
                                         done=tuple(self._done.get(terminal, ())))
                     for terminal, r in list(self._states.items())]
-            reports = [_for_console(r, books) for r in read]
+            reports = [_for_console(r, books, live_book) for r in read]
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
@@ -560,7 +600,10 @@ class TerminalReporter:
                 await asyncio.sleep(self._retry_s)
                 continue
             self._accepted(reports)
-            self._holding = any(r.figures is not None and r.figures.positions > 0
+            # positions in either book move the P/L an owner watches (the live book's too,
+            # beside a paper one)
+            self._holding = any((r.figures is not None and r.figures.positions > 0)
+                                or (r.live is not None and r.live.positions_total > 0)
                                 for r in reports)
             self.sent += 1
             self._sent_event.set()
@@ -573,22 +616,31 @@ class TerminalReporter:
         """Whether the sink's console keeps a paper book apart (:class:`BooksHint`)."""
         return self._sink.takes_books() if isinstance(self._sink, BooksHint) else True
 
+    def _live_book_taken(self) -> bool:
+        """Whether the sink's console takes the live book beside a paper one
+        (:class:`LiveBookHint`)."""
+        return self._sink.takes_live_book() if isinstance(self._sink, LiveBookHint) else True
+
 
 def _paper(report: TerminalReport) -> bool:
     """Whether ``report``'s figures are its paper book's."""
     return report.figures is not None and report.figures.book == "paper"
 
 
-def _for_console(report: TerminalReport, books: bool | None) -> TerminalReport:
+def _for_console(report: TerminalReport, books: bool | None,
+                 live_book: bool = True) -> TerminalReport:
     """``report`` as its console can take it: a paper book's figures, positions and details
     go only to a console that keeps books apart (``books`` True). To any other (an older
     console, which refuses ``book``; or one not yet heard from) the state goes alone, so a
     paper report is neither refused, holding back the daemon's other terminals, nor mixed
     into the account's live history; its deals stay unsent (the reporter's cursor moves
-    only with deals sent) until a console takes them."""
-    if books or not _paper(report):
-        return report
-    return dataclasses.replace(report, figures=None, book=None, details=None)
+    only with deals sent) until a console takes them. The live book beside a paper one goes
+    only to a console that takes it (``live_book``), its deals likewise kept for later."""
+    if not books and _paper(report):
+        return dataclasses.replace(report, figures=None, book=None, details=None, live=None)
+    if report.live is not None and not live_book:
+        return dataclasses.replace(report, live=None)
+    return report
 
 
 def _word(reason: str) -> str:

@@ -44,6 +44,8 @@ KINDS: Final = {
     "password_reset": "password reset by e-mail link",
     "second_factor_undone": "two-step sign-in taken back by the e-mailed link",
     "second_factor_reset": "two-step sign-in turned off by the operator",
+    "password_reset_by_operator": "signed out everywhere and password set aside by the "
+                                  "operator",
     "sessions_ended": "signed-in sessions ended",
     "alert_failed": "alert not delivered",
     "alerts_changed": "alert settings changed",

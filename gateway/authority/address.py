@@ -52,7 +52,9 @@ def check_public_url(url: str) -> str:
 
 
 def _host_port(value: str) -> tuple[str, int | None]:
-    """``host[:port]`` (a bracketed IPv6 address too) as (lower-case host, port or None)."""
+    """``host[:port]`` (a bracketed IPv6 address too) as (lower-case host, port or None);
+    a port that is not written as a port is (``08720``, ``abc``: what a relay may pass on,
+    which no client of this console sends) is -1, which matches no port."""
     value = value.strip().lower()
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
@@ -61,7 +63,10 @@ def _host_port(value: str) -> tuple[str, int | None]:
         host, _, port = value.partition(":")
     else:
         host, port = value, ""
-    return host, int(port) if port.isdigit() else None
+    if not port:
+        return host, None
+    canonical = port.isdigit() and port.isascii() and str(int(port)) == port
+    return host, int(port) if canonical else -1
 
 
 class ConsoleAddress:

@@ -11,7 +11,9 @@ device's report opens, closes, postpones or names an alert):
   (``token_expired``, ``token_revoked``, ``device_not_approved``, ...);
 - ``margin``: its account's margin level is under the owner's threshold (%); it recovers once
   the level is back at the threshold plus a tenth of it (:data:`MARGIN_RECOVERY`), or once
-  no margin is in use, so a level hovering at the line does not send a mail per report.
+  no margin is in use, so a level hovering at the line does not send a mail per report. The
+  level is always the broker's: while the account trades on paper, the live book's that its
+  daemon reports beside the paper one (:func:`margin_of`); a paper book's is never judged.
 
 **Episodes.** A condition that starts is one episode: a row per (owner, terminal, kind) in
 ``alert_episodes``, opened with ``closed_at`` NULL and closed when the condition ends. Each
@@ -46,6 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .database import Tx
 from .reports import APPROVED_DEVICE, SILENT_AFTER_S, AccountFigures
+from .snapshots import AccountDetails
 
 __all__ = ["KINDS", "LEASE_S", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",
            "Delivery", "Observer", "SecretBox", "Seen", "Verdict", "check_webhook_url", "claim",
@@ -517,9 +520,21 @@ Observer = Callable[[Tx, str, int, str, str, "tuple[float, float] | None", int,
                      "AlertSettings | None"], int]
 
 
-def margin_of(state: str, figures: AccountFigures | None) -> tuple[float, float] | None:
-    """An active report's ``(margin, margin_level)``, when it carried both."""
-    if state != "active" or figures is None or figures.margin is None \
+def margin_of(state: str, figures: AccountFigures | None,
+              live: AccountDetails | None = None) -> tuple[float, float] | None:
+    """An active report's ``(margin, margin_level)``, when it carried both: the broker's.
+    While the account trades on paper, ``live`` (the live book read beside the paper one)
+    says them; the paper book's margin is no money at the broker, and a margin alert that
+    watched it would watch a book with no broker behind it."""
+    if state != "active":
+        return None
+    if live is not None:
+        used, level = live.account.get("margin"), live.account.get("margin_level")
+        if isinstance(used, int | float) and isinstance(level, int | float) \
+                and not isinstance(used, bool) and not isinstance(level, bool):
+            return float(used), float(level)
+        return None
+    if figures is None or figures.book == "paper" or figures.margin is None \
             or figures.margin_level is None:
         return None
     return figures.margin, figures.margin_level

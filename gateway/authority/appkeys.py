@@ -14,6 +14,7 @@ from typing import Final
 from aiohttp import web
 
 from ..base.edge import HeldRequests
+from ..base.fairshare import FairShare
 from ..base.throttle import AuthThrottle
 from .address import ConsoleAddress
 from .keygate import KeyGate
@@ -22,8 +23,9 @@ from .readiness import Readiness
 from .service import Authority
 from .service.signin import OwnerSignIn
 
-__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",
-           "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS", "Clocks"]
+__all__ = ["AUTHORITY", "CLOCKS", "CONSOLE_ADDRESS", "CONSOLE_METRICS", "FAIR_SHARE", "KEY_GATE",
+           "LONG_POLLS", "OWNER_SIGN_IN", "OWNER_THROTTLE", "PROOFS_OFF_LOOP", "READINESS",
+           "Clocks"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 #: The one rule every door checks owner credentials by (``service/signin.py``), over the
 #: throttle above.
 OWNER_SIGN_IN: Final = web.AppKey("owner_sign_in", OwnerSignIn)
+#: The fair-share rule (``base/fairshare.py``): what every caller shares and each one's
+#: bound; the door, the password hashes, the database's lane and the rows ask it.
+FAIR_SHARE: Final = web.AppKey("fair_share", FairShare)
 #: The long-polls held, per device key and per address (``edge.HeldRequests``).
 LONG_POLLS: Final = web.AppKey("long_polls", HeldRequests)
 #: Proofs of device keys the authority does not know, bounded per peer and in all (``keygate``).

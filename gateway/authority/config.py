@@ -69,9 +69,10 @@ class ConsoleConfig(_Section):
     #: owner watching at once.
     max_streams_per_peer: int = Field(default=32, ge=1, le=100_000)
     #: The daemon's connection rules (``[server]``'s keys of the same names, one edge module:
-    #: ``base.guard``). Open connections at most; beyond it an idle or unfinished
-    #: connection that showed no credential leaves for a newcomer (a held long-poll or a
-    #: request with a verified device proof or owner password never does), else 503.
+    #: ``base.guard``). Open connections at most; beyond it an idle connection, or one
+    #: whose request is still arriving (whoever's), leaves for a newcomer, then a live
+    #: page's stream, then a revocation long-poll (a whole request with a verified device
+    #: proof, owner password or session never does), else 503.
     max_connections: int = Field(default=512, ge=1, le=100_000)
     #: Open connections from one address at most (behind a proxy: raise it).
     max_connections_per_peer: int = Field(default=256, ge=1, le=100_000)

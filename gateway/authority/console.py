@@ -40,6 +40,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from ..base.access import log_access
 from ..base.edge import HeldRequests, HostRefusals
+from ..base.fairshare import FairShare
 from ..base.guard import (
     BUDGET,
     ConnectionBudget,
@@ -58,6 +59,7 @@ from .appkeys import (
     CLOCKS,
     CONSOLE_ADDRESS,
     CONSOLE_METRICS,
+    FAIR_SHARE,
     KEY_GATE,
     LONG_POLLS,
     OWNER_SIGN_IN,
@@ -69,7 +71,7 @@ from .appkeys import (
 from .config import ConsoleSettings, SmtpConfig, database_url
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
-from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, host_allowlist
+from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
@@ -193,15 +195,16 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
                        data_dir: Path | None = None,
                        throttle_clock: Callable[[], float] = time.time,
                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                       ) -> web.Application:
+                       shares: FairShare | None = None) -> web.Application:
     """The console app; the authority opens on startup and drains its e-mails on cleanup.
 
     ``clock`` (epoch seconds) drives code lifetimes, the account lock, record times and the
     device-proof window; ``throttle_clock`` (epoch seconds: the throttle's failures and lockout
     are rows of the database every instance reads, so every instance must read one clock; a
     wall-clock step moves a lockout's end with it) and ``sleep`` drive the owner-credential
-    throttle. Tests inject all three. Raises
-    :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
+    throttle. Tests inject all three. ``shares``: the fair-share rule's bounds
+    (``base/fairshare.py``; its defaults, on the throttle's clock, unless a test gives its
+    own). Raises :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
     """
     console = config.console
     _check_bind(console.host, console.insecure_allow_non_loopback)
@@ -213,6 +216,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
         middlewares=[metrics.middleware,  # outermost: counts what the others answer
                      work_middleware(lambda request: request.app[CONNECTIONS]),
                      host_allowlist(console.allowed_hosts, host_refusals),
+                     # whom each request's work is for, and its share given back at the end
+                     fair_share,
                      # the pages' headers on every answer but the owner API's, a refusal's too
                      security_headers, boundary],
         client_max_size=_MAX_BODY_BYTES)
@@ -235,6 +240,8 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
     app[LONG_POLLS] = HeldRequests(per_key=LONG_POLLS_PER_DEVICE,
                                    per_peer=console.max_long_polls_per_peer,
                                    longest_s=console.long_poll_s)
+    shares = app[FAIR_SHARE] = shares if shares is not None \
+        else FairShare(forgot_clock=throttle_clock)
     door = app[DOOR] = Door(app, HeldStreams(per_peer=console.max_streams_per_peer))
     app[_ACCESS_LOG] = config.logging.access_log
     off_loop = app[PROOFS_OFF_LOOP] = console.public_key_work == "workers"
@@ -252,7 +259,9 @@ def create_console_app(config: ConsoleSettings, *, mailer: Mailer | None = None,
             pool_size=section.database_connections, sign_off_loop=off_loop,
             address=address,
             # a password confirming a change is checked by the one owner rule (its throttle)
-            password_check=app[OWNER_SIGN_IN].password)
+            password_check=app[OWNER_SIGN_IN].password,
+            # the callers' turns at the password hashes and the database (fairshare.py)
+            shares=shares)
         metrics.time_transactions(authority.store.database)
         preparing: asyncio.Task[None] | None = None
         try:

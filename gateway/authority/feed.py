@@ -38,6 +38,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Final
 
+from ..base.fairshare import server_work
 from .database import Database, DatabaseUnavailable, Tx
 from .listener import NotificationListener
 
@@ -112,7 +113,8 @@ class RevocationFeed:
         if self._scan is not None and not self._scan.done():
             self._rescan = True
             return
-        self._scan = asyncio.get_running_loop().create_task(self._wake_concerned())
+        self._scan = asyncio.get_running_loop().create_task(self._wake_concerned(),
+                                                            context=server_work())
 
     async def _wake_concerned(self) -> None:
         while True:
@@ -178,7 +180,7 @@ class RevocationFeed:
                                                       retry_s=self._listen_retry_s)
                 self._listener.start()
         elif self._poller is None or self._poller.done():
-            self._poller = loop.create_task(self._poll(head))
+            self._poller = loop.create_task(self._poll(head), context=server_work())
 
     async def head(self) -> int:
         """The newest row id (0 when empty): a new daemon's starting cursor."""

@@ -92,6 +92,10 @@ class TerminalReport:
     details: AccountDetails | None = None
     #: The owner's instructions the daemon settled since its last report (any state).
     done: tuple[Settlement, ...] = ()
+    #: Only with a paper book's details: the live book's, read beside them from the broker
+    #: (its margin, the positions and orders that stay open there, its new deals), so the
+    #: owner sees the account's real money while its bots trade on paper.
+    live: AccountDetails | None = None
 
 
 @dataclass(frozen=True, slots=True)

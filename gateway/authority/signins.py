@@ -24,7 +24,10 @@ load balancer share them and a restart forgets neither:
   *sign-in generation* is raised (an API token carries the generation it was issued under
   and is refused under another, so no token, whatever row it has, outlives the event), every
   web session but the one that made the change and every half-done sign-in is deleted, and
-  every API sign-in is marked ended.
+  every API sign-in is marked ended. With the event's ``reason`` each session it ended is
+  noted (``ended_sessions``, a side table, kept :data:`ENDED_KEPT_S`): a browser that comes
+  back with that cookie is told why it was signed out (two-step sign-in turned on elsewhere,
+  the password changed, ...) instead of meeting a bare sign-in page.
 
 Each call is one transaction through the database's door (``database/``).
 """
@@ -33,14 +36,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
+from ..base.fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
 from .database import Database, Tx
+from .migrations import ensure_tables
 
-__all__ = ["ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures", "StoredSessions",
-           "StoredSteps", "api_session_of", "api_session_state", "api_sessions_of",
-           "end_api_session",
-           "end_credentials", "generation_of", "note_api_use", "open_api_session"]
+__all__ = ["ENDED_KEPT_S", "ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures",
+           "StoredSessions", "StoredSteps", "api_session_of", "api_session_state",
+           "api_sessions_of", "create_ended_table", "end_api_session", "end_credentials",
+           "ended_reason", "generation_of", "note_api_use", "open_api_session"]
 
 
 class StoredLoginFailures:
@@ -102,16 +107,18 @@ class SessionRow:
 
 
 class StoredSessions:
-    """The ``web_sessions`` table."""
+    """The ``web_sessions`` table; ``keep``: sessions kept per owner (the least recently used
+    ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = SESSIONS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, row: SessionRow, *, seen_before: float,
                      created_before: float) -> None:
         """Store a new session; sessions last seen at or before ``seen_before`` or made at or
         before ``created_before`` (expired) are swept first, so the table holds live ones."""
-        await self._database.run(_create, row, seen_before, created_before)
+        await self._database.run(_create, row, seen_before, created_before, self._keep)
 
     async def touch(self, key: str, now: float, *, seen_before: float,
                     created_before: float) -> SessionRow | None:
@@ -143,14 +150,27 @@ class StoredSessions:
         """How many sessions are stored."""
         return await self._database.run(_count)
 
+    async def ended_why(self, key: str) -> str | None:
+        """Why the session ``key`` was ended by an event (its ``reason`` word), or ``None``
+        when no event ended it lately (it expired, was signed out, or never was)."""
+        return await self._database.run(ended_reason, key)
 
-def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float) -> None:
+
+def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float,
+            keep: int) -> None:
     tx.execute("DELETE FROM web_sessions WHERE last_seen <= ? OR created_at <= ?",
                (seen_before, created_before))
     tx.execute("INSERT INTO web_sessions (session_sha256, owner_email, csrf, created_at, "
                "last_seen, notice, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice,
                 row.user_agent, row.address))
+    # the owner's share of rows (base/fairshare.SESSIONS_PER_OWNER): the least recently used
+    # ends for the new one, so no password, however often it signs in, fills the table
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_sha256 FROM web_sessions WHERE owner_email = ? ORDER BY last_seen "
+        "DESC, created_at DESC", (row.owner_email,))][keep:]
+    for key in beyond:
+        tx.execute("DELETE FROM web_sessions WHERE session_sha256 = ?", (key,))
 
 
 def _touch(tx: Tx, key: str, now: float, seen_before: float,
@@ -204,13 +224,44 @@ class Ended:
     api_sessions: int
 
 
-def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None) -> Ended:
+#: How long an ended session's reason is kept: a session lives at most this long anyway
+#: (``web/sessions.ABSOLUTE_S``), so no cookie older than that comes back to ask.
+ENDED_KEPT_S: Final = 12 * 3600
+_ENDED_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS ended_sessions (
+    session_sha256 TEXT PRIMARY KEY, owner_email TEXT NOT NULL, reason TEXT NOT NULL,
+    ended_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS ended_sessions_at ON ended_sessions (ended_at);
+"""
+
+
+def create_ended_table(tx: Tx) -> None:
+    """Create ``ended_sessions`` if missing (a side table, made at start)."""
+    ensure_tables(tx, _ENDED_SCHEMA)
+
+
+def ended_reason(tx: Tx, key: str) -> str | None:
+    """The reason noted for the session ``key`` when an event ended it, if any."""
+    row = tx.query_one("SELECT reason FROM ended_sessions WHERE session_sha256 = ?", (key,))
+    return None if row is None else str(row[0])
+
+
+def end_credentials(tx: Tx, owner_email: str, now: int, keep: str | None = None,
+                    reason: str = "") -> Ended:
     """End every credential of ``owner_email`` in ``tx`` (module docstring): the sign-in
     generation raised, every web session but ``keep`` (the key of the session that made the
     change, which stays signed in) and every half-done sign-in deleted, every API sign-in
-    ended."""
+    ended; with ``reason``, each session ended noted with it, for its browser's next
+    page."""
     tx.execute("UPDATE owners SET signin_generation = signin_generation + 1 WHERE email = ?",
                (owner_email,))
+    if reason:
+        tx.execute("DELETE FROM ended_sessions WHERE ended_at < ?", (now - ENDED_KEPT_S,))
+        tx.execute("INSERT INTO ended_sessions (session_sha256, owner_email, reason, ended_at) "
+                   "SELECT session_sha256, owner_email, ?, ? FROM web_sessions WHERE "
+                   "owner_email = ? AND session_sha256 <> ? ON CONFLICT (session_sha256) DO "
+                   "UPDATE SET reason = excluded.reason, ended_at = excluded.ended_at",
+                   (reason, now, owner_email, keep or ""))
     cur = tx.execute("DELETE FROM web_sessions WHERE owner_email = ? AND session_sha256 <> ?",
                      (owner_email, keep or ""))
     tx.execute("DELETE FROM signin_steps WHERE owner_email = ?", (owner_email,))
@@ -253,15 +304,26 @@ def _api_row(r: Any) -> ApiSessionRow:
                          int(r[6]), int(r[7]), None if r[8] is None else int(r[8]))
 
 
-def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int) -> None:
+def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int,
+                     keep: int = API_SIGN_INS_PER_OWNER) -> None:
     """Store a new API sign-in; the owner's ended ones, and those made at or before
-    ``created_before`` (too old to be renewed), are swept first."""
+    ``created_before`` (too old to be renewed), are swept first; past ``keep`` of the
+    owner's, the least recently used ends."""
     tx.execute("DELETE FROM api_sessions WHERE owner_email = ? AND (ended_at IS NOT NULL OR "
                "created_at <= ?)", (row.owner_email, created_before))
     tx.execute(f"INSERT INTO api_sessions ({_API_COLUMNS}) VALUES "
                "(?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                (row.session_id, row.owner_email, row.generation, int(row.with_code),
                 row.user_agent, row.address, row.created_at, row.last_used_at))
+    # the owner's share of rows (base/fairshare.API_SIGN_INS_PER_OWNER): the least recently
+    # used sign-in ends (its tokens are refused) for the new one
+    beyond = [r[0] for r in tx.query(
+        "SELECT session_id FROM api_sessions WHERE owner_email = ? AND ended_at IS NULL "
+        "ORDER BY last_used_at DESC, created_at DESC", (row.owner_email,))
+        ][keep:]
+    for session_id in beyond:
+        tx.execute("UPDATE api_sessions SET ended_at = ? WHERE session_id = ?",
+                   (row.created_at, session_id))
 
 
 def api_session_of(tx: Tx, session_id: str) -> ApiSessionRow | None:
@@ -315,15 +377,18 @@ def end_api_session(tx: Tx, owner_email: str, session_id: str, now: int
 
 
 class StoredSteps:
-    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex."""
+    """The ``signin_steps`` table: ``key`` is the SHA-256 of the step cookie, hex; ``keep``:
+    steps kept per owner (the oldest ends for a new one past it)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, keep: int = STEPS_PER_OWNER) -> None:
         self._database = database
+        self._keep = keep
 
     async def create(self, key: str, owner_email: str, now: float, tries: int, *,
                      created_before: float) -> None:
         """Store a step (expired ones, made at or before ``created_before``, swept first)."""
-        await self._database.run(_create_step, key, owner_email, now, tries, created_before)
+        await self._database.run(_create_step, key, owner_email, now, tries, created_before,
+                                 self._keep)
 
     async def owner(self, key: str, *, created_after: float) -> str | None:
         """The owner of a live step, or ``None`` (unknown or expired)."""
@@ -339,9 +404,15 @@ class StoredSteps:
 
 
 def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
-                 created_before: float) -> None:
+                 created_before: float, keep: int) -> None:
     tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
     tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
+    # the owner's share of rows (base/fairshare.STEPS_PER_OWNER): the oldest ends
+    beyond = [r[0] for r in tx.query(
+        "SELECT step_sha256 FROM signin_steps WHERE owner_email = ? ORDER BY created_at "
+        "DESC", (owner_email,))][keep:]
+    for step in beyond:
+        tx.execute("DELETE FROM signin_steps WHERE step_sha256 = ?", (step,))
 
 
 def _step_owner(tx: Tx, key: str, created_after: float) -> str | None:

@@ -11,6 +11,10 @@ terminal) in ``terminal_snapshots`` and dropped when the terminal is no longer a
 figures are not current then); deals are kept per terminal in ``terminal_deals``, by book
 and ticket (a deal reported twice is stored once; the live account and the paper book number
 their deals apart, ``venues.py``), for :data:`KEEP_DEALS_S`. A snapshot says its book too.
+While a terminal trades on paper its daemon also sends the live book's details beside the
+paper book's (``TerminalReport.live``): they are kept in the same snapshot
+(:attr:`Snapshot.live`), and their deals under the live book, so the broker's margin and what
+stays open there are never hidden by the paper book.
 Records are stored as the daemon read them (MT5 field names) and shown as MT4
 ``TradeRecord`` s (``mt4records.py``). The symbols' digits a report carries
 (``positions.PositionsBook.digits``) are kept with them for the pages: a snapshot's as a map
@@ -27,11 +31,11 @@ from typing import Any, Final, NamedTuple
 from ..base.mt4web import mt4records
 from .database import Tx
 from .devices import approved_device
-from .venues import BOOKS, Book, book_of
+from .venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 
 __all__ = ["KEEP_DEALS_S", "MAX_DEALS", "MAX_TRADES", "AccountDetails", "KeptDeal",
-           "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop", "save",
-           "snapshots_of"]
+           "Settlement", "Snapshot", "add_deals", "deals_of", "details_json", "drop",
+           "flows_of", "live_open", "open_words", "save", "snapshots_of"]
 
 #: The most open positions and orders, each, one report carries (the rest are counted).
 MAX_TRADES: Final = 100
@@ -96,19 +100,40 @@ class Snapshot:
     book: Book = "live"
     #: The digits of its trades' symbols, where the report said them.
     digits: dict[str, int] = field(default_factory=dict)
+    #: Beside a paper book's snapshot: the live book's, read with it from the broker (the
+    #: same time and digits), else None.
+    live: Snapshot | None = None
+
+    def books(self) -> tuple[Snapshot, ...]:
+        """This snapshot and the live book's beside it, if any: every book reported now."""
+        return (self,) if self.live is None else (self, self.live)
+
+
+def _trades(login: int, details: AccountDetails) -> list[dict[str, Any]]:
+    """The open positions and pending orders of ``details`` as MT4 trade records."""
+    trades = [mt4records.position_record(login, p) for p in details.positions]
+    return trades + [mt4records.order_record(login, o) for o in details.orders]
 
 
 def save(tx: Tx, key: Key, details: AccountDetails, as_of: float,
-         book: Book = "live", digits: Mapping[str, int] | None = None) -> None:
+         book: Book = "live", digits: Mapping[str, int] | None = None,
+         live: AccountDetails | None = None) -> None:
     """Replace the terminal's snapshot (read from ``book``), with the digits of its trades'
-    symbols among ``digits``."""
+    symbols among ``digits`` and the live book's details read beside a paper book's
+    (``live``)."""
     login = key[2]
-    trades = [mt4records.position_record(login, p) for p in details.positions]
-    trades += [mt4records.order_record(login, o) for o in details.orders]
+    trades = _trades(login, details)
     body: dict[str, Any] = {"trades": trades, "positions_total": details.positions_total,
                             "orders_total": details.orders_total}
+    shown = list(trades)
+    if live is not None and book == "paper":
+        beside = _trades(login, live)
+        shown += beside
+        body["live"] = {"account": dict(live.account), "trades": beside,
+                        "positions_total": live.positions_total,
+                        "orders_total": live.orders_total}
     said = digits or {}
-    known = {t["symbol"]: said[t["symbol"]] for t in trades if t["symbol"] in said}
+    known = {t["symbol"]: said[t["symbol"]] for t in shown if t["symbol"] in said}
     if known:
         body["digits"] = known
     tx.execute("INSERT INTO terminal_snapshots (owner_email, device_id, login, server, as_of, "
@@ -135,11 +160,37 @@ def snapshots_of(tx: Tx, owner_email: str) -> dict[tuple[str, int, str], Snapsho
     out = {}
     for r in rows:
         body = json.loads(str(r[5]))
+        digits = {str(k): int(v) for k, v in body.get("digits", {}).items()}
+        beside = body.get("live")
+        live = None if not isinstance(beside, dict) else Snapshot(
+            float(r[3]), dict(beside["account"]), list(beside["trades"]),
+            int(beside["positions_total"]), int(beside["orders_total"]), "live", digits)
         out[(str(r[0]), int(r[1]), str(r[2]))] = Snapshot(
             float(r[3]), json.loads(str(r[4])), list(body["trades"]),
-            int(body["positions_total"]), int(body["orders_total"]), book_of(r[6]),
-            {str(k): int(v) for k, v in body.get("digits", {}).items()})
+            int(body["positions_total"]), int(body["orders_total"]), book_of(r[6]), digits,
+            live)
     return out
+
+
+def live_open(tx: Tx, owner_email: str, login: int, server: str) -> tuple[int, int]:
+    """How many positions and pending orders the terminal's live book holds open at the
+    broker, by its freshest snapshot of the live book (a live account's, or the one read
+    beside a paper book); ``(0, 0)`` when none is reported now."""
+    found = [s for (_, lo, se), s in snapshots_of(tx, owner_email).items()
+             if (lo, se) == (login, server)]
+    if not found:
+        return 0, 0
+    fresh = max(found, key=lambda s: s.as_of)
+    live = fresh if fresh.book == "live" else fresh.live
+    return (0, 0) if live is None else (live.positions_total, live.orders_total)
+
+
+def open_words(positions: int, orders: int) -> str:
+    """``positions`` and ``orders`` in words: "1 position and 1 pending order", or
+    "nothing open"."""
+    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in
+             ((positions, "position"), (orders, "pending order")) if n]
+    return " and ".join(parts) if parts else "nothing open"
 
 
 #: The condition that a kept deal comes from a device its owner approves now.
@@ -210,4 +261,31 @@ def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
                 if deal["ticket"] not in tickets and deal["position_id"] not in positions:
                     continue
             out.append(KeptDeal(login, server, float(r[0]), deal, book_of(r[2])))
+    return out
+
+
+#: A kept deal that is a balance operation: its stored text names one of ``FLOW_DEALS``
+#: (``add_deals`` writes each deal compactly, ``"type":N`` among its keys).
+_FLOW_TEXT: Final = " OR ".join(f"d.deal LIKE '%\"type\":{kind},%'"
+                                for kind in sorted(FLOW_DEALS))
+
+
+def flows_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]]
+             ) -> dict[tuple[int, str, Book], list[tuple[int, float]]]:
+    """The balance operations kept for ``terminals`` (deposits, withdrawals, credit:
+    ``venues.FLOW_DEALS``), per (login, server, book): when the report that first carried
+    each was read (the console's clock, as an equity point's time) and the money it moved,
+    oldest first. Read apart from the deals (they are few; the trades are many), for the
+    dashboard's chart."""
+    out: dict[tuple[int, str, Book], list[tuple[int, float]]] = {}
+    for login, server in terminals:
+        rows = tx.query("SELECT d.as_of, d.deal, d.book FROM terminal_deals d WHERE "
+                        "d.owner_email = ? AND d.login = ? AND d.server = ? AND "
+                        f"({_FLOW_TEXT}) AND (d.device_id = '' OR {approved_device('d')}) "
+                        "ORDER BY d.as_of, d.ticket", (owner_email, login, server))
+        for r in rows:
+            amount = flow_of(json.loads(str(r[1])))
+            if amount:
+                out.setdefault((login, server, book_of(r[2])), []).append(
+                    (int(float(r[0])), amount))
     return out

@@ -14,21 +14,26 @@ table, ``app.py``; the console's, ``console.py``). The parts:
   upgrade (what follows is frames, not HTTP) or a chunk size it cannot read (aiohttp refuses
   that request and closes).
 * :class:`ConnectionBudget` -- the open connections of one listening port.
-  At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address.
-  When a newcomer finds the budget spent, a connection that is doing no work for a token
-  holder leaves for it, in this order: an idle keep-alive connection that never
-  authenticated (idle longest first), a connection still sending its first header block
-  without having authenticated (oldest first: a trickler), a connection that never
-  authenticated with a request in progress (a body still arriving before its token is
-  checked, a WebSocket still waiting for its first-message ``authenticate``; oldest first),
-  then an idle authenticated one, then an answer a credential holder is held open for that
-  the application said may end (:func:`mark_held`: the console's live-page streams; oldest
-  first). Only any other request or WebSocket on a connection that carried a valid token is
-  never evicted (unauthenticated slow bodies and silent WebSockets once counted as working, so
-  one local process locked every client out; held streams once counted as working, so one
-  signed-in page session locked every client out); only when every connection is such work is
-  the newcomer refused with 503. So no number of sockets without a token, nor of streams, keeps
-  the owner's bots out, and those bots are the last to give up a slot.
+  At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address
+  (an IPv6 address counts by its /64: ``fairshare.address_key``). When a newcomer finds the
+  budget spent, a connection that is doing no work for a token holder leaves for it, in this
+  order: an idle keep-alive connection that never authenticated (idle longest first), a
+  connection whose header block is still arriving (oldest first: a trickler), one whose body
+  is still arriving or that never authenticated with a request in progress (a WebSocket still
+  waiting for its first-message ``authenticate``; oldest first), then an idle authenticated
+  one, then an answer a credential holder is held open for that the application said may end
+  (:func:`mark_held`: the console's live-page streams, then its revocation long-polls; oldest
+  first). A request still arriving is never protected, whoever's connection it is on: a
+  credential shown once on a keep-alive connection once made every later request on it, its
+  header block or body trickled, work never evicted, and one signed-in session held every
+  connection of the console (the fair-share rule, ``fairshare.py``). Only a request, whole,
+  in progress, or a WebSocket, on a connection that carried a valid token is never evicted
+  (unauthenticated slow bodies and silent WebSockets once counted as working, so one local
+  process locked every client out; held streams once counted as working, so one signed-in
+  page session locked every client out); only when every connection is such work is the
+  newcomer refused with 503. So no number of sockets without a token, nor of streams, nor of
+  a token holder's unfinished requests, keeps the owner's bots out, and those bots are the
+  last to give up a slot.
 * :class:`GuardedProtocol` -- wraps the per-connection protocol (aiohttp's), or admits the
   connection and steps out of the data path for one that parses the requests itself (the
   llhttp ``/rpc`` edge: ``transport.set_protocol``, and the edge tells the guard where its
@@ -61,6 +66,7 @@ import logging
 import re
 import socket
 import ssl
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -70,6 +76,7 @@ from aiohttp import web
 
 from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
+from .fairshare import address_key
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
            "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "mark_held",
@@ -94,6 +101,9 @@ _HOST = re.compile(rb"\r\nhost:", re.IGNORECASE)
 #: read and dropped) before it is closed: closing a socket holding unread bytes sends RST,
 #: and a peer whose request arrived before the refusal would lose the 503 to it.
 REFUSAL_LINGER_S: Final = 2.0
+#: Refused connections of one address lingering at once (:meth:`ConnectionBudget.start_lingering`);
+#: past it its refusals close at once.
+LINGERING_PER_PEER: Final = 8
 #: :class:`HeaderWatch` states in which a request body is still arriving.
 _BODY_STATES: Final = frozenset({"body", "chunk-size", "chunk-data", "trailers"})
 
@@ -221,9 +231,10 @@ class ConnectionBudget:
 
     Who leaves first is the lowest :meth:`GuardedProtocol.eviction_rank`, the longest in that
     state first. Choosing walks only the connections that can be chosen: those that never
-    showed a credential (ranks 0 to 2: a few in normal operation), then the credential
-    holders' idle ones, in the order they went idle (rank 3: the first that is still idle is
-    the one), then their held answers that may end, in the order they were held (rank 4).
+    showed a credential and the credential holders' whose request is still arriving (ranks 0
+    to 2: a few in normal operation), then the credential holders' idle ones, in the order
+    they went idle (rank 3: the first that is still idle is the one), then their held answers
+    that may end, in the order they were held (rank 4, then 5).
     The held work of credential holders, the bulk of a console serving thousands
     of daemons (each holds a long-poll), is never walked: a walk of every connection cost ~5 ms
     an admission at 10,000 connections, ~11 % of the console's loop at 5,000 daemons near its
@@ -247,11 +258,18 @@ class ConnectionBudget:
         #: And the credential holders' with no request in progress, in the order they went
         #: idle.
         self._idle_holders: dict[GuardedProtocol, None] = {}
+        #: And theirs whose next request is still arriving (a header block or a body not yet
+        #: whole: never protected work), in the order they started.
+        self._arriving: dict[GuardedProtocol, None] = {}
         #: And theirs whose request in progress is an answer held open that may end
-        #: (:func:`mark_held`), in the order they were held.
+        #: (:func:`mark_held`), in the order they were held: the live streams, then the
+        #: long-polls (held ``last``).
         self._held: dict[GuardedProtocol, None] = {}
-        #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor).
+        self._held_last: dict[GuardedProtocol, None] = {}
+        #: Refused connections half-closed, waiting for their peer's FIN (each a descriptor),
+        #: in all and per address.
         self.lingering = 0
+        self._lingering_peers: Counter[str] = Counter()
 
     def find(self, transport: object) -> GuardedProtocol | None:
         """The guarded connection of ``transport`` (a request's), or None."""
@@ -266,14 +284,14 @@ class ConnectionBudget:
         False when every connection is working (refuse the newcomer)."""
         limits = self.limits
         per_peer = limits.max_connections_per_peer
-        if per_peer is not None and len(self._per_peer.get(conn.peer, ())) >= per_peer:
-            if not self._evict(conn.peer):
+        if per_peer is not None and len(self._per_peer.get(conn.peer_key, ())) >= per_peer:
+            if not self._evict(conn.peer_key):
                 log.warning("connection from %s refused: its %d connections are all working",
                             conn.peer, per_peer)
                 return False
-        elif self.active >= limits.max_connections and not self._evict(None):
-            log.warning("connection refused: all %d connections are working",
-                        limits.max_connections)
+        elif self.active >= limits.max_connections and not self._make_room(conn.peer_key):
+            log.warning("connection from %s refused: all %d connections are working, or its "
+                        "address holds its share of them", conn.peer, limits.max_connections)
             return False
         if len(self._open) + self.lingering >= 2 * limits.max_connections:
             return False  # evicted or refused ones still closing: the descriptors are the limit
@@ -282,17 +300,33 @@ class ConnectionBudget:
         self._count(conn, 1)
         return True
 
-    def start_lingering(self) -> bool:
+    def start_lingering(self, peer_key: str = "") -> bool:
         """Whether one more refused connection may linger (their descriptors are bounded with
-        the closing ones: at most ``max_connections`` at once); count it if so."""
-        if self.lingering >= self.limits.max_connections:
+        the closing ones: at most ``max_connections`` at once, and
+        :data:`LINGERING_PER_PEER` of one address's, so one address refused over and over
+        cannot fill them and have everyone refused); count it if so."""
+        if self.lingering >= self.limits.max_connections \
+                or self._lingering_peers[peer_key] >= LINGERING_PER_PEER:
             return False
         self.lingering += 1
+        self._lingering_peers[peer_key] += 1
         return True
 
-    def stop_lingering(self) -> None:
+    def stop_lingering(self, peer_key: str = "") -> None:
         """A lingering refused connection is closed."""
         self.lingering -= 1
+        self._lingering_peers[peer_key] -= 1
+        if self._lingering_peers[peer_key] <= 0:
+            del self._lingering_peers[peer_key]
+
+    def _make_room(self, peer_key: str) -> bool:
+        """The budget is spent: make room for a newcomer from ``peer_key``. An address that
+        already holds its share of the budget (the budget over the addresses present) gives
+        up one of its own idle connections, or is refused; any other takes the place of a
+        connection doing no protected work, the address holding the most first (the fair
+        share, ``fairshare.py``: a flood's own reconnections no longer cut a fair caller's
+        request on its way in, nor churn through everyone's places)."""
+        return self._evict(None)
 
     def release(self, conn: GuardedProtocol) -> None:
         """``conn`` is closed."""
@@ -305,23 +339,38 @@ class ConnectionBudget:
     def _count(self, conn: GuardedProtocol, delta: int) -> None:
         self.active += delta
         if delta > 0:
-            self._per_peer.setdefault(conn.peer, {})[conn] = None
+            self._per_peer.setdefault(conn.peer_key, {})[conn] = None
             if not conn.authenticated:
                 self._unproven[conn] = None
             return
-        mine = self._per_peer[conn.peer]
+        mine = self._per_peer[conn.peer_key]
         del mine[conn]
         if not mine:
-            del self._per_peer[conn.peer]
+            del self._per_peer[conn.peer_key]
         self._unproven.pop(conn, None)
+        self._arriving.pop(conn, None)
         self._idle_holders.pop(conn, None)
         self._held.pop(conn, None)
+        self._held_last.pop(conn, None)
 
     def proven(self, conn: GuardedProtocol) -> None:
         """``conn`` showed a credential (:meth:`GuardedProtocol.authenticate`)."""
         self._unproven.pop(conn, None)
-        if not conn.busy and not conn.evicting and conn in self._open:
+        if conn.evicting or conn not in self._open:
+            return
+        if conn.arriving:
+            self._arriving[conn] = None
+        elif not conn.busy:
             self._idle_holders[conn] = None
+
+    def arrives(self, conn: GuardedProtocol, arriving: bool) -> None:
+        """A credential holder's ``conn`` started (or finished) receiving a request: while
+        it arrives it is not protected work (walked with the connections that never showed
+        a credential)."""
+        if not arriving:
+            self._arriving.pop(conn, None)
+        elif not conn.evicting and conn in self._open:
+            self._arriving[conn] = None
 
     def working(self, conn: GuardedProtocol) -> None:
         """A request started on ``conn``."""
@@ -332,8 +381,9 @@ class ConnectionBudget:
         open that may end for a newcomer."""
         if not held:
             self._held.pop(conn, None)
+            self._held_last.pop(conn, None)
         elif not conn.evicting and conn in self._open:
-            self._held[conn] = None
+            (self._held_last if conn.held_last else self._held)[conn] = None
 
     def idle(self, conn: GuardedProtocol) -> None:
         """``conn`` has no request in progress any more (a holder's goes to the back)."""
@@ -341,25 +391,32 @@ class ConnectionBudget:
             self._idle_holders.pop(conn, None)
             self._idle_holders[conn] = None
 
-    def _evict(self, peer: str | None) -> bool:
-        """Evict the connection that should leave first (of ``peer`` only, if given)."""
+    def _evict(self, peer: str | None, *, idle_only: bool = False) -> bool:
+        """Evict the connection that should leave first (of ``peer`` only, if given;
+        ``idle_only``: an idle one, or none)."""
         best: GuardedProtocol | None = None
-        best_key: tuple[int, float] | None = None
-        for conn in self._unproven if peer is None else self._per_peer.get(peer, ()):
-            rank = conn.eviction_rank()
-            if rank is None:
-                continue
-            key = (rank, conn.since)
-            if best_key is None or key < best_key:
-                best, best_key = conn, key
-        if best is None and peer is None:
-            for conn in self._idle_holders:  # in the order they went idle: `since`'s
-                if conn.eviction_rank() == 3:
-                    best = conn
-                    break
-        if best is None and peer is None:
-            for conn in self._held:  # in the order they were held
-                if conn.eviction_rank() == 4:
+        best_key: tuple[int, int, int, float] | None = None
+        walks = (self._unproven, self._arriving) if peer is None \
+            else (self._per_peer.get(peer, {}),)
+        per_peer = self._per_peer
+        for walk in walks:
+            for conn in walk:
+                rank = conn.eviction_rank()
+                if rank is None or (idle_only and rank not in (0, 3)):
+                    continue
+                # an idle connection first (no work is lost); then, of the work in flight
+                # that is not protected, the address holding the most connections gives
+                # up one (the fair share: a flood's churn takes its own places, not a fair
+                # caller's request on its way in), the lowest rank, the oldest
+                key = (0, 0, rank, conn.since) if rank == 0 or peer is not None else \
+                    (1, -len(per_peer[conn.peer_key]), rank, conn.since)
+                if best_key is None or key < best_key:
+                    best, best_key = conn, key
+        for walk, wanted in ((self._idle_holders, 3), (self._held, 4), (self._held_last, 5)):
+            if best is not None or peer is not None:
+                break
+            for conn in walk:  # in the order they went idle, or were held
+                if conn.eviction_rank() == wanted:
                     best = conn
                     break
         if best is None:
@@ -399,13 +456,24 @@ class GuardedProtocol(asyncio.Protocol):
         self._phase = ""
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
+        #: What the peer counts as against ``max_connections_per_peer`` (an IPv6 /64:
+        #: ``fairshare.address_key``).
+        self.peer_key = "?"
         self._admitted = False
         #: Until the first byte, the deadline also covers an opened-but-silent connection.
         self._fresh = True
         self.busy = 0
+        #: Requests whose header block has arrived and whose handler has not started yet
+        #: (the application's parser and task in between): not idle.
+        self._unstarted = 0
         self.authenticated = False
-        #: The request in progress is an answer held open that may end (:func:`mark_held`).
+        #: The request in progress is an answer held open that may end (:func:`mark_held`);
+        #: ``held_last``: after every other (a long-poll the client re-opens by itself).
         self.held = False
+        self.held_last = False
+        #: Whether a request is arriving (its header block or body not whole yet), as last
+        #: told to the budget.
+        self._told_arriving = True
         self.evicting = False
         #: Refused, half-closed, dropping what the peer still sends (:meth:`_refuse`).
         self._lingering = False
@@ -423,6 +491,7 @@ class GuardedProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        self.peer_key = address_key(self.peer)
         self.since = asyncio.get_running_loop().time()
         if not self._budget.admit(self):
             self._refuse()
@@ -440,6 +509,7 @@ class GuardedProtocol(asyncio.Protocol):
             return
         self._fresh = False
         self._follow()
+        self._arrives()
         self._inner.data_received(data)
 
     def stream_at(self, state: str) -> None:
@@ -448,6 +518,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._fresh = False
         self._watch.state = state
         self._follow()
+        self._arrives()
 
     def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
         """A parsing inner protocol hands the connection on: the guard becomes the transport's
@@ -461,6 +532,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._parses = False
         self._phase = ""  # from now: the bytes handed on end inside a header block or body
         self._follow()
+        self._arrives()
         inner = self._inner = make()
         self.transport.set_protocol(self)
         inner.connection_made(self.transport)
@@ -485,12 +557,33 @@ class GuardedProtocol(asyncio.Protocol):
         else:
             self._disarm()
 
+    @property
+    def arriving(self) -> bool:
+        """Whether a request is still arriving: the connection is fresh, or a header block
+        or a body has begun and is not whole. Never protected work, whoever's connection."""
+        state = self._watch.state
+        return self._fresh or state == "headers" or state in _BODY_STATES
+
+    def _arrives(self) -> None:
+        """Tell the budget when a credential holder's request starts or stops arriving (it
+        is then walked with the connections that showed none); the arrival orders the
+        evictions within a rank (the request arriving longest leaves first)."""
+        arriving = self.arriving
+        if arriving == self._told_arriving:
+            return
+        self._told_arriving = arriving
+        if arriving:
+            self.since = asyncio.get_running_loop().time()
+        if self.authenticated:
+            self._budget.arrives(self, arriving)
+
     def _watched(self, data: bytes) -> bool:
         """Feed the watch; False when the connection was closed for what it saw."""
         heads = self._watch.feed(data)
         if heads is None:
             self._close("header block too large")
             return False
+        self._unstarted += len(heads)
         if any(len(_HOST.findall(head)) != 1 for head in heads):
             self.misdirected()
             return False
@@ -514,7 +607,7 @@ class GuardedProtocol(asyncio.Protocol):
         assert self.transport is not None  # noqa: S101 - set by connection_made
         transport = self.transport
         transport.write(self._budget.refusals.busy)
-        if not transport.can_write_eof() or not self._budget.start_lingering():
+        if not transport.can_write_eof() or not self._budget.start_lingering(self.peer_key):
             transport.close()
             return
         self._lingering = True
@@ -537,7 +630,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._disarm()
         if self._lingering:
             self._lingering = False
-            self._budget.stop_lingering()
+            self._budget.stop_lingering(self.peer_key)
         if self._admitted:
             self._admitted = False
             self._budget.release(self)
@@ -552,13 +645,15 @@ class GuardedProtocol(asyncio.Protocol):
 
     def request_started(self) -> None:
         self.busy += 1
+        if self._unstarted:
+            self._unstarted -= 1
         self._budget.working(self)
 
     def request_finished(self) -> None:
         self.busy -= 1
         if not self.busy:
             if self.held:
-                self.held = False
+                self.held = self.held_last = False
                 self._budget.holding(self, False)
             self.since = asyncio.get_running_loop().time()
             self._budget.idle(self)
@@ -569,31 +664,36 @@ class GuardedProtocol(asyncio.Protocol):
             self.authenticated = True
             self._budget.proven(self)
 
-    def hold(self) -> None:
+    def hold(self, *, last: bool = False) -> None:
         """The request in progress is an answer held open that may end for a newcomer
-        (:func:`mark_held`), until it finishes."""
+        (:func:`mark_held`; ``last``: after every other held answer), until it finishes."""
         if self.busy and not self.held:
-            self.held = True
+            self.held, self.held_last = True, last
             self._budget.holding(self, True)
 
     # -- the budget's view ------------------------------------------------------------------
 
     def eviction_rank(self) -> int | None:
-        """0 idle and never authenticated, 1 still sending a first header block without
-        having authenticated, 2 a request or WebSocket in progress that never authenticated,
-        3 idle and authenticated, 4 an authenticated answer held open that may end; None:
-        work for a token holder, never evicted."""
-        if self.busy:
+        """0 idle and never authenticated; 1 a header block still arriving, 2 a body still
+        arriving (whoever's connection: a request not yet whole is no one's work), or a
+        request or WebSocket in progress (or arrived whole, its handler about to start: once
+        taken for idle, and evicted first) that never authenticated; 3 idle and
+        authenticated; 4 an authenticated answer held open that may end (a live stream), 5
+        one held ``last`` (a long-poll); None: work for a token holder, never evicted."""
+        if self._fresh or self._watch.awaiting_headers:
+            return 1
+        if self._watch.state in _BODY_STATES:
+            return 2
+        if self.busy or self._unstarted:  # handled, or arrived whole and about to be
             if not self.authenticated:
                 return 2
-            return 4 if self.held else None
-        unfinished = self._fresh or self._watch.awaiting_headers
-        idle = not unfinished and self._watch.state == "idle"
+            if self.held:
+                return 5 if self.held_last else 4
+            return None
+        idle = self._watch.state == "idle"
         if self.authenticated:
             return 3 if idle else None
-        if idle:
-            return 0
-        return 1 if unfinished else None
+        return 0 if idle else None
 
     def evict(self) -> None:
         """Close this connection for a newcomer: it is doing no work for a token holder (no
@@ -602,9 +702,10 @@ class GuardedProtocol(asyncio.Protocol):
         that the application said may end, :func:`mark_held`)."""
         self.evicting = True
         log.info("evicting a connection from %s for a newcomer (%s)", self.peer,
-                 "a held answer" if self.held
+                 "unfinished headers" if self._fresh or self._watch.awaiting_headers
+                 else "a body still arriving" if self._watch.state in _BODY_STATES
+                 else "a held answer" if self.held
                  else "unauthenticated request or WebSocket" if self.busy
-                 else "unfinished headers" if self._fresh or self._watch.awaiting_headers
                  else "idle")
         self._disarm()
         if self.transport is not None:
@@ -768,13 +869,14 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
         conn.authenticate()
 
 
-def mark_held(request: web.BaseRequest) -> None:
+def mark_held(request: web.BaseRequest, *, last: bool = False) -> None:
     """``request`` (of a credential holder) is an answer held open that may end: the
     connection budget may end it for a newcomer once every idle connection has gone, the
     oldest first, instead of counting it as work that is never evicted. For answers a
-    client reopens by itself and only a convenience rides on (the console's live-page event
-    stream: the page fetches its panels without it); nothing to do for a request served
-    without a budget."""
+    client reopens by itself: the console's live-page event stream (the page fetches its
+    panels without it) and, with ``last`` (after every stream), a daemon's revocation
+    long-poll (the daemon polls again with its cursor, so no revocation is lost, only
+    heard a retry later); nothing to do for a request served without a budget."""
     conn = connection_of(request)
     if conn is not None:
-        conn.hold()
+        conn.hold(last=last)

@@ -19,11 +19,17 @@ takes its ``len()``). In a trade request 0 means "none" instead (``trading/reque
 
 Results are the EA's, unchanged: lists of dicts with MT5's TradeOrder / TradePosition /
 TradeDeal field names, ints for the totals, and a number for the calculators.
+
+``positions_get`` and ``orders_get`` take one parameter beyond MT5's: ``book: "live"`` reads
+the live book, the broker's, whatever venue the token trades on. While the account trades on
+paper its reads answer the daemon's paper book; a bot that must see what stays open at the
+broker (a position opened before the switch) asks for it so, and gets the same records, each
+``"paper": false``. Without it, the reads answer the token's venue as before.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -66,11 +72,14 @@ CalcAction = Annotated[OrderTypeParam, AfterValidator(_buy_or_sell)]
 
 
 class SelectionParams(Params):
-    """``orders_get`` / ``positions_get(symbol=None, group=None, ticket=None)``."""
+    """``orders_get`` / ``positions_get(symbol=None, group=None, ticket=None)``, and
+    ``book``: ``"live"`` for the broker's book whatever the token trades on (the module
+    docstring)."""
 
     symbol: Symbol | None = None
     group: Group | None = None
     ticket: SelectedTicket | None = None
+    book: Literal["live"] | None = None
 
 
 class HistoryRangeParams(Params):
@@ -123,6 +132,16 @@ def _one_selector(params: Params, names: tuple[str, ...]) -> dict[str, Any]:
     return params.model_dump(exclude_none=True)
 
 
+async def _selected(ctx: RpcContext, method: str, params: SelectionParams) -> Any:
+    """``orders_get``/``positions_get`` of one selector, at the caller's venue or, with
+    ``book: "live"``, at the terminal itself."""
+    sent = _one_selector(params, ("symbol", "group", "ticket"))
+    if sent.pop("book", None) is None:
+        return [] if _selects_nothing(sent) else await ctx.read(method, sent)
+    return [] if _selects_nothing(sent) else await ctx.trading.read(
+        ctx.principal, method, sent, live_book=True)
+
+
 def _selects_nothing(sent: dict[str, Any]) -> bool:
     """True when the read selects by a ticket or position of 0, which no MT5 record has."""
     return sent.get("ticket") == 0 or sent.get("position") == 0
@@ -144,9 +163,9 @@ async def orders_total(ctx: RpcContext) -> Any:
 
 
 async def orders_get(ctx: RpcContext, params: SelectionParams) -> Any:
-    """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders."""
-    sent = _one_selector(params, ("symbol", "group", "ticket"))
-    return [] if _selects_nothing(sent) else await ctx.read("orders_get", sent)
+    """MT5 ``orders_get(symbol=None, group=None, ticket=None)``: active pending orders
+    (``book: "live"``: the broker's)."""
+    return await _selected(ctx, "orders_get", params)
 
 
 async def positions_total(ctx: RpcContext) -> Any:
@@ -155,9 +174,9 @@ async def positions_total(ctx: RpcContext) -> Any:
 
 
 async def positions_get(ctx: RpcContext, params: SelectionParams) -> Any:
-    """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions."""
-    sent = _one_selector(params, ("symbol", "group", "ticket"))
-    return [] if _selects_nothing(sent) else await ctx.read("positions_get", sent)
+    """MT5 ``positions_get(symbol=None, group=None, ticket=None)``: open positions
+    (``book: "live"``: the broker's)."""
+    return await _selected(ctx, "positions_get", params)
 
 
 async def history_orders_total(ctx: RpcContext, params: HistoryRangeParams) -> Any:

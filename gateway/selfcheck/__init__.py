@@ -28,7 +28,7 @@ from mtgateway.wire import resolve_endpoint
 
 from .probe import Mismatch, Probe, percentiles_us
 from .reads import READ_CHECKS
-from .report import ACCOUNT_KINDS, FAIL, PASS, Check, Latency, Report
+from .report import ACCOUNT_KINDS, FAIL, NA, PASS, Check, Latency, Report
 from .trades import TradeSession, pick_symbol
 
 __all__ = ["Check", "Report", "SelfCheckError", "TradingRefused", "run_selfcheck"]
@@ -132,9 +132,9 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
         report.notes.append("trading checks not run: add --trade (demo and paper accounts "
                             "only)")
         return
-    chosen, why = await pick_symbol(p, symbol)
+    chosen, why, applicable = await pick_symbol(p, symbol)
     if chosen is None:
-        report.add("trading", FAIL, f"no symbol to trade: {why}")
+        report.add("trading", FAIL if applicable else NA, f"no symbol to trade: {why}")
         return
     report.notes.append(f"traded: {why}")
     if paper:

@@ -37,7 +37,7 @@ from mtgateway.errors import MtGatewayError
 from mtgateway.stream import Gap, TradeEvent
 
 from ..base import prices
-from .probe import Mismatch, Probe, expect
+from .probe import Mismatch, Probe, expect, gateway_code
 from .report import FAIL, PASS, Check
 
 __all__ = ["TradeSession", "at_digits", "pick_symbol"]
@@ -55,6 +55,9 @@ EXPECTED_EVENTS: Final = {"position_opened": 2, "position_closed": 2, "order_add
                           "order_removed": 1}
 #: How long the trade events may follow the answers, in polls of 0.1 s.
 EVENT_POLLS: Final = 50
+#: The daemon's refusal under the account's risk policy (``-32012``): ``order_check`` refuses
+#: what ``order_send`` would, so a symbol the policy does not allow is known before trading.
+RISK_LIMIT: Final = -32012
 #: The quote moved beyond the deviation (REQUOTE, PRICE_CHANGED): sent again at the new one.
 REQUOTED: Final = frozenset({10004, 10020})
 #: Market orders tried at most this many times when requoted.
@@ -142,22 +145,39 @@ def opening_buy(info: dict[str, Any], tick: dict[str, Any]) -> dict[str, Any]:
                                "sl": on_grid(info, tick["ask"] - distance(info))})
 
 
-async def pick_symbol(p: Probe, wanted: str | None) -> tuple[str | None, str]:
+async def pick_symbol(p: Probe, wanted: str | None) -> tuple[str | None, str, bool]:
     """The symbol to trade, or None and why none: ``wanted``, else the first Market Watch
-    symbol with no open position whose order_check of its smallest buy passes."""
+    symbol with no open position whose order_check of its smallest buy passes; and whether a
+    symbol was there to be had (False: the account's risk policy refused every one tried,
+    the checks are not applicable to it as it stands, not failing: a symbol it allows is
+    named with ``--symbol``)."""
     candidates = [wanted] if wanted else [p.symbol] + [s for s in p.market_watch if s != p.symbol]
     why = "no Market Watch symbol"
+    refused: list[str] = []
+    tried = 0
     for name in candidates[:20]:
         if await p.call("positions_get", {"symbol": name}):
             why = f"{name} has an open position (the checks never touch the owner's)"
             continue
+        tried += 1
         info = await p.call("symbol_info", [name])
         tick = await p.call("symbol_info_tick", [name])
-        check = await p.call("order_check", {"request": opening_buy(info, tick)})
+        try:
+            check = await p.call("order_check", {"request": opening_buy(info, tick)})
+        except MtGatewayError as exc:
+            if gateway_code(exc) != RISK_LIMIT:
+                raise
+            refused.append(f"{name}: {exc.error.description}")
+            continue
         if check["retcode"] == 0:
-            return name, f"{name}: order_check of {info['volume_min']:g} lot passes"
+            return name, f"{name}: order_check of {info['volume_min']:g} lot passes", True
         why = f"{name}: order_check answered {check['retcode']} ({check.get('comment')})"
-    return None, why
+    if refused and len(refused) == tried:
+        return None, ("the account's risk policy refuses the smallest buy of "
+                      + ("the symbol asked for" if wanted else "every symbol tried")
+                      + f" ({'; '.join(refused[:3])}); run again with --symbol naming a "
+                      "symbol the policy allows"), False
+    return None, why, True
 
 
 class TradeSession:

@@ -72,7 +72,6 @@ from ea_bridge import (
     TerminalNotConnected,
     TradeOutcomeUnknown,
 )
-from ea_bridge.bridge import not_connected
 from mt5model.mt5 import (
     SUCCESS_RETCODES,
     OrderFilling,
@@ -93,7 +92,7 @@ from .reconcile import OUTCOME_UNKNOWN_RETCODES, echo_mismatch
 from .reconciler import Reconciler
 from .requests import SendRequest, TradeRequest, comment_tag
 from .risk import adds_risk, check_order
-from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues, ea_version
+from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
 __all__ = ["OUTCOME_UNKNOWN_RETCODES", "TradeDesk"]
 
@@ -232,7 +231,7 @@ class TradeDesk:
             # before the journal (a refused order does not use up its client_id). The venue
             # is chosen once: the risk reads, the stamp and the send all go to it.
             self.gate.check_route(principal, opening=adds_risk(body))
-            venue = self.venues.of(principal.terminal, principal.risk.paper_trade_enabled)
+            venue = self.venues.choose(principal)
             await check_order(principal.risk, body,
                               lambda method, params: self._read(principal, venue, method,
                                                                 params))
@@ -298,7 +297,7 @@ class TradeDesk:
                       client_id, unmarked)
             raise _journal_unavailable() from None
         params: dict[str, Any] = {"request": outgoing}
-        version = (0, 0) if venue.paper else ea_version(session)  # the book keeps no record
+        version = venue.record_version(session)
         if version >= EA_ECHO_VERSION:
             params["order_key"] = row.order_key
         elif version >= EA_MAP_VERSION:
@@ -452,10 +451,26 @@ class TradeDesk:
     async def check_request(self, principal: Principal, request: TradeRequest
                             ) -> dict[str, Any]:
         """``order_check`` of the request as ``order_send`` would send it (magic, filling), at
-        the caller's venue (a paper account's is its paper book)."""
-        venue = self.venues.of(principal.terminal, principal.risk.paper_trade_enabled)
+        the caller's venue (a paper account's is its paper book).
+
+        What ``order_send`` would refuse under the account's policy -- the kill switch,
+        automated trading off, a symbol, lot or risk beyond the policy -- is refused here
+        first, with the same error (``-32012`` and its ``data``): a bot that checks before it
+        sends is told what the send will answer (the ``MetaTrader5`` package's
+        ``order_check`` is the pre-flight of ``order_send``). What only the moment of sending
+        decides (the terminal offline, a reconciliation in progress) and the token's own
+        ``trade`` scope stay the send's: a check is a read.
+
+        Raises:
+            TradingHalted, RiskLimit: the policy refuses the request.
+            Unauthorized: ``terminal_mismatch``.
+        """
+        venue = self.venues.choose(principal)
         self.gate.check_pairing(principal)
         body = request.model_dump(exclude_none=True)
+        self.gate.check_policy(principal, opening=adds_risk(body))
+        await check_order(principal.risk, body,
+                          lambda method, params: self._read(principal, venue, method, params))
         outgoing = await self._stamp(venue, principal.terminal, body, None)
         result = await self._read(principal, venue, "order_check", {"request": outgoing})
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
@@ -508,23 +523,20 @@ class TradeDesk:
         :data:`~gateway.trading.gate.RULES` order); empty when it would go to the terminal."""
         return self.gate.refusals(principal)
 
-    async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
-        """A read at the caller's venue within the read deadline (the operations' position
-        look-ups); the EA must be paired with the caller's token."""
-        terminal = principal.terminal
-        if principal.risk.paper_trade_enabled:
-            return await self._read(principal, self.venues.of(terminal, True), method, params)
-        # The live terminal: its session looked up once for the pairing rule and the call
-        # (the rule's look-up and the bridge's each hashed and compared the TerminalId).
-        session = self._bridge.route(terminal)
-        self.gate.check_paired(principal, None if session is None else session.info)
-        if session is None:
-            raise not_connected(terminal)
-        return await session.call(method, params, self._config.server.request_timeout_s)
+    async def read(self, principal: Principal, method: str, params: dict[str, Any], *,
+                   live_book: bool = False) -> Any:
+        """A read at the caller's venue within the read deadline (the plain reads, the
+        operations' position look-ups), or with ``live_book`` at the terminal itself
+        whatever the caller trades on (the live book, read on request); the EA must be
+        paired with the caller's token."""
+        venue = self.venues.live(principal.terminal) if live_book \
+            else self.venues.choose(principal)
+        return await venue.read(self.gate, principal, method, params,
+                                self._config.server.request_timeout_s)
 
     async def _read(self, principal: Principal, venue: Venue, method: str,
                     params: dict[str, Any]) -> Any:
         """A read at ``venue`` within the read deadline (risk checks, order_check); the EA
         must be paired with the caller's token."""
-        self.gate.check_pairing(principal)
-        return await venue.call(method, params, self._config.server.request_timeout_s)
+        return await venue.read(self.gate, principal, method, params,
+                                self._config.server.request_timeout_s)

@@ -22,8 +22,10 @@ reason                 code    when
 The first two concern the caller and are checked before a retry is replayed (a caller who may
 not trade learns nothing of the journal); the others concern the route, and are checked after
 (a retry of an executed order replays its outcome even while the terminal is offline). Reads
-(``order_check`` and the plain reads) check only the pairing: one token pairs one client with
-one terminal.
+check only the pairing: one token pairs one client with one terminal. ``order_check`` also
+applies the account's policy rules, ``trading_halted`` and ``auto_trade_enabled``
+(:meth:`TradeGate.check_policy`), so it refuses what ``order_send`` would under the policy,
+with the same error.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class Rule:
     error: Callable[[TerminalId], Exception]
     caller: bool = False
     opening_only: bool = False
+    #: One of the account's policy rules (the owner's halt, automated trading), which
+    #: ``order_check`` applies as ``order_send`` does.
+    policy: bool = False
 
 
 def _paired_elsewhere(gate: TradeGate, principal: Principal) -> bool:
@@ -86,7 +91,7 @@ RULES: Final = (
          caller=True),
     # First of the route's rules: a halted account says so whatever state its terminal is in.
     Rule(Reason.TRADING_HALTED, lambda gate, p: p.risk.trading_halted,
-         lambda _: TradingHalted()),
+         lambda _: TradingHalted(), policy=True),
     Rule(Reason.TERMINAL_OFFLINE, lambda gate, p: gate.bridge.session(p.terminal) is None,
          lambda terminal: TerminalNotConnected(f"no terminal connected for {terminal}")),
     Rule(Reason.TERMINAL_MISMATCH, _paired_elsewhere,
@@ -98,7 +103,7 @@ RULES: Final = (
     Rule(Reason.AUTO_TRADE_ENABLED, lambda gate, p: not p.risk.auto_trade_enabled,
          lambda _: RiskLimit("auto_trade_enabled", "Automated trading is disabled for this "
                              "account; only closing is allowed"),
-         opening_only=True),
+         opening_only=True, policy=True),
 )
 _BY_REASON: Final = {rule.reason: rule for rule in RULES}
 _PAIRING: Final = _BY_REASON[Reason.TERMINAL_MISMATCH]
@@ -145,6 +150,18 @@ class TradeGate:
             if rule.caller or (rule.opening_only and not opening):
                 continue
             if rule.holds(self, principal):
+                raise rule.error(principal.terminal)
+
+    def check_policy(self, principal: Principal, *, opening: bool) -> None:
+        """Refuse by the account's policy rules alone (``order_check``): the owner's halt,
+        and for an opening order automated trading off.
+
+        Raises:
+            RiskLimit: the first policy rule that holds (``TradingHalted`` is one).
+        """
+        for rule in RULES:
+            if rule.policy and (opening or not rule.opening_only) \
+                    and rule.holds(self, principal):
                 raise rule.error(principal.terminal)
 
     def check(self, principal: Principal, reason: Reason) -> None:

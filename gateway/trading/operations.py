@@ -64,8 +64,9 @@ class Desk(Protocol):
         """A journaled outcome, ``deduplicated: true``."""
         ...
 
-    async def read(self, principal: Principal, method: str, params: dict[str, Any]) -> Any:
-        """A read at the caller's venue."""
+    async def read(self, principal: Principal, method: str, params: dict[str, Any], *,
+                   live_book: bool = False) -> Any:
+        """A read at the caller's venue (with ``live_book``: at the terminal itself)."""
         ...
 
 
@@ -89,6 +90,11 @@ def answer(result: dict[str, Any]) -> dict[str, Any]:
         raise TradeRejected(int(retcode) if isinstance(retcode, int) else 0,
                             retryable=retcode in RETRYABLE_RETCODES, result=result)
     return result
+
+
+def _one(found: Any) -> bool:
+    """Whether a ``positions_get`` answer holds a record."""
+    return isinstance(found, list) and bool(found) and isinstance(found[0], dict)
 
 
 def derived_id(client_id: str, ticket: int) -> str:
@@ -209,8 +215,16 @@ class TradeOperations:
         return self._desk.replay(row)
 
     async def _position(self, principal: Principal, ticket: int) -> dict[str, Any]:
+        """The open position ``ticket`` at the caller's venue; else, when the live book holds
+        it (a position left at the broker while the account trades on paper), that one: the
+        close built from it is sent, and the caller's venue answers it (the paper book
+        refuses a ticket of the live book, ``venue.py``), rather than "no open position" for
+        a position still running at the broker."""
         found = await self._desk.read(principal, "positions_get", {"ticket": ticket})
-        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+        if not _one(found):
+            found = await self._desk.read(principal, "positions_get", {"ticket": ticket},
+                                          live_book=True)
+        if not _one(found):
             raise NotFound(f"no open position {ticket}")
         position: dict[str, Any] = found[0]
         return position

@@ -54,6 +54,7 @@ import orjson
 
 from ea_bridge import Bridge, EAError, SessionInfo, TerminalId
 from mt5model.broker import SimulatedBroker
+from mt5model.rules import Rejection
 from mt5model.types import (
     ALL_WEEK,
     AccountMarginMode,
@@ -319,6 +320,26 @@ class PaperTrading:
         finally:
             self._publish(terminal, book)
             self._save(terminal, book)  # any call may have filled (SL/TP, pending orders)
+
+    async def refuse(self, terminal: TerminalId, method: str, params: dict[str, Any],
+                     retcode: int, comment: str) -> Any:
+        """The book's ``order_send`` or ``order_check`` answer to ``params`` refused with
+        ``retcode`` and ``comment``, decided by the caller (a ticket this book does not hold,
+        ``venue.py``): shaped as the engine shapes its own refusals, marked ``"paper": true``;
+        nothing is executed.
+
+        Raises:
+            EAError: the request cannot be read (the engine's -32602).
+            BridgeError, PaperBookUnreadable: the book could not be made or read.
+        """
+        book = await self._book(terminal)
+        fn = book.broker.order_send if method == "order_send" else book.broker.order_check
+        try:
+            return _mark(fn(params["request"], refused=Rejection(retcode, comment)))
+        except EmulatorError as exc:
+            raise EAError(int(exc.code), exc.message) from None
+        finally:
+            self._save(terminal, book)  # the request id moved on
 
     async def balance_operation(self, terminal: TerminalId, operation_id: str, kind: str,
                                 amount: float, comment: str) -> dict[str, Any]:

@@ -49,7 +49,7 @@ from ..config import GatewayConfig
 from .journal import OrderJournal, OrderRow, terminal_key, terminal_of
 from .reconcile import Evidence, Verdict, identify
 from .requests import comment_tag
-from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues, ea_version
+from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
 __all__ = ["PRUNE_PERIOD_S", "Reconciler"]
 
@@ -230,7 +230,7 @@ class Reconciler(NullListener):
         date_from = int(min(r.created_at for r in rows) + offset - self._cfg.reconcile_lookback_s)
         window = {"date_from": max(date_from, 0), "date_to": int(server_time["time"]) + 86400}
         ea_map: dict[str, dict[str, Any]] = {}
-        version = (0, 0) if venue.paper else ea_version(self._bridge.session(terminal))
+        version = venue.record_version(self._bridge.session(terminal))
         keys = [r.order_key for r in rows if r.order_key is not None]
         if keys and version >= EA_MAP_VERSION:
             ask = {"order_keys" if version >= EA_ECHO_VERSION else "client_ids": keys}

@@ -2,17 +2,29 @@
 
 Why a seam: paper vs live used to be decided in three places (the plain read, the send, the
 check) and forgotten in a fourth (the risk policy's reads), so a paper order was risk-sized
-against the live account's equity. Now :meth:`Venues.of` chooses once per call, from the
+against the live account's equity. Now :meth:`Venues.choose` chooses once per call, from the
 principal (``risk.paper_trade_enabled``, carried in the signed token record), and every read and
 send of that call -- risk reads, ``order_check``, ``order_send``, the book reads -- goes
-through the one :class:`Venue` it returns. A terminal switched to paper (or back) changes venue
-for the next call, and never in the middle of one.
+through the one :class:`Venue` it returns. Nothing else asks "paper?": the desk, the
+operations and the reporter's reads hold a venue, not a flag (as a trading node is given its
+execution client by a factory once, and its strategies never ask which one). A terminal
+switched to paper (or back) changes venue for the next call, and never in the middle of one.
 
 * :class:`LiveVenue`: every method goes to the terminal through the bridge.
 * :class:`PaperVenue`: the account, its orders, positions and history, ``order_check``,
   ``order_send`` and the margin/profit calculators are answered by the paper book
   (:data:`PAPER_VENUE_METHODS`); market data (``symbol_info*``, ``copy_*``, ...) still comes
   from the terminal.
+
+**Paper never touches the live book.** Nothing sent on paper reaches the broker: the paper
+venue only *reads* the terminal (market data, and the look-up below). A close, SL/TP change,
+close-by, modification or removal that names a ticket the paper book does not hold but the
+live book does (a position or pending order left open at the broker when paper went on) is
+refused by the paper book with :data:`LIVE_BOOK_RETCODE` (10017 ``TRADE_RETCODE_TRADE_DISABLED``,
+"Trade disabled": trading that ticket is disabled from here) and a comment that names the live
+book, never the engine's 10036 "Position already closed", which would tell a bot flattening
+its account that a position still running at the broker is gone. The live book stays
+readable on request (``Venues.live``: the ``book: "live"`` of ``positions_get``/``orders_get``).
 
 The EA capabilities the trading path depends on (its order record, docs/protocol.md "The
 order record") are read here too, from the session's ``ea_version``.
@@ -24,18 +36,26 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from ea_bridge import Bridge, SessionInfo, TerminalId
+from ea_bridge.bridge import not_connected
+from mt5model.mt5 import TradeAction, TradeRetcode
 
+from ..auth import Principal
+from ..authority.records import RiskPolicy
+from .gate import TradeGate
 from .paper import PAPER_METHODS, PaperTrading
 
 __all__ = [
     "EA_ECHO_VERSION",
     "EA_MAP_VERSION",
+    "LIVE_BOOK_RETCODE",
     "PAPER_VENUE_METHODS",
     "LiveVenue",
     "PaperVenue",
     "Venue",
     "Venues",
+    "addressed",
     "ea_version",
+    "live_book_comment",
 ]
 
 #: The first EA protocol version that keeps an order record: it takes a key with
@@ -50,6 +70,46 @@ EA_ECHO_VERSION: Final = (1, 2)
 #: trade calls, and the calculators (margin and profit in the book's own terms).
 PAPER_VENUE_METHODS: Final = PAPER_METHODS | frozenset({
     "order_send", "order_check", "order_calc_margin", "order_calc_profit"})
+
+
+#: The retcode of a trade request sent on paper for a ticket of the live book:
+#: ``TRADE_RETCODE_TRADE_DISABLED`` (10017, "Trade disabled"), the trade server's word for a
+#: request it will not carry out because trading is disabled where it was sent. The paper
+#: book is where this account trades now; the live book is not reachable from it.
+LIVE_BOOK_RETCODE: Final = TradeRetcode.TRADE_DISABLED
+#: The trade requests that address an existing ticket: the field each names it in, and the
+#: read that finds such a ticket.
+_ADDRESSED: Final[dict[int, tuple[tuple[str, str], ...]]] = {
+    TradeAction.DEAL: (("position", "positions_get"),),
+    TradeAction.SLTP: (("position", "positions_get"),),
+    TradeAction.CLOSE_BY: (("position", "positions_get"), ("position_by", "positions_get")),
+    TradeAction.MODIFY: (("order", "orders_get"),),
+    TradeAction.REMOVE: (("order", "orders_get"),),
+}
+
+
+def addressed(request: object) -> list[tuple[int, str]]:
+    """The existing tickets a trade request acts on, each with the read that finds one of
+    its kind (``positions_get`` or ``orders_get``); empty for a request that opens."""
+    if not isinstance(request, dict):
+        return []
+    action = request.get("action")
+    if isinstance(action, bool) or not isinstance(action, int):
+        return []
+    out = []
+    for name, read in _ADDRESSED.get(action, ()):
+        ticket = request.get(name)
+        if isinstance(ticket, int) and not isinstance(ticket, bool) and ticket > 0:
+            out.append((ticket, read))
+    return out
+
+
+def live_book_comment(ticket: int, read: str) -> str:
+    """The comment of :data:`LIVE_BOOK_RETCODE`: which ticket, and that it is the live
+    book's."""
+    kind = "position" if read == "positions_get" else "order"
+    return (f"{kind} {ticket} is in the live book at the broker; this account trades on "
+            "paper, which never reaches the live book")
 
 
 def ea_version(session: SessionInfo | None) -> tuple[int, int]:
@@ -79,6 +139,22 @@ class Venue(Protocol):
         """
         ...
 
+    def record_version(self, session: SessionInfo | None) -> tuple[int, int]:
+        """The EA protocol version whose order record this venue keeps (:func:`ea_version`
+        of the terminal's session), or (0, 0): none kept, the EA is never asked for one."""
+        ...
+
+    async def read(self, gate: TradeGate, principal: Principal, method: str,
+                   params: dict[str, Any], timeout_s: float) -> Any:
+        """A caller's read: refused when the terminal's EA is paired with another token
+        (``gate.check_paired``), else :meth:`call`.
+
+        Raises:
+            Unauthorized: ``terminal_mismatch``.
+            BridgeError: as :meth:`call`.
+        """
+        ...
+
 
 @dataclass(slots=True)
 class LiveVenue:
@@ -97,6 +173,20 @@ class LiveVenue:
         """The bridge's call to the terminal."""
         return await self.bridge.call(self.terminal, method, params, timeout_s)
 
+    def record_version(self, session: SessionInfo | None) -> tuple[int, int]:
+        """The EA's (its order record, docs/protocol.md)."""
+        return ea_version(session)
+
+    async def read(self, gate: TradeGate, principal: Principal, method: str,
+                   params: dict[str, Any], timeout_s: float) -> Any:
+        """The terminal's answer: its session looked up once for the pairing rule and the
+        call (the rule's look-up and the bridge's each hashed and compared the TerminalId)."""
+        session = self.bridge.route(self.terminal)
+        gate.check_paired(principal, None if session is None else session.info)
+        if session is None:
+            raise not_connected(self.terminal)
+        return await session.call(method, params, timeout_s)
+
 
 @dataclass(frozen=True, slots=True)
 class PaperVenue:
@@ -111,10 +201,39 @@ class PaperVenue:
         return True
 
     async def call(self, method: str, params: dict[str, Any], timeout_s: float) -> Any:
-        """The book's answer for its methods, else the terminal's."""
+        """The book's answer for its methods, else the terminal's; a trade request for a
+        ticket of the live book is refused by the book (the module docstring)."""
         if method in PAPER_VENUE_METHODS:
+            if method in ("order_send", "order_check"):
+                live = await self._in_live_book(params.get("request"), timeout_s)
+                if live is not None:
+                    return await self.book.refuse(self.live.terminal, method, params,
+                                                  LIVE_BOOK_RETCODE, live_book_comment(*live))
             return await self.book.call(self.live.terminal, method, params)
         return await self.live.call(method, params, timeout_s)
+
+    def record_version(self, session: SessionInfo | None) -> tuple[int, int]:
+        """None: the book keeps no order record (its answers are never lost)."""
+        return (0, 0)
+
+    async def read(self, gate: TradeGate, principal: Principal, method: str,
+                   params: dict[str, Any], timeout_s: float) -> Any:
+        """The book's (or for market data the terminal's) answer, after the pairing rule."""
+        gate.check_pairing(principal)
+        return await self.call(method, params, timeout_s)
+
+    async def _in_live_book(self, request: object, timeout_s: float
+                            ) -> tuple[int, str] | None:
+        """The first ticket ``request`` acts on that the paper book does not hold and the
+        live book does (with the read that found it), else None. Only read, never sent:
+        the live book is asked only about a ticket the paper book does not know."""
+        terminal = self.live.terminal
+        for ticket, read in addressed(request):
+            if await self.book.call(terminal, read, {"ticket": ticket}):
+                continue
+            if await self.live.call(read, {"ticket": ticket}, timeout_s):
+                return ticket, read
+        return None
 
 
 class Venues:
@@ -124,7 +243,22 @@ class Venues:
         self._bridge = bridge
         self.paper = paper
 
+    def choose(self, principal: Principal) -> Venue:
+        """The venue of ``principal``'s call: the one place its paper switch is read."""
+        return self.of_account(principal.terminal, principal.risk)
+
+    def of_account(self, terminal: TerminalId, risk: RiskPolicy) -> Venue:
+        """The venue of an account under ``risk`` (a token record's policy): its paper book
+        when the policy says paper trading, else the terminal."""
+        return self.of(terminal, risk.paper_trade_enabled)
+
     def of(self, terminal: TerminalId, paper: bool) -> Venue:
-        """The venue for ``terminal``: its paper book when ``paper``, else the terminal."""
+        """The venue of a named book of ``terminal`` (a journaled order's, which says where
+        it was sent): its paper book when ``paper``, else the terminal."""
         live = LiveVenue(self._bridge, terminal)
         return PaperVenue(self.paper, live) if paper else live
+
+    def live(self, terminal: TerminalId) -> LiveVenue:
+        """The terminal itself: the live book, whatever the account trades on (a read of
+        it on request, the reporter's live book beside a paper one)."""
+        return LiveVenue(self._bridge, terminal)

@@ -1,21 +1,29 @@
 """Agent servers written for the ``MetaTrader5`` package trade on ``mtgateway``, unchanged,
-driven over their stdio MCP protocol as an agent host drives them (``mcpkit.py``).
+driven over their own protocols as an agent host or a client program drives them.
 
-Five MCP servers nobody here wrote, each spawned by its own command from one environment
-made on first use (``third_party_agents.txt``: every file pinned by hash, the client and the
-``mtgateway-metatrader5`` distribution standing in for ``MetaTrader5``, as docs/client.md
-says), against one ``mtgateway demo`` shared by the module. Each trades a cycle on BTCUSD (it
-trades every day) through its own tools: a market order, its stops modified, part of it
-closed, a pending order placed, modified and cancelled, the position closed, the history
-read. Where a server has no tool for a step, its test says so:
+Servers nobody here wrote, each spawned by its own command from an environment made on first
+use (``third_party_agents.txt``, and ``third_party_agents_fastmcp3.txt`` for those on FastMCP
+3 / mcp 1.30: every file pinned by hash, the client and the ``mtgateway-metatrader5``
+distribution standing in for ``MetaTrader5``, as docs/client.md says), against one ``mtgateway
+demo`` shared by the module. Each trades a cycle on BTCUSD (it trades every day) through its
+own tools: a market order, its stops modified, part of it closed, a pending order placed,
+modified and cancelled, the position closed, the history read. Where a server has no tool for a
+step, its test says so. Over stdio MCP (``mcpkit.py``):
 
-* **meta-trader-mcp** 1.2.2 (``serve --mode windows-native --enable-trading``);
+* **meta-trader-mcp** 1.2.2 (``serve --mode windows-native --enable-trading``), and a refusal
+  by the account's risk policy reaching it as a refusal with its reason;
 * **metatrader5-mcp** 1.0.0 (its raw ``mt5_order_send`` tool, as its docs tell an agent);
 * **mcp-metatrader5-server** 0.1.7 (``mt5mcp``: its request model has no ``position`` or
   ``order``, so it cannot modify, close or cancel; its history tools pass ``symbol=``, which
   the package answers ``None`` and the tool shows as ``[]``);
 * **mt5-mcp-server** 0.6.1 (``metatrader-mcp-server --transport stdio``; no partial close);
-* **yugen-mt5-mcp** 1.0.3 (its allow-list and live-trading switch set by its variables).
+* **yugen-mt5-mcp** 1.0.3 (its allow-list and live-trading switch set by its variables);
+* **mt5-trading-mcp** 1.6.1 (``python -m mt5_mcp serve``, its consent layer in full-open mode);
+* **mt5-mcp** 0.6.3 (``mt5-mcp``, read-only: queries and its Python sandbox);
+* **mt5-bridge** 1.9.0's MCP server, over its REST server.
+
+And over their own wire: **mt5-bridge**'s REST API through its client, and
+**mt5-grpc-server** 0.2.1's gRPC services.
 
 After each test the demo account is left flat, so one server's failure cannot become another's.
 """
@@ -24,7 +32,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import socket
+import subprocess
 import sys
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +48,15 @@ import pytest
 
 import mtgateway
 from tests.client.mcpkit import McpServer, ToolAnswer
-from tests.client.thirdpartykit import agents_python, package_environment, versions_in
+from tests.client.thirdpartykit import (
+    FRAMEWORK,
+    agents_fastmcp3_python,
+    agents_python,
+    apart,
+    flatten,
+    package_environment,
+    versions_in,
+)
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
 
 pytestmark = [
@@ -47,7 +69,9 @@ pytestmark = [
 #: The versions ``third_party_agents.txt`` pins.
 PINNED = {"meta-trader-mcp": "1.2.2", "metatrader5-mcp": "1.0.0",
           "mcp-metatrader5-server": "0.1.7", "mt5-mcp-server": "0.6.1",
-          "yugen-mt5-mcp": "1.0.3"}
+          "yugen-mt5-mcp": "1.0.3", "mt5-bridge": "1.9.0", "mt5-grpc-server": "0.2.1"}
+#: The versions ``third_party_agents_fastmcp3.txt`` pins.
+PINNED_FASTMCP3 = {"mt5-mcp": "0.6.3", "fastmcp-slim": "3.4.11", "mcp": "1.30.0"}
 SYMBOL = "BTCUSD"
 
 
@@ -68,19 +92,19 @@ def bin_dir() -> Path:
     return python.parent
 
 
+@pytest.fixture(scope="module")
+def fastmcp3_bin() -> Path:
+    """The scripts directory of the environment of the servers on FastMCP 3 / mcp 1.30."""
+    python = agents_fastmcp3_python(Path(sys.prefix) / "test-environments")
+    assert versions_in(python, *PINNED_FASTMCP3) == PINNED_FASTMCP3
+    return python.parent
+
+
 @pytest.fixture(autouse=True)
 def flat_account(demo: Path) -> Iterator[None]:
     """The demo account with no position and no pending order after the test."""
     yield
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=demo), client.last_error()
-        for order in client.orders_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
-        for position in client.positions_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
-                               "volume": position.volume, "position": position.ticket,
-                               "type": 1 - position.type})
-        assert (client.positions_total(), client.orders_total()) == (0, 0)
+    flatten(demo)
 
 
 def serve(argv: list[str | Path], demo: Path, tmp_path: Path, **env: str) -> McpServer:
@@ -305,3 +329,237 @@ def test_yugen_mt5_mcp_trades_a_cycle(demo: Path, tmp_path: Path, bin_dir: Path)
                                  end=(now + timedelta(hours=1)).isoformat(), symbol=SYMBOL))
         assert len([d for d in history["deals"] if d["order"] == ticket]) == 1, history
     mtgateway.shutdown()
+
+
+def test_mt5_trading_mcp_trades_a_cycle(demo: Path, tmp_path: Path,
+                                        fastmcp3_bin: Path) -> None:
+    """mt5-trading-mcp 1.6.1 (module ``mt5_mcp``, installed apart: mt5-mcp's module has its
+    name), its consent layer in its default full-open mode: reads, a market buy with a
+    comment, SL/TP, a partial close, the close, a buy limit placed, modified and cancelled, a
+    sell stop cancelled, history; every trade answers the server's 10009."""
+    assert mtgateway.initialize(state_file=demo)
+    keys = iter(f"key-{n}" for n in range(100))
+    argv = [fastmcp3_bin / "python", "-m", "mt5_mcp", "serve"]
+    server = McpServer(argv, env=package_environment(
+        demo, PYTHONPATH=str(apart(fastmcp3_bin / "python")), **own_directories(tmp_path)),
+        cwd=tmp_path, timeout_s=WAIT_S * 6)
+    with server, account(demo) as client:
+        assert ok(server.call("get_account_info"))["login"] == LOGIN
+        assert ok(server.call("ping"))
+
+        def trade(tool: str, **arguments: Any) -> Any:
+            done = ok(server.call(tool, idempotency_key=next(keys), **arguments))
+            assert "10009" in str(done), done
+            return done
+
+        bid, ask = quote()
+        done = trade("place_order", symbol=SYMBOL, side="buy", type="market", volume="0.02",
+                     comment="mcp buy")
+        (position,) = client.positions_get(symbol=SYMBOL) or ()
+        assert (position.ticket, position.volume, position.comment) == (done["ticket"], 0.02,
+                                                                        "mcp buy")
+        trade("modify_order", ticket=position.ticket, sl=f"{bid * 0.95:.2f}",
+              tp=f"{ask * 1.05:.2f}")
+        trade("close_position", ticket=position.ticket, volume="0.01")
+        (held,) = client.positions_get(ticket=position.ticket) or ()
+        assert (held.volume, held.sl) == (0.01, round(bid * 0.95, 2))
+        trade("close_position", ticket=position.ticket)
+        trade("place_order", symbol=SYMBOL, side="buy", type="limit", volume="0.01",
+              price=f"{bid * 0.9:.2f}")
+        (order,) = client.orders_get(symbol=SYMBOL) or ()
+        trade("modify_order", ticket=order.ticket, price=f"{bid * 0.89:.2f}")
+        assert client.orders_get(ticket=order.ticket)[0].price_open == round(bid * 0.89, 2)  # type: ignore[index]
+        trade("cancel_order", ticket=order.ticket)
+        trade("place_order", symbol=SYMBOL, side="sell", type="stop", volume="0.01",
+              price=f"{bid * 0.9:.2f}")
+        (stop,) = client.orders_get(symbol=SYMBOL) or ()
+        trade("cancel_order", ticket=stop.ticket)
+        assert client.positions_get(symbol=SYMBOL) == () and client.orders_get() == ()
+        now = datetime.now(UTC)
+        history = ok(server.call("get_history", from_ts=(now - timedelta(hours=1)).isoformat(),
+                                 to_ts=(now + timedelta(hours=1)).isoformat()))
+        assert str(position.ticket) in str(history)
+    mtgateway.shutdown()
+
+
+def test_mt5_mcp_answers_its_queries_and_its_sandbox(demo: Path, tmp_path: Path,
+                                                     fastmcp3_bin: Path) -> None:
+    """mt5-mcp 0.6.3, read-only by design, through its command ``mt5-mcp``: the version, the
+    account, a tick, bars, ticks, its sandbox's Python on the package. Its calculator
+    passes the order type as text (``"BUY"``), which the package refuses: the tool says
+    ``Invalid "action" argument``, the package's words. Its limiter allows 10 requests a
+    minute on stdio too (its ``--rate-limit`` does not reach the server its module builds at
+    import), so the cycle is nine requests, the tool list among them."""
+    now = int(datetime.now(UTC).timestamp())
+    with serve([fastmcp3_bin / "mt5-mcp"], demo, tmp_path, MPLCONFIGDIR=str(tmp_path / "mpl"),
+               **own_directories(tmp_path)) as server:
+        assert server.tools == {"mt5_query", "mt5_analyze", "mt5_execute"}
+
+        def query(operation: str, symbol: str | None = None, **parameters: Any) -> Any:
+            answer = ok(server.call("mt5_query", operation=operation, parameters=parameters,
+                                    **({"symbol": symbol} if symbol else {})))
+            assert answer["success"] is True, answer
+            return answer["data"]
+
+        assert query("version")[0] == 500
+        assert query("account_info")["login"] == LOGIN
+        assert query("symbol_info_tick", SYMBOL)["bid"] > 0
+        assert len(query("copy_rates_from_pos", SYMBOL, timeframe="H1", start_pos=0,
+                         count=5)) == 5
+        assert query("copy_ticks_range", SYMBOL, date_from=now - 120, date_to=now + 5)
+        refused = server.call("mt5_query", operation="order_calc_margin", symbol=SYMBOL,
+                              parameters={"action": "BUY", "volume": 0.1, "price": 1.0})
+        assert 'Invalid \\"action\\" argument' in refused.text or \
+            'Invalid "action" argument' in refused.text, refused.text
+        sandbox = ok(server.call("mt5_execute",
+                                 command="result = mt5.account_info()._asdict()"))
+        assert sandbox["login"] == LOGIN and "paper" not in sandbox
+
+
+def own_directories(tmp_path: Path) -> dict[str, str]:
+    """The user's data, configuration, state and cache directories of a server, in the test's
+    own: mt5-trading-mcp keeps its idempotency keys and audit log there (a key reused from
+    another run would replay that run's answer), FastMCP its caches."""
+    return {name: str(tmp_path / name.lower()) for name in (
+        "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _serving(name: str, argv: list[str | Path], demo: Path,
+             tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A server started in the background, its output in ``<name>.log``."""
+    with (tmp_path / f"{name}.log").open("wb") as log:
+        return subprocess.Popen([str(a) for a in argv], stdout=log, stderr=subprocess.STDOUT,
+                                cwd=tmp_path, env=package_environment(demo))
+
+
+def _lines(argv: list[str | Path], demo: Path, tmp_path: Path, prefix: str) -> list[str]:
+    """The ``prefix`` lines a flow printed, after checking it exited 0."""
+    out = subprocess.run([str(a) for a in argv], cwd=tmp_path, capture_output=True,
+                         env=package_environment(demo), timeout=WAIT_S * 6)
+    text = out.stdout.decode()
+    assert out.returncode == 0, text + out.stderr.decode()
+    return [line.removeprefix(prefix) for line in text.splitlines() if line.startswith(prefix)]
+
+
+def test_mt5_bridge_trades_over_its_rest_api_and_its_mcp_server(demo: Path, tmp_path: Path,
+                                                                bin_dir: Path) -> None:
+    """mt5-bridge 1.9.0: its REST server (started as its Windows-only ``server`` command
+    starts it: ``framework/bridge_server.py``), its client through the API (account, health,
+    tick, bars, a market buy with a comment, SL/TP, the close, the deals), then its MCP
+    server over the same API (a sell, its stop loss, the deals, the close). It has no
+    pending-order endpoint."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = _serving("bridge_server", [bin_dir / "python", FRAMEWORK / "bridge_server.py",
+                                        "127.0.0.1", port, LOGIN, SERVER], demo, tmp_path)
+    try:
+        deadline = time.monotonic() + WAIT_S * 3
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=WAIT_S) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, \
+                    (tmp_path / "bridge_server.log").read_text(encoding="utf-8", errors="replace")
+                time.sleep(0.05)
+        lines = _lines([bin_dir / "python", FRAMEWORK / "bridge_flow.py", url], demo, tmp_path,
+                       "bridge ")
+        assert lines == [f"account: {LOGIN}", "health: (True, '1.9.0')", "tick: True",
+                         "rates: 3", "bought: (0.02, 5151, 'bridge buy')", "modified: True",
+                         "closed: []", "deals: ['IN', 'OUT']"], lines
+        assert mtgateway.initialize(state_file=demo)
+        with serve([bin_dir / "python", "-m", "mt5_bridge.mcp_server"], demo, tmp_path,
+                   MT5_BRIDGE_BASE_URL=url) as mcp:
+            bid, _ = quote()
+            sold = ok(mcp.call("send_order", symbol=SYMBOL, side="SELL", volume=0.01,
+                               comment="mcp sell"))
+            ok(mcp.call("modify_position", ticket=sold["ticket"], sl=round(bid * 1.05, 2),
+                        update_sl=True))
+            (held,) = [p for p in ok(mcp.call("list_positions"))
+                       if p["ticket"] == sold["ticket"]]
+            assert (held["type"], held["sl"], held["comment"]) == ("SELL", round(bid * 1.05, 2),
+                                                                   "mcp sell")
+            ok(mcp.call("close_position", ticket=sold["ticket"]))
+            deals = ok(mcp.call("get_history_deals", position=sold["ticket"]))
+            assert [d["entry"] for d in deals] == ["IN", "OUT"], deals
+        mtgateway.shutdown()
+    finally:
+        server.terminate()
+        server.wait(timeout=WAIT_S)
+
+
+def test_mt5_grpc_server_serves_a_trading_cycle_over_grpc(demo: Path, tmp_path: Path,
+                                                          bin_dir: Path) -> None:
+    """mt5-grpc-server 0.2.1's command, unchanged, called through its services by a gRPC
+    client (``framework/grpc_flow.py``): connect, log in, reads, a market buy, SL/TP, the
+    close, a buy limit placed and removed, the deals, the last error, and ``Shutdown``, whose
+    success is ``shutdown()``'s ``True``."""
+    port = _free_port()
+    server = _serving("grpc_server", [bin_dir / "mt5-grpc-server", "--host", "127.0.0.1",
+                                      "--port", port], demo, tmp_path)
+    try:
+        lines = _lines([bin_dir / "python", FRAMEWORK / "grpc_flow.py", port, LOGIN, SERVER],
+                       demo, tmp_path, "grpc ")
+    finally:
+        server.terminate()
+        server.wait(timeout=WAIT_S)
+    assert lines == ["connect: 0", "login: True", "version: 500.4755.24 Jan 2025",
+                     f"account: {LOGIN}", "tick: True", "rates: 3", "ticks: True",
+                     "margin: True", "bought: 10009", "sltp: 10009",
+                     "position: [(0.02, 7070, True)]", "closed: 10009", "limit: 10009",
+                     "orders: [True]", "removed: 10009", "deals: 2", "last error: 1",
+                     "shutdown: True"], lines
+
+
+def test_a_risk_policy_refusal_reaches_meta_trader_mcp_as_a_refusal(
+        demo: Path, tmp_path: Path, bin_dir: Path) -> None:
+    """The owner registers the account with a 0.05-lot limit on the console: meta-trader-mcp's
+    0.1-lot market order is refused with the policy's rule and reason in the tool's answer
+    (it read a ``None`` as "terminal connection lost?" before), nothing is opened, and a
+    0.02-lot order still goes."""
+    state = json.loads(demo.read_text(encoding="utf-8"))
+    register(state, max_lot_size=0.05)
+    assert mtgateway.initialize(state_file=demo)
+    probe = {"action": mtgateway.TRADE_ACTION_DEAL, "symbol": SYMBOL, "volume": 0.1,
+             "type": mtgateway.ORDER_TYPE_BUY, "type_filling": mtgateway.ORDER_FILLING_RETURN}
+    deadline = time.monotonic() + WAIT_S * 3
+    while mtgateway.order_send(probe).retcode != mtgateway.TRADE_RETCODE_INVALID_VOLUME:  # type: ignore[union-attr]
+        # before the daemon has the policy, the terminal refuses the filling (10030) and
+        # nothing trades; after, the policy refuses the volume first
+        assert time.monotonic() < deadline, "the policy never reached the daemon"
+        time.sleep(0.05)
+    argv = [bin_dir / "meta-trader-mcp", "serve", "--mode", "windows-native",
+            "--enable-trading"]
+    with serve(argv, demo, tmp_path) as server:
+        refused = server.call("place_market_order", symbol=SYMBOL, volume=0.1, action="BUY")
+        text = refused.text
+        assert "max_lot_size" in text and "0.05" in text, text
+        assert "connection lost" not in text and "10014" in text, text
+        assert mtgateway.positions_get(symbol=SYMBOL) == ()
+        assert ok(server.call("place_market_order", symbol=SYMBOL, volume=0.02,
+                              action="BUY"))["ticket"]
+    mtgateway.shutdown()
+
+
+def register(state: dict[str, Any], **policy: Any) -> None:
+    """Register the demo's account on its console with ``policy`` (the owner's API)."""
+    form = urllib.parse.urlencode({"username": state["owner_email"],
+                                   "password": state["owner_password"]}).encode()
+    with urllib.request.urlopen(urllib.request.Request(
+            f"{state['api_url']}/auth/login", data=form), timeout=WAIT_S) as answer:
+        access = json.loads(answer.read())["access_token"]
+    body = {"name": "Demo", "broker": "MT Gateway", "login": LOGIN, "server": SERVER,
+            "risk_pct": 1, **policy}
+    request = urllib.request.Request(f"{state['api_url']}/users/",
+                                     data=json.dumps(body).encode(), method="POST", headers={
+                                         "Authorization": f"Bearer {access}",
+                                         "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=WAIT_S) as answer:
+        assert answer.status == 201

@@ -14,11 +14,11 @@ from mt5model import mt5 as daemon_mt5
 from mtgateway import calls, constants, flags
 from mtgateway.aio import AsyncClient
 from mtgateway.client import Client
+from mtgateway.functions import Declared
 
-#: Client methods that are not contract calls (connection handling, the raw call).
-SESSION = {"initialize", "login", "shutdown", "last_error", "call"}
+#: What the clients have beside the table's functions: the raw call, and the streams.
+RAW = {"call"}
 STREAMS = {"ticks", "trade_events", "terminal_events", "books", "candles"}
-
 
 def test_every_enum_value_matches_the_daemons_table() -> None:
     """Each constant the daemon knows has the same name and value in the client."""
@@ -42,29 +42,37 @@ def test_constants_are_exported_at_top_level_like_the_package() -> None:
         assert name in mtgateway.__all__ and name in mtgateway.aio.__all__
 
 
-def _methods(cls: type) -> dict[str, inspect.Signature]:
-    return {name: inspect.signature(fn) for name, fn in vars(cls).items()
-            if callable(fn) and not name.startswith("_")}
+def _public(cls: type) -> set[str]:
+    """The public callables a client class has, the table's functions among them."""
+    return {name for name in dir(cls) if not name.startswith("_")
+            and (callable(getattr(cls, name)) or isinstance(getattr(cls, name), Declared))}
 
 
-def test_sync_and_async_clients_have_the_same_methods_and_signatures() -> None:
-    """Every call has one signature in calls.py, the sync client and the asyncio client."""
-    sync, aio = _methods(Client), _methods(AsyncClient)
-    assert set(aio) == set(sync) | STREAMS
-    for name in calls.__all__:
-        expected = list(inspect.signature(getattr(calls, name)).parameters)
-        assert list(sync[name].parameters)[1:] == expected or name == "order_send", name
-        assert sync[name].parameters == aio[name].parameters, name
-        assert inspect.iscoroutinefunction(getattr(AsyncClient, name)), name
-    assert set(sync) - SESSION == set(calls.__all__)
+def test_both_clients_are_the_one_table_run_two_ways() -> None:
+    """Every function of the table (``calls.Functions``) is a method of both clients, read
+    from the table itself (neither client declares it again), with the table's signature:
+    a coroutine on the asyncio client but ``last_error``, which answers at once."""
+    assert issubclass(Client, calls.Functions) and issubclass(AsyncClient, calls.Functions)
+    assert _public(Client) == set(calls.FUNCTIONS) | RAW
+    assert _public(AsyncClient) == set(calls.FUNCTIONS) | RAW | STREAMS
+    sync, aio = Client(), AsyncClient()
+    for name, declared in calls.FUNCTIONS.items():
+        assert name not in vars(Client) and name not in vars(AsyncClient), name
+        for bound in (getattr(sync, name), getattr(aio, name)):
+            assert inspect.signature(bound) == declared.signature, name
+            assert bound.__name__ == name and bound.__doc__ == declared.__doc__, name
+        assert inspect.iscoroutinefunction(getattr(aio, name)) is (name != "last_error"), name
 
 
 @pytest.mark.parametrize("module", [mtgateway, mtgateway.aio])
-def test_module_functions_cover_every_method(module: object) -> None:
-    """The module-level functions are the default client's methods, all of them exported."""
+def test_module_functions_are_the_default_clients(module: object) -> None:
+    """The module-level functions are exactly the default client's functions, all
+    exported; no function of the table is missing from either module."""
     exported = set(module.__all__)  # type: ignore[attr-defined]
-    for name in set(calls.__all__) | SESSION:
-        assert name in exported and callable(getattr(module, name)), name
+    default = module._default  # type: ignore[attr-defined]
+    for name in set(calls.FUNCTIONS) | RAW:
+        assert name in exported, name
+        assert getattr(module, name) == getattr(default, name), name
 
 
 def test_history_deals_get_has_the_packages_parameter_order() -> None:

@@ -134,7 +134,7 @@ def test_everything_a_program_observes_of_a_struct_sequence(cls: type[Record]) -
         assert hasattr(struct_time, name)  # the model has them; so must every record
     assert len(cls.__match_args__) > 0
     assert cls.n_sequence_fields == len(cls.__match_args__)
-    assert cls.n_fields == len(cls.__match_args__) + len(cls._extras)
+    assert cls.n_fields == cls.n_sequence_fields  # the package's types: sequence fields only
     assert cls.n_unnamed_fields == 0
     values = list(range(len(cls.__match_args__)))
     extras = {name: f"x-{name}" for name in cls._extras}
@@ -193,23 +193,24 @@ PACKAGE_ADDITIONS = {"_asdict"}
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
 def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
-    """dir(), vars(), ``__dict__``, json, pydantic and dataclasses see a record as a struct
-    sequence: its fields (extras included, as ``tm_zone``), the struct sequence's names and the
-    package's one addition, ``_asdict``, no ``_extras``/``_defaults`` (metatrader-mcp-server
-    built its symbol JSON from ``dir()`` and handed them to the model), no
-    ``__dict__``, the sequence's values as a JSON array."""
+    """dir(), vars(), ``__dict__``, json, pydantic and dataclasses see a record as the
+    package's struct sequence: its fields, the struct sequence's names and the package's one
+    addition, ``_asdict``; not our extras (``paper``, ``client_id``, ...: read by name only,
+    as the package's types have only sequence fields), no ``_extras``/``_defaults``
+    (metatrader-mcp-server built its symbol JSON from ``dir()`` and handed them to the
+    model), no ``__dict__``, the sequence's values as a JSON array."""
     assert STRUCT_SEQUENCE_NAMES == {"count", "index", "n_fields", "n_sequence_fields",
                                      "n_unnamed_fields"}
     one = cls(list(range(len(cls.__match_args__))), {name: f"x-{name}" for name in cls._extras})
     shown = {name for name in dir(one) if not name.startswith("__")}
-    assert shown == {*cls.__match_args__, *cls._extras, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
-    assert {name for name in dir(cls) if not name.startswith("__")} == \
-        {*cls.__match_args__, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+    assert shown == {*cls.__match_args__, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+    assert {name for name in dir(cls) if not name.startswith("__")} == shown
+    assert {name: getattr(one, name) for name in cls._extras} == {
+        name: f"x-{name}" for name in cls._extras}  # still read by name
     # what an agent server does with a SymbolInfo: every public non-callable attribute
     served = {name: getattr(one, name) for name in dir(one)
               if not name.startswith("__") and not callable(getattr(one, name))}
-    assert served == {**one._asdict(), **{name: f"x-{name}" for name in cls._extras},
-                      "n_fields": cls.n_fields,
+    assert served == {**one._asdict(), "n_fields": cls.n_fields,
                       "n_sequence_fields": cls.n_sequence_fields, "n_unnamed_fields": 0}
     for observed in (one, time.localtime()):
         assert not hasattr(observed, "__dict__")
@@ -218,6 +219,36 @@ def test_introspection_sees_a_struct_sequence(cls: type[Record]) -> None:
         assert json.loads(json.dumps(observed)) == list(observed)
         assert pydantic_core.to_jsonable_python(observed) == list(observed)
         assert not dataclasses.is_dataclass(observed)
+
+
+#: The records the package's functions answer, with ``len()`` of each (its field count).
+PACKAGE_RECORDS = {"AccountInfo": 28, "TerminalInfo": 22, "SymbolInfo": 96, "Tick": 8,
+                   "BookInfo": 4, "TradeOrder": 24, "TradePosition": 19, "TradeDeal": 18,
+                   "TradeRequest": 17, "OrderCheckResult": 9, "OrderSendResult": 11}
+
+
+@pytest.mark.parametrize("name", sorted(PACKAGE_RECORDS))
+def test_each_package_record_has_a_struct_sequences_surface(name: str) -> None:
+    """Each of the package's record types, on a live answer and a paper one, has the
+    surface of the package's struct sequences: ``n_fields == n_sequence_fields == len()``,
+    ``dir()`` its fields, ``count``, ``index``, the three counts and ``_asdict`` (the same on
+    the type), ``range(r.n_fields)`` indexes the tuple, and ``paper`` (and our other
+    additions) read by name only. Before, ``AccountInfo`` said ``n_fields`` 29 and listed
+    ``paper``."""
+    cls = getattr(mt5, name)
+    wire: dict[str, Any] = dict.fromkeys(cls.__match_args__, 0)
+    if "request" in wire:
+        wire["request"] = dict.fromkeys(mt5.TradeRequest.__match_args__, 0)
+    for answer in (wire, {**wire, "paper": True}):
+        one = from_wire(cls, {k: v for k, v in answer.items()
+                              if k in cls.__match_args__ or k in cls._extras})
+        assert len(one) == one.n_fields == one.n_sequence_fields == PACKAGE_RECORDS[name]
+        assert [one[i] for i in range(one.n_fields)] == list(one)
+        expected = {*cls.__match_args__, *STRUCT_SEQUENCE_NAMES, *PACKAGE_ADDITIONS}
+        assert {n for n in dir(one) if not n.startswith("__")} == expected
+        assert {n for n in dir(cls) if not n.startswith("__")} == expected
+        if "paper" in cls._extras:
+            assert one.paper is ("paper" in answer)
 
 
 @pytest.mark.not_on_windows("third-party")  # pandas

@@ -37,6 +37,7 @@ import pytest
 import mtgateway
 from tests.client.thirdpartykit import (
     FRAMEWORK,
+    flatten,
     latest_aiomql_python,
     package_environment,
     shim_problem,
@@ -66,15 +67,7 @@ def flat_account(demo: Path) -> Iterator[None]:
     """The demo account with no position and no pending order after the test, whatever the
     test left."""
     yield
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=demo), client.last_error()
-        for order in client.orders_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
-        for position in client.positions_get() or ():
-            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
-                               "volume": position.volume, "position": position.ticket,
-                               "type": 1 - position.type})
-        assert (client.positions_total(), client.orders_total()) == (0, 0)
+    flatten(demo)
 
 
 def run_program(argv: list[str | Path], demo: Path, tmp_path: Path, **env: str) -> str:

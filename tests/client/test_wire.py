@@ -96,29 +96,39 @@ def test_datetimes_become_epoch_seconds() -> None:
     assert to_wire_time(17) == 17 and to_wire_time("2026-01-02") == "2026-01-02"
 
 
+#: The calls the table's functions build (``calls.Functions``), by name.
+F = calls.Functions
+
+
 def test_mixed_positional_and_keyword_arguments_go_by_name() -> None:
     """history_deals_get(date_from, date_to, group=...) is one named-params request."""
-    call = calls.history_deals_get(datetime(2026, 1, 1, tzinfo=UTC), 1767323045, group="*USD*")
+    call = F.history_deals_get.build(datetime(2026, 1, 1, tzinfo=UTC), 1767323045, group="*USD*")
     assert call.method == "history_deals_get"
     assert call.params == {"date_from": 1767225600, "date_to": 1767323045, "group": "*USD*"}
-    assert calls.positions_get(ticket=7).params == {"ticket": 7}
+    assert F.positions_get.build(ticket=7).params == {"ticket": 7}
     # the package: "If a symbol is specified, the ticket parameter is ignored."
-    assert calls.positions_get(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
-    assert calls.orders_get(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
-    assert calls.orders_get(group="*USD*", ticket=7).params == {"group": "*USD*", "ticket": 7}
-    assert calls.symbol_select("EURUSD", False).params == {"symbol": "EURUSD", "enable": False}
+    assert F.positions_get.build(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
+    assert F.orders_get.build(symbol="EURUSD", ticket=7).params == {"symbol": "EURUSD"}
+    assert F.orders_get.build(group="*USD*", ticket=7).params == {"group": "*USD*",
+                                                                    "ticket": 7}
+    assert F.symbol_select.build("EURUSD", False).params == {"symbol": "EURUSD",
+                                                             "enable": False}
 
 
 def test_order_send_keeps_a_given_client_id_and_fills_a_missing_one() -> None:
     """order_send always carries a client_id; a TradeRequest tuple is accepted as a request."""
-    given = calls.order_send({"action": 1, "client_id": "mine"}, "made")
+    def made() -> str:
+        return "made"
+    given = F.order_send.build({"action": 1, "client_id": "mine"}).with_client_id(made)
     assert given.params["request"]["client_id"] == "mine"
-    made = calls.order_send({"action": 1, "client_id": None}, "made")
-    assert made.params["request"]["client_id"] == "made"
+    filled = F.order_send.build({"action": 1, "client_id": None}).with_client_id(made)
+    assert filled.params["request"]["client_id"] == "made"
+    checked = F.order_check.build({"action": 1, "client_id": "mine"}).with_client_id(made)
+    assert "client_id" not in checked.params["request"]  # a check names no send
     expiry = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     request = TradeRequest([1, 0, 0, "EURUSD", 0.1, 0.0, 0.0, 0.0, 0.0, 10, 0, 0, 2, expiry, "",
                             0, 0])
-    body = calls.order_send(request, "x").params["request"]
+    body = F.order_send.build(request).with_client_id(lambda: "x").params["request"]
     assert body["symbol"] == "EURUSD" and body["expiration"] == 1767323045
     assert body["client_id"] == "x"
 

@@ -5,8 +5,9 @@ import MetaTrader5") installs the ``mtgateway-metatrader5`` distribution beside 
 that the import is the client. The README's test set-up does that for this environment
 (``pip install ... -e ./client/metatrader5-shim``); :func:`package_environment` is the
 environment such a program runs in; :func:`latest_aiomql_python` makes (once, then reuses) the
-Python 3.13 environment aiomql's latest release needs, and :func:`agents_python` the agent
-servers' environment, installed the same way.
+Python 3.13 environment aiomql's latest release needs, :func:`agents_python` the agent
+servers' environment, and :func:`agents_fastmcp3_python` the one of the agent server on
+FastMCP 3, installed the same way.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ SHIM_DISTRIBUTION = "mtgateway-metatrader5"
 LATEST_AIOMQL = HERE / "third_party_latest.txt"
 #: The agent servers and everything they import, every file pinned by hash.
 AGENTS = HERE / "third_party_agents.txt"
+#: mt5-mcp, on FastMCP 3, and everything it and mt5-trading-mcp import: an environment of
+#: their own.
+AGENTS_FASTMCP3 = HERE / "third_party_agents_fastmcp3.txt"
+#: mt5-trading-mcp, installed apart in that environment (its module is mt5-mcp's name).
+MT5_TRADING_MCP = HERE / "third_party_mt5_trading_mcp.txt"
+#: Where in an environment a distribution installed apart goes (put on PYTHONPATH to run it).
+APART = "apart"
 #: What aiomql 4.1.2 imports at run time, installed beside it (it is installed without its
 #: declared requirements: they include MetaTrader5, Windows wheels only): its pandas and
 #: mplfinance, and six, which mplfinance imports without declaring it.
@@ -47,6 +55,22 @@ def package_environment(state_file: Path, **more: str) -> dict[str, str]:
     env.update({"MTGATEWAY_STATE_FILE": str(state_file), "TZ": "UTC", "MPLBACKEND": "Agg",
                 **more})
     return env
+
+
+def flatten(state_file: Path) -> None:
+    """Leave the demo's account with no position and no pending order: what a test of
+    third-party code runs after it, so one package's failure cannot become another's."""
+    import mtgateway  # the client, as the programs under test see it
+
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=state_file), client.last_error()
+        for order in client.orders_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_REMOVE, "order": order.ticket})
+        for position in client.positions_get() or ():
+            client.order_send({"action": mtgateway.TRADE_ACTION_DEAL, "symbol": position.symbol,
+                               "volume": position.volume, "position": position.ticket,
+                               "type": 1 - position.type})
+        assert (client.positions_total(), client.orders_total()) == (0, 0)
 
 
 def shim_problem() -> str | None:
@@ -105,18 +129,38 @@ def agents_python(cache: Path) -> Path:
     return _environment(cache, "agents", Path(sys.executable), AGENTS, ())
 
 
+def agents_fastmcp3_python(cache: Path) -> Path:
+    """The interpreter of mt5-mcp's environment (``third_party_agents_fastmcp3.txt``), made
+    as :func:`agents_python`'s: its FastMCP 3 cannot share that one's FastMCP 2. It holds
+    mt5-trading-mcp too, installed apart (:func:`apart`), since both install ``mt5_mcp``.
+
+    Raises:
+        AssertionError: an install failed (with pip's output).
+    """
+    return _environment(cache, "agents-fastmcp3", Path(sys.executable), AGENTS_FASTMCP3, (),
+                        apart_pinned=MT5_TRADING_MCP)
+
+
+def apart(python: Path) -> Path:
+    """The directory of ``python``'s environment holding what was installed apart: the
+    ``PYTHONPATH`` of a program run from it."""
+    return python.parent.parent / APART
+
+
 def _environment(cache: Path, name: str, python: Path, pinned: Path,
-                 imports: tuple[str, ...]) -> Path:
+                 imports: tuple[str, ...], apart_pinned: Path | None = None) -> Path:
     """A virtual environment of ``python`` under ``cache`` holding ``pinned`` (by hash,
-    without its declared requirements), ``imports``, the client and the distribution; made
-    once per content of those, a half-made or out-of-date one replaced."""
+    without its declared requirements), ``imports``, the client and the distribution, and
+    ``apart_pinned`` (by hash) in its directory :data:`APART`; made once per content of those, a
+    half-made or out-of-date one replaced."""
+    extra = [] if apart_pinned is None else [apart_pinned.read_text(encoding="utf-8")]
     key = hashlib.sha256("\n".join([str(python), pinned.read_text(encoding="utf-8"),
-                                    *imports]).encode()).hexdigest()[:12]
+                                    *extra, *imports]).encode()).hexdigest()[:12]
     env_dir = cache / f"{name}-{key}"
     done = env_dir / "installed"
     if done.is_file():
         return python_of(env_dir)
-    for made in cache.glob(f"{name}-*"):
+    for made in cache.glob(f"{name}-{'?' * len(key)}"):  # not another name's: agents-fastmcp3
         shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     # The interpreter's own venv module (this one's would make this one's Python version).
@@ -125,6 +169,9 @@ def _environment(cache: Path, name: str, python: Path, pinned: Path,
     _install([*pip, "--no-deps", "--require-hashes", "-r", str(pinned)])
     if imports:
         _install([*pip, *imports])
+    if apart_pinned is not None:
+        _install([*pip, "--no-deps", "--require-hashes", "--target", str(env_dir / APART),
+                  "-r", str(apart_pinned)])
     _install([*pip, "-e", str(CLIENT), "-e", str(SHIM)])
     done.write_text(key, encoding="utf-8")
     return python_of(env_dir)

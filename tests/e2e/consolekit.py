@@ -50,6 +50,7 @@ from gateway.authority.boxes import BoxOpener
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.proofs import device_info
 from gateway.authority.records import AuthorityKey, b64url_encode
+from gateway.base.fairshare import FairShare
 from gateway.config import AuthorityConfig, ConsoleConfig, GatewayConfig, SmtpConfig
 from mtgateway.credential import token_hint
 from tests.ownerkit import add_owner
@@ -273,10 +274,12 @@ def device_proof(key: Ed25519PrivateKey, method: str, path: str, body: bytes,
 
 @contextlib.asynccontextmanager
 async def running_console(tmp_path: Path, database_url: str = "",
+                          shares: FairShare | None = None,
                           **console: Any) -> AsyncIterator[Console]:
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
-    loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys."""
+    loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys;
+    ``shares``: the fair share's bounds (``base/fairshare.py``), if not its defaults."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)
@@ -290,7 +293,7 @@ async def running_console(tmp_path: Path, database_url: str = "",
                             from_address="gateway@example.net", timeout_s=WAIT_S))
         clock, pauses, throttle_clock = Clock(), Pauses(), CountingClock()
         app = create_console_app(config, clock=clock, throttle_clock=throttle_clock,
-                                 sleep=pauses)
+                                 sleep=pauses, shares=shares)
         runner, port = await start_console(app, "127.0.0.1", 0)
         try:
             await add_owner(app[AUTHORITY], OWNER, PASSWORD, clock)

@@ -75,9 +75,11 @@ async def code_step(browser: Browser, code: str) -> int:
     return answer.status
 
 
-async def reset_2fa(console: Console, tmp_path: Path, email: str) -> tuple[int, str, str]:
-    """``mtgateway owner reset-2fa --email`` as the operator runs it, on the console's
-    database, mailing through the console's SMTP server: its exit code, output, errors."""
+async def reset_2fa(console: Console, tmp_path: Path, email: str,
+                    action: str = "reset-2fa") -> tuple[int, str, str]:
+    """``mtgateway owner reset-2fa --email`` (or another operator's ``action`` of ``owner``:
+    ``reset-password``) as the operator runs it, on the console's database, mailing through
+    the console's SMTP server: its exit code, output, errors."""
     config = tmp_path / "operator.toml"
     port = console.url.rpartition(":")[2]
     config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n[console]\nport = {port}\n'
@@ -85,7 +87,7 @@ async def reset_2fa(console: Console, tmp_path: Path, email: str) -> tuple[int, 
                       'security = "none"\nfrom_address = "gateway@example.net"\n', "utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "owner", "reset-2fa", "-c", str(config), "--email",
+        sys.executable, "-m", "gateway", "owner", action, "-c", str(config), "--email",
         email, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
     assert proc.returncode is not None

@@ -1,6 +1,6 @@
 """HTTP/1.1 to the daemon written by hand, byte for byte, on a plain socket: the requests an
 HTTP client library would normalise or refuse to send (no Host, a foreign Host, a withheld
-body), and a request left in progress on purpose.
+body), and connections left at work on purpose.
 
 The HTTP-rule tests and the connection-budget tests send the same requests, so they live here.
 """
@@ -8,6 +8,8 @@ The HTTP-rule tests and the connection-budget tests send the same requests, so t
 from __future__ import annotations
 
 import asyncio
+
+import aiohttp
 
 from tests.e2e.conftest import WAIT_S, Daemon
 
@@ -37,29 +39,23 @@ def post(host: bytes | None, token: str, body: bytes = PING, extra: bytes = b"")
             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-async def start_request(daemon: Daemon) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A connection of a token holder with a ``/rpc`` request in progress: headers sent, the
-    body withheld.
+async def working(daemon: Daemon, count: int) -> list[aiohttp.ClientWebSocketResponse]:
+    """``count`` connections of a token holder at work: authenticated WebSockets (work for
+    their whole life, never evicted). A request whose body is withheld once served for this
+    and no longer does: a request still arriving is never protected, whoever's connection it
+    is on."""
+    ws_url = f"http://127.0.0.1:{daemon.http_port}/ws"
+    return [await daemon.session.ws_connect(
+        ws_url, headers={"Authorization": f"Bearer {daemon.token}"}) for _ in range(count)]
 
-    The connection first carries one whole request with the token (kept alive), so it is a
-    token holder's (only such work is never evicted, issue 16 F5). ``Expect: 100-continue``
-    makes the daemon say when the second request reached the application: the interim answer
-    is written in the same loop step that enters the handler, so once it is read the
-    connection counts as working. Finish it by writing :data:`PING`.
-    """
-    reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
-    writer.write(post(b"127.0.0.1", daemon.token).replace(b"Connection: close\r\n", b""))
-    async with asyncio.timeout(WAIT_S):
-        head = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
-        await reader.readexactly(length)
-    assert status(head) == 200
-    request = post(b"127.0.0.1", daemon.token, extra=b"Expect: 100-continue\r\n")
-    writer.write(request[:-len(PING)])
-    async with asyncio.timeout(WAIT_S):
-        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
-    return reader, writer
+
+async def still_served(working: list[aiohttp.ClientWebSocketResponse]) -> None:
+    """Each of :func:`working`'s WebSockets is still answered (none was evicted), then
+    closed."""
+    for number, ws in enumerate(working):
+        await ws.send_json({"jsonrpc": "2.0", "id": number, "method": "ping"})
+        assert (await ws.receive_json(timeout=WAIT_S))["id"] == number
+        await ws.close()
 
 
 def status(response: bytes) -> int:

@@ -62,6 +62,9 @@ async def test_a_denied_device_is_told_so_and_promised_no_code(
         refusal = await w.ea_refusal(token)
         assert refusal.reason == "device_not_approved"
         assert "denied this machine" in str(refusal) and "e-mailed" not in str(refusal)
+        # the emulated EA's status line says denied, as both EAs' Session.mqh do
+        assert refusal.text == "this machine was denied by the token's owner: no code is coming"
+        assert "verification pending" not in str(refusal)
         status, body = await w.rpc(token)
         assert status == 401 and body["error"]["data"]["reason"] == "device_not_approved"
         assert "denied this machine" in body["error"]["message"], body

@@ -16,6 +16,8 @@ import hashlib
 import os
 import re
 import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.app import create_app, open_device
 from gateway.auth import MemorySecretStore
 from gateway.auth.client import RemoteAuthority
+from gateway.auth.device import DeviceIdentity
 from gateway.authority.console import AUTHORITY, create_console_app, start_console
 from gateway.authority.mailer import RecordingMailer
 from gateway.authority.service import AccountRegistration, Authority
@@ -134,18 +137,30 @@ async def test_token_list_and_revoke_in_local_mode(tmp_path: Path) -> None:
         assert " revoked " in row
 
 
-async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
-        tmp_path: Path) -> None:
-    """`device resend` right after the first code answers resend_limited with the wait; 60 s
-    later (console clock) it mails a new code; `device verify` refuses the old code and the
-    new one approves the device."""
+@dataclass
+class AskingDevice:
+    """A console with its owner and a token, and a daemon's device (its config file, its key)
+    that asked the owner's approval with that token: pending, its code mailed to ``sink``."""
+
+    authority: Authority
+    config_file: Path
+    device: DeviceIdentity
+    sink: MailSink
+    first_code: str
+
+
+@contextlib.asynccontextmanager
+async def asking_device(tmp_path: Path, clock: FakeClock | None = None
+                        ) -> AsyncIterator[AskingDevice]:
+    """A console on loopback (its SMTP a real sink; ``clock``: its clock) and a device that
+    asked its owner's approval, for the ``device`` commands."""
     sink = MailSink()
     await sink.start()
-    clock = FakeClock()
     try:
         console = create_console_app(GatewayConfig(
             data_dir=str(tmp_path / "console"), console=ConsoleConfig(port=0),
-            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")), clock=clock)
+            smtp=SmtpConfig(host="127.0.0.1", port=sink.port, security="none")),
+            **({} if clock is None else {"clock": clock}))
         async with served_port(await start_console(console, "127.0.0.1", 0)) as port:
             url = f"http://127.0.0.1:{port}"
             authority = console[AUTHORITY]
@@ -158,37 +173,52 @@ async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
                 f'public_key = "{authority.store.signer.key.b64}"\n'
                 '[device]\nkey_storage = "file"\nname = "cli-box"\n', encoding="utf-8")
             device = open_device(load_config(config_file))  # the key file the CLI signs with
-            hint = token_hint(token)
-            async with RemoteAuthority(url, device.private_key, clock=clock) as daemon:
-                asked = await daemon.lookup(device.info, token_hint=hint,
+            async with RemoteAuthority(url, device.private_key,
+                                       **({} if clock is None else {"clock": clock})) as daemon:
+                asked = await daemon.lookup(device.info, token_hint=token_hint(token),
                                             device_name="cli-box", os="AnyOS",
                                             **boxed(device.device_id))
                 assert asked.status == "pending"
                 async with asyncio.timeout(WAIT_S):
                     first = _CODE.search((await sink.wait_for(1))[0].get_content())
                 assert first is not None
-
-                code, out, err = await _cli("device", "resend", "-c", config_file)
-                assert code == 1 and "resend_limited; retry in 60 s" in err, out + err
-                clock.advance(60)
-                code, out, err = await _cli("device", "resend", "-c", config_file)
-                assert code == 0 and "new code was e-mailed" in out, err
-                async with asyncio.timeout(WAIT_S):
-                    second = _CODE.search((await sink.wait_for(2))[1].get_content())
-                assert second is not None and second.group(1) != first.group(1)
-
-                code, out, err = await _cli("device", "verify", first.group(1), "-c",
-                                            config_file)
-                assert code == 1 and "wrong_code (4 tries left)" in err, out + err
-                code, out, err = await _cli("device", "verify", second.group(1), "-c",
-                                            config_file)
-                assert code == 0 and f"device {device.device_id} approved" in out, err
-                assert first.group(1) not in out + err and second.group(1) not in out + err
-                ok = await daemon.lookup(device.info, token_hint=hint,
-                                         **boxed(device.device_id))
-                assert ok.status == "ok"
+                yield AskingDevice(authority, config_file, device, sink, first.group(1))
     finally:
         await sink.close()
+
+
+async def test_device_resend_respects_the_spacing_and_voids_the_old_code(
+        tmp_path: Path) -> None:
+    """`device resend` right after the first code answers resend_limited with the wait; 60 s
+    later (console clock) it mails a new code; `device verify` refuses the old code and the
+    new one approves the device; `device resend` then says it is approved already."""
+    clock = FakeClock()
+    async with asking_device(tmp_path, clock) as a:
+        code, out, err = await _cli("device", "resend", "-c", a.config_file)
+        assert code == 1 and "resend_limited; retry in 60 s" in err, out + err
+        clock.advance(60)
+        code, out, err = await _cli("device", "resend", "-c", a.config_file)
+        assert code == 0 and "new code was e-mailed" in out, err
+        async with asyncio.timeout(WAIT_S):
+            second = _CODE.search((await a.sink.wait_for(2))[1].get_content())
+        assert second is not None and second.group(1) != a.first_code
+
+        code, out, err = await _cli("device", "verify", a.first_code, "-c", a.config_file)
+        assert code == 1 and "wrong_code (4 tries left)" in err, out + err
+        code, out, err = await _cli("device", "verify", second.group(1), "-c", a.config_file)
+        assert code == 0 and f"device {a.device.device_id} approved" in out, err
+        code, out, err = await _cli("device", "resend", "-c", a.config_file)
+        assert code == 1 and "approved already" in err, out + err
+
+
+async def test_device_resend_says_a_denied_machine_is_denied(tmp_path: Path) -> None:
+    """m9: the owner denied this machine: ``device resend`` says so, and that no code is
+    coming (it said "error: no_pending_approval")."""
+    async with asking_device(tmp_path) as a:
+        assert await a.authority.approvals.deny(OWNER, a.device.device_id)
+        code, out, err = await _cli("device", "resend", "-c", a.config_file)
+        assert code == 1 and err.startswith("error: denied: the token's owner"), err
+        assert "no code is coming" in err and "Allow again" in err, err
 
 
 async def test_the_cli_refuses_a_plain_http_console_on_another_host(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, connected_terminal, running_daemon
-from tests.e2e.rawhttp import PING, post, start_request, status
+from tests.e2e.rawhttp import PING, post, status, still_served, working
 
 pytestmark = pytest.mark.network_edge
 
@@ -175,16 +175,14 @@ async def test_each_peer_has_its_own_budget(tmp_path: Path) -> None:
     the same port is still served."""
     async with running_daemon(tmp_path, max_connections=10, max_connections_per_peer=2
                               ) as daemon:
-        working = [await start_request(daemon) for _ in range(2)]
+        held = await working(daemon, 2)
         try:
             assert status(await _raw(daemon, "127.0.0.1")) == 503
             assert status(await _raw(daemon, "127.0.0.2")) == 200
-            for reader, writer in working:
-                writer.write(PING)
-                async with asyncio.timeout(WAIT_S):
-                    assert status(await reader.read()) == 200
+            await still_served(held)
         finally:
-            await _close_all(working)
+            for ws in held:
+                await ws.close()
 
 
 def _read_to_end(sock: socket.socket) -> bytes:
@@ -202,19 +200,17 @@ async def test_a_refusal_arrives_when_the_request_came_first(tmp_path: Path) -> 
     connection ends with a FIN, not a reset that loses it."""
     async with running_daemon(tmp_path, max_connections=10, max_connections_per_peer=2
                               ) as daemon:
-        working = [await start_request(daemon) for _ in range(2)]
+        held = await working(daemon, 2)
         # Connected and sent from the loop's own thread: the port cannot accept meanwhile.
         sock = socket.create_connection(("127.0.0.1", daemon.http_port))
         try:
             sock.sendall(post(b"127.0.0.1", daemon.token))
             assert status(await asyncio.to_thread(_read_to_end, sock)) == 503
+            await still_served(held)
         finally:
             sock.close()
-            for reader, writer in working:
-                writer.write(PING)
-                async with asyncio.timeout(WAIT_S):
-                    assert status(await reader.read()) == 200
-            await _close_all(working)
+            for ws in held:
+                await ws.close()
 
 
 async def _raw(daemon: Daemon, source: str) -> bytes:

@@ -192,7 +192,10 @@ async def test_forgot_password_by_the_link_from_the_smtp_sink(console: Console,
         assert reuse.status == 410
     finally:
         await stranger.close()
-    assert (await browser.get("/")).status == 303  # the owner's sessions ended
+    ended = await browser.get("/")  # the owner's sessions ended, and the browser says why
+    assert (ended.status, ended.headers["Location"]) == (303, "/login?after=password_reset")
+    assert "your console password was reset with a link" in \
+        (await browser.get(ended.headers["Location"])).text
     assert (await browser.sign_in(OWNER, PASSWORD)).status == 401
     await password_step(browser, "a brand new password")  # the second factor stays on
     assert await code_step(browser, totp.totp(key, console.clock.now)) == 303
@@ -302,3 +305,34 @@ async def test_no_code_is_checked_during_a_lockout_whatever_the_door(
         assert (await console.owner("GET", "/v1/tokens", code=right))[0] == 200
     finally:
         await thief.close()
+
+
+async def test_a_browser_signed_out_by_two_step_sign_in_elsewhere_is_told_why(
+        console: Console, browser: Browser) -> None:
+    """The phone is signed in; the desk turns two-step sign-in on, which signs every other
+    browser out. The phone's next page sends it to the sign-in page saying why (it was the
+    bare sign-in page); its dead cookie is cleared; a browser that merely signed out, or
+    never signed in, is told nothing."""
+    phone = Browser(console.url)
+    try:
+        assert (await phone.sign_in(OWNER, PASSWORD)).status == 303
+        assert (await phone.get("/")).status == 200
+        await enrol(console, browser)
+        answer = await phone.get("/")
+        assert (answer.status, answer.headers["Location"]) == (303, "/login?after=two_step_on")
+        assert any(c.startswith("mtgw_session=") and "Max-Age=0" in c
+                   for c in answer.set_cookies), answer.set_cookies
+        page = await phone.get(answer.headers["Location"])
+        assert "two-step sign-in was turned on for your account from another browser" in \
+            page.text
+        assert 'id="login-notice"' in page.text
+        again = await phone.get("/")  # the cookie is gone: a plain sign-in page now
+        assert (again.status, again.headers["Location"]) == (303, "/login")
+    finally:
+        await phone.close()
+    stranger = Browser(console.url)
+    try:
+        answer = await stranger.get("/")
+        assert (answer.status, answer.headers["Location"]) == (303, "/login")
+    finally:
+        await stranger.close()

@@ -94,7 +94,8 @@ async def report(console: Console, **state: Any) -> None:
     body = {"login": LOGIN, "server": SERVER, "platform": "MT5", "ea_version": "1.2.0", **state}
     status, answer, _ = await console.device("POST", "/v1/terminals/report",
                                              {"terminals": [body]})
-    assert (status, answer) == (200, {"stored": 1, "takes": ["digits", "book"]}), answer
+    assert (status, answer) == (200, {"stored": 1, "takes": ["digits", "book", "live_book"]}), \
+        answer
 
 
 async def set_alerts(browser: Browser, *, webhook: str = "", email: bool = True,
@@ -444,6 +445,35 @@ async def test_a_sender_that_dies_mid_send_leaves_the_alert_to_another_once(
         await other.close()
 
 
+async def test_an_alert_in_flight_is_sending_not_retrying(
+        console: Console, browser: Browser, tmp_path: Path) -> None:
+    """A test alert claimed by a sender and not yet answered (its first try in flight) is
+    "sending" (it read "retrying (1 tries; last: ; next just now)"); only a try that failed
+    makes it "retrying", with the reason. The alert is made and claimed by another instance
+    on the same database, whose sender does not run (this console's is not woken by it)."""
+    await signed_in(browser)
+    await set_alerts(browser)
+    other = await Authority.open(tmp_path, RecordingMailer(), clock=console.clock)
+    try:
+        assert await other.alerts.test(OWNER) == 1
+        (due,) = await other.alerts.due()
+        claimed = await other.alerts.claim(due)
+        assert claimed is not None and claimed.attempts == 1
+        for path in ("/settings", "/settings/alerts"):
+            page = (await browser.get(path)).text
+            row = re.search(r'<tr data-status="sending".*?</tr>', page, re.S)
+            assert row is not None, page
+            assert ">sending</span>" in row.group(0) and "retrying" not in row.group(0), \
+                row.group(0)
+            assert "last: ;" not in page
+        assert await other.alerts.finish(claimed, "mail.example: connection refused",
+                                         "test") == "pending"
+        page = (await browser.get("/settings/alerts")).text
+        assert "retrying</span> (1 tries; last: mail.example: connection refused;" in page
+    finally:
+        await other.close()
+
+
 async def test_a_test_alert_reaches_every_chosen_channel_signed(
         console: Console, browser: Browser, receiver: Receiver) -> None:
     await signed_in(browser)
@@ -497,7 +527,7 @@ async def test_a_leaked_token_on_an_unapproved_device_moves_no_alert_and_shows_n
                 "POST", "/v1/terminals/report", {"terminals": [
                     {"login": LOGIN, "server": SERVER, "platform": "MT5", **state}]},
                 key=intruder)
-            assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book"]})
+            assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book", "live_book"]})
         if await _authority(console).alerts.sweep() and opened_at is None:
             opened_at = console.clock.now - died
     # Offline once no active report is fresh (SILENT_AFTER_S) and the minute has passed:

@@ -135,16 +135,18 @@ def test_the_chart_draws_the_current_book_and_the_balance_as_steps() -> None:
     chart = live_chart(series, T0 + 150, 86_400, [(T0 + 90, 20.0)])
     assert chart is not None
     assert all(p.book == "paper" for p in chart.points) and len(chart.points) == 4
-    assert len(chart.equity) == 2 and chart.gaps == 1
-    [first, second] = chart.balance
+    # the live point's time is a switch of book, named so: not a gap in the reports
+    assert len(chart.plot.equity) == 2 and chart.plot.gaps == 0
+    assert (chart.plot.switches, chart.plot.other) == (((T0 + 60, T0 + 60),), "live")
+    [first, second] = chart.plot.balance
     assert len(first.split()) == 2 and len(second.split()) == 2
-    [(x, y, amount)] = chart.flows
+    [(x, y, amount)] = chart.plot.flows
     assert amount == 20.0 and x > 0 and y > 0
-    steps = live_chart([Point(T0, 100.0, 100.0), Point(T0 + 30, 150.0, 150.0)],
-                       T0 + 60, 86_400, [(T0 + 30, 50.0)])
+    steps = live_chart([Point(T0, 100.0, 100.0), Point(T0 + 30, 100.0, 100.0),
+                        Point(T0 + 60, 150.0, 150.0)], T0 + 90, 86_400)
     assert steps is not None
-    pairs = [tuple(map(float, p.split(","))) for p in steps.balance[0].split()]
-    assert len(pairs) == 3 and pairs[1][0] == pairs[2][0] and pairs[0][1] == pairs[1][1]
+    pairs = [tuple(map(float, p.split(","))) for p in steps.plot.balance[0].split()]
+    assert len(pairs) == 4 and pairs[2][0] == pairs[3][0] and pairs[1][1] == pairs[2][1]
 
 
 @pytest.mark.parametrize("book", ["live", "paper"])

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,8 +21,10 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from gateway.authority.appkeys import FAIR_SHARE
 from gateway.authority.config import ConsoleConfig
 from gateway.authority.console import (
+    AUTHORITY,
     LONG_POLLS,
     LONG_POLLS_PER_DEVICE,
     create_console_app,
@@ -30,7 +33,8 @@ from gateway.authority.console import (
 from gateway.authority.proofs import device_proof_headers
 from gateway.config import GatewayConfig
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.consolekit import Console, running_console
+from tests.e2e.consolekit import OWNER, Browser, Console, running_console, signed_in
+from tests.testkit import until
 
 pytestmark = pytest.mark.network_edge
 
@@ -188,10 +192,12 @@ async def test_a_full_console_makes_room_by_evicting_an_idle_connection(
             writer.close()
 
 
-async def test_a_full_console_of_working_connections_refuses_a_newcomer(
+async def test_a_full_console_of_long_polls_makes_room_for_a_newcomer(
         tmp_path: Path) -> None:
-    """When every slot holds a credential holder's work (here: device long-polls), nothing is
-    evicted and a newcomer gets 503 in the console's error shape."""
+    """Every slot holding a daemon's revocation long-poll: a newcomer is served, and the
+    oldest poll ends for it (held last, after every idle connection and stream: its daemon
+    polls again with its cursor). Before, a poll was work never evicted, so an owner's
+    devices, from a few addresses, could hold what every daemon shares."""
     async with _guarded_console(tmp_path, max_connections=2) as (port, app), \
             aiohttp.ClientSession() as session:
         url = f"http://127.0.0.1:{port}"
@@ -207,14 +213,71 @@ async def test_a_full_console_of_working_connections_refuses_a_newcomer(
             for key in keys:
                 await app[LONG_POLLS].until_held(_device_id(key), 1)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         async with asyncio.timeout(WAIT_S):
             answer = await reader.read()
-        assert answer.startswith(b"HTTP/1.1 503")
-        assert b'"reason": "too_many_connections"' in answer
+            done, held = await asyncio.wait(polls, return_when=asyncio.FIRST_COMPLETED)
+        assert answer.startswith(b"HTTP/1.1 200")
+        [ended] = done
+        assert isinstance(ended.exception(), aiohttp.ClientError)  # cut: the daemon polls again
         writer.close()
-        for task in polls:
+        for task in held:
             task.cancel()
-        await asyncio.gather(*polls, return_exceptions=True)
+        await asyncio.gather(*held, return_exceptions=True)
+
+
+async def test_a_full_console_of_working_connections_refuses_a_newcomer(
+        tmp_path: Path) -> None:
+    """When every slot holds a credential holder's work (here: a signed-in owner's password
+    confirmations, each waiting for a turn of the password-hashing pool, which is held),
+    nothing is evicted and a newcomer gets 503 in the console's error shape."""
+    async with running_console(tmp_path, max_connections=2) as console:
+        browser = Browser(console.url)
+        try:
+            await signed_in(browser)
+            csrf = (await browser.get("/settings")).csrf()
+            cookie = next(c.value for c in browser.session.cookie_jar
+                          if c.key == "mtgw_session")
+        finally:
+            await browser.close()
+        hashing = console.app[AUTHORITY]._shared.hashing  # noqa: SLF001 - held here
+        release, started = threading.Event(), [threading.Event() for _ in range(2)]
+
+        def hold(started: threading.Event) -> bool:
+            started.set()
+            return release.wait(WAIT_S)
+
+        holding = [asyncio.ensure_future(hashing._submit(hold, e))  # noqa: SLF001
+                   for e in started]
+        port = int(console.url.rpartition(":")[2])
+        body = f"csrf={csrf}&owner_password=x".encode()
+        working = []
+        try:
+            for event in started:
+                assert await asyncio.to_thread(event.wait, WAIT_S)
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"POST /settings/password HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Cookie: mtgw_session=" + cookie.encode() + b"\r\nContent-Type: "
+                             b"application/x-www-form-urlencoded\r\nContent-Length: "
+                             + str(len(body)).encode() + b"\r\n\r\n" + body)
+                working.append((reader, writer))
+            requests = console.app[FAIR_SHARE].requests
+            # both admitted (no event tells): each is a credential holder's work now
+            await until(lambda: requests.held("owner", OWNER) == 2, timeout_s=WAIT_S)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            async with asyncio.timeout(WAIT_S):
+                answer = await reader.read()
+            assert answer.startswith(b"HTTP/1.1 503")
+            assert b'"reason": "too_many_connections"' in answer
+            writer.close()
+        finally:
+            release.set()
+            await asyncio.gather(*holding)
+            for reader, writer in working:
+                async with asyncio.timeout(WAIT_S):
+                    assert (await reader.readuntil(b"\r\n")).startswith(b"HTTP/1.1 401")
+                writer.close()
 
 
 async def test_a_long_poll_is_held_no_longer_than_the_consoles_bound(tmp_path: Path) -> None:

@@ -40,13 +40,13 @@ def test_a_small_move_is_drawn_small_and_a_large_one_fills_the_plot() -> None:
     flat = [Point(T0 + 30 * i, 10_000.0, 10_000.0 + (0.33 if i == 5 else 0.0))
             for i in range(10)]
     small = live_chart(flat, T0 + 300, 86_400)
-    assert small is not None and small.high - small.low >= 100.0
-    ys = [float(pair.split(",")[1]) for pair in small.equity[0].split()]
+    assert small is not None and small.plot.high - small.plot.low >= 100.0
+    ys = [float(pair.split(",")[1]) for pair in small.plot.equity[0].split()]
     assert max(ys) - min(ys) < 1.0
     big = [Point(T0 + 30 * i, 10_000.0, 10_000.0 - 100.0 * i) for i in range(6)]
     chart = live_chart(big, T0 + 150, 86_400)
     assert chart is not None
-    ys = [float(pair.split(",")[1]) for pair in chart.equity[0].split()]
+    ys = [float(pair.split(",")[1]) for pair in chart.plot.equity[0].split()]
     assert max(ys) - min(ys) == pytest.approx(PLOT_H, abs=0.2)
 
 
@@ -56,8 +56,8 @@ def test_an_outage_breaks_the_line_and_the_range_keeps_only_its_points() -> None
     series = [Point(T0, 100.0, 100.0), Point(T0 + 30, 100.0, 101.0),
               Point(T0 + 30 + GAP_S + 1, 100.0, 99.0), Point(T0 + 60 + GAP_S + 1, 100.0, 98.0)]
     chart = live_chart(series, T0 + 600, 86_400)
-    assert chart is not None and chart.gaps == 1
-    assert [len(line.split()) for line in chart.equity] == [2, 2]
+    assert chart is not None and chart.plot.gaps == 1 and chart.plot.switches == ()
+    assert [len(line.split()) for line in chart.plot.equity] == [2, 2]
     recent = live_chart(series, T0 + 86_400 + 40, 86_400)
     assert recent is not None and len(recent.points) == 2
     assert live_chart(series, T0 + 10 * 86_400, 86_400) is None
@@ -147,6 +147,29 @@ async def test_the_live_page_shows_positions_orders_history_and_drawdown(
         assert (await signed_out.get("/live")).status == 303
     finally:
         await signed_out.close()
+
+
+async def test_no_margin_in_use_is_a_dash_and_so_is_a_balance_rows_volume(
+        console: Console, browser: Browser) -> None:
+    """With no margin in use MT5 answers a margin level of 0, which means none: the page says
+    "—", not "0.0 %"; a balance operation moved money, not lots: its Volume is "—" as its
+    prices are, not "0.00"."""
+    await signed_in(browser)
+    token_id = await approved_token(console)
+    console.clock.now = T0
+    body = report_body(token_id, 0.0, T0 - 0.5)
+    body["details"]["account"].update(margin=0.0, margin_free=10_500.0, margin_level=0.0)
+    status, _, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [body]})
+    assert status == 200
+    page = (await browser.get("/live")).text
+    assert '<b class="margin-level">—</b>' in page and "0.0 %" not in page
+    balance = re.search(r'<tr class="trade" data-ticket="503" data-state="balance".*?</tr>',
+                        page, re.S)
+    assert balance is not None
+    assert '<td data-label="Volume">—</td>' in balance.group(0), balance.group(0)
+    closed = re.search(r'<tr class="trade" data-ticket="301" data-state="closed".*?</tr>',
+                       page, re.S)
+    assert closed is not None and '<td data-label="Volume">0.10</td>' in closed.group(0)
 
 
 async def test_each_stored_report_is_pushed_to_the_stream(console: Console,

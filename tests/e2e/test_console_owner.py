@@ -250,7 +250,8 @@ async def test_changing_the_password_checks_the_old_one_and_ends_other_sessions(
             "owner_password": PASSWORD, "new_password": new, "new_password2": new})
         assert ok.status == 303
         assert "Password changed." in (await browser.get("/settings")).text
-        assert (await other.get("/")).headers["Location"] == "/login"  # signed out
+        # signed out, and told why on the sign-in page
+        assert (await other.get("/")).headers["Location"] == "/login?after=password_changed"
         assert (await other.sign_in(OWNER, PASSWORD)).status == 401
         assert (await other.sign_in(OWNER, new)).status == 303
         assert 'data-kind="password_changed"' in (await browser.get("/activity")).text
@@ -297,7 +298,7 @@ async def test_the_mt5_password_is_optional_and_an_account_is_verified_by_its_te
               "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "1.2.0"}
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [report]})
-    assert (status, body) == (200, {"stored": 1, "takes": ["digits", "book"]})
+    assert (status, body) == (200, {"stored": 1, "takes": ["digits", "book", "live_book"]})
     assert 'data-verified="yes"' in (await browser.get("/accounts")).text
     dashboard = await browser.get("/")
     assert 'id="getting-started"' not in dashboard.text  # every step done
@@ -406,15 +407,15 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
     for pending_says in (forged, mismatch):
         status, body, _ = await console.device("POST", "/v1/terminals/report",
                                                {"terminals": [pending_says]})
-        assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book"]})
+        assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book", "live_book"]})
     assert (await console.device("POST", "/v1/device/verify", {"code": code}))[0] == 200
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [forged]})
-    assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book"]})
+    assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book", "live_book"]})
     # an approved device's refusal under the hint is shown on the token's own terminal
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [mismatch]})
-    assert (status, body) == (200, {"stored": 1, "takes": ["digits", "book"]})
+    assert (status, body) == (200, {"stored": 1, "takes": ["digits", "book", "live_book"]})
     rows = (await browser.get("/dashboard/rows")).text
     assert "424242" not in rows and "Fake-Broker-Live" not in rows
     assert 'data-terminal="5012345@MTG-Demo"' in rows and "refused: terminal mismatch" in rows
@@ -427,7 +428,7 @@ async def test_reports_name_only_the_tokens_terminal_and_a_revoked_device_is_nev
             "token_id": token_row["token_id"], "platform": "MT5", "ea_version": "9.9"}
     status, body, _ = await console.device("POST", "/v1/terminals/report",
                                            {"terminals": [live]})
-    assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book"]})
+    assert (status, body) == (200, {"stored": 0, "takes": ["digits", "book", "live_book"]})
     rows = (await browser.get("/dashboard/rows")).text
     assert 'data-state="active"' not in rows and "9.9" not in rows
     assert "terminal mismatch" not in rows
@@ -455,7 +456,7 @@ async def test_verified_stays_after_the_token_is_revoked(
     refused = {**active, "state": "refused", "reason": "token_revoked", "token_id": "",
                "token_hint": token_hint(token)}
     assert (await console.device("POST", "/v1/terminals/report", {"terminals": [refused]})
-            )[1] == {"stored": 1, "takes": ["digits", "book"]}
+            )[1] == {"stored": 1, "takes": ["digits", "book", "live_book"]}
     page = (await browser.get("/accounts")).text
     assert 'data-verified="yes"' in page and "not yet verified" not in page
     assert "no live token" in page

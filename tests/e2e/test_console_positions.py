@@ -20,11 +20,14 @@ from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.authority.console import AUTHORITY
-from gateway.authority.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH
+from gateway.authority.equity import Point
+from gateway.authority.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, chart
 from gateway.keys import REPORTER
 from mtgateway.credential import token_hint
 from tests.e2e.consolekit import OWNER, Browser, Console, create_token, signed_in
 from tests.e2e.world import PASSWORD, world
+
+T0 = 1_800_000_000
 
 
 async def _active(console: Console, browser: Browser) -> dict[str, Any]:
@@ -247,3 +250,89 @@ async def test_a_position_opened_in_the_terminal_reaches_the_dashboard_with_its_
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TerminalRefused):
                     await task
+
+
+async def test_a_switch_of_book_is_named_and_money_moved_keeps_the_trading_in_scale(
+        console: Console, browser: Browser) -> None:
+    """Live reports, paper ones, live again: the dashboard's chart names the paper time as
+    such ("on paper from ... to ..."), not as a gap in the reports. Then a 2,500 deposit
+    and a 50 drawdown: the deposit is a step mark with its amount, the equity does not climb
+    across the interval it fell in, and the axis spans the trading, not the deposit."""
+    body = await _active(console, browser)
+    start = console.clock.now
+    books = ["live", "live", "paper", "paper", "live", "live"]
+    for i, book in enumerate(books):
+        console.clock.now = start + 30 * i
+        assert await _report(console, {**body, "book": book, "as_of": console.clock.now - 0.5,
+                                        "open_positions": []}) == 200
+    page = (await browser.get("/dashboard/books")).text
+    assert "gap" not in page, page[page.find("gap") - 200:page.find("gap") + 100]
+    assert re.search(r'<span class="switches">on paper from \d\d-\d\d \d\d:\d\d to '
+                     r'\d\d-\d\d \d\d:\d\d', page), page
+
+    deposit = {"ticket": 901, "order": 0, "time": int(console.clock.now), "type": 2,
+               "entry": 0, "magic": 0, "position_id": 0, "volume": 0.0, "price": 0.0,
+               "commission": 0.0, "swap": 0.0, "profit": 2_500.0, "symbol": "",
+               "comment": "top-up"}
+    account = {"login": 5012345, "currency": "USD", "leverage": 100, "balance": 12_500.0,
+               "credit": 0.0, "equity": 12_500.0, "margin": 0.0, "margin_free": 12_500.0,
+               "margin_level": 0.0}
+    figures = [(12_500.0, 12_500.0, [deposit]), (12_500.0, 12_470.0, []),
+               (12_500.0, 12_450.0, []), (12_500.0, 12_480.0, [])]
+    for i, (balance, equity, deals) in enumerate(figures, start=len(books)):
+        console.clock.now = start + 30 * i
+        assert await _report(console, {
+            **body, "balance": balance, "equity": equity, "as_of": console.clock.now - 0.5,
+            "open_positions": [], "details": {
+                "account": {**account, "equity": equity}, "deals": deals}}) == 200
+    page = (await browser.get("/dashboard/books")).text
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert '<text class="tick flow-amount"' in svg and "+2,500.00</text>" in svg
+    assert '<line class="flow-step"' in svg
+    ticks = [float(v.replace(",", "")) for v in
+             re.findall(r'<text class="tick value[^"]*"[^>]*>([\d,.]+)</text>', svg)]
+    # the axis spans the last hour's trading at today's money, not 10,000 to 12,500
+    assert max(ticks) - min(ticks) < 500, ticks
+    assert min(ticks) > 12_000, ticks
+    lines = re.findall(r'<polyline class="line-equity" fill="none" points="([^"]*)"', svg)
+    last = [float(xy.split(",")[1]) for xy in html.unescape(lines[-1]).split()]
+    assert len(last) == 6  # live again: two reports, then the deposit's and three more
+    # no climb: across the interval that held the deposit the line moves as the trading
+    # did (13.70 down), where a straight line to the new equity rose 2,486.30
+    assert last[2] > last[1]
+
+
+def test_the_value_labels_sit_where_no_line_runs() -> None:
+    """A line at the top of the plot on the left and crossing the middle line there: the
+    top and middle labels move to where no segment crosses their box (measured at the
+    phone's font); the lowest stays under the plot."""
+    top_left = [Point(T0 + 30 * i, 100.0 if i < 3 else 50.0, 100.0 if i < 3 else 50.0 + i)
+                for i in range(8)]
+    drawn = chart(top_left)
+    assert drawn is not None
+    p = drawn.plot
+    lines = [[tuple(map(float, xy.split(","))) for xy in line.split()]
+             for line in (*p.equity, *p.balance)]
+    [high, middle, low] = p.labels
+    assert low.below and low.y > HEIGHT - BOTTOM
+    for label in (high, middle):
+        width = len(f"{label.value:,.2f}") * 22 * 0.62
+        left = label.x if label.anchor == "start" else label.x - width
+        top = label.y if label.below else label.y - 22
+        box = (left - 1, top, left + width + 1, top + 22)
+        for line in lines:
+            for (ax, ay), (bx, by) in zip(line, line[1:], strict=False):
+                assert not _segment_meets(box, (ax, ay), (bx, by)), (label, (ax, ay, bx, by))
+
+
+def _segment_meets(box: tuple[float, float, float, float], a: tuple[float, float],
+                   b: tuple[float, float]) -> bool:
+    """Whether the segment a-b meets the box, sampled finely (an independent check of the
+    chart's own test)."""
+    x0, y0, x1, y1 = box
+    for i in range(201):
+        t = i / 200
+        x, y = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        if x0 <= x <= x1 and y0 <= y <= y1:
+            return True
+    return False

@@ -260,6 +260,43 @@ async def test_the_operator_restores_an_owner_who_lost_the_phone_and_the_codes(
     assert code == 2 and "no owner has the address" in err and "Traceback" not in err
 
 
+async def test_the_operator_ends_a_leaked_password_without_a_second_factor(
+        console: Console, browser: Browser, tmp_path: Path) -> None:
+    """Round 7 (T7-F3): an owner without two-step sign-in whose password leaked; the thief's
+    page session and API token worked on after the operator's only command (``reset-2fa``:
+    "nothing changed"). ``mtgateway owner reset-password`` ends both at once, the old
+    password signs in nowhere, and the mailed link sets a new one."""
+    await signed_in(browser)
+    async with console.session.post(console.url + "/api/auth/login", data={
+            "username": OWNER, "password": PASSWORD}) as answer:
+        token = (await answer.json())["access_token"]
+    code, out, err = await reset_2fa(console, tmp_path, OWNER, "reset-password")
+    assert code == 0, err
+    assert "set aside" in out and "the owner was mailed" in out
+    ended = await browser.get("/")  # signed out, and told why
+    assert (ended.status, ended.headers["Location"]) == (
+        303, "/login?after=password_reset_by_operator")
+    assert "operator set your password aside and ended every sign-in" in \
+        (await browser.get(ended.headers["Location"])).text
+    async with console.session.get(console.url + "/api/users/",
+                                   headers={"Authorization": f"Bearer {token}"}) as answer:
+        assert answer.status == 401
+    thief = Browser(console.url)
+    try:
+        assert (await thief.sign_in(OWNER, PASSWORD)).status == 401
+    finally:
+        await thief.close()
+    *_, told = await console.sink.wait_for(1)
+    link = re.search(r"(/reset/\S+)", _body(told))
+    assert told["To"] == OWNER and link is not None
+    page = await browser.get(link.group(1))
+    done = await browser.post(link.group(1), {"csrf": page.csrf(),
+                                              "new_password": "the owner's new password",
+                                              "new_password2": "the owner's new password"})
+    assert done.status == 200 and "Password set" in done.text
+    assert (await browser.sign_in(OWNER, "the owner's new password")).status == 303
+
+
 async def test_the_owner_sees_every_session_and_signs_out_one_or_all(
         console: Console) -> None:
     """Each session shows its browser, address and last use; "Sign out" ends another

@@ -88,6 +88,12 @@ async def test_a_halted_account_is_shown_halted_with_its_reason_and_lifted_there
         # the dashboard's row says it too, and keeps saying it across its own refresh
         await b.open("/")
         await b.wait_for('tr.terminal[data-halted="yes"] .halted-mark')
+        # r10: the badge does not widen the table past the page: nothing scrolls sideways,
+        # "Last seen" included
+        wide = await b.do(lambda: driver.execute_script(
+            "const w = document.querySelector('#terminals').closest('.table-wrap');"
+            "return [w.scrollWidth, w.clientWidth];"))
+        assert wide[0] <= wide[1], f"the terminals table is {wide[0]} px in {wide[1]} px"
 
         await b.open("/accounts")
         await b.wait_for("#risk-explained")

@@ -8,7 +8,6 @@ marked paper; switched back, the terminal's own account never saw it."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -19,7 +18,7 @@ import aiohttp
 import mtgateway as mt5
 from mtgateway.aio import AsyncClient
 from tests.e2e.conftest import WAIT_S, running_demo
-from tests.e2e.consolekit import Browser
+from tests.e2e.paperkit import OwnerApi, switched
 
 
 async def _trade_events(ws: aiohttp.ClientWebSocketResponse, count: int
@@ -31,17 +30,6 @@ async def _trade_events(ws: aiohttp.ClientWebSocketResponse, count: int
         if note.get("method") == "trade_event":
             events.append(note["params"])
     return events
-
-
-async def switched(client: AsyncClient, *, paper: bool) -> None:
-    """Until the daemon says the token trades on paper (or not): the revocation feed's push
-    reaches it within seconds; the switch shows only in the answers, so they are polled."""
-    async with asyncio.timeout(WAIT_S * 3):
-        while True:
-            status = await client.gateway_status()
-            if status is not None and status["trading"]["paper"] is paper:
-                return
-            await asyncio.sleep(0.05)
 
 
 async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None:
@@ -106,48 +94,6 @@ async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None
         assert await client.positions_total() == live_positions
 
 
-class OwnerApi:
-    """The owner on the demo's console: its API (signed in once), and its pages' session for
-    the live page's stream, which says when the console stored a report of the demo's
-    daemon."""
-
-    def __init__(self, http: aiohttp.ClientSession, state: dict[str, Any]) -> None:
-        self.http, self.state, self.auth = http, state, {}
-        self.pages = Browser(state["console_url"].rstrip("/"))
-
-    async def sign_in(self) -> None:
-        async with self.http.post(f"{self.state['api_url']}/auth/login", data={
-                "username": self.state["owner_email"],
-                "password": self.state["owner_password"]}) as r:
-            assert r.status == 200
-            self.auth = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
-        signed_in = await self.pages.sign_in(self.state["owner_email"],
-                                             self.state["owner_password"])
-        assert signed_in.status == 303
-
-    async def close(self) -> None:
-        await self.pages.close()
-
-    async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.request(method, self.state["api_url"] + path, json=body,
-                                     headers=self.auth) as r:
-            return r.status, await r.json()
-
-    async def until(self, method: str, path: str, body: Any, done: Any) -> Any:
-        """Ask until ``done(answer)``, again after each report the console stores: what the
-        API answers moves only with a report of the demo's daemon, and the live page's
-        stream (opened before the first ask, so no report falls between) says each."""
-        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
-            assert stream.status == 200
-            async with asyncio.timeout(WAIT_S * 3):
-                while True:
-                    status, answer = await self.call(method, path, body)
-                    if status == 200 and done(answer):
-                        return answer
-                    while (line := await stream.content.readline()) != b"event: report\n":
-                        assert line, "the live page's stream ended"
-
-
 async def _round_trip(client: AsyncClient, symbol: str) -> mt5.OrderSendResult:
     """A buy of 0.01 lot, closed at once: its opening answer."""
     sent = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
@@ -187,7 +133,7 @@ async def test_the_console_keeps_the_paper_books_history_apart(tmp_path: Path) -
                 "risk_pct": 1})
             assert status == 201
             await switched(client, paper=True)
-            await owner.until("GET", f"/accounts/{login}/margin", None,
+            await owner.until("GET", f"/accounts/{login}/margin?book=paper", None,
                               lambda a: a["book"] == "paper")
             await owner.until("POST", f"/accounts/{login}/deposit",
                               {"amount": 500, "comment": "paper top-up", "operation_id": "pb-1"},

@@ -13,7 +13,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.auth import generate_token
 from gateway.log import JsonFormatter
 from tests.e2e.conftest import WAIT_S, Daemon, running_daemon
-from tests.e2e.rawhttp import PING, post, raw_http, start_request, status
+from tests.e2e.rawhttp import PING, post, raw_http, status, still_served, working
 from tests.testkit import FakeClock
 
 pytestmark = pytest.mark.network_edge
@@ -241,23 +241,17 @@ async def test_slow_body_gets_408(tmp_path: Path) -> None:
 
 
 async def test_connection_cap_refuses_when_every_connection_is_working(tmp_path: Path) -> None:
-    """Beyond max_connections a newcomer gets 503 at once when every open connection has a
-    request in progress (none can make room); those requests are still served."""
+    """Beyond max_connections a newcomer gets 503 at once when every open connection is a
+    token holder's at work (none can make room); that work is still served."""
     async with running_daemon(tmp_path, max_connections=2) as daemon:
-        held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        held = await working(daemon, 2)
         try:
-            for _ in range(2):
-                held.append(await start_request(daemon))
             response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))
             assert status(response) == 503
-            for reader, writer in held:
-                writer.write(PING)
-                async with asyncio.timeout(WAIT_S):
-                    assert status(await reader.read()) == 200
+            await still_served(held)
         finally:
-            for _, writer in held:
-                writer.close()
-                await writer.wait_closed()
+            for ws in held:
+                await ws.close()
 
 
 async def test_expect_100_continue_is_answered(daemon: Daemon, emulator: EmulatedTerminal) -> None:

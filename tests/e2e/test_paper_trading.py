@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from ea_bridge.connection import EAConnection
-from ea_bridge.emulator.terminal import EmulatedTerminal
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.authority.reports import REPORT_INTERVAL_S
 from gateway.authority.service import AccountRegistration
@@ -34,24 +33,9 @@ from tests.e2e.conftest import (
     connected_terminal,
     running_daemon,
 )
+from tests.e2e.paperkit import BUY, RecordingTerminal, ok, on_paper
 from tests.e2e.terminals import HoldingTerminal
 from tests.e2e.wskit import Client, connect
-
-BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
-                       "symbol": "EURUSD", "volume": 0.1}
-
-
-class RecordingTerminal(EmulatedTerminal):
-    """The emulated terminal, noting the method of every request the daemon sends it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.methods: list[str] = []
-
-    def _answer(self, conn: EAConnection, request_id: int, method: str,
-                params: dict[str, Any]) -> None:
-        self.methods.append(method)
-        super()._answer(conn, request_id, method, params)
 
 
 @pytest.fixture
@@ -62,20 +46,6 @@ async def paper(daemon: Daemon) -> AsyncIterator[RecordingTerminal]:
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal:
         assert isinstance(terminal, RecordingTerminal)
         yield terminal
-
-
-async def on_paper(daemon: Daemon) -> None:
-    """The terminal's account registered with paper trading on; the daemon's record says so."""
-    await daemon.authority.accounts.register(OWNER, AccountRegistration(
-        name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
-        max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
-    await daemon.cache.refresh_once()
-
-
-async def ok(daemon: Daemon, method: str, params: Any = None) -> Any:
-    response = await daemon.call(method, params)
-    assert "result" in response, response
-    return response["result"]
 
 
 async def test_orders_fill_in_the_paper_book_and_never_reach_the_terminal(

@@ -90,15 +90,15 @@ def programs_file(work: Path) -> str:
         raise BuildError(f"the kit runs exactly one Expert Advisor; found {len(experts)}")
     lines = [f"#define MQL_EXPERT_NAME {_c_string(experts[0].stem)}",
              "#define MQL_PROGRAM MQL_EXPERT_NAME",
-             "namespace mqlp_expert { using namespace mqlfb;",
-             f"#include {_c_string(str(experts[0]))}",
-             "}", "#undef MQL_PROGRAM"]
+             *pedantic("namespace mqlp_expert { using namespace mqlfb;",
+                       f"#include {_c_string(str(experts[0]))}", "}"),
+             "#undef MQL_PROGRAM"]
     for k, ind in enumerate(sorted((work / "Indicators").rglob("*.mq5"))):
         label = _c_string("\\".join(ind.relative_to(work / "Indicators").with_suffix("").parts))
         lines += [f"#define MQL_PROGRAM {label}",
-                  f"namespace mqlp_ind_{k} {{ using namespace mqlfb;",
-                  f"#include {_c_string(str(ind))}",
-                  "}", "#undef MQL_PROGRAM",
+                  *pedantic(f"namespace mqlp_ind_{k} {{ using namespace mqlfb;",
+                            f"#include {_c_string(str(ind))}", "}"),
+                  "#undef MQL_PROGRAM",
                   f"static const bool mqlp_registered_{k} = "
                   f"MQL_BIND_INDICATOR(mqlp_ind_{k}, {label});"]
     return "\n".join(lines) + "\n"
@@ -149,6 +149,16 @@ def _put(source: Path, target: Path) -> None:
     os.replace(part, target)
 
 
+def pedantic(*lines: str) -> list[str]:
+    """``lines`` (a program's ``#include`` in its namespace) held to ISO C++: every GNU
+    extension g++ takes silently (case ranges, ``?:`` without its middle operand, statement
+    expressions, compound literals, zero-size arrays) is an error in the program's own code.
+    The kit's headers are system headers (``-isystem``) and keep the extensions they use; the
+    flag itself, ``-pedantic-errors``, would hold them too."""
+    return ["#pragma GCC diagnostic push", '#pragma GCC diagnostic error "-Wpedantic"', *lines,
+            "#pragma GCC diagnostic pop"]
+
+
 def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path = KIT) -> Path:
     """Preprocess and compile the EA against ``kit`` (another revision's, for the bench's
     A/B); returns the binary (cached by source hash).
@@ -189,14 +199,26 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
         shutil.rmtree(work, ignore_errors=True)
 
 
+def probe_cache(source: str, kit_hash: str) -> Path:
+    """Where a probe program's binary is kept: under the hash of its text and of the kit (and
+    the EAs, with the flags), as the EAs' binaries are, so a session or a CI run with a cache
+    compiles it once."""
+    digest = hashlib.sha256((kit_hash + "\0" + source).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"mtgw-probe-{digest}"
+
+
 def build_probe(work: Path, source: str) -> Path:
     """A one-file Expert Advisor (``source``, the MQL5 text) built against the kit in ``work``:
-    the kit's own tests run such probes to show one behaviour of the kit."""
+    the kit's own tests run such probes to show one behaviour of the kit. The binary is cached
+    like the EA's (:func:`probe_cache`)."""
+    cached = probe_cache(source, source_hash()) / "mtgateway-ea"
+    if cached.exists():
+        return cached
     tree = work / "MQL5"
     (tree / "Experts").mkdir(parents=True)
     (tree / "Include").mkdir()
     (tree / "Experts" / "Probe.mq5").write_text(source, encoding="utf-8")
-    return build_ea(tree, work / "bin")
+    return build_ea(tree, cached.parent)
 
 
 def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 60,

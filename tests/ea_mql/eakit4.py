@@ -31,6 +31,8 @@ from tests.ea_mql.eakit import (
     ROOT,
     BuildError,
     compile_once,
+    pedantic,
+    probe_cache,
     write_fixture,
 )
 
@@ -42,8 +44,8 @@ CXXFLAGS4 = (*CXXFLAGS, "-DMQL_LANG_MQL4")
 def _sources() -> list[Path]:
     shared = [MQL5_DIR / rel for rel in SHARED_INCLUDES]
     return sorted([*MQL4_DIR.rglob("*.mq4"), *MQL4_DIR.rglob("*.mqh"), *shared,
-                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"), KIT / "mqlpp.py",
-                   KIT / "mqlgate.py", *(KIT / "lang").glob("*.toml")])
+                   *(KIT / "common").rglob("*.h"), *(KIT / "mql4").rglob("*"),
+                   *KIT.glob("*.py"), *(KIT / "lang").glob("*.toml")])
 
 
 def source_hash() -> str:
@@ -94,10 +96,10 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
         if len(experts) != 1:
             raise BuildError(f"the kit runs exactly one Expert Advisor; found {len(experts)}")
         programs = out / "programs.inc"
-        programs.write_text(
-            f'#define MQL_EXPERT_NAME "{experts[0].stem}"\n#define MQL_PROGRAM MQL_EXPERT_NAME\n'
-            f'namespace mqlp_expert {{ using namespace mqlfb;\n#include "{experts[0]}"\n}}\n',
-            encoding="utf-8")
+        programs.write_text("\n".join([
+            f'#define MQL_EXPERT_NAME "{experts[0].stem}"', "#define MQL_PROGRAM MQL_EXPERT_NAME",
+            *pedantic("namespace mqlp_expert { using namespace mqlfb;",
+                      f'#include "{experts[0]}"', "}")]) + "\n", encoding="utf-8")
 
         def compile_to(output: Path) -> None:
             cc = subprocess.run(
@@ -110,6 +112,19 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
         return compile_once(out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def build_probe4(work: Path, source: str) -> Path:
+    """A one-file MQL4 Expert Advisor (``source``) built against the MQL4 kit in ``work``,
+    cached like :func:`tests.ea_mql.eakit.build_probe`'s."""
+    cached = probe_cache(source, source_hash()) / "mtgateway-ea4"
+    if cached.exists():
+        return cached
+    tree = work / "MQL4"
+    (tree / "Experts").mkdir(parents=True)
+    (tree / "Include").mkdir()
+    (tree / "Experts" / "Probe.mq4").write_text(source, encoding="utf-8")
+    return build_ea4(tree, cached.parent)
 
 
 def write_fixture4(path: Path, terminal: EmulatedTerminal, **switches: Any) -> dict[str, Any]:

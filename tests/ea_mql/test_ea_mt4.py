@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from ea_bridge import Bridge, HeartbeatSettings
+from gateway.keys import DEVICE
 from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.conftest import TERMINAL, WAIT_S, Daemon, running_daemon
+from tests.e2e.world import OWNER, world
 from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import KIT, BuildError, CompiledEA
 from tests.ea_mql.eakit4 import MQL4_DIR, assemble, build_ea4
@@ -261,6 +263,19 @@ async def test_a_wrong_token_is_shown_and_retried_at_the_slowest_pace(
         assert any("refused: invalid auth token" in c and "retrying in 5.00 s" in c
                    for c in ea.chart)
     assert "EXIT sockets_open=0 winsock_refs=0" in ea.lines[-1]
+
+
+async def test_a_denied_machine_says_denied(ea4_binary: Path, tmp_path: Path) -> None:
+    """The MT4 EA says a denied machine is denied and no code is coming (Session4.mqh as
+    Session.mqh), not "check your e-mail"."""
+    path, _ = fixture4(tmp_path)
+    async with world(tmp_path / "world") as w:
+        token, _ = await w.issue()
+        async with CompiledEA(ea4_binary, path, token=token, port=w.bridge_port) as ea:
+            await ea.wait_for_chart("device verification pending: check your e-mail")
+            assert await w.authority.approvals.deny(OWNER, w.daemon[DEVICE].device_id)
+            await ea.wait_for_chart("refused: this machine was denied by the token's owner: "
+                                    "no code is coming", timeout_s=WAIT_S * 2)
 
 
 async def test_a_revoked_token_stops_with_the_reason(daemon: Daemon, ea4_binary: Path,

@@ -192,6 +192,16 @@ async def server_ticks(ea: CompiledEA, symbol: str) -> int:
     return int(line.split()[1])
 
 
+async def outage(ea: CompiledEA, listener: RecordingListener, symbol: str, missed: int) -> None:
+    """The trade server connection drops (the EA says so) and ``missed`` ticks of ``symbol``
+    come meanwhile, to the server only: a hole in the terminal's tick database."""
+    await ea.control("broker down")
+    await listener.wait_for(lambda: announced(listener, False) >= 1)
+    at_outage = await server_ticks(ea, symbol)
+    while await server_ticks(ea, symbol) < at_outage + missed:
+        pass
+
+
 async def test_a_broker_outage_is_not_copied_across(
         bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
     """C6-1: the connection to the trade server drops and ticks come meanwhile, to the server
@@ -209,11 +219,7 @@ async def test_a_broker_outage_is_not_copied_across(
         await b.wait_for_terminal(TERMINAL, WAIT_S)
         await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
         ups = len(listener.ups)
-        await ea.control("broker down")
-        await listener.wait_for(lambda: announced(listener, False) >= 1)
-        at_outage = await server_ticks(ea, "BTCUSD")
-        while await server_ticks(ea, "BTCUSD") < at_outage + 10:   # ticks the terminal misses
-            pass
+        await outage(ea, listener, "BTCUSD", 10)
         before = streamed(listener, "BTCUSD")
         await ea.control("hold BTCUSD on")  # its next tick waits for the EA to see the return
         await ea.control("broker up")
@@ -225,6 +231,70 @@ async def test_a_broker_outage_is_not_copied_across(
         assert live.index(after[0]) >= live.index(before[-1]) + 10  # nothing from the hole
         assert await history_waits(ea) == 0
         assert len(listener.ups) == ups and not listener.downs
+
+
+async def test_a_history_range_across_a_broker_outage_waits_for_the_hole_to_load(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """C7-1, D7-4: after an outage (ticks to the server only), a bot asks for a day of ticks
+    ending after it. The old helper judged the range by sampled minutes, each with a tick on
+    disk (the outage's minutes had theirs from before it), took it for loaded, and the EA's
+    own copy crossed the hole and waited for its synchronization (3 s here, up to 45 s on a
+    terminal). Now the EA keeps the outage as an interval and takes no range reaching into it
+    for local until a helper has judged that interval whole: the answer holds every tick of
+    the range, the outage's included, and the EA never waited."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        await outage(ea, listener, "BTCUSD", 10)
+        await ea.control("broker up")
+        await listener.wait_for(lambda: announced(listener, True) >= 2)
+        after = len(streamed(listener, "BTCUSD"))
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= after + 10)
+        to_msc = streamed(listener, "BTCUSD")[-1]
+        query = {"symbol": "BTCUSD", "date_from": (fx["now_ms"] - 86_400_000) / 1000,
+                 "date_to": to_msc / 1000, "flags": -1}
+        got = await loaded(b, "copy_ticks_range", query)
+        server = [t[0] for t in [*fx["symbols"]["BTCUSD"]["ticks"],
+                                 *fx["symbols"]["BTCUSD"]["live"]] if t[0] <= to_msc]
+        assert [r[5] for r in got["rows"]] == server
+        assert await history_waits(ea) == 0
+
+
+async def test_the_first_quote_after_a_reconnection_is_sent(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E7-1: a tick arrives with the connection's return, before the EA's next pass. The old
+    EA restarted the stream at the quote it saw then and took that quote for sent: the tick
+    never went out (the stream began at the one after it). It is newer than the quote the
+    symbol showed when the outage began, so it came after the return: it goes out first, and
+    the ticks after it follow."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=900, tick_sync_ms=3000,
+                            symbol_switches={"BTCUSD": {"live_every_ms": 10}})
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        await outage(ea, listener, "BTCUSD", 10)
+        await ea.control("hold BTCUSD on")
+        before = streamed(listener, "BTCUSD")
+        # both in one write, so the kit applies them before the EA runs again: the tick is
+        # the terminal's quote when the EA first sees the connection back
+        seen = len(ea.lines)
+        assert ea.proc is not None and ea.proc.stdin is not None
+        ea.proc.stdin.write(b"broker up\ntick BTCUSD\n")
+        await ea.proc.stdin.drain()
+        await ea.wait_for(lambda lines: sum(x.startswith(("KIT: ok broker up", "KIT: ok tick"))
+                                            for x in lines[seen:]) == 2)
+        [quote] = [int(x.split()[3]) for x in ea.lines[seen:] if x.startswith("KIT: tick ")]
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) > len(before))
+        assert streamed(listener, "BTCUSD")[len(before)] == quote
+        await ea.control("hold BTCUSD off")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= len(before) + 20)
+        after = streamed(listener, "BTCUSD")[len(before):]
+        assert after == sorted(after) and after[1] > quote
+        assert await history_waits(ea) == 0
 
 
 async def test_a_request_from_before_the_servers_ticks_is_answered_once_synchronized(

@@ -141,6 +141,28 @@ def test_the_gates_terminal_functions_are_the_references(lang: str) -> None:
     assert not {"OnInit", "OnTick", "OnTimer", "OnDeinit", "OnChartEvent"} & functions
 
 
+@pytest.mark.parametrize("lang", ["mql5", "mql4"])
+def test_the_gates_words_are_the_references(lang: str) -> None:
+    """The allow-list of the language gate (kit/lang/<lang>.words.toml, read by mqlgate.py
+    without the scraped copy) is what the pinned reference gives, with reference.toml's
+    completions: its constants, types, predefined variables and structure fields, none of the C
+    library's or the kit's own names, and each language's own (GetTickCount64 is MQL5's, Ask
+    MQL4's)."""
+    from tests.ea_mql.kit import mqlgate
+    assert mqlref.WORDS_FILE.with_name(f"{lang}.words.toml").read_text(encoding="utf-8") == \
+        mqlref.words_text(lang)
+    words = mqlgate.words(lang)
+    assert {"ACCOUNT_BALANCE", "WHOLE_ARRAY", "clrNONE", "MqlTick", "_Symbol", "INT_MAX",
+            "SetUserError"} <= words.free
+    assert {"bid", "ask", "time"} <= words.members
+    assert ("time_msc" in words.members) == (lang == "mql5")   # MQL4's MqlTick has none
+    kit = {"exit", "usleep", "errno", "abort", "printf", "strlen", "time", "mqlstring", "MqlArray",
+           "FakeTerminalLoad", "mqlp_expert", "utf8", "EOF", "RAND_MAX", "EXIT_SUCCESS"}
+    assert not kit & words.free and not {"utf8", "v", "fixed", "u"} & words.members
+    assert ("GetTickCount64" in words.free) == (lang == "mql5")
+    assert ("Ask" in words.predefined) == (lang == "mql4")
+
+
 def test_every_function_the_mql5_ea_and_helper_call_matches_the_reference() -> None:
     calls, _ = mqlref.used(MQL5_DIR, "mql5")
     assert {"CryptEncode", "SocketRead", "CopyTicksRange", "iCustom"} <= calls

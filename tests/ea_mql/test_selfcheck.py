@@ -25,6 +25,7 @@ from gateway.authority.service.accounts import AccountChanges
 from gateway.selfcheck.probe import Mismatch, Probe
 from gateway.selfcheck.trades import TradeSession, opening_buy
 from mtgateway.aio import AsyncClient
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import (
     LOGIN,
     OWNER,
@@ -187,6 +188,31 @@ async def test_a_real_account_on_paper_is_checked_on_its_paper_book(
     assert_all_pass(code, out, data, "MT5", trading=True, kind="paper")
     assert_traded_on_paper(out, data)
     assert live == 0
+
+
+@pytest.mark.timeout(150)
+async def test_the_check_trades_a_symbol_the_accounts_policy_allows(
+        daemon: Daemon, tmp_path: Path) -> None:
+    """The account's policy allows one symbol of the three (the one quoted last, which the
+    read checks pick, is allowed only by chance): without ``--symbol`` the trading checks
+    trade the allowed one and pass; with ``--symbol`` naming another, the trading checks say
+    they do not apply and why (before: order_check passed what the policy refuses, and the
+    checks failed 4 times with -32012)."""
+    await daemon.authority.accounts.register(OWNER, AccountRegistration(
+        name="One symbol", broker="MetaQuotes", login=LOGIN, password="", server=SERVER,
+        allowed_symbols=("USDJPY",), max_lot_size=Decimal("1"), risk_pct=Decimal("1")))
+    await daemon.cache.refresh_once()
+    async with connected_terminal(daemon, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ,
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
+        code, out, _, data = await check(daemon, tmp_path, "--trade", "--symbol", "EURUSD")
+        outcomes = {c["name"]: (c["outcome"], c["evidence"]) for c in data["checks"]}
+        assert code == 0, out
+        assert outcomes["trading"][0] == "N/A", out
+        assert "risk policy" in outcomes["trading"][1] and "--symbol" in outcomes["trading"][1]
+        assert "EURUSD is not among this account's allowed symbols (USDJPY)" in out
+        code, out, _, data = await check(daemon, tmp_path, "--trade")
+    assert_all_pass(code, out, data, "MT5", trading=True)
+    assert "traded: USDJPY: order_check of" in out
 
 
 async def test_trading_checks_are_refused_on_a_real_account(

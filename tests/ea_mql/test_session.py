@@ -15,10 +15,18 @@ import pytest
 from ea_bridge.connection import AuthReceived, BridgeConnection, HeartbeatSettings, HelloReceived
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth import generate_token
+from gateway.keys import DEVICE
 from mtgateway.credential import token_hint
 from tests.bridgekit import daemon_proof
-from tests.e2e.conftest import HEARTBEAT_TIMEOUT_S, LOGIN, SERVER, TERMINAL, WAIT_S, Daemon
-from tests.e2e.world import world
+from tests.e2e.conftest import (
+    HEARTBEAT_TIMEOUT_S,
+    LOGIN,
+    SERVER,
+    TERMINAL,
+    WAIT_S,
+    Daemon,
+)
+from tests.e2e.world import OWNER, world
 from tests.ea_mql.eakit import CompiledEA
 
 #: The socket behaviours MQL5 leaves open, which the EA must survive (kit/mql5/mql5_net.h):
@@ -140,6 +148,24 @@ async def test_device_not_approved_says_check_your_email_and_retries(
             await ea.wait_for_chart("connected, session", timeout_s=WAIT_S * 2)
             retries = [c for c in ea.chart if "check your e-mail" in c]
             assert retries and all("retrying in" in c for c in retries)
+
+
+async def test_a_denied_machine_says_denied_not_check_your_email(
+        tmp_path: Path, ea_binary: Path, fixture_file: Path) -> None:
+    """The token's owner denies the daemon's machine: the EA's status line says it was denied
+    and no code is coming, with what the owner can do (it said "device verification pending:
+    check your e-mail" ahead of the daemon's words); the reason word is unchanged, so it keeps
+    retrying with backoff."""
+    async with world(tmp_path) as w:
+        token, _ = await w.issue()
+        async with CompiledEA(ea_binary, fixture_file, token=token, port=w.bridge_port) as ea:
+            await ea.wait_for_chart("device verification pending: check your e-mail")
+            assert await w.authority.approvals.deny(OWNER, w.daemon[DEVICE].device_id)
+            await ea.wait_for_chart("refused: this machine was denied by the token's owner: "
+                                    "no code is coming", timeout_s=WAIT_S * 2)
+            denied = [c for c in ea.chart if "was denied" in c]
+            assert all("check your e-mail" not in c and "Devices page" in c
+                       and "retrying in" in c for c in denied), denied
 
 
 async def test_already_connected_retries_until_the_other_ea_leaves(

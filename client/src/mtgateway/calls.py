@@ -1,55 +1,41 @@
-"""Every method of the contract as a :class:`~mtgateway.wire.Call`, with the package's signature.
+"""The client's namespace as one table: every function, its signature, what it calls.
 
-The synchronous and the asyncio client both forward here, so the binding of arguments (the
-package's order, positional and keyword mixed, ``datetime`` converted) and the shaping of each
-result (named tuples, arrays) is written once. ``tests/client/test_api_surface.py`` checks that
-both clients' methods have exactly these signatures.
+:class:`Functions` declares each function of ``import mtgateway as mt5`` once: the
+``MetaTrader5`` package's 32 with its signatures (parameter names, order, kinds and defaults,
+so arguments bind positionally, by keyword or mixed as the package binds them; the
+annotations say which types each takes, ``arguments.py``), and MT Gateway's additions. Each
+declaration builds the job of one call: a :class:`~mtgateway.wire.Call` (the JSON-RPC method,
+its named params, how its result becomes the package's answer) or a
+:class:`~mtgateway.functions.Session` step the client carries out itself.
+
+The synchronous client and the asyncio client inherit this table (``functions.py``), the
+module-level functions of ``mtgateway`` and ``mtgateway.aio`` are their default clients',
+``import MetaTrader5`` is ``mtgateway`` itself, and docs/client.md's list of the functions is
+checked against it (``tests/client/test_binding.py``), so a function is declared here and
+nowhere else.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import Any, Final
 
 from . import records as r
+from . import refusals
+from .errors import LastError
+from .functions import Declared, Session, function, predicate, step
 from .wire import RATES_DTYPE, TICKS_DTYPE, Call, Pager, named, to_wire_time
 
-__all__ = [
-    "account_info",
-    "copy_rates_from",
-    "copy_rates_from_pos",
-    "copy_rates_range",
-    "copy_ticks_from",
-    "copy_ticks_range",
-    "gateway_status",
-    "history_deals_get",
-    "history_deals_total",
-    "history_orders_get",
-    "history_orders_total",
-    "market_book_add",
-    "market_book_get",
-    "market_book_release",
-    "order_calc_margin",
-    "order_calc_profit",
-    "order_check",
-    "order_send",
-    "order_status",
-    "orders_get",
-    "orders_total",
-    "ping",
-    "positions_get",
-    "positions_total",
-    "server_time",
-    "symbol_info",
-    "symbol_info_tick",
-    "symbol_select",
-    "symbols_get",
-    "symbols_total",
-    "terminal_info",
-    "version",
-]
+__all__ = ["FUNCTIONS", "Functions", "Request", "Time", "gateway_status_call"]
+
+#: A time argument: a ``datetime`` (a naive one is local time), or epoch seconds.
+Time = datetime | int | float
+#: A trade request: a dict of ``TradeRequest`` fields (a ``TradeRequest`` is taken too).
+Request = Mapping[str, Any] | r.TradeRequest
 
 
 def _same(value: Any) -> Any:
@@ -70,105 +56,14 @@ def _paged(method: str, params: dict[str, Any], *, backward: bool,
                 lambda: Pager(params, backward=backward, columns=columns))
 
 
-def _version(result: Any) -> tuple[int, int, str]:
-    terminal_version, build, build_date = result
-    return int(terminal_version), int(build), str(build_date)
-
-
-# -- session ---------------------------------------------------------------------------------
-
-def version() -> Call[tuple[int, int, str]]:
-    return Call("version", {}, _version)
-
-
-def terminal_info() -> Call[r.TerminalInfo]:
-    return Call("terminal_info", {}, _one(r.TerminalInfo))
-
-
-def account_info() -> Call[r.AccountInfo]:
-    return Call("account_info", {}, _one(r.AccountInfo))
-
-
-def ping() -> Call[dict[str, Any]]:
-    return Call("ping", {}, _same)
-
-
-def server_time() -> Call[r.ServerTime]:
-    return Call("server_time", {}, _one(r.ServerTime))
-
-
-def gateway_status() -> Call[dict[str, Any]]:
+def gateway_status_call() -> Call[dict[str, Any]]:
+    """The call of ``gateway_status``, which ``initialize`` and ``login`` make too."""
     return Call("gateway_status", {}, _same)
 
 
-# -- market ----------------------------------------------------------------------------------
-
-def symbols_total() -> Call[int]:
-    return Call("symbols_total", {}, int)
-
-
-def symbols_get(group: str | None = None) -> Call[tuple[r.SymbolInfo, ...]]:
-    return Call("symbols_get", named(group=group), _many(r.SymbolInfo))
-
-
-def symbol_info(symbol: str) -> Call[r.SymbolInfo]:
-    return Call("symbol_info", named(symbol=symbol), _one(r.SymbolInfo))
-
-
-def symbol_info_tick(symbol: str) -> Call[r.Tick]:
-    return Call("symbol_info_tick", named(symbol=symbol), _one(r.Tick))
-
-
-def symbol_select(symbol: str, enable: bool = True) -> Call[bool]:
-    return Call("symbol_select", named(symbol=symbol, enable=enable), bool)
-
-
-def market_book_add(symbol: str) -> Call[bool]:
-    return Call("market_book_add", named(symbol=symbol), bool)
-
-
-def market_book_get(symbol: str) -> Call[tuple[r.BookInfo, ...]]:
-    return Call("market_book_get", named(symbol=symbol), _many(r.BookInfo))
-
-
-def market_book_release(symbol: str) -> Call[bool]:
-    return Call("market_book_release", named(symbol=symbol), bool)
-
-
-def copy_rates_from(symbol: str, timeframe: int, date_from: Any, count: int) -> Call[Any]:
-    return _paged("copy_rates_from", named(symbol=symbol, timeframe=timeframe,
-                                           date_from=date_from, count=count),
-                  backward=True, columns=RATES_DTYPE)
-
-
-def copy_rates_from_pos(symbol: str, timeframe: int, start_pos: int, count: int) -> Call[Any]:
-    return _paged("copy_rates_from_pos", named(symbol=symbol, timeframe=timeframe,
-                                               start_pos=start_pos, count=count),
-                  backward=True, columns=RATES_DTYPE)
-
-
-def copy_rates_range(symbol: str, timeframe: int, date_from: Any, date_to: Any) -> Call[Any]:
-    return _paged("copy_rates_range", named(symbol=symbol, timeframe=timeframe,
-                                            date_from=date_from, date_to=date_to),
-                  backward=False, columns=RATES_DTYPE)
-
-
-def copy_ticks_from(symbol: str, date_from: Any, count: int, flags: int) -> Call[Any]:
-    return _paged("copy_ticks_from", named(symbol=symbol, date_from=date_from, count=count,
-                                           flags=flags),
-                  backward=False, columns=TICKS_DTYPE)
-
-
-def copy_ticks_range(symbol: str, date_from: Any, date_to: Any, flags: int) -> Call[Any]:
-    return _paged("copy_ticks_range", named(symbol=symbol, date_from=date_from,
-                                            date_to=date_to, flags=flags),
-                  backward=False, columns=TICKS_DTYPE)
-
-
-# -- trading ---------------------------------------------------------------------------------
-
-def orders_total() -> Call[int]:
-    return Call("orders_total", {}, int)
+def _version(result: Any) -> tuple[int, int, str]:
+    terminal_version, build, build_date = result
+    return int(terminal_version), int(build), str(build_date)
 
 
 def _by_symbol_first(symbol: str | None, ticket: int | None) -> int | None:
@@ -177,60 +72,6 @@ def _by_symbol_first(symbol: str | None, ticket: int | None) -> int | None:
     is ignored." (The daemon's own API takes one selector; other pairs, which the package
     documents nothing for, are refused there: ``None`` and ``RES_E_INVALID_PARAMS``.)"""
     return None if symbol is not None else ticket
-
-
-def orders_get(symbol: str | None = None, group: str | None = None,
-               ticket: int | None = None) -> Call[tuple[r.TradeOrder, ...]]:
-    return Call("orders_get", named(symbol=symbol, group=group,
-                                    ticket=_by_symbol_first(symbol, ticket)),
-                _many(r.TradeOrder))
-
-
-def positions_total() -> Call[int]:
-    return Call("positions_total", {}, int)
-
-
-def positions_get(symbol: str | None = None, group: str | None = None,
-                  ticket: int | None = None) -> Call[tuple[r.TradePosition, ...]]:
-    return Call("positions_get", named(symbol=symbol, group=group,
-                                       ticket=_by_symbol_first(symbol, ticket)),
-                _many(r.TradePosition))
-
-
-def history_orders_total(date_from: Any, date_to: Any) -> Call[int]:
-    return Call("history_orders_total", named(date_from=date_from, date_to=date_to), int)
-
-
-def history_orders_get(date_from: Any = None, date_to: Any = None, group: str | None = None,
-                       ticket: int | None = None, position: int | None = None,
-                       ) -> Call[tuple[r.TradeOrder, ...]]:
-    return Call("history_orders_get", named(date_from=date_from, date_to=date_to, group=group,
-                                            ticket=ticket, position=position),
-                _many(r.TradeOrder))
-
-
-def history_deals_total(date_from: Any, date_to: Any) -> Call[int]:
-    return Call("history_deals_total", named(date_from=date_from, date_to=date_to), int)
-
-
-def history_deals_get(date_from: Any = None, date_to: Any = None, group: str | None = None,
-                      ticket: int | None = None, position: int | None = None,
-                      ) -> Call[tuple[r.TradeDeal, ...]]:
-    return Call("history_deals_get", named(date_from=date_from, date_to=date_to, group=group,
-                                           ticket=ticket, position=position),
-                _many(r.TradeDeal))
-
-
-def order_calc_margin(action: int, symbol: str, volume: float, price: float) -> Call[float]:
-    return Call("order_calc_margin", named(action=action, symbol=symbol, volume=volume,
-                                           price=price), float)
-
-
-def order_calc_profit(action: int, symbol: str, volume: float, price_open: float,
-                      price_close: float) -> Call[float]:
-    return Call("order_calc_profit", named(action=action, symbol=symbol, volume=volume,
-                                           price_open=price_open, price_close=price_close),
-                float)
 
 
 #: The keys a request dict may carry: the package's ``TradeRequest`` fields, and our
@@ -259,29 +100,284 @@ def _request(request: Mapping[str, Any] | tuple[Any, ...]) -> dict[str, Any]:
                 _warned.add(str(key))
                 warnings.warn(f"trade request key {key!r} is not a MetaTrader5 TradeRequest "
                               "field: ignored, as the package ignores it", UserWarning,
-                              stacklevel=4)
+                              stacklevel=5)
             continue
         out[key] = to_wire_time(value)
     return out
 
 
-def order_check(request: Mapping[str, Any]) -> Call[r.OrderCheckResult]:
-    """A ``client_id`` on the request is left out: it names a send, and the same dict is
-    usually checked and then sent."""
-    body = _request(request)
-    if isinstance(body, dict):
-        body.pop("client_id", None)
-    return Call("order_check", {"request": body}, _one(r.OrderCheckResult))
+class Functions:
+    """Every function of the namespace (see the module docstring), in the package's order,
+    then MT Gateway's additions. Each is a :class:`~mtgateway.functions.Function`."""
+
+    # -- the connection -----------------------------------------------------------------------
+
+    @predicate()
+    def initialize(path: str | None = None, login: int | None = None,
+                   password: str | None = None, server: str | None = None,
+                   timeout: int | None = None, portable: bool = False, *,
+                   token: str | None = None, url: str | None = None,
+                   state_file: str | os.PathLike[str] | None = None) -> Session:
+        """Connect to the gateway and wait for its terminal; True when it is live.
+
+        The terminal's parameters bind as the package binds them (``initialize(path, login,
+        password, server, timeout, portable)``, positionally or by keyword); MT Gateway's
+        ``token`` and ``url`` (default ``http://127.0.0.1:8710``) are keywords, and may
+        instead come from ``MTGATEWAY_TOKEN`` / ``MTGATEWAY_URL``, or from the JSON file
+        ``mtgateway demo --state-file`` writes (``state_file=`` or ``MTGATEWAY_STATE_FILE``).
+        The token picks the terminal, so ``path`` and ``portable`` are accepted and ignored,
+        and ``password`` is never sent anywhere; ``login`` and ``server``, when given, must be
+        the token's terminal. ``timeout`` (ms, default 60 000) bounds the wait for the
+        terminal's EA.
+        """
+        return Session("initialize", {"login": login, "server": server, "timeout": timeout,
+                                      "token": token, "url": url, "state_file": state_file})
+
+    @predicate()
+    def login(login: int, password: str | None = None, server: str | None = None,
+              timeout: int | None = None) -> Session:
+        """True when the token's terminal is account ``login`` (on ``server``): a token is
+        bound to one account, so this checks rather than switches. ``password`` is ignored."""
+        return Session("login", {"login": login, "server": server})
+
+    @predicate()
+    def shutdown() -> Session:
+        """Close the connection; calls fail until the next ``initialize``. True, as a
+        terminal answers (the package's reference page says ``None``, but its C function
+        returns True, and agent servers take anything else for a failed disconnect)."""
+        return Session("shutdown")
+
+    @function()
+    def version() -> Call[tuple[int, int, str]]:
+        """``(terminal_version, build, build_date)``."""
+        return Call("version", {}, _version)
+
+    @step(LastError)
+    def last_error() -> Session:
+        """``(code, description)`` of the last call (``(1, "Success")`` after one that
+        worked); ``.data`` holds the gateway's error data."""
+        return Session("last_error")
+
+    @function()
+    def account_info() -> Call[r.AccountInfo]:
+        """The trading account."""
+        return Call("account_info", {}, _one(r.AccountInfo))
+
+    @function()
+    def terminal_info() -> Call[r.TerminalInfo]:
+        """The terminal's state and settings."""
+        return Call("terminal_info", {}, _one(r.TerminalInfo))
+
+    # -- market -------------------------------------------------------------------------------
+
+    @function()
+    def symbols_total() -> Call[int]:
+        """The number of the terminal's symbols."""
+        return Call("symbols_total", {}, int)
+
+    @function()
+    def symbols_get(group: str | None = None) -> Call[tuple[r.SymbolInfo, ...]]:
+        """Every symbol (matching ``group``, ``"*USD*,!EUR*"``)."""
+        return Call("symbols_get", named(group=group), _many(r.SymbolInfo))
+
+    @function()
+    def symbol_info(symbol: str) -> Call[r.SymbolInfo]:
+        """Every property of one symbol."""
+        return Call("symbol_info", named(symbol=symbol), _one(r.SymbolInfo))
+
+    @function()
+    def symbol_info_tick(symbol: str) -> Call[r.Tick]:
+        """The symbol's last tick."""
+        return Call("symbol_info_tick", named(symbol=symbol), _one(r.Tick))
+
+    @predicate()
+    def symbol_select(symbol: str, enable: bool = True) -> Call[bool]:
+        """Show (or hide) the symbol in the terminal's Market Watch."""
+        return Call("symbol_select", named(symbol=symbol, enable=bool(enable)), bool)
+
+    @predicate()
+    def market_book_add(symbol: str) -> Call[bool]:
+        """Subscribe to the symbol's depth of market."""
+        return Call("market_book_add", named(symbol=symbol), bool)
+
+    @function()
+    def market_book_get(symbol: str) -> Call[tuple[r.BookInfo, ...]]:
+        """The symbol's depth of market: ``BookInfo`` levels, sells first."""
+        return Call("market_book_get", named(symbol=symbol), _many(r.BookInfo))
+
+    @predicate()
+    def market_book_release(symbol: str) -> Call[bool]:
+        """Unsubscribe from the symbol's depth of market."""
+        return Call("market_book_release", named(symbol=symbol), bool)
+
+    @function()
+    def copy_rates_from(symbol: str, timeframe: int, date_from: Time, count: int) -> Call[Any]:
+        """The ``count`` bars up to ``date_from``, as a numpy structured array (tuples
+        without numpy); every page followed."""
+        return _paged("copy_rates_from", named(symbol=symbol, timeframe=timeframe,
+                                               date_from=date_from, count=count),
+                      backward=True, columns=RATES_DTYPE)
+
+    @function()
+    def copy_rates_from_pos(symbol: str, timeframe: int, start_pos: int,
+                            count: int) -> Call[Any]:
+        """The ``count`` bars from ``start_pos`` back (0: the current bar)."""
+        return _paged("copy_rates_from_pos", named(symbol=symbol, timeframe=timeframe,
+                                                   start_pos=start_pos, count=count),
+                      backward=True, columns=RATES_DTYPE)
+
+    @function()
+    def copy_rates_range(symbol: str, timeframe: int, date_from: Time,
+                         date_to: Time) -> Call[Any]:
+        """The bars from ``date_from`` to ``date_to``."""
+        return _paged("copy_rates_range", named(symbol=symbol, timeframe=timeframe,
+                                                date_from=date_from, date_to=date_to),
+                      backward=False, columns=RATES_DTYPE)
+
+    @function()
+    def copy_ticks_from(symbol: str, date_from: Time, count: int, flags: int) -> Call[Any]:
+        """The ``count`` ticks from ``date_from``."""
+        return _paged("copy_ticks_from", named(symbol=symbol, date_from=date_from,
+                                               count=count, flags=flags),
+                      backward=False, columns=TICKS_DTYPE)
+
+    @function()
+    def copy_ticks_range(symbol: str, date_from: Time, date_to: Time,
+                         flags: int) -> Call[Any]:
+        """The ticks from ``date_from`` to ``date_to``."""
+        return _paged("copy_ticks_range", named(symbol=symbol, date_from=date_from,
+                                                date_to=date_to, flags=flags),
+                      backward=False, columns=TICKS_DTYPE)
+
+    # -- trading ------------------------------------------------------------------------------
+
+    @function()
+    def orders_total() -> Call[int]:
+        """The number of pending orders."""
+        return Call("orders_total", {}, int)
+
+    @function()
+    def orders_get(symbol: str | None = None, group: str | None = None,
+                   ticket: int | None = None, *, book: str | None = None,
+                   ) -> Call[tuple[r.TradeOrder, ...]]:
+        """The pending orders (of ``symbol``, of ``group``, or the one ``ticket``); ``book="live"``
+        (ours, keyword only) reads the broker's book whatever the token trades on: a paper
+        account's reads answer its paper book, and its live positions and orders stay at the
+        broker."""
+        return Call("orders_get", named(symbol=symbol, group=group,
+                                        ticket=_by_symbol_first(symbol, ticket), book=book),
+                    _many(r.TradeOrder))
+
+    @function()
+    def order_calc_margin(action: int, symbol: str, volume: float,
+                          price: float) -> Call[float]:
+        """The margin of an order, in the account's currency."""
+        return Call("order_calc_margin", named(action=action, symbol=symbol, volume=volume,
+                                               price=price), float)
+
+    @function()
+    def order_calc_profit(action: int, symbol: str, volume: float, price_open: float,
+                          price_close: float) -> Call[float]:
+        """The profit of a trade, in the account's currency."""
+        return Call("order_calc_profit", named(action=action, symbol=symbol, volume=volume,
+                                               price_open=price_open,
+                                               price_close=price_close), float)
+
+    @function()
+    def order_check(request: Request) -> Call[r.OrderCheckResult]:
+        """Check a trade request: an ``OrderCheckResult`` (``retcode`` 0: it would go).
+
+        A refusal by the account's risk policy is a result too, with the trade server's
+        retcode closest to the rule (``refusals.py``). A ``client_id`` on the request is left
+        out: it names a send, and the same dict is usually checked and then sent."""
+        body = _request(request)
+        if isinstance(body, dict):
+            body.pop("client_id", None)
+        return Call("order_check", {"request": body}, _one(r.OrderCheckResult),
+                    refused=refusals.check_result)
+
+    @function()
+    def order_send(request: Request) -> Call[r.OrderSendResult]:
+        """Send a trade request; a broker rejection is a result (check ``retcode``), and so
+        is a refusal by the account's risk policy (``refusals.py``).
+
+        ``None`` means the request was not evaluated, or (``last_error().gateway_code ==
+        -32003``, or a lost connection) that its outcome is unknown:
+        ``last_error().data["client_id"]`` names it for ``order_status``; never send it
+        again blindly. The request carries a ``client_id`` (made when it has none)."""
+        return Call("order_send", {"request": _request(request)}, _one(r.OrderSendResult),
+                    stamped=True, refused=refusals.send_result)
+
+    @function()
+    def positions_total() -> Call[int]:
+        """The number of open positions."""
+        return Call("positions_total", {}, int)
+
+    @function()
+    def positions_get(symbol: str | None = None, group: str | None = None,
+                      ticket: int | None = None, *, book: str | None = None,
+                      ) -> Call[tuple[r.TradePosition, ...]]:
+        """The open positions (of ``symbol``, of ``group``, or the one ``ticket``); ``book="live"``
+        (ours, keyword only) reads the broker's book whatever the token trades on: a paper
+        account's reads answer its paper book, and its live positions and orders stay at the
+        broker."""
+        return Call("positions_get", named(symbol=symbol, group=group,
+                                           ticket=_by_symbol_first(symbol, ticket), book=book),
+                    _many(r.TradePosition))
+
+    @function()
+    def history_orders_total(date_from: Time, date_to: Time) -> Call[int]:
+        """The number of orders in the history between the two times."""
+        return Call("history_orders_total", named(date_from=date_from, date_to=date_to), int)
+
+    @function()
+    def history_orders_get(date_from: Time | None = None, date_to: Time | None = None,
+                           group: str | None = None, ticket: int | None = None,
+                           position: int | None = None) -> Call[tuple[r.TradeOrder, ...]]:
+        """The history's orders: between two times (of ``group``), or by ``ticket`` or
+        ``position``."""
+        return Call("history_orders_get", named(date_from=date_from, date_to=date_to,
+                                                group=group, ticket=ticket,
+                                                position=position), _many(r.TradeOrder))
+
+    @function()
+    def history_deals_total(date_from: Time, date_to: Time) -> Call[int]:
+        """The number of deals in the history between the two times."""
+        return Call("history_deals_total", named(date_from=date_from, date_to=date_to), int)
+
+    @function()
+    def history_deals_get(date_from: Time | None = None, date_to: Time | None = None,
+                          group: str | None = None, ticket: int | None = None,
+                          position: int | None = None) -> Call[tuple[r.TradeDeal, ...]]:
+        """The history's deals: between two times (of ``group``), or by ``ticket`` (the
+        order's) or ``position``."""
+        return Call("history_deals_get", named(date_from=date_from, date_to=date_to,
+                                               group=group, ticket=ticket,
+                                               position=position), _many(r.TradeDeal))
+
+    # -- MT Gateway's additions ---------------------------------------------------------------
+
+    @function(package=False)
+    def order_status(client_id: str) -> Call[r.OrderStatus]:
+        """MT Gateway's addition: the daemon's journal row for ``client_id``."""
+        return Call("order_status", named(client_id=client_id), _one(r.OrderStatus))
+
+    @function(package=False)
+    def ping() -> Call[dict[str, Any]]:
+        """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
+        return Call("ping", {}, _same)
+
+    @function(package=False)
+    def server_time() -> Call[r.ServerTime]:
+        """MT Gateway's addition: the trade server's clock and its UTC offset."""
+        return Call("server_time", {}, _one(r.ServerTime))
+
+    @function(package=False)
+    def gateway_status() -> Call[dict[str, Any]]:
+        """MT Gateway's addition: the daemon's and the terminal's connection state."""
+        return gateway_status_call()
 
 
-def order_send(request: Mapping[str, Any], client_id: str) -> Call[r.OrderSendResult]:
-    """``client_id`` is used when the request has none: with it on the request, resending the
-    same call after a dropped connection can never open a second position."""
-    body = _request(request)
-    if isinstance(body, dict) and body.get("client_id") is None:
-        body["client_id"] = client_id
-    return Call("order_send", {"request": body}, _one(r.OrderSendResult))
-
-
-def order_status(client_id: str) -> Call[r.OrderStatus]:
-    return Call("order_status", named(client_id=client_id), _one(r.OrderStatus))
+#: Every function of the table by name, in its order.
+FUNCTIONS: Final[dict[str, Declared[Any, Any]]] = {
+    name: value for name, value in vars(Functions).items() if isinstance(value, Declared)}

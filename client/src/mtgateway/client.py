@@ -24,11 +24,11 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from . import calls
 from . import constants as c
 from . import records as r
-from .arguments import package_arguments
+from .calls import Functions, gateway_status_call
 from .errors import OK, LastError, MtGatewayError, gateway_error, local_error, not_connected
+from .functions import Job, SyncFace
 from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
 from .wire import (
     Call,
@@ -188,11 +188,12 @@ class _Http:
         self._conn.close()
 
 
-class Client:
+class Client(SyncFace, Functions):
     """One gateway connection with the package's functions as methods.
 
     ``import mtgateway as mt5`` gives a default instance's methods as module functions; make
-    more instances to talk to several terminals at once (each token is bound to one).
+    more instances to talk to several terminals at once (each token is bound to one). The
+    functions are the table's (``calls.Functions``): this class carries them out.
 
     Args:
         make_client_id: makes the ``client_id`` of an ``order_send`` whose request has none
@@ -217,24 +218,25 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.shutdown()
 
-    # -- connection ------------------------------------------------------------------------
+    # -- the table's jobs ----------------------------------------------------------------------
 
-    @package_arguments(False)
-    def initialize(self, path: str | None = None, *, login: int | None = None,
-                   password: str | None = None, server: str | None = None,
-                   timeout: int | None = None, portable: bool = False,
-                   token: str | None = None, url: str | None = None,
-                   state_file: str | os.PathLike[str] | None = None) -> bool:
-        """Connect to the gateway and wait for its terminal; True when it is live.
+    def _do(self, job: Job) -> Any:
+        """Carry out one function's job (``functions.py``)."""
+        if isinstance(job, Call):
+            return self._run(job)
+        if job.name == "initialize":
+            return self._initialize(**job.arguments)
+        if job.name == "login":
+            return self._login(**job.arguments)
+        if job.name == "shutdown":
+            return self._shutdown()
+        if job.name == "last_error":
+            return self._error
+        raise AssertionError(f"no step {job.name!r}")
 
-        ``token`` and ``url`` (default ``http://127.0.0.1:8710``) may instead come from
-        ``MTGATEWAY_TOKEN`` / ``MTGATEWAY_URL``, or from the JSON file ``mtgateway demo
-        --state-file`` writes (``state_file=`` or ``MTGATEWAY_STATE_FILE``). The token picks
-        the terminal, so ``path`` and ``portable`` are accepted and ignored, and ``password``
-        is never sent anywhere; ``login`` and ``server``, when given, must be the token's
-        terminal. ``timeout`` (ms, default 60 000) bounds the wait for the terminal's EA.
-        """
-        del path, portable, password
+    def _initialize(self, *, login: int | None, server: str | None, timeout: int | None,
+                    token: str | None, url: str | None,
+                    state_file: str | os.PathLike[str] | None) -> bool:
         with self._lock:
             self._close()
             endpoint = resolve_endpoint(url, token, state_file)
@@ -243,10 +245,10 @@ class Client:
                 return False
             self._endpoint = endpoint
             self._http = _Http(endpoint, DEFAULT_TIMEOUT_S)
-            wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else timeout
+            wait_ms = DEFAULT_CONNECT_TIMEOUT_MS if timeout is None else int(timeout)
             deadline = self._monotonic() + wait_ms / 1000
             while True:
-                status = self._run(calls.gateway_status())
+                status = self._run(gateway_status_call())
                 if status is None:
                     self._close()
                     return False
@@ -267,15 +269,9 @@ class Client:
                     return False
                 self._sleep(_POLL_S)
 
-
-    @package_arguments(False)
-    def login(self, login: int, password: str | None = None, server: str | None = None,
-              timeout: int | None = None) -> bool:
-        """True when the token's terminal is account ``login`` (on ``server``): a token is
-        bound to one account, so this checks rather than switches. ``password`` is ignored."""
-        del password, timeout
+    def _login(self, *, login: int, server: str | None) -> bool:
         with self._lock:
-            status = self._run(calls.gateway_status())
+            status = self._run(gateway_status_call())
             if status is None:
                 return False
             mismatch = terminal_mismatch(status.get("terminal") or {}, login, server)
@@ -283,10 +279,7 @@ class Client:
                 self._error = mismatch
             return mismatch is None
 
-    def shutdown(self) -> bool:
-        """Close the connection; calls fail until the next ``initialize``. True, as a
-        terminal answers (the package's reference page says ``None``, but its C function
-        returns True, and agent servers take anything else for a failed disconnect)."""
+    def _shutdown(self) -> bool:
         with self._lock:
             self._close()
             self._endpoint = None
@@ -302,11 +295,6 @@ class Client:
         """A call refused before it was sent (``arguments.py``): its error is the last."""
         with self._lock:
             self._error = error
-
-    def last_error(self) -> LastError:
-        """``(code, description)`` of the last call (``(1, "Success")`` after one that
-        worked); ``.data`` holds the gateway's error data."""
-        return self._error
 
     # -- the engine ----------------------------------------------------------------------------
 
@@ -348,8 +336,8 @@ class Client:
                 outcome_data(params))) from None
         return read_response(status, data, retry_after)
 
-
     def _run(self, call: Call[T]) -> T | None:
+        call = call.with_client_id(self._make_client_id)
         with self._lock:
             try:
                 if call.pager is None:
@@ -361,167 +349,9 @@ class Client:
                     value = pager.result()
             except MtGatewayError as exc:
                 self._error = exc.error
-                return None
+                return None if call.refused is None else call.refused(call.params, exc.error)
             except r.WireMismatch as exc:
                 self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
                 return None
             self._error = OK
             return value
-
-    # -- session ------------------------------------------------------------------------------
-
-    @package_arguments()
-    def version(self) -> tuple[int, int, str] | None:
-        """``(terminal_version, build, build_date)``."""
-        return self._run(calls.version())
-
-    @package_arguments()
-    def terminal_info(self) -> r.TerminalInfo | None:
-        return self._run(calls.terminal_info())
-
-    @package_arguments()
-    def account_info(self) -> r.AccountInfo | None:
-        return self._run(calls.account_info())
-
-    @package_arguments()
-    def ping(self) -> dict[str, Any] | None:
-        """MT Gateway's addition: ``{"pong": True, "ea_rtt_ms": ...}``."""
-        return self._run(calls.ping())
-
-    @package_arguments()
-    def server_time(self) -> r.ServerTime | None:
-        """MT Gateway's addition: the trade server's clock and its UTC offset."""
-        return self._run(calls.server_time())
-
-    @package_arguments()
-    def gateway_status(self) -> dict[str, Any] | None:
-        """MT Gateway's addition: the daemon's and the terminal's connection state."""
-        return self._run(calls.gateway_status())
-
-    # -- market -------------------------------------------------------------------------------
-
-    @package_arguments()
-    def symbols_total(self) -> int | None:
-        return self._run(calls.symbols_total())
-
-    @package_arguments()
-    def symbols_get(self, group: str | None = None) -> tuple[r.SymbolInfo, ...] | None:
-        return self._run(calls.symbols_get(group))
-
-    @package_arguments()
-    def symbol_info(self, symbol: str) -> r.SymbolInfo | None:
-        return self._run(calls.symbol_info(symbol))
-
-    @package_arguments()
-    def symbol_info_tick(self, symbol: str) -> r.Tick | None:
-        return self._run(calls.symbol_info_tick(symbol))
-
-    @package_arguments(False)
-    def symbol_select(self, symbol: str, enable: bool = True) -> bool:
-        return self._run(calls.symbol_select(symbol, enable)) is True
-
-    @package_arguments(False)
-    def market_book_add(self, symbol: str) -> bool:
-        return self._run(calls.market_book_add(symbol)) is True
-
-    @package_arguments()
-    def market_book_get(self, symbol: str) -> tuple[r.BookInfo, ...] | None:
-        return self._run(calls.market_book_get(symbol))
-
-    @package_arguments(False)
-    def market_book_release(self, symbol: str) -> bool:
-        return self._run(calls.market_book_release(symbol)) is True
-
-    @package_arguments()
-    def copy_rates_from(self, symbol: str, timeframe: int, date_from: Any, count: int) -> Any:
-        """Bars as a numpy structured array (tuples without numpy); every page followed."""
-        return self._run(calls.copy_rates_from(symbol, timeframe, date_from, count))
-
-    @package_arguments()
-    def copy_rates_from_pos(self, symbol: str, timeframe: int, start_pos: int,
-                            count: int) -> Any:
-        return self._run(calls.copy_rates_from_pos(symbol, timeframe, start_pos, count))
-
-    @package_arguments()
-    def copy_rates_range(self, symbol: str, timeframe: int, date_from: Any,
-                         date_to: Any) -> Any:
-        return self._run(calls.copy_rates_range(symbol, timeframe, date_from, date_to))
-
-    @package_arguments()
-    def copy_ticks_from(self, symbol: str, date_from: Any, count: int, flags: int) -> Any:
-        return self._run(calls.copy_ticks_from(symbol, date_from, count, flags))
-
-    @package_arguments()
-    def copy_ticks_range(self, symbol: str, date_from: Any, date_to: Any, flags: int) -> Any:
-        return self._run(calls.copy_ticks_range(symbol, date_from, date_to, flags))
-
-    # -- trading ------------------------------------------------------------------------------
-
-    @package_arguments()
-    def orders_total(self) -> int | None:
-        return self._run(calls.orders_total())
-
-    @package_arguments()
-    def orders_get(self, symbol: str | None = None, group: str | None = None,
-                   ticket: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return self._run(calls.orders_get(symbol, group, ticket))
-
-    @package_arguments()
-    def positions_total(self) -> int | None:
-        return self._run(calls.positions_total())
-
-    @package_arguments()
-    def positions_get(self, symbol: str | None = None, group: str | None = None,
-                      ticket: int | None = None) -> tuple[r.TradePosition, ...] | None:
-        return self._run(calls.positions_get(symbol, group, ticket))
-
-    @package_arguments()
-    def history_orders_total(self, date_from: Any, date_to: Any) -> int | None:
-        return self._run(calls.history_orders_total(date_from, date_to))
-
-    @package_arguments()
-    def history_orders_get(self, date_from: Any = None, date_to: Any = None,
-                           group: str | None = None, ticket: int | None = None,
-                           position: int | None = None) -> tuple[r.TradeOrder, ...] | None:
-        return self._run(calls.history_orders_get(date_from, date_to, group, ticket, position))
-
-    @package_arguments()
-    def history_deals_total(self, date_from: Any, date_to: Any) -> int | None:
-        return self._run(calls.history_deals_total(date_from, date_to))
-
-    @package_arguments()
-    def history_deals_get(self, date_from: Any = None, date_to: Any = None,
-                          group: str | None = None, ticket: int | None = None,
-                          position: int | None = None) -> tuple[r.TradeDeal, ...] | None:
-        return self._run(calls.history_deals_get(date_from, date_to, group, ticket, position))
-
-    @package_arguments()
-    def order_calc_margin(self, action: int, symbol: str, volume: float,
-                          price: float) -> float | None:
-        return self._run(calls.order_calc_margin(action, symbol, volume, price))
-
-    @package_arguments()
-    def order_calc_profit(self, action: int, symbol: str, volume: float, price_open: float,
-                          price_close: float) -> float | None:
-        return self._run(calls.order_calc_profit(action, symbol, volume, price_open,
-                                                 price_close))
-
-    @package_arguments()
-    def order_check(self, request: Mapping[str, Any]) -> r.OrderCheckResult | None:
-        return self._run(calls.order_check(request))
-
-    @package_arguments()
-    def order_send(self, request: Mapping[str, Any]) -> r.OrderSendResult | None:
-        """Send a trade request; a broker rejection is a result (check ``retcode``).
-
-        ``None`` means the request was not evaluated, or (``last_error().gateway_code ==
-        -32003``, or a lost connection) that its outcome is unknown:
-        ``last_error().data["client_id"]`` names it for :meth:`order_status`; never send it
-        again blindly.
-        """
-        return self._run(calls.order_send(request, self._make_client_id()))
-
-    @package_arguments()
-    def order_status(self, client_id: str) -> r.OrderStatus | None:
-        """MT Gateway's addition: the daemon's journal row for ``client_id``."""
-        return self._run(calls.order_status(client_id))

@@ -6,9 +6,10 @@ behaves as the package's types do (C struct sequences): built from **one** seque
 ``_asdict()``, equality as tuples. Where MT Gateway answers more than the package does
 (``retcode_name``, ``client_id``, ``deduplicated``; ``paper`` on what the daemon's paper
 book answered: the account, its positions, orders and deals, a check or a send, True) those
-stay *outside* the tuple as
-attributes, as a struct sequence's non-sequence fields do (``TradeOrder(values, {"extra": 1})``),
-so package code that unpacks or counts fields sees exactly the package's.
+are attributes a program reads by name and sees nowhere else: outside the tuple, outside
+``n_fields`` and outside ``dir()`` (``TradeOrder(values, {"extra": 1})`` sets them), so code
+written for the package that unpacks, counts or lists a record's fields finds exactly the
+package's, whose types have only sequence fields.
 
 The wire's objects are read by field name (:func:`from_wire`): a field the gateway adds in a
 later version is ignored, and a field the package defines but the answer lacks is a protocol
@@ -84,8 +85,9 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
     """A struct sequence: the base of every result type.
 
     A subclass declares its tuple fields as annotations, in order; names it lists in
-    ``_extras`` (with their defaults) are attributes outside the tuple instead, as a C struct
-    sequence's non-sequence fields are (``time.struct_time``'s ``tm_zone``). What a program
+    ``_extras`` (with their defaults) are attributes outside the tuple instead, read by name
+    only: not counted in ``n_fields`` and not listed by ``dir()``, as the package's types,
+    struct sequences with only sequence fields, have nothing there. What a program
     can observe of a struct sequence is the same here: ``__match_args__`` (positional
     ``match`` patterns; aiomql filters requests by ``TradeRequest.__match_args__``),
     ``n_fields`` / ``n_sequence_fields`` / ``n_unnamed_fields``, construction from one
@@ -103,7 +105,7 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
     #: The tuple's field names, in order (set for each subclass from its annotations): the
     #: names a positional ``match`` pattern binds, as for a struct sequence.
     __match_args__: ClassVar[tuple[str, ...]] = ()
-    #: All fields, the tuple's and the extras (a struct sequence's ``n_fields``).
+    #: All fields (a struct sequence's ``n_fields``): the tuple's, as in the package's types.
     n_fields: ClassVar[int] = 0
     #: The fields inside the tuple (``len()`` of every instance).
     n_sequence_fields: ClassVar[int] = 0
@@ -121,7 +123,7 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
         fields = tuple(name for name in names if name not in cls._extras)
         cls.__match_args__ = fields  # type: ignore[misc]  # mypy: set per class here
         cls.n_sequence_fields = len(fields)
-        cls.n_fields = len(fields) + len(cls._extras)
+        cls.n_fields = len(fields)
         for index, name in enumerate(fields):
             setattr(cls, name, property(itemgetter(index), doc=f"field {index}: {name}"))
 
@@ -146,8 +148,9 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
         raise AttributeError(f"readonly attribute: {type(self).__name__}.{name}")
 
     def __dir__(self) -> list[str]:
-        """As a struct sequence's: its fields, the extras among them, no bookkeeping."""
-        return sorted((set(super().__dir__()) | set(self._extras)) - _BOOKKEEPING)
+        """As the package's struct sequences': the fields and the struct sequence's names,
+        no extras (the instance's own dictionary holds them), no bookkeeping."""
+        return sorted(set(super().__dir__()) - set(self._extras) - _BOOKKEEPING)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """As a struct sequence pickles: the class, the tuple and the extras by name."""

@@ -17,7 +17,7 @@ import json
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
@@ -205,12 +205,28 @@ def named(**params: Any) -> dict[str, Any]:
 class Call(Generic[T]):
     """One package-style call: the JSON-RPC method, its named params, and how the result
     becomes what the package returns. ``pager`` is set for ``copy_*``, whose answers are
-    pages to follow."""
+    pages to follow. ``stamped``: the params' ``request`` takes a ``client_id`` when it has
+    none (``order_send``: :meth:`with_client_id`). ``refused``: what the call answers, given the
+    params it was sent with, for a refusal the package would answer as a result (a trade
+    server's retcode), else None."""
 
     method: str
     params: dict[str, Any]
     convert: Callable[[Any], T]
     pager: Callable[[], Pager] | None = None
+    stamped: bool = False
+    refused: Callable[[Mapping[str, Any], LastError], T | None] | None = None
+
+    def with_client_id(self, make: Callable[[], str]) -> Call[T]:
+        """This call, its request given a ``client_id`` from ``make`` when it is stamped and
+        the request has none: with it, resending the same call after a dropped connection
+        can never open a second position."""
+        request = self.params.get("request")
+        if not self.stamped or not isinstance(request, dict) or \
+                request.get("client_id") is not None:
+            return self
+        return replace(self, params={**self.params,
+                                     "request": {**request, "client_id": make()}})
 
 
 def encode_request(request_id: int, method: str, params: dict[str, Any]) -> bytes:

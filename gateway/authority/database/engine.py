@@ -20,6 +20,7 @@ from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
+from ...base.fairshare import Lane, current
 from ..errors import AuthorityUnreachable
 from .dialect import postgres_ddl, statements
 from .tx import Tx, _Prepared
@@ -171,6 +172,12 @@ class Database:
         self._pool_lock = threading.Lock()
         #: Transactions asked for and not answered yet (the console's metrics read it).
         self.in_flight = 0
+        #: The callers' shares of the door (``base/fairshare.py``: set by the console, whose
+        #: door says whom each request's task works for): past its share a caller's
+        #: transaction waits for its own earlier ones before it joins the workers' queue,
+        #: so no one caller's flood stands in that queue ahead of everyone else. None: no
+        #: caller waits (the CLI, a daemon's embedded authority).
+        self.lane: Lane | None = None
         #: Told of each transaction a worker ran, on that worker's thread: its name, how long
         #: it waited for a worker and ran, its round trips (:class:`Timing`; the console's
         #: metrics; None: nobody asks).
@@ -217,6 +224,14 @@ class Database:
 
     async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
                       kwargs: dict[str, Any], *, bounded: bool) -> T:
+        lane = self.lane
+        if lane is None or not bounded:
+            return await self._queue(fn, args, kwargs, bounded=bounded)
+        async with lane.turn(current()):
+            return await self._queue(fn, args, kwargs, bounded=bounded)
+
+    async def _queue(self, fn: Callable[..., T], args: tuple[Any, ...],
+                     kwargs: dict[str, Any], *, bounded: bool) -> T:
         job = Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
         self.in_flight += 1
         try:

@@ -8,7 +8,8 @@ requests and renders its answers; who is calling, whether the connection may sta
 body says and how a failure becomes an answer are decided here, once, in this order::
 
   every request  1 Host       loopback or [console] allowed_hosts, else 421, before the
-                              router (answers.host_allowlist)
+                              router (answers.host_allowlist); then counted as its
+                              address's in the fair share (entry.fair_share)
                  --------------------------------------------------------------------------
   Door.enter     2 browser    the JSON APIs a browser must not be made to call (owner API,
                               MT4 Web API): a foreign Origin 403, a body not sent as the
@@ -17,12 +18,16 @@ body says and how a failure becomes an answer are decided here, once, in this or
                               session, the owner's Basic password and code (the one owner
                               check: throttle, lockout 429, 401), the access token and its
                               sign-in, still going by the service's one lifecycle
-                              (service/credentials.py, 401), a device proof (401, 429);
-                              then the mark: the connection is a credential holder's
-                              (base/guard)
+                              (service/credentials.py, 401), a device proof (401, 429)
                  4 body       read once (bodies.py): 413, 400, the model's 422 (a device
                               call's 400) naming each field; the one deadline is the
                               guard's [console] body_timeout_s
+                   admitted   the body whole, the caller is counted as its credential's and
+                              owner's in the fair share (base/fairshare.py: its requests in
+                              progress, 429 past them; its turns at the password hashes and
+                              the database) and the connection marked a credential holder's
+                              (base/guard): only now, so a request still arriving is never
+                              protected work
                  --------------------------------------------------------------------------
                  5 handler    the entry point's own; Door.hold for an answer held open
                               (held.py: bounds per session, owner and address, 429)
@@ -84,10 +89,11 @@ from .callers import (
     refused_proof,
     retry_after,
 )
-from .entry import DOOR, Door, Entry, boundary
+from .entry import DOOR, Door, Entry, boundary, fair_share
 from .held import Held, HeldStreams
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "DOOR", "FORM", "JSON", "MISDIRECTED", "SESSION_COOKIE",
            "Caller", "Door", "Entry", "Held", "HeldStreams", "Kind", "OwnerSession", "Posted",
-           "Renderer", "Renderers", "SessionLookup", "TokenHolder", "boundary", "host_allowlist",
-           "plain", "refusal_headers", "refusal_of", "refused_proof", "retry_after"]
+           "Renderer", "Renderers", "SessionLookup", "TokenHolder", "boundary", "fair_share",
+           "host_allowlist", "plain", "refusal_headers", "refusal_of", "refused_proof",
+           "retry_after"]

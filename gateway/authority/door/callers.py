@@ -20,9 +20,12 @@ credential         checked by
                    the console does not know bounded first (``keygate.py``)
 =================  ==========================================================================
 
-A credential that passes marks the connection a credential holder's
-(``base/guard.mark_authenticated``): the connection budget evicts it last and never while it
-works. Every refusal is a :class:`~..errors.Refusal`; its words are the contract's
+A credential that passes is what the door marks the connection by, once the request's body is
+read (``entry.py``; ``base/guard.mark_authenticated``): the connection budget evicts it last
+and never while it works. Where a credential is proved before the database is asked (an
+access token's signature, a device proof's), the request is counted from then on as that
+credential's in the fair share (``base/fairshare.py``: the database's lane), not as its
+address's. Every refusal is a :class:`~..errors.Refusal`; its words are the contract's
 (``docs/authority.md``): the owner's 401 is the same for an unknown e-mail and a wrong
 password; a lockout is 429 with the wait, during which nothing is checked (no oracle for a
 guesser).
@@ -39,11 +42,12 @@ from typing import Final, Literal, Protocol
 
 from aiohttp import web
 
+from ...base.fairshare import CALLER, Who, address_key
 from ...base.guard import mark_authenticated
 from ...base.throttle import RateLimited
 from ..api import DeviceInfo
 from ..apitokens import ApiClaims, ApiTokenRefused, ApiTokens, api_key_from
-from ..appkeys import AUTHORITY, CLOCKS, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
+from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
 from ..errors import ProofRejected, Refusal
 from ..proofs import CheckedProof, check_device_proof
@@ -52,8 +56,9 @@ from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..store import AuthorityStore, ProofClaim, StoredProofReplays
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",
-           "SessionLookup", "TokenHolder", "access_token", "bearer", "credentials", "device",
-           "owner_basic", "refused_proof", "retry_after", "session"]
+           "SessionLookup", "TokenHolder", "access_token", "bearer", "credential_of",
+           "credentials", "device", "owner_basic", "refused_proof", "retry_after", "serving",
+           "session", "who_of"]
 
 #: Which credential an entry point takes (``none``: it asks for none; ``owner``: either of the
 #: owner's, Basic or an API access token, told by the ``Authorization`` scheme it came with;
@@ -148,6 +153,51 @@ class TokenHolder:
 API_TOKENS: Final = web.AppKey("api_tokens", TokenHolder)
 
 
+#: The ``Retry-After`` of a request refused past its caller's requests in progress: one of
+#: them will have been answered by then.
+TOO_MANY_REQUESTS_RETRY_S: Final = 1
+#: Whom a request's share of the requests in progress was taken for (given back when its
+#: answer is written: ``entry.fair_share``).
+TAKEN: Final = web.RequestKey("fair_share_taken", Who)
+
+
+def serving(request: web.Request, who: Who) -> None:
+    """From here ``request`` works for ``who`` (``base/fairshare.CALLER``: its turns at the
+    password hashes and the database are ``who``'s), and holds one of ``who``'s requests in
+    progress (taken once per request; given back when it is answered).
+
+    Raises:
+        Refusal: 429 ``too_many_requests`` past the credential's or owner's bound.
+    """
+    CALLER.set(who)
+    if request.get(TAKEN) is None:
+        full = request.app[FAIR_SHARE].requests.take(who)
+        if full is not None:
+            raise Refusal(429, "too_many_requests", f"too many requests in progress for this "
+                          f"{full}; retry when one is answered",
+                          retry_after_s=TOO_MANY_REQUESTS_RETRY_S)
+        request[TAKEN] = who
+
+
+def credential_of(how: Kind, name: str) -> str:
+    """The fair share's name of a credential (``base/fairshare.Who.credential``): its kind
+    and what names it (a session's key, a sign-in's id, the owner, the device)."""
+    return f"{how}:{name}"
+
+
+def who_of(caller: Caller, address: str) -> Who | None:
+    """Whom the fair share counts ``caller`` as (None: a caller that proved nothing)."""
+    if caller.how in ("device", "device_claim"):
+        return Who(credential_of("device", caller.proven_device.device_id), "", address)
+    if caller.how == "session" and caller.session is not None:
+        return Who(credential_of("session", caller.session.key), caller.owner, address)
+    if caller.how == "bearer" and caller.claims is not None:
+        return Who(credential_of("bearer", caller.claims.session_id), caller.owner, address)
+    if caller.how == "basic":
+        return Who(credential_of("basic", caller.owner), caller.owner, address)
+    return None
+
+
 # -- the owner's password: the one check, its refusals ---------------------------------------
 
 async def credentials(app: web.Application, email: str, password: str, code: str,
@@ -195,7 +245,6 @@ async def owner_basic(request: web.Request) -> Caller:
     email, typed = _basic_credentials(request.headers.get("Authorization", "")) or ("", "")
     code = request.headers.get(CODE_HEADER, "").strip()
     checked = await credentials(request.app, email, typed, code, f"in the {CODE_HEADER} header")
-    mark_authenticated(request)
     return Caller("basic", owner=checked.owner)
 
 
@@ -206,7 +255,6 @@ async def session(request: web.Request, sessions: SessionLookup) -> Caller:
     found = await sessions.get(request.cookies.get(SESSION_COOKIE))
     if found is None:
         return NOBODY
-    mark_authenticated(request)
     return Caller("session", owner=found.owner_email, session=found)
 
 
@@ -250,11 +298,14 @@ async def bearer(request: web.Request) -> Caller:
         claims = app[API_TOKENS].get(app).verify(token.strip())
     except ApiTokenRefused as exc:
         raise Refusal(401, exc.reason, exc.message) from None
+    # signed by this console: its sign-in is looked up as that credential's work, within its
+    # share of the requests in progress
+    serving(request, Who(credential_of("bearer", claims.session_id), claims.owner_email,
+                         address_key(request.remote or "?")))
     try:
         owner = await app[AUTHORITY].credentials.api_owner(claims)
     except CredentialEnded as exc:
         raise Refusal(401, exc.reason, exc.message) from None
-    mark_authenticated(request)
     return Caller("bearer", owner=owner, claims=claims)
 
 
@@ -306,6 +357,10 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
         else:
             checked = check_device_proof(request.headers, request.method, request.path,
                                          body, now)
+            # signed by the device's key: what follows is that device's work, within its
+            # share of the requests in progress
+            serving(request, Who(credential_of("device", checked.device.device_id), "",
+                                 address_key(request.remote or "?")))
             if defer and known:
                 return Caller("device_claim", device=checked.device, claim=replays.claim(
                     checked.replay_key, checked.made_at_s, now,
@@ -319,7 +374,6 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
         raise Refusal(401, "replayed_device_proof", "the device proof was refused")
     if found:
         gate.verified(checked.device.device_id)  # known to the authority since the start
-    mark_authenticated(request)
     return Caller("device_claim" if defer else "device", device=checked.device)
 
 

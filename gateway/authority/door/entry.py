@@ -12,15 +12,17 @@ from typing import Any, Final, Generic, Literal, TypeVar, overload
 from aiohttp import web
 from pydantic import BaseModel
 
-from ...base.guard import mark_held
+from ...base.fairshare import CALLER, Who, address_key
+from ...base.guard import mark_authenticated, mark_held
+from ..appkeys import FAIR_SHARE
 from ..errors import Refusal
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted
-from .callers import NOBODY, Caller, Kind, SessionLookup
+from .callers import NOBODY, TAKEN, Caller, Kind, SessionLookup, serving, who_of
 from .held import RETRY_S, Held, HeldStreams
 
-__all__ = ["DOOR", "Door", "Entry", "boundary"]
+__all__ = ["DOOR", "Door", "Entry", "boundary", "fair_share"]
 
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B")
@@ -94,23 +96,51 @@ class Door:
             data = await bodies.raw(request)  # the proof signs it
             who = await callers.device(request, data, defer=caller == "device_claim")
         else:
-            who = await self.caller(request, caller)
+            who = await self._identify(request, caller)
         if body is None:
-            return Entry(who, None)
+            return Entry(self._admit(request, who), None)
         if body == "form":
-            return Entry(who, await bodies.form(request))
+            posted = await bodies.form(request)
+            return Entry(self._admit(request, who), posted)
         if not data:
             data = await bodies.raw(request)
+        self._admit(request, who)  # the body is whole: only now is the connection theirs
         return Entry(who, bodies.model(data, body, invalid))
 
     async def caller(self, request: web.Request, kind: Kind) -> Caller:
         """Step 3 alone: who is calling with ``kind``'s credential (a device proof needs
-        its body: :meth:`enter`).
+        its body: :meth:`enter`), admitted as the caller it proved (:meth:`_admit`).
 
         Raises:
             Refusal: the credential is refused (``session``: never; no session is
-                :data:`~.callers.NOBODY`).
+                :data:`~.callers.NOBODY`); 429 past the caller's requests in progress.
         """
+        return self._admit(request, await self._identify(request, kind))
+
+    def _admit(self, request: web.Request, caller: Caller) -> Caller:
+        """The caller proved a credential and its request has arrived whole: it is counted
+        as that credential's and owner's from here (the fair share, ``base/fairshare.py``),
+        one request in progress of its share taken unless it was when its signature was
+        checked (``callers.serving``; given back when the answer is written,
+        :func:`fair_share`), and the connection marked a credential holder's (evicted last,
+        never while it works). Marked only now, after the body: a credential shown with a
+        body still arriving once made the connection protected work while the body
+        trickled in. A device call whose own transaction writes its proof's replay row is
+        marked when that commits (``callers.device``).
+
+        Raises:
+            Refusal: 429 ``too_many_requests`` past the caller's requests in progress.
+        """
+        who = who_of(caller, address_key(request.remote or "?"))
+        if who is None:
+            return caller
+        serving(request, who)
+        if caller.claim is None:
+            mark_authenticated(request)
+        return caller
+
+    async def _identify(self, request: web.Request, kind: Kind) -> Caller:
+        """Who is calling with ``kind``'s credential, not yet admitted."""
         if kind == "owner":  # either of the owner's credentials, told by its scheme
             scheme = request.headers.get("Authorization", "").partition(" ")[0].lower()
             kind = "bearer" if scheme == "bearer" else "basic"
@@ -174,6 +204,21 @@ class Door:
 
 #: The application's door (``create_console_app`` builds it; every entry point enters by it).
 DOOR: Final = web.AppKey("console_door", Door)
+
+
+@web.middleware
+async def fair_share(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request's place in the fair share (``base/fairshare.py``): counted as its
+    address's until the door knows a credential (:meth:`Door._admit`), and its share of the
+    requests in progress given back once it is answered."""
+    token = CALLER.set(Who(address=address_key(request.remote or "?")))
+    try:
+        return await handler(request)
+    finally:
+        taken = request.get(TAKEN)
+        if taken is not None:
+            request.app[FAIR_SHARE].requests.give(taken)
+        CALLER.reset(token)
 
 
 @web.middleware

@@ -8,10 +8,14 @@ from the freshest report. Terminals whose token the owner holds count whether or
 account is registered.
 
 Every record says its ``book`` (``venues.py``): ``live`` or ``paper``. The open trades and
-margins are the latest snapshot's, of the book its daemon reports now; the history and the
-lookup answer each terminal's current book (its freshest report's, else its registration's
-paper switch) unless the body's ``book`` names one or ``all``, and pair a closing deal only
-with an opening deal of its own book.
+margins are the latest snapshot's: the book its daemon reports now and, while the account
+trades on paper, the live book its daemon reads beside it from the broker (what stays open
+there). The open trades answer every book reported (``?book=live`` or ``?book=paper`` one);
+a margin is the broker's whenever it was reported (``?book=paper`` the paper book's, and
+``/margins?book=all`` every book's row), since the broker's margin is the money at stake.
+The history and the lookup answer each terminal's current book (its freshest report's, else
+its registration's paper switch) unless the body's ``book`` names one or ``all``, and pair a
+closing deal only with an opening deal of its own book.
 """
 
 from __future__ import annotations
@@ -66,6 +70,28 @@ async def _latest(call: ApiCall) -> dict[Terminal, Snapshot]:
     return latest
 
 
+def _query_book(call: ApiCall) -> BookChoice | None:
+    """The ``?book=`` of a GET: ``live``, ``paper``, ``all``, or None when absent.
+
+    Raises:
+        Refusal: 400 for another value.
+    """
+    value = call.request.query.get("book")
+    if value is None:
+        return None
+    if value not in ("live", "paper", "all"):
+        raise Refusal(400, "invalid_book", "book: must be live, paper or all")
+    return value  # type: ignore[return-value]
+
+
+def _margins_of(snap: Snapshot, choice: BookChoice | None) -> list[Snapshot]:
+    """The snapshots a margin answer covers: ``choice``'s books, or without one the
+    broker's (the live book, beside a paper one or alone), else the paper book's."""
+    if choice is None:
+        return [snap.live if snap.live is not None else snap]
+    return [s for s in snap.books() if choice == "all" or s.book == choice]
+
+
 def _margin_row(terminal: Terminal, snap: Snapshot) -> MarginRow:
     a = snap.account
     return MarginRow(login=terminal[0], server=terminal[1], currency=a.get("currency", ""),
@@ -90,37 +116,57 @@ async def _of_login(call: ApiCall, login: int) -> dict[Terminal, Snapshot]:
 
 
 async def margin(call: ApiCall) -> web.Response:
-    """``GET /api/accounts/{login}/margin``."""
+    """``GET /api/accounts/{login}/margin``: the broker's margin (``?book=paper``: the
+    paper book's).
+
+    Raises:
+        Refusal: 404 when no daemon reports the account (or the book asked) now.
+    """
+    choice = _query_book(call)
     (terminal, snap), *_ = sorted((await _of_login(call, login_of(call))).items(),
                                   key=lambda item: -item[1].as_of)
-    return ok(MarginOut(**_margin_row(terminal, snap).model_dump()))
+    found = _margins_of(snap, "live" if choice == "all" else choice)
+    if not found:
+        raise Refusal(404, "not_reported", f"no daemon reports the {choice} book of account "
+                      f"{terminal[0]} now")
+    return ok(MarginOut(**_margin_row(terminal, found[0]).model_dump()))
 
 
 async def margins(call: ApiCall) -> web.Response:
-    """``GET /api/accounts/margins``."""
-    rows = [_margin_row(t, s) for t, s in sorted((await _latest(call)).items())]
+    """``GET /api/accounts/margins``: each account's broker margin (``?book=`` one book's,
+    or ``all`` every book's row)."""
+    choice = _query_book(call)
+    rows = [_margin_row(t, one) for t, s in sorted((await _latest(call)).items())
+            for one in _margins_of(s, choice)]
     return ok(MarginsOut(count=len(rows), margins=rows))
 
 
-def _trades(items: Iterable[tuple[Terminal, Snapshot]]) -> TradesOut:
+def _trades(items: Iterable[tuple[Terminal, Snapshot]],
+            choice: BookChoice | None = None) -> TradesOut:
+    """The open trades of every book the snapshots hold (``choice``: of one book)."""
     trades, complete = [], True
-    for (_, server), snap in items:
-        trades += [TradeRecord(**t, server=server, as_of=snap.as_of, book=snap.book)
-                   for t in snap.trades]
-        listed_positions = sum(1 for t in snap.trades if t["state"] == "open")
-        complete = complete and listed_positions >= snap.positions_total \
-            and len(snap.trades) - listed_positions >= snap.orders_total
+    for (_, server), whole in items:
+        for snap in whole.books():
+            if choice not in (None, "all", snap.book):
+                continue
+            trades += [TradeRecord(**t, server=server, as_of=snap.as_of, book=snap.book)
+                       for t in snap.trades]
+            listed_positions = sum(1 for t in snap.trades if t["state"] == "open")
+            complete = complete and listed_positions >= snap.positions_total \
+                and len(snap.trades) - listed_positions >= snap.orders_total
     return TradesOut(count=len(trades), trades=trades, complete=complete)
 
 
 async def open_trades(call: ApiCall) -> web.Response:
-    """``GET /api/trades/open``: every open position and pending order of the owner."""
-    return ok(_trades(sorted((await _latest(call)).items())))
+    """``GET /api/trades/open``: every open position and pending order of the owner, of
+    every book reported (``?book=``: one)."""
+    return ok(_trades(sorted((await _latest(call)).items()), _query_book(call)))
 
 
 async def open_trades_of(call: ApiCall) -> web.Response:
-    """``GET /api/trades/open/{login}``."""
-    return ok(_trades(sorted((await _of_login(call, login_of(call))).items())))
+    """``GET /api/trades/open/{login}`` (``?book=``: one book)."""
+    choice = _query_book(call)
+    return ok(_trades(sorted((await _of_login(call, login_of(call))).items()), choice))
 
 
 async def _known_terminals(call: ApiCall, login: int, server: str | None) -> list[Terminal]:

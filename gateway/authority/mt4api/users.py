@@ -29,14 +29,14 @@ from ...base.mt4web.shared import MAX_LOGIN
 from ..door import retry_after
 from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, PasswordNeeded, TerminalClaimed
-from ..service.accounts import AccountChanges
+from ..service.accounts import AccountChanges, LiveOpen
 from ..service.instructions import KeyReused, LiveMoney
 from ..shapes import account_json, operation_out
 from ..store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
-           "list_users", "login_of", "owner_account", "password_refusal",
+           "list_users", "live_open_refusal", "login_of", "owner_account", "password_refusal",
            "withdraw"]
 
 #: How long a money operation's answer waits for the daemon to apply it (then 202).
@@ -104,10 +104,13 @@ async def create_user(call: ApiCall) -> web.Response:
     """``POST /api/users/``: register an account (the fields of ``POST /v1/accounts``)."""
     assert isinstance(call.body, UserCreate)  # noqa: S101 - the door validated it
     body = call.body
-    registration = AccountRegistration(**{**body.model_dump(),
+    registration = AccountRegistration(**{**body.model_dump(exclude={"confirm_live_open"}),
                                           "allowed_symbols": tuple(body.allowed_symbols)})
     try:
-        row = await call.authority.accounts.register(call.owner, registration)
+        row = await call.authority.accounts.register(
+            call.owner, registration, confirm_live_open=body.confirm_live_open)
+    except LiveOpen as exc:
+        raise live_open_refusal(exc) from None
     except AccountExists:
         raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
     except TerminalClaimed as exc:
@@ -115,6 +118,13 @@ async def create_user(call: ApiCall) -> web.Response:
     except ValueError as exc:
         raise Refusal(422, "invalid_request", str(exc)) from None
     return ok(_user(row, None, False), status=201)
+
+
+def live_open_refusal(refused: LiveOpen) -> Refusal:
+    """The answer to a switch to paper over open live trades, unconfirmed: 409
+    ``live_trades_open`` saying what stays open at the broker."""
+    return Refusal(409, "live_trades_open", f"{refused.words}. Nothing was changed: send "
+                   "\"confirm_live_open\": true to switch anyway")
 
 
 def password_refusal(needed: PasswordNeeded) -> Refusal:
@@ -143,10 +153,13 @@ async def change_user(call: ApiCall) -> web.Response:
         paper_trade_enabled=body.paper_trade_enabled, mt5_path=body.mt5_path,
         account_type=body.account_type)
     try:
-        changed = await call.authority.accounts.update(call.owner, account.id, changes,
-                                                       password=body.owner_password, via="API")
+        changed = await call.authority.accounts.update(
+            call.owner, account.id, changes, password=body.owner_password, via="API",
+            confirm_live_open=body.confirm_live_open)
     except PasswordNeeded as needed:
         raise password_refusal(needed) from None
+    except LiveOpen as exc:
+        raise live_open_refusal(exc) from None
     if changed is None:
         raise Refusal(404, "not_found", "the account is gone")
     user = next(u for u in await _users(call) if u.id == account.id)

@@ -11,6 +11,7 @@ from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..errors import AccountExists, Refusal
 from ..service import AccountRegistration, TerminalClaimed
+from ..service.accounts import LiveOpen
 from ..shapes import account_json
 from .refusals import OWNER_API
 
@@ -32,6 +33,10 @@ async def register_account(request: web.Request) -> web.Response:
                                           "allowed_symbols": tuple(body.allowed_symbols)})
     try:
         row = await request.app[AUTHORITY].accounts.register(email, registration)
+    except LiveOpen as exc:
+        raise Refusal(409, "live_trades_open", f"{exc.words}. Nothing was registered: "
+                      "register it live, or switch paper on from the console's Accounts "
+                      "page, which asks you to confirm") from None
     except AccountExists:
         raise Refusal(409, "account_exists", f"Account {body.login} already exists") from None
     except TerminalClaimed as exc:

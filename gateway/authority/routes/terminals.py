@@ -8,6 +8,7 @@ from typing import Annotated, Final, Literal
 from aiohttp import web
 from pydantic import Field
 
+from ...base.guard import mark_held
 from ...base.prices import MAX_DIGITS
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
@@ -31,7 +32,8 @@ MAX_DIGITS_SYMBOLS: Final = 1000
 #: Report fields this console takes beyond the first report's, said in every answer: a
 #: daemon sends them only to a console that named them (an older one refuses unknown fields).
 #: ``book`` came a release before the list: every console that answers ``takes`` reads it.
-TAKES: Final = ("digits", "book")
+#: ``live_book``: the report's ``live``, the broker's book beside a paper one.
+TAKES: Final = ("digits", "book", "live_book")
 #: The Retry-After of a long-poll refused past a bound.
 _LONG_POLL_RETRY_S: Final = 5
 
@@ -88,6 +90,9 @@ class TerminalReportBody(Body):
     #: With the book: margin, open trades and new deals for the owner's API
     #: (``reportdetails.py``); and the owner's instructions settled since the last report.
     details: DetailsBody | None = None
+    #: With a paper book's details: the live book's, read from the broker beside them (its
+    #: margin, the positions and orders that stay open there, its new deals).
+    live: DetailsBody | None = None
     done: list[SettlementBody] = Field(default_factory=list, max_length=100)
     #: With the positions: the digits of the symbols its positions, orders and deals are in
     #: (``symbol_info().digits``), so the pages write each price as the terminal does; a
@@ -108,9 +113,13 @@ class TerminalReportBody(Body):
             None if self.open_positions is None
             else tuple(p.position() for p in self.open_positions), dict(self.digits))
         details = None if book is None or self.details is None else self.details.details()
+        # the live book is believed only beside a paper book's details: a live report's
+        # details are the live book already
+        live = None if details is None or self.live is None or self.book != "paper" \
+            else self.live.details()
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
                               self.token_hint, self.platform, self.ea_version, figures, book,
-                              details, tuple(d.settlement() for d in self.done))
+                              details, tuple(d.settlement() for d in self.done), live)
 
 
 class ReportBody(Body):
@@ -169,6 +178,11 @@ async def revocations(request: web.Request) -> web.Response:
         raise Refusal(429, "too_many_long_polls",
                    "too many revocation long-polls held for this device or address",
                    retry_after_s=_LONG_POLL_RETRY_S)
+    # held, not worked: a full connection budget may end it for a newcomer after every
+    # idle connection and live stream (the daemon polls again with its cursor, so no
+    # revocation is lost): bounded polls that could never be evicted let one owner's
+    # devices, from a few addresses, hold what every daemon shares
+    mark_held(request, last=True)
     try:
         cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
             found, body.cursor, min(body.wait_s, held.longest_s), claim)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ...base.fairshare import FairShare
 from .. import halts as halt_rows
 from .. import reports
 from ..address import ConsoleAddress
@@ -45,6 +46,7 @@ from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
 from ..halts import Halt
 from ..mailer import Mailer
 from ..migrations import version_of
+from ..passwords import Hashing
 from ..records import AuthorityKey
 from ..reports import AccountFigures, TerminalReport, TerminalRow
 from ..signins import StoredSessions, StoredSteps
@@ -96,13 +98,21 @@ class Authority:
                  randbelow: Callable[[int], int] = secrets.randbelow,
                  new_token: Callable[[], str] = generate_token,
                  address: ConsoleAddress | None = None, sign_off_loop: bool = False,
-                 password_check: PasswordCheck | None = None) -> None:
+                 password_check: PasswordCheck | None = None,
+                 shares: FairShare | None = None) -> None:
         self.store = store
         self.mailer = mailer
         #: Where the console serving this authority is (the links its mails name); without
         #: a console (the CLI, a daemon in local mode) mails name none.
         self.address = address if address is not None else ConsoleAddress()
-        self._shared = shared = Shared(store, mailer, clock, self.address)
+        #: The console's fair share (``base/fairshare.py``): its callers' turns at the
+        #: password-hashing pool and the database's lane. Without a console no caller waits
+        #: for a share.
+        if shares is not None:
+            store.database.lane = shares.lane
+        hashing = Hashing(shares.hash_workers if shares is not None else 2,
+                          shares.hashing if shares is not None else None)
+        self._shared = shared = Shared(store, mailer, clock, self.address, hashing, shares)
         self.owners = Owners(shared)
         self.tokens = Tokens(shared, new_token)
         #: What lets a bot do more asks for the owner's password (``consent.py``), checked by
@@ -128,7 +138,8 @@ class Authority:
         self.feed = shared.feed
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
-        self.sessions = StoredSessions(store.database)
+        self.sessions = StoredSessions(store.database, *(
+            (shares.sessions_per_owner,) if shares is not None else ()))
         #: The console API's sign-ins, and ending every credential of an owner at once
         #: (``credentials.py``: one lifecycle for sessions, API tokens and the events that
         #: end them).
@@ -139,7 +150,8 @@ class Authority:
         self.resets = Resets(shared, randbelow)
         #: Taking back a second factor someone else turned on (``recovery.py``).
         self.recovery = Recovery(shared)
-        self.signin_steps = StoredSteps(store.database)
+        self.signin_steps = StoredSteps(store.database, *(
+            (shares.steps_per_owner,) if shares is not None else ()))
 
     @classmethod
     async def open(cls, data_dir: Path, mailer: Mailer, *, database_url: str = "",
@@ -211,6 +223,7 @@ class Authority:
         connections."""
         await self.feed.stopped()
         await self._shared.drain()
+        self._shared.hashing.close()
         await self.store.database.close()
 
     async def overview(self, owner_email: str) -> Overview:

@@ -9,6 +9,13 @@ to paper or a lower lot cap acts within seconds rather than at the next five-min
 and notes it in the owner's activity, in one transaction. What a change loosens
 (:func:`loosened`) asks for the owner's password (``consent.py``): the rule lives here, so a
 door cannot forget it.
+
+Switching an account to paper while its live book holds positions or pending orders at the
+broker (its daemon's latest report says how many) is refused with :class:`LiveOpen`, which
+says what stays open, until the change comes confirmed: paper never reaches the live book, so
+those stay open at the broker, and bots on paper can neither see nor close them. The owner
+decides that knowingly, on every door (the page's checkbox, the API's
+``confirm_live_open``, ``mtgateway paper on --confirm-live-open``).
 """
 
 from __future__ import annotations
@@ -20,16 +27,32 @@ from typing import Final
 
 from .. import groups as group_rows
 from ..database import Tx
+from ..snapshots import live_open, open_words
 from ..store import AccountRow
 from .common import Shared, announce, check_claim, decimal_text, normalize_email, terminal_lock
 from .consent import Consent, PasswordNeeded
 
-__all__ = ["AccountChanges", "AccountRegistration", "Accounts", "RiskForm", "loosened",
-           "loosens"]
+__all__ = ["AccountChanges", "AccountRegistration", "Accounts", "LiveOpen", "RiskForm",
+           "loosened", "loosens"]
 
 #: The fields of an account's risk policy (a change of only these is a "risk_updated").
 _POLICY: Final = ("allowed_symbols", "max_lot_size", "risk_pct", "auto_trade_enabled",
                   "paper_trade_enabled")
+
+
+class LiveOpen(Exception):
+    """Paper trading would go on while the account's live book holds positions or pending
+    orders at the broker: nothing was changed. Say what stays open, and send the change again
+    confirmed (``confirm_live_open``) to switch anyway."""
+
+    def __init__(self, login: int, server: str, positions: int, orders: int) -> None:
+        self.positions, self.orders = positions, orders
+        self.words = (f"{open_words(positions, orders)} of {login}@{server} stay open at the "
+                      "broker: paper trading never reaches the live book, so bots on paper "
+                      "can neither see nor close them (a close sent on paper is refused, "
+                      "naming the live book); the dashboard and Live keep showing them as "
+                      "live")
+        super().__init__(self.words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +157,11 @@ class Accounts:
         self._store = shared.store
         self._consent = consent
 
-    async def register(self, owner_email: str, registration: AccountRegistration
-                       ) -> AccountRow:
+    async def register(self, owner_email: str, registration: AccountRegistration, *,
+                       confirm_live_open: bool = False) -> AccountRow:
         """Store an account and its risk policy (raises ``AccountExists``, ``TerminalClaimed``
-        when another owner holds live tokens for the terminal, or ``ValueError``).
+        when another owner holds live tokens for the terminal, ``LiveOpen`` when it would
+        start on paper over open live trades unconfirmed, or ``ValueError``).
 
         The MT5 credentials are not checked against a terminal here: the authority has none.
         """
@@ -153,12 +177,18 @@ class Accounts:
             paper_trade_enabled=registration.paper_trade_enabled,
             mt5_path=registration.mt5_path, account_type=registration.account_type,
             created_at=self._shared.now())
-        return await self._shared.run(self._register, row, registration.password)
+        return await self._shared.run(self._register, row, registration.password,
+                                      confirm_live_open)
 
-    def _register(self, tx: Tx, row: AccountRow, password: str) -> AccountRow:
+    def _register(self, tx: Tx, row: AccountRow, password: str,
+                  live_open_confirmed: bool = False) -> AccountRow:
         """The claim, the account, its feed rows and its activity, as one."""
         tx.lock(terminal_lock(row.login, row.server))
         check_claim(tx, self._store, row.owner_email, row.login, row.server, row.created_at)
+        if row.paper_trade_enabled and not live_open_confirmed:
+            positions, orders = live_open(tx, row.owner_email, row.login, row.server)
+            if positions or orders:
+                raise LiveOpen(row.login, row.server, positions, orders)
         stored = self._store.add_account(tx, row, password)
         # Tokens issued before the registration carried the permissive default policy
         # (live): the daemons holding them look again now, so a registration with paper
@@ -184,7 +214,8 @@ class Accounts:
 
     async def update(self, owner_email: str, account_id: int, changes: AccountChanges, *,
                      password: str | None = None, via: str = "",
-                     by_operator: bool = False) -> AccountRow | None:
+                     by_operator: bool = False,
+                     confirm_live_open: bool = False) -> AccountRow | None:
         """Make ``changes`` to the owner's account: the account as it now stands, or ``None``
         if it is not theirs. The daemons holding its tokens are told at once; ``via`` names
         the door in the activity (``"API"``).
@@ -193,20 +224,24 @@ class Accounts:
         operator at the console's machine changes it (``mtgateway paper``: access to the
         database is the authority, as ``token revoke`` treats it), never a door's caller.
 
+        Switching paper on while the live book holds trades needs ``confirm_live_open``.
+
         Raises:
             ValueError: a field out of its range.
             PasswordNeeded: it loosens the policy and the right password did not come.
+            LiveOpen: it switches paper on over open live trades, unconfirmed.
         """
         changes.check()
         owner, now = normalize_email(owner_email), self._shared.now()
         if by_operator:
             return await self._shared.run(self._update, True, owner, account_id, changes, via,
-                                          now)
+                                          now, confirm_live_open)
         return await self._consent.run(owner, password, self._update, owner, account_id,
-                                       changes, via, now)
+                                       changes, via, now, confirm_live_open)
 
     def _update(self, tx: Tx, confirmed: bool, owner: str, account_id: int,
-                c: AccountChanges, via: str, now: int) -> AccountRow | None:
+                c: AccountChanges, via: str, now: int,
+                live_open_confirmed: bool = False) -> AccountRow | None:
         account = next((a for a in self._store.accounts_of(tx, owner) if a.id == account_id),
                        None)
         if account is None:
@@ -215,6 +250,11 @@ class Accounts:
         words = loosens(new, account)
         if words and not confirmed:
             raise PasswordNeeded(words)
+        if new.paper_trade_enabled and not account.paper_trade_enabled \
+                and not live_open_confirmed:
+            positions, orders = live_open(tx, owner, account.login, account.server)
+            if positions or orders:
+                raise LiveOpen(account.login, account.server, positions, orders)
         self._store.update_account(tx, new)
         announce(tx, self._shared, owner, account.login, account.server, now)
         kind = "risk_updated" if set(c.named()) <= set(_POLICY) else "account_changed"

@@ -17,14 +17,17 @@ from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from ...base.fairshare import FairShare
 from ..activity import ActivityLog
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
 from ..errors import AuthorityError
 from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
+from ..passwords import Hashing
 from ..records import DEFAULT_RISK, RiskPolicy
 from ..reports import create_tables as create_report_tables
+from ..signins import create_ended_table
 from ..store import AccountRow, AuthorityStore, TokenRow
 from ..token_details import UseThrottle
 
@@ -124,8 +127,15 @@ class Shared:
     """The parts every room of the authority uses."""
 
     def __init__(self, store: AuthorityStore, mailer: Mailer, clock: Callable[[], float],
-                 address: ConsoleAddress | None = None) -> None:
+                 address: ConsoleAddress | None = None, hashing: Hashing | None = None,
+                 shares: FairShare | None = None) -> None:
         self.store = store
+        #: The console's fair share (``base/fairshare.py``): the rows one caller may make it
+        #: keep are counted here; None without a console (the CLI, a daemon in local mode).
+        self.shares = shares
+        #: Password hashes, on their own bounded pool, each caller in its turn
+        #: (``passwords.Hashing``).
+        self.hashing = hashing if hashing is not None else Hashing()
         self.mailer = mailer
         self.clock = clock
         #: The console's own address: every link a mail names is built on it, never on a
@@ -251,3 +261,4 @@ def _side_tables(tx: Tx) -> None:
     ActivityLog.create_table(tx)
     create_report_tables(tx)
     RevocationFeed.create_table(tx)
+    create_ended_table(tx)

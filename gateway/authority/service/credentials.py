@@ -111,7 +111,9 @@ class Credentials:
         opened = ApiSessionRow(row.session_id, row.owner_email, generation,
                                enrolled is not None, row.user_agent, row.address,
                                row.created_at, row.last_used_at)
-        open_api_session(tx, opened, created_before=row.created_at - MAX_SESSION_S)
+        shares = self._shared.shares
+        open_api_session(tx, opened, created_before=row.created_at - MAX_SESSION_S,
+                         **({"keep": shares.api_sign_ins_per_owner} if shares else {}))
         return opened
 
     async def api_owner(self, claims: ApiClaims) -> str:
@@ -170,7 +172,7 @@ class Credentials:
                                       self._shared.now())
 
     def _end_all(self, tx: Tx, owner: str, now: int) -> Ended:
-        ended = end_credentials(tx, owner, now)
+        ended = end_credentials(tx, owner, now, reason="everywhere")
         self._shared.activity.add(tx, owner, "sessions_ended",
                                   f"every session ({ended.sessions}) and API sign-in "
                                   f"({ended.api_sessions}), signed out everywhere", now)

@@ -63,6 +63,13 @@ class Live:
         return await self._shared.run(snapshots.deals_of, normalize_email(owner_email),
                                       list(terminals), **where)
 
+    async def flows(self, owner_email: str, terminals: Sequence[tuple[int, str]]
+                    ) -> dict[tuple[int, str, Book], list[tuple[int, float]]]:
+        """The balance operations kept for the owner's terminals, per book
+        (``snapshots.flows_of``)."""
+        return await self._shared.run(snapshots.flows_of, normalize_email(owner_email),
+                                      list(terminals))
+
     async def books(self, owner_email: str) -> dict[tuple[int, str], Book]:
         """The book each of the owner's terminals reports now, by (login, server): its
         freshest snapshot's, else its newest equity point's (a terminal not active now);
@@ -96,9 +103,15 @@ class Live:
             # the figures' book is the report's: details come only with figures
             book = report.figures.book if report.figures is not None else "live"
             digits = report.book.digits if report.book is not None else {}
-            snapshots.save(tx, key, details, as_of, book, digits)
+            snapshots.save(tx, key, details, as_of, book, digits, report.live)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
                                 details.deals, as_of, now, book=book, digits=digits)
+            if report.live is not None and book == "paper":
+                # the broker's deals while the account trades on paper: the live history
+                # goes on (a stop hit at the broker, a close there by hand)
+                snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
+                                    report.live.deals, as_of, now, book="live",
+                                    digits=digits)
         elif snapshot_kept:
             snapshots.drop(tx, key)
         self._instructions.settle_reported(tx, owner_email, device_id, report, now)

@@ -1,20 +1,19 @@
 """Owners: who they are, their password, their sign-ins and what their activity log says.
 
 Owner checks run scrypt even for unknown e-mails, against a dummy hash, so the answer and
-its timing do not say which addresses exist. scrypt (tens of milliseconds) runs on a worker
-thread, as every statement does (through the door), so a sign-in never holds the event loop.
+its timing do not say which addresses exist. scrypt (tens of milliseconds) runs on the
+password-hashing pool (``passwords.Hashing``: its own threads, each caller in its turn), as
+every statement runs on the database door's, so a sign-in never holds the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 from typing import Final
 
 from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
-from ..passwords import hash_password, verify_password
 from ..signins import Ended, end_credentials
 from .common import Shared, normalize_email
 
@@ -38,7 +37,7 @@ class Owners:
             raise ValueError("not an e-mail address")
         if len(password) < 8:
             raise ValueError("the password must have at least 8 characters")
-        hashed = await asyncio.to_thread(hash_password, password)
+        hashed = await self._shared.hashing.hash(password, owner=email)
         if not await self._shared.run(self._store.add_owner, email, hashed,
                                       self._shared.now()):
             raise ValueError("an owner with this e-mail exists")
@@ -61,7 +60,7 @@ class Owners:
         email = normalize_email(email)
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
-        hashed = await asyncio.to_thread(hash_password, new_password)
+        hashed = await self._shared.hashing.hash(new_password, owner=email)
         now = self._shared.now()
         ended = await self._shared.run(self._change_password, email, hashed, now, keep_session)
         self._shared.notify(email, "password_changed", now)
@@ -72,18 +71,20 @@ class Owners:
         if not self._store.set_owner_password(tx, email, hashed):
             raise ValueError("no such owner")
         self._shared.activity.add(tx, email, "password_changed", "", now)
-        return end_credentials(tx, email, now, keep_session)
+        return end_credentials(tx, email, now, keep_session, reason="password_changed")
 
     async def check(self, email: str, password: str) -> bool:
         """Whether the credentials are right; the same work is done for unknown e-mails."""
-        stored = await self._shared.run(self._store.owner_password_hash,
-                                        normalize_email(email))
-        if stored is None and self._dummy_hash is None:
-            self._dummy_hash = await asyncio.to_thread(hash_password, secrets.token_hex(16))
-        against = stored if stored is not None else self._dummy_hash
+        email = normalize_email(email)
+        stored = await self._shared.run(self._store.owner_password_hash, email)
+        # an unknown owner, or one whose password the operator set aside, costs a hash too
+        usable = stored is not None and stored.startswith("scrypt$")
+        if not usable and self._dummy_hash is None:
+            self._dummy_hash = await self._shared.hashing.hash(secrets.token_hex(16))
+        against = stored if usable else self._dummy_hash
         assert against is not None  # noqa: S101 - made just above
-        matches = await asyncio.to_thread(verify_password, password, against)
-        return matches and stored is not None
+        matches = await self._shared.hashing.verify(password, against, owner=email)
+        return matches and usable
 
     async def note_sign_in(self, email: str, ok: bool, detail: str) -> None:
         """Log a console sign-in (or a refused one, for a known owner only)."""

@@ -32,7 +32,6 @@ mailbox alone would undo it), so without more the owner is locked out for good. 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 from collections.abc import Callable
@@ -41,12 +40,11 @@ from typing import Final
 
 from .. import alerts
 from ..database import Tx
-from ..passwords import hash_password
 from ..signins import end_credentials
 from .common import Shared, mask_email, normalize_email
 
-__all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest", "issue_undo",
-           "new_undo_token", "void_recovery_links"]
+__all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest", "forget_enrolments",
+           "issue_undo", "new_undo_token", "void_recovery_links"]
 
 #: How long the link in the "two-step sign-in was turned on" notice works.
 UNDO_TTL_S: Final = 72 * 3600
@@ -128,15 +126,22 @@ class Recovery:
     async def undo(self, token: str, new_password: str) -> str | None:
         """Spend the link: the owner's factor (enrolled since the link was issued) off, every
         session, half-done sign-in and API sign-in of the owner ended, the owner's reset and
-        undo links void, the alerts' webhook removed, ``new_password`` set. The owner's
-        e-mail, or ``None`` for a link used, expired, unknown or with no such factor on
-        (nothing changed). ``ValueError`` for a short password (the link is not spent).
+        undo links void, the alerts' webhook removed, the day's enrolments given back,
+        ``new_password`` set. The owner's e-mail, or ``None`` for a link used, expired,
+        unknown or with no such factor on (nothing changed). ``ValueError`` for a short
+        password (the link is not spent).
         """
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
-        hashed = await asyncio.to_thread(hash_password, new_password)
+        # looked up first: a link made up, used, expired or with no such factor on costs no
+        # hash, and is answered alike whichever it is (``resets.Resets.complete``)
+        digest = _digest(token)
+        live = await self._shared.run(self._live, digest, self._shared.now())
+        if live is None:
+            return None
+        hashed = await self._shared.hashing.hash(new_password, owner=live[0])
         now = self._shared.now()
-        email = await self._shared.run(self._undo, _digest(token), hashed, now)
+        email = await self._shared.run(self._undo, digest, hashed, now)
         if email is not None:
             self._shared.notify(email, "second_factor_undone", now)
         return email
@@ -152,10 +157,11 @@ class Recovery:
             return None
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
+        forget_enrolments(tx, email)
         if not self._shared.store.set_owner_password(tx, email, hashed):
             return None
         void_recovery_links(tx, email, now)
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="taken_back")
         self._shared.activity.add(tx, email, "second_factor_undone", "", now)
         settings = alerts.settings_of(tx, email)
         if settings.webhook_url:
@@ -167,6 +173,14 @@ class Recovery:
                                       f"webhook removed by the take-back; {cleared.described()}",
                                       now)
         return email
+
+
+def forget_enrolments(tx: Tx, owner_email: str) -> None:
+    """Give the owner back every enrolment of the day (``secondfactor.ENROLMENTS_PER_DAY``):
+    the account was taken back, or the operator reset it. Whoever held the password could
+    otherwise turn the factor on three times and leave the owner, just back in, unable to set
+    up their own for the rest of the day."""
+    tx.execute("DELETE FROM factor_enrolments WHERE owner_email = ?", (owner_email,))
 
 
 def void_recovery_links(tx: Tx, owner_email: str, now: int) -> None:

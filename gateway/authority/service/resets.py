@@ -26,11 +26,12 @@ from email.utils import formatdate, make_msgid
 from typing import Final
 
 from ..database import Tx
-from ..passwords import hash_password
+from ..errors import AuthorityError
 from ..signins import end_credentials
 from .common import Shared, normalize_email
 
-__all__ = ["PER_ADDRESS", "PER_OWNER", "TTL_S", "Resets", "reset_message"]
+__all__ = ["OPERATOR_RESET_COMMAND", "PER_ADDRESS", "PER_OWNER", "SET_ASIDE", "SWEEP_S",
+           "TTL_S", "AskedTooOften", "Resets", "operator_reset_message", "reset_message"]
 
 #: How long a link works.
 TTL_S: Final = 30 * 60
@@ -41,6 +42,29 @@ _ADDRESS_WINDOW_S: Final = 3600
 PER_OWNER: Final = 5
 _OWNER_WINDOW_S: Final = 24 * 3600
 _TOKEN_BYTES: Final = 32
+#: Asks older than the window are swept at most this often (by one ask, in its transaction),
+#: not by every ask: the sweep cannot use the table's index, and an hour of asks made each
+#: ask scan them all while every other write waited (0.9-1.3 s an ask at 250,000 rows).
+SWEEP_S: Final = 60
+
+
+#: The command an operator runs for an owner whose password leaked (every credential ends,
+#: the password is set aside, a link to choose a new one is mailed).
+OPERATOR_RESET_COMMAND: Final = "mtgateway owner reset-password --email"
+#: What the operator's reset stores instead of a password hash: no password matches it
+#: (``passwords.verify_password`` refuses a string that is not a hash), so the old password
+#: signs in nowhere until the owner sets a new one.
+SET_ASIDE: Final = "!set-aside-by-the-operator"
+
+
+class AskedTooOften(AuthorityError):
+    """One address asked for more reset links than its share (``base/fairshare``'s
+    :data:`~gateway.base.fairshare.FORGOT_PER_ADDRESS` an hour): nothing is kept; ask again
+    after ``retry_after_s``. It says nothing about which addresses are owners'."""
+
+    def __init__(self, retry_after_s: float) -> None:
+        super().__init__("too many password-reset asks from this address")
+        self.retry_after_s = retry_after_s
 
 
 def _digest(token: str) -> str:
@@ -67,21 +91,52 @@ def reset_message(owner_email: str, link: str, at: int, from_address: str) -> Em
     return message
 
 
+def operator_reset_message(owner_email: str, link: str | None, at: int,
+                           from_address: str) -> EmailMessage:
+    """The mail of the operator's reset: what was done, and the link to choose a new
+    password (None: no console serves the authority; the sign-in page's "Forgot your
+    password?" then mails one)."""
+    message = EmailMessage()
+    message["From"] = from_address
+    message["To"] = owner_email
+    message["Subject"] = "MT Gateway: the operator signed you out and set your password aside"
+    message["Date"] = formatdate(at, usegmt=True)
+    domain = from_address.rpartition("@")[2].strip(" >") or "localhost"
+    message["Message-ID"] = make_msgid("mtgw", domain=domain)
+    choose = (f"Open this link to choose a new password:\n\n  {link}\n\nIt works once, for "
+              f"{TTL_S // 60} minutes; after that, \"Forgot your password?\" on the sign-in "
+              "page mails another." if link is not None else
+              "Choose a new one with \"Forgot your password?\" on the console's sign-in page.")
+    message.set_content(
+        f"At {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(at))}, the operator of your "
+        "MT Gateway console signed out every browser and every console API sign-in of yours "
+        f"and set your password aside ({OPERATOR_RESET_COMMAND}): it no longer signs in "
+        f"anywhere.\n\n{choose}\n\nIf you turned on two-step sign-in, it stays on: you "
+        "will still need the code from your app.\n\nDid not ask for it? Tell the operator. "
+        "Afterwards, read your Activity page, revoke the devices and tokens you do not know, "
+        "and check where your alerts go.\n")
+    return message
+
+
 class Resets:
-    """Reset links: asked for, checked, spent."""
+    """Reset links: asked for, checked, spent; and the operator's reset."""
 
     def __init__(self, shared: Shared, randbelow: Callable[[int], int]) -> None:
         self._shared = shared
         self._randbelow = randbelow
+        #: When this process last swept the asks out of their window (:data:`SWEEP_S`).
+        self._swept_at = 0
 
-    async def request(self, address: str) -> None:
+    async def request(self, address: str, *, client: str = "") -> None:
         """Mail a link to the console's ``/reset/<token>`` if ``address`` is an owner's and
         the limits allow; answers nothing either way (the caller shows one page for every
         case). The link names the console's own address (``address.py``), never one the
-        request chose.
+        request chose. ``client``: where the ask comes from (``fairshare.address_key``),
+        held to its share of asks (each is a row kept an hour).
 
         Raises:
             ValueError: no console serves this authority (no address to name).
+            AskedTooOften: ``client`` asked its share already (nothing kept).
         """
         link_base = self._shared.address.link("/reset/")
         if link_base is None:
@@ -89,19 +144,28 @@ class Resets:
         address = normalize_email(address)[:320]
         if not address:
             return
+        shares = self._shared.shares
+        if shares is not None:
+            wait = shares.forgot.admit(client)
+            if wait is not None:
+                raise AskedTooOften(wait)
         raw = bytes(self._randbelow(256) for _ in range(_TOKEN_BYTES))
         token = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
         now = self._shared.now()
-        if await self._shared.run(self._request, address, _digest(token), now):
+        sweep = now - self._swept_at >= SWEEP_S
+        if sweep:
+            self._swept_at = now
+        if await self._shared.run(self._request, address, _digest(token), now, sweep):
             self._shared.mail(reset_message(address, link_base + token, now,
                                             self._shared.mailer.from_address))
 
-    def _request(self, tx: Tx, address: str, digest: str, now: int) -> bool:
+    def _request(self, tx: Tx, address: str, digest: str, now: int, sweep: bool) -> bool:
         tx.lock(f"mtgateway-password-reset:{address}")
-        tx.execute("DELETE FROM reset_requests WHERE requested_at <= ?",
-                   (now - _ADDRESS_WINDOW_S,))
-        asked = int(tx.query_one("SELECT count(*) FROM reset_requests WHERE address = ?",
-                                 (address,))[0])
+        if sweep:
+            tx.execute("DELETE FROM reset_requests WHERE requested_at <= ?",
+                       (now - _ADDRESS_WINDOW_S,))
+        asked = int(tx.query_one("SELECT count(*) FROM reset_requests WHERE address = ? AND "
+                                 "requested_at > ?", (address, now - _ADDRESS_WINDOW_S))[0])
         if asked >= PER_ADDRESS:
             return False
         tx.execute("INSERT INTO reset_requests VALUES (?, ?)", (address, now))
@@ -131,15 +195,61 @@ class Resets:
     async def complete(self, token: str, new_password: str) -> str | None:
         """Spend the link and set ``new_password``: the owner's e-mail, or ``None`` for a
         link used, expired or unknown (nothing changed). ``ValueError`` for a short password
-        (the link is not spent)."""
+        (the link is not spent).
+
+        The link is looked up before the password is hashed, so a link made up, used or
+        expired costs one indexed read and no hash, and is answered alike whichever it is
+        (a hash per made-up link, with no credential and no throttle, once kept every
+        owner's sign-in waiting); a live one is hashed in its owner's turn, then spent by
+        the conditional ``UPDATE`` (another instance may have spent it meanwhile)."""
         if len(new_password) < 8:
             raise ValueError("the password must have at least 8 characters")
-        hashed = await asyncio.to_thread(hash_password, new_password)
+        digest = _digest(token)
+        owner = await self._shared.run(self._owner_of, digest, self._shared.now())
+        if owner is None:
+            return None
+        hashed = await self._shared.hashing.hash(new_password, owner=owner)
         now = self._shared.now()
-        email = await self._shared.run(self._complete, _digest(token), hashed, now)
+        email = await self._shared.run(self._complete, digest, hashed, now)
         if email is not None:
             self._shared.notify(email, "password_reset", now)
         return email
+
+    @staticmethod
+    def _owner_of(tx: Tx, digest: str, now: int) -> str | None:
+        row = tx.query_one("SELECT owner_email FROM password_resets WHERE token_sha256 = ? "
+                           "AND used_at IS NULL AND expires_at > ?", (digest, now))
+        return None if row is None else str(row[0])
+
+    async def by_operator(self, email: str) -> asyncio.Task[bool]:
+        """The operator's reset (``mtgateway owner reset-password``: the owner's password
+        leaked, whatever their second factor): every session, half-done sign-in and API
+        sign-in of the owner ended (the sign-in generation raised: every token refused),
+        the password set aside (:data:`SET_ASIDE`: the old one signs in nowhere), the
+        owner's reset links void and a new one mailed (the operator's, outside the owner's
+        five a day), the activity noted. The second factor, the take-back links and the
+        day's enrolments stay as they are (``owner reset-2fa`` is the operator's command for
+        the factor). The mail's delivery. ``ValueError`` for an address no owner has."""
+        email, now = normalize_email(email), self._shared.now()
+        raw = bytes(self._randbelow(256) for _ in range(_TOKEN_BYTES))
+        token = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+        link_base = self._shared.address.link("/reset/")
+        await self._shared.run(self._by_operator, email, _digest(token), now,
+                               link_base is not None)
+        return self._shared.mail(operator_reset_message(
+            email, link_base + token if link_base is not None else None, now,
+            self._shared.mailer.from_address))
+
+    def _by_operator(self, tx: Tx, email: str, digest: str, now: int, link: bool) -> None:
+        if not self._shared.store.set_owner_password(tx, email, SET_ASIDE):
+            raise ValueError(f"no owner has the address {email}")
+        tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? AND "
+                   "used_at IS NULL", (now, email))
+        if link:
+            tx.execute("INSERT INTO password_resets VALUES (?, ?, ?, ?, NULL)",
+                       (digest, email, now, now + TTL_S))
+        end_credentials(tx, email, now, reason="password_reset_by_operator")
+        self._shared.activity.add(tx, email, "password_reset_by_operator", "", now)
 
     def _complete(self, tx: Tx, digest: str, hashed: str, now: int) -> str | None:
         row = tx.query_one("UPDATE password_resets SET used_at = ? WHERE token_sha256 = ? "
@@ -152,6 +262,6 @@ class Resets:
             return None
         tx.execute("UPDATE password_resets SET used_at = ? WHERE owner_email = ? "
                    "AND used_at IS NULL", (now, email))
-        end_credentials(tx, email, now)
+        end_credentials(tx, email, now, reason="password_reset")
         self._shared.activity.add(tx, email, "password_reset", "", now)
         return email

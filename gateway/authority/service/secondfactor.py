@@ -25,7 +25,13 @@ from .. import totp
 from ..database import Tx
 from ..signins import end_credentials
 from .common import Shared, normalize_email
-from .recovery import UNDO_TTL_S, issue_undo, new_undo_token, void_recovery_links
+from .recovery import (
+    UNDO_TTL_S,
+    forget_enrolments,
+    issue_undo,
+    new_undo_token,
+    void_recovery_links,
+)
 
 __all__ = ["ENROLMENTS_PER_DAY", "ENROLMENT_WINDOW_S", "Enrolment", "FactorStatus",
            "SecondFactor"]
@@ -163,7 +169,7 @@ class SecondFactor:
         self._replace_codes(tx, email, codes)
         if undo_token is not None:
             issue_undo(tx, email, undo_token, bytes(row[0]), int(at))
-        end_credentials(tx, email, int(at), keep_session)
+        end_credentials(tx, email, int(at), keep_session, reason="two_step_on")
         self._shared.activity.add(tx, email, "second_factor_on", "", int(at))
         return True
 
@@ -206,7 +212,7 @@ class SecondFactor:
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         if was:
-            end_credentials(tx, email, now, keep_session)
+            end_credentials(tx, email, now, keep_session, reason="two_step_off")
             self._shared.activity.add(tx, email, "second_factor_off", "", now)
         return was
 
@@ -214,7 +220,8 @@ class SecondFactor:
         """The operator turns the owner's second factor off (``mtgateway owner reset-2fa``:
         the phone and the recovery codes are lost): secret and codes deleted, every session,
         half-done sign-in and API sign-in ended, the owner's undo and reset links void, the
-        activity noted and the owner mailed. The mail's delivery (whether it went out), or ``None``
+        day's enrolments given back (the owner sets up their own at once), the activity
+        noted and the owner mailed. The mail's delivery (whether it went out), or ``None``
         when no factor was on (nothing changed). ``ValueError`` for an address no owner
         has."""
         email, now = normalize_email(email), self._shared.now()
@@ -230,7 +237,8 @@ class SecondFactor:
         tx.execute("DELETE FROM owner_totp WHERE owner_email = ?", (email,))
         tx.execute("DELETE FROM owner_recovery_codes WHERE owner_email = ?", (email,))
         void_recovery_links(tx, email, now)
-        end_credentials(tx, email, now)
+        forget_enrolments(tx, email)
+        end_credentials(tx, email, now, reason="two_step_reset")
         self._shared.activity.add(tx, email, "second_factor_reset", "", now)
         return True
 

@@ -102,7 +102,8 @@ class Terminals:
                 note_use(tx, self._shared.uses, [found.token_id], device_id, address, now)
             if self._observe is not None:
                 self._observe(tx, owner, report.login, report.server, device_id,
-                              margin_of(report.state, figures), now, found.settings)
+                              margin_of(report.state, figures, sent.live), now,
+                              found.settings)
             if self._on_report is not None and sent.token_id:
                 as_of = min(book.as_of, float(now)) if book is not None and book.as_of > 0 \
                     else float(now)

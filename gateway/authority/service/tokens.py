@@ -105,7 +105,19 @@ class Tokens:
         return await self._shared.run(self._of, normalize_email(owner_email))
 
     def _of(self, tx: Tx, owner_email: str) -> list[dict[str, Any]]:
-        return listings(tx, self._store.tokens_of(tx, owner_email))
+        """The listings, each last use's device named as the owner's pages name it
+        (``used_device_name``: the device's own name, for a device that asked this owner;
+        empty otherwise), so the CLI's list and the Tokens page say the same."""
+        rows = listings(tx, self._store.tokens_of(tx, owner_email))
+        asked = {a.device_id for a in self._store.approvals_of_owner(tx, owner_email)}
+        names: dict[str, str] = {}
+        for row in rows:
+            used = str(row["used_device"] or "")
+            if used and used in asked and used not in names:
+                device = self._store.device(tx, used)
+                names[used] = device.name if device is not None else ""
+            row["used_device_name"] = names.get(used, "")
+        return rows
 
     async def relabel(self, owner_email: str, token_id: str, label: str) -> bool:
         """Change the label of one of the owner's tokens (empty clears it); ``False`` if no

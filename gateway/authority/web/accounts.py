@@ -9,7 +9,9 @@ policy over it again.
 Tightening a limit is one click. Loosening one, or leaving paper trading, asks for the
 owner's password again (the service's rule, ``service/consent.py``, in the kit's words): these
 switches put real money at the broker, and a session cookie alone reaches any local process
-the browser is sent to. A form
+the browser is sent to. Switching paper on while the live book holds positions or pending
+orders at the broker says what stays open there and asks for a tick to confirm (the service's
+``LiveOpen``); each account says what its live book holds now. A form
 with an error keeps what was typed and names the field; the password is never echoed back.
 """
 
@@ -20,7 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from ..service import PasswordNeeded
-from ..service.accounts import AccountChanges
+from ..service.accounts import AccountChanges, LiveOpen
+from ..snapshots import open_words
 from ..store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk
 from .kit import REAUTH_FIELD, Page, refused, signed_in
@@ -39,6 +42,15 @@ async def _accounts_page(page: Page, *, status: int = 200, errors: FormErrors | 
     authority = page.authority
     halts = await authority.halts.of(page.owner)
     rows = await authority.accounts.with_groups(page.owner)
+    fresh: dict[tuple[int, str], Any] = {}
+    for (_, login, server), snap in (await authority.live.snapshots(page.owner)).items():
+        if (login, server) not in fresh or snap.as_of > fresh[(login, server)].as_of:
+            fresh[(login, server)] = snap
+    live_open = {}  # what each account's live book holds at the broker now, in words
+    for terminal, snap in fresh.items():
+        live = snap if snap.book == "live" else snap.live
+        if live is not None and (live.positions_total or live.orders_total):
+            live_open[terminal] = open_words(live.positions_total, live.orders_total)
     return await page.show("accounts.html", "accounts", status=status,
                            accounts=[a for a, _ in rows],
                            groups={a.id: group for a, group in rows if group is not None},
@@ -50,8 +62,15 @@ async def _accounts_page(page: Page, *, status: int = 200, errors: FormErrors | 
                                await authority.terminals.verified(page.owner)),
                            live_tokens=live_tokens(await authority.tokens.of(page.owner),
                                                    page.kit.clock()),
+                           live_open=live_open,
                            errors=(errors or FormErrors()).fields, form=form or {},
                            risk_errors=risk_errors or {}, risk_forms=risk_forms or {})
+
+
+def _confirmed(page: Page) -> bool:
+    """Whether the form came with the box ticked that switches to paper over open live
+    trades."""
+    return page.form.get("confirm_live_open") == "on"
 
 
 @routes.get("/accounts")
@@ -71,7 +90,13 @@ async def register_account(page: Page) -> web.StreamResponse:
         return await _accounts_page(page, status=400, errors=errors, form=typed)
     authority = page.authority
     try:
-        await authority.accounts.register(page.owner, registration)
+        await authority.accounts.register(page.owner, registration,
+                                          confirm_live_open=_confirmed(page))
+    except LiveOpen as exc:
+        errors.add("paper_trade_enabled", f"{exc.words}. Tick the box below to start on paper "
+                   "anyway, and register again.")
+        return await _accounts_page(page, status=409, errors=errors,
+                                    form={**typed, "ask_live_open": "yes"})
     except AccountExists:
         errors.add("login", f"Account {registration.login} already exists on "
                             f"{registration.server}")
@@ -111,7 +136,14 @@ async def update_risk(page: Page) -> web.StreamResponse:
     try:
         changed = await page.authority.accounts.update(
             page.owner, account_id, changes,
-            password=password if isinstance(password, str) else None)
+            password=password if isinstance(password, str) else None,
+            confirm_live_open=_confirmed(page))
+    except LiveOpen as exc:
+        why = f"{exc.words}. Tick the box to switch to paper anyway, and save again."
+        return await _accounts_page(page, status=409,
+                                    risk_errors={account_id: {"paper_trade_enabled": why}},
+                                    risk_forms={account_id: {**typed,
+                                                             "ask_live_open": "yes"}})
     except PasswordNeeded as needed:
         why = f"{refused(needed)} It is needed to {'; '.join(needed.words)}."
         return await _accounts_page(page, status=401,

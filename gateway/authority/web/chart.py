@@ -16,7 +16,22 @@ stored series keeps up to ~8,000 points; a page draws at most 240 per line).
 
 Only the current book's points are drawn (``venues.py``: the series' newest point's book), and
 the line breaks where the other book's points were (:func:`switched`): a switch to paper (or
-back) is another account, not a move of this one.
+back) is another account, not a move of this one. Such a break is named as what it is (the
+other book's time, :func:`other_periods`: "on paper from 17:24 to 17:25"), never counted
+among the gaps in the reports, which are silences.
+
+**Money moved in or out** (deposits, withdrawals, credit: ``venues.FLOW_DEALS``) is not
+trading. A chart given the range's balance operations (:func:`plot`'s ``flows``) draws the
+line before each one shifted by it (as a price chart is adjusted for a dividend), so the
+values drawn end at the account's figures now, and a 2,500 deposit neither climbs across the
+interval it fell in nor sets the axis to the deposit's size, under which a 50 drawdown would
+be a flat line; each operation is drawn where it happened as a step mark with its amount. The
+points table beside the chart lists the figures as reported.
+
+**The value labels** sit where no line runs (:func:`labels`): each is tried above its grid
+line, then below, at the left, then at the right, and takes the first place no segment of the
+lines crosses (measured at the phone's larger font); the labels are drawn over the lines, on
+a halo, so one that finds no free place stays legible.
 
 The balance is drawn as steps (:func:`steps`): it moves at once (a trade closed, money moved),
 so its line goes across at the old balance, then up or down to the new; a line straight from
@@ -34,9 +49,11 @@ from typing import Final
 
 from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
+from ..venues import Book
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
-           "TOP", "WIDTH", "Chart", "chart", "drawn", "gap_after", "runs", "scale", "steps",
+           "TOP", "WIDTH", "Chart", "Flow", "Label", "Plot", "adjusted", "chart", "drawn",
+           "gap_after", "labels", "other_periods", "plot", "runs", "scale", "steps",
            "switched"]
 
 WIDTH: Final = 640
@@ -60,12 +77,35 @@ BOX: Final = {"width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - R
               "top": TOP, "bottom": HEIGHT - BOTTOM}
 
 
-@dataclass(frozen=True, slots=True)
-class Chart:
-    """One terminal's chart: its lines (one polyline per unbroken run, each series), the
-    dots of runs of one point, the axis and the points drawn."""
+#: A balance operation: when the report that first carried its deal was read (epoch s, the
+#: console's clock, the same as its equity point's ``at``) and the money it moved in (< 0:
+#: out). ``snapshots.KeptDeal.as_of`` and ``venues.flow_of``.
+Flow = tuple[int, float]
+#: The largest font a value label is drawn at (the phone's, where the chart is drawn at half
+#: size: ``books.css``), and the share of it one digit takes: what a label's box is measured
+#: with.
+_LABEL_FONT: Final = 22.0
+_DIGIT_WIDTH: Final = 0.62
 
-    points: tuple[Point, ...]
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A value label: where its text is anchored (``anchor`` "start" or "end"), its value,
+    and whether it hangs below that point (``below``) rather than sitting on it."""
+
+    x: float
+    y: float
+    anchor: str
+    value: float
+    below: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plot:
+    """What both charts draw of their points: the lines (one polyline per unbroken run,
+    each series), the dots of runs of one point, the axis and its labels, the silences, the
+    other book's periods, and the balance operations' marks ``(x, y, amount)``."""
+
     equity: tuple[str, ...]
     #: The balance's lines, as steps (:func:`steps`).
     balance: tuple[str, ...]
@@ -73,13 +113,26 @@ class Chart:
     dots: tuple[tuple[float, float, float], ...]
     low: float
     high: float
+    #: The grid lines: ``(y, value)`` for ``high``, the middle and ``low``.
+    ticks: tuple[tuple[float, float], ...]
+    labels: tuple[Label, ...]
+    #: The breaks in the line for want of a report (longer than :func:`gap_after`).
+    gaps: int
+    #: The other book's times between the current book's runs: ``(from, to)`` each.
+    switches: tuple[tuple[int, int], ...]
+    #: The other book (``switches`` name it).
+    other: Book
+    flows: tuple[tuple[float, float, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One terminal's chart: the points drawn (as reported), their span, and the plot."""
+
+    points: tuple[Point, ...]
     start: int
     end: int
-    #: Where the value labels sit: ``(y, value)`` for ``high``, the middle and ``low``.
-    ticks: tuple[tuple[float, float], ...]
-    #: The breaks in the line: intervals without a report longer than :func:`gap_after`, and
-    #: the other book's time.
-    gaps: int
+    plot: Plot
 
 
 def scale(values: Sequence[float]) -> tuple[float, float]:
@@ -133,15 +186,102 @@ def drawn(series: Sequence[Point], limit: int = MAX_DRAWN) -> tuple[Point, ...]:
     return tuple(last[k] for k in sorted(last))
 
 
-def chart(series: Sequence[Point]) -> Chart | None:
-    """The chart of ``series``'s current book (oldest first), or ``None`` when it is
-    empty."""
-    whole = drawn(series)
-    points = current(whole)
-    if not points:
-        return None
-    low, high = scale([p.equity for p in points] + [p.balance for p in points])
-    start, end = points[0].at, points[-1].at
+def other_periods(series: Sequence[Point]) -> tuple[tuple[int, int], ...]:
+    """The other book's times between the current book's points of ``series`` (oldest
+    first): ``(first, last)`` of each run of the other book's points that the current book
+    reported both before and after (where :func:`switched` breaks the line)."""
+    if not series:
+        return ()
+    book = series[-1].book
+    out: list[tuple[int, int]] = []
+    run: list[Point] = []
+    seen = False
+    for point in series:
+        if point.book == book:
+            if run and seen:
+                out.append((run[0].at, run[-1].at))
+            run, seen = [], True
+        else:
+            run.append(point)
+    return tuple(out)
+
+
+def adjusted(points: Sequence[Point], flows: Sequence[Flow]) -> list[Point]:
+    """``points`` (oldest first) as drawn: each shifted by the money moved after it within
+    them (a flow counts at the first point at or after it, which holds it; one at or before
+    the first point is in its figures already), so the last is as reported."""
+    if not flows or not points:
+        return list(points)
+    first, last = points[0].at, points[-1].at
+    held = [(at, amount) for at, amount in flows if first < at <= last]
+    if not held:
+        return list(points)
+    return [Point(p.at, p.balance + (moved := sum(a for at, a in held if at > p.at)),
+                  p.equity + moved, p.book) for p in points]
+
+
+def _crosses(box: tuple[float, float, float, float],
+             a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether the segment ``a``-``b`` meets the rectangle ``(x0, y0, x1, y1)``."""
+    x0, y0, x1, y1 = box
+    (ax, ay), (bx, by) = a, b
+    if max(ax, bx) < x0 or min(ax, bx) > x1 or max(ay, by) < y0 or min(ay, by) > y1:
+        return False
+    if x0 <= ax <= x1 and y0 <= ay <= y1:
+        return True
+    dx, dy = bx - ax, by - ay
+    low, high = 0.0, 1.0
+    for p, q in ((-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+        if low > high:
+            return False
+    return True
+
+
+def labels(ticks: Sequence[tuple[float, float]],
+           lines: Sequence[Sequence[tuple[float, float]]]) -> tuple[Label, ...]:
+    """Where each grid line's value label goes (the module docstring): the lowest under the
+    plot, where no line runs; the others at the first of above-left, above-right,
+    below-left, below-right that no segment of ``lines`` crosses (else the one fewest
+    cross)."""
+    out = []
+    for i, (y, value) in enumerate(ticks):
+        if i == len(ticks) - 1:
+            out.append(Label(LEFT + 4, y + 8, "start", value, below=True))
+            continue
+        width = len(f"{value:,.2f}") * _LABEL_FONT * _DIGIT_WIDTH
+        places = []
+        for below in (False, True):
+            top = y + 6 if below else y - 8 - _LABEL_FONT
+            for anchor in ("start", "end"):
+                x = LEFT + 4 if anchor == "start" else WIDTH - RIGHT - 4
+                left = x if anchor == "start" else x - width
+                box = (left, top, left + width, top + _LABEL_FONT)
+                hits = sum(_crosses(box, a, b) for line in lines
+                           for a, b in zip(line, line[1:], strict=False))
+                hits += sum(box[0] - 4 <= px <= box[2] + 4 and box[1] - 4 <= py <= box[3] + 4
+                            for line in lines if len(line) == 1 for px, py in line)
+                places.append((hits, Label(x, y + 6 if below else y - 8, anchor, value,
+                                           below)))
+        out.append(min(places, key=lambda hit: hit[0])[1])
+    return tuple(out)
+
+
+def plot(points: Sequence[Point], whole: Sequence[Point], start: int, end: int,
+         flows: Sequence[Flow] = ()) -> Plot:
+    """The plot of ``points`` (the current book's, oldest first, at least one) over
+    ``[start, end]``: ``whole`` is the series they were taken from (its other book's points
+    break the line), ``flows`` the balance operations among them (the module docstring)."""
+    shown = adjusted(points, flows)
+    low, high = scale([p.equity for p in shown] + [p.balance for p in shown])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(at: int) -> float:
@@ -151,15 +291,38 @@ def chart(series: Sequence[Point]) -> Chart | None:
     def y(value: float) -> float:
         return round(TOP + (high - value) / (high - low) * plot_h, 1)
 
-    parts = runs(points, gap_after(start, end), switched(whole))
+    breaks = switched(whole)
+    parts = runs(shown, gap_after(shown[0].at, shown[-1].at), breaks)
     middle = (low + high) / 2
-    return Chart(points,
-                 tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts),
-                 tuple(" ".join(steps(run, x, y)) for run in parts),
-                 tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
-                       for run in parts if len(run) == 1),
-                 low, high, start, end, ((y(high), high), (y(middle), middle), (y(low), low)),
-                 len(parts) - 1)
+    ticks = ((y(high), high), (y(middle), middle), (y(low), low))
+    equity = [[(x(p.at), y(p.equity)) for p in run] for run in parts]
+    balance = [[(float(xy.split(",")[0]), float(xy.split(",")[1])) for xy in steps(run, x, y)]
+               for run in parts]
+    marks = []
+    for at, amount in flows:
+        holder = next((p for p in shown if p.at >= at), None)
+        if holder is not None and at > shown[0].at:
+            marks.append((x(holder.at), y(holder.balance), amount))
+    return Plot(tuple(" ".join(f"{a},{b}" for a, b in run) for run in equity),
+                tuple(" ".join(f"{a},{b}" for a, b in run) for run in balance),
+                tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
+                      for run in parts if len(run) == 1),
+                low, high, ticks, labels(ticks, [*equity, *balance]),
+                sum(1 for run in parts[1:] if run[0].at not in breaks),
+                other_periods(whole), "live" if shown[-1].book == "paper" else "paper",
+                tuple(marks))
+
+
+def chart(series: Sequence[Point], flows: Sequence[Flow] = ()) -> Chart | None:
+    """The chart of ``series``'s current book (oldest first), or ``None`` when it is
+    empty; ``flows``: that book's balance operations (drawn as the module docstring
+    says)."""
+    whole = drawn(series)
+    points = current(whole)
+    if not points:
+        return None
+    start, end = points[0].at, points[-1].at
+    return Chart(points, start, end, plot(points, whole, start, end, flows))
 
 
 def steps(run: Sequence[Point], x: Callable[[int], float],

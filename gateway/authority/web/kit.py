@@ -55,8 +55,10 @@ from .books import signed, utc_clock, utc_short
 from .chart import BOX
 from .security import (
     PRE_COOKIE,
+    SESSION_COOKIE,
     Handler,
     add_page_headers,
+    clear_cookie,
     csrf_ok,
     set_cookie,
 )
@@ -76,9 +78,29 @@ STALE_SIGN_IN_FORM: Final = ("The sign-in form's security token is missing or ou
                              "Reload the page and try again.")
 #: The notices the sign-in page shows after ``?after=``: a browser that was signed out by
 #: an action lands there without a session to carry the notice, so the address names it.
+#: A browser whose session another browser's action ended is sent there too, by the reason
+#: the action noted (``signins.end_credentials``).
 SIGNED_OUT: Final = {
     "everywhere": "Signed out everywhere: every browser signed in as you, this one too, and "
                   "every console API sign-in has ended. Sign in again to continue.",
+    "two_step_on": "You were signed out: two-step sign-in was turned on for your account "
+                   "from another browser, which signs every other one out. Sign in again "
+                   "with your password and a code from your authenticator app.",
+    "two_step_off": "You were signed out: two-step sign-in was turned off for your account "
+                    "from another browser, which signs every other one out. Sign in again "
+                    "with your password.",
+    "two_step_reset": "You were signed out: the console's operator turned your two-step "
+                      "sign-in off (you had lost the authenticator). Sign in with your "
+                      "password; check your e-mail for the notice.",
+    "password_changed": "You were signed out: your console password was changed from another "
+                        "browser. Sign in with the new password.",
+    "taken_back": "You were signed out: your account was taken back with the link sent "
+                  "when two-step sign-in was turned on. Sign in with the new password.",
+    "password_reset": "You were signed out: your console password was reset with a link "
+                      "sent by e-mail. Sign in with the new password.",
+    "password_reset_by_operator": "You were signed out: the console's operator set your "
+                                  "password aside and ended every sign-in. Set a new "
+                                  "password with the link mailed to you.",
 }
 #: Random bytes of a page's double-submit token (before sign-in: no session holds one).
 _PRE_TOKEN_BYTES: Final = 32
@@ -157,7 +179,7 @@ class PageKit:
         does not answer, and 429: too many at once, so the page asks nothing of it)."""
         session = None
         if status not in (429, 503):
-            with suppress(DatabaseUnavailable):
+            with suppress(DatabaseUnavailable, Refusal):  # a refusal's page asks nothing more
                 session = await self.session(request)
         title, message = (("Page not found", "There is no page at this address.")
                           if status == 404 else
@@ -326,10 +348,21 @@ def signed_in(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> Handl
             if session is None or not csrf_ok(session.csrf, form.get("csrf")):
                 return kit.forbidden(STALE_FORM)
         if session is None:
-            raise web.HTTPSeeOther("/login")
+            raise await _to_sign_in(request, kit)
         return await handler(Page(request, kit, session, entry.caller, form, posted))
 
     return page
+
+
+async def _to_sign_in(request: web.Request, kit: PageKit) -> web.HTTPSeeOther:
+    """To the sign-in page; a browser whose session another browser's action ended is told
+    which (``?after=``, one of :data:`SIGNED_OUT`), its dead cookie cleared."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    why = await kit.sessions.why_ended(cookie) if cookie else None
+    redirect = web.HTTPSeeOther("/login" + (f"?after={why}" if why in SIGNED_OUT else ""))
+    if cookie:
+        clear_cookie(request, redirect, SESSION_COOKIE)
+    return redirect
 
 
 def signed_in_part(handler: Callable[[Page], Awaitable[web.StreamResponse]]) -> Handler:

@@ -42,7 +42,7 @@ from ..positions import digits_of
 from ..reports import TerminalRow
 from ..snapshots import KeptDeal, Snapshot
 from ..venues import Book, flow_of
-from .books import price, signed, tone
+from .books import live_book, margin_level, signed, tone, trade_row
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
 from .views import halt_notes, stale_note
@@ -55,22 +55,6 @@ BEAT_S: Final = 15.0
 STREAM_S: Final = 300.0
 #: The newest closed trades and balance operations a panel lists.
 HISTORY_ROWS: Final = 50
-_CMD: Final = {0: "buy", 1: "sell", 2: "buy limit", 3: "sell limit", 4: "buy stop",
-               5: "sell stop", 6: "buy stop limit", 7: "sell stop limit"}
-
-
-def _trade_row(t: Mapping[str, Any], digits: Mapping[str, int]) -> dict[str, Any]:
-    """One trade record's cells, its prices at its symbol's digits when a report said them."""
-    kind = ("balance" if t["cmd"] == 6 else "credit") if t["state"] == "balance" \
-        else _CMD.get(int(t["cmd"]), str(t["cmd"]))
-    at = digits.get(str(t["symbol"]))
-    return {"t": t, "kind": kind, "profit": signed(float(t["profit"])),
-            "tone": tone(float(t["profit"])), "open_price": price(float(t["open_price"]), at),
-            "close_price": price(float(t["close_price"]), at),
-            "sl": price(float(t["sl"]), at), "tp": price(float(t["tp"]), at),
-            "storage": signed(float(t["storage"]))}
-
-
 def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str], Snapshot],
            deals: Sequence[KeptDeal],
            series: Mapping[tuple[str, int, str], list[equity.Point]], now: int,
@@ -106,12 +90,14 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
             "stale": stale_note(snap.as_of, now) if snap is not None else "",
             "floating": None if floating is None else signed(floating),
             "floating_tone": None if floating is None else tone(floating),
-            "positions": [_trade_row(t, digits) for t in trades if t["state"] == "open"],
-            "orders": [_trade_row(t, digits) for t in trades if t["state"] == "pending"],
+            "positions": [trade_row(t, digits) for t in trades if t["state"] == "open"],
+            "orders": [trade_row(t, digits) for t in trades if t["state"] == "pending"],
             "positions_total": snap.positions_total if snap is not None else 0,
             "orders_total": snap.orders_total if snap is not None else 0,
-            "history": [_trade_row(t, digits) for t in reversed(history)][:HISTORY_ROWS],
+            "history": [trade_row(t, digits) for t in reversed(history)][:HISTORY_ROWS],
             "history_total": len(history),
+            "margin_level": None if account is None else margin_level(account),
+            "live_book": live_book(snap.live if snap is not None else None, now),
             "chart": live_chart(points, now, range_s, flows)})
     return out
 

@@ -20,8 +20,11 @@ range, the drawdown and the balance operations' marks:
   its paper book's), the line broken where the other book's points were, so a switch of book
   is a break, not a cliff;
 * **balance as steps** (``chart.steps``, as the dashboard's): the balance moves at once (a
-  trade closed, money moved), so its line goes across then up or down; each balance
-  operation is marked where it happened.
+  trade closed, money moved), so its line goes across then up or down;
+* **money moved** (``chart.py``): the line before a balance operation is drawn shifted by it,
+  so a deposit neither climbs nor sets the axis to its size; each is marked where it
+  happened with its amount;
+* **the value labels** where no line runs (``chart.labels``).
 
 Coordinates follow ``chart.py``'s view box and margins (``x`` by time over the range's span,
 ``y`` by value over ``[low, high]``), rounded to 0.1.
@@ -34,21 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..equity import Point, current
-from .chart import (
-    BOTTOM,
-    GAP_S,
-    HEIGHT,
-    LEFT,
-    MIN_SPAN_PCT,
-    RIGHT,
-    TOP,
-    WIDTH,
-    gap_after,
-    runs,
-    scale,
-    steps,
-    switched,
-)
+from .chart import GAP_S, LEFT, MIN_SPAN_PCT, RIGHT, WIDTH, Flow, Plot, plot
 
 __all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow", "LiveChart",
            "drawdown", "live_chart", "range_of"]
@@ -65,10 +54,6 @@ def range_of(name: str | None) -> tuple[str, int]:
     return DEFAULT_RANGE, RANGES[DEFAULT_RANGE]
 
 
-#: A balance operation: when the report that first carried its deal was read (epoch s, the
-#: console's clock, the same as its equity point's ``at``) and the money it moved in (< 0:
-#: out). ``snapshots.KeptDeal.as_of`` and ``venues.flow_of``.
-Flow = tuple[int, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,39 +119,30 @@ def drawdown(points: Sequence[Point], flows: Sequence[Flow] = ()) -> Drawdown | 
 
 @dataclass(frozen=True, slots=True)
 class LiveChart:
-    """One terminal's chart over a range: the lines (one polyline per unbroken run), the
-    axis (low, high and three labels), the time labels, the gaps (a silence or the other
-    book's time), the drawdown, and the balance operations' marks ``(x, y, amount)``."""
+    """One terminal's chart over a range: the points drawn (as reported), the axis's span
+    and time labels, the drawdown, and the plot (``chart.Plot``: lines, axis and its labels,
+    gaps, the other book's periods, balance operations)."""
 
     points: tuple[Point, ...]
-    equity: tuple[str, ...]
-    balance: tuple[str, ...]
-    #: ``(x, y of equity, y of balance)`` of each run of a single point (drawn as dots).
-    dots: tuple[tuple[float, float, float], ...]
-    low: float
-    high: float
     start: int
     end: int
-    ticks: tuple[tuple[float, float], ...]
     times: tuple[tuple[float, int], ...]
-    gaps: int
     drawdown: Drawdown | None
-    flows: tuple[tuple[float, float, float], ...] = ()
+    plot: Plot
 
 
 def live_chart(series: Sequence[Point], now: int, range_s: int,
                flows: Sequence[Flow] = ()) -> LiveChart | None:
     """The chart of the points of ``series`` (oldest first) of its current book within
     ``range_s`` of ``now``, or ``None`` when none falls in it; ``flows`` are that book's
-    balance operations (left out of the drawdown, marked on the balance line)."""
+    balance operations (left out of the drawdown, marked on the balance line, and the line
+    before each drawn shifted by it: ``chart.py``)."""
     start = now - range_s
     inside = tuple(p for p in series if p.at >= start)
     points = current(inside)
     if not points:
         return None
-    low, high = scale([p.equity for p in points] + [p.balance for p in points])
-    middle = (low + high) / 2
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w = WIDTH - LEFT - RIGHT
     # the axis runs from the range's start, or from the first point when the series is
     # younger than the range (a day's range over ten minutes of history would be a dot)
     start = max(start, points[0].at)
@@ -177,22 +153,6 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
             return round(LEFT + plot_w / 2, 1)
         return round(LEFT + (at - start) / (end - start) * plot_w, 1)
 
-    def y(value: float) -> float:
-        return round(TOP + (high - value) / (high - low) * plot_h, 1)
-
-    # where the other book reported in between, the line breaks (a switch, not a move)
-    parts = runs(points, gap_after(points[0].at, points[-1].at), switched(inside))
-    equity = tuple(" ".join(f"{x(p.at)},{y(p.equity)}" for p in run) for run in parts)
-    balance = tuple(" ".join(steps(run, x, y)) for run in parts)
-    dots = tuple((x(run[0].at), y(run[0].equity), y(run[0].balance))
-                 for run in parts if len(run) == 1)
-    ticks = ((y(high), high), (y(middle), middle), (y(low), low))
     times = tuple((x(at), at) for at in (start, (start + end) // 2, end))
-    marks = []
-    for at, amount in flows:
-        holder = next((p for p in points if p.at >= at), None)
-        if holder is not None and at > points[0].at:
-            marks.append((x(holder.at), y(holder.balance), amount))
-    return LiveChart(points, equity, balance, dots, low, high, start, end, ticks, times,
-                     len(parts) - 1, drawdown(points, flows), tuple(marks))
-
+    return LiveChart(points, start, end, times, drawdown(points, flows),
+                     plot(points, inside, start, end, flows))

@@ -6,8 +6,12 @@
   ``Cache-Control: no-store`` (pages show tokens once, device ids, activity: nothing for a
   shared browser cache or the back button to keep).
 - **Cookies**: the session cookie is HttpOnly, SameSite=Strict, path ``/``, and Secure when
-  the request came over TLS (a plain-HTTP console on loopback could not set a Secure cookie
-  the browser would send back).
+  the request came over TLS or ``[console] public_url`` is ``https://`` (a TLS proxy in
+  front, whose last hop to the console may be plain HTTP: the browser's side is what
+  counts; a plain-HTTP console on loopback could not set a Secure cookie the browser would
+  send back). With an ``https://`` public address every page also says
+  ``Strict-Transport-Security`` (a year): the browser never asks for it over plain HTTP
+  again.
 - **CSRF**: every state-changing form carries a token that must match the session's
   (:func:`csrf_ok`); the sign-in form, before there is a session, uses a double-submit
   cookie of its own. A POST without a matching token gets 403 and changes nothing.
@@ -21,10 +25,11 @@ from typing import Final
 
 from aiohttp import web
 
+from ..appkeys import CONSOLE_ADDRESS
 from ..door import SESSION_COOKIE
 
-__all__ = ["CSP", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "Handler", "add_page_headers",
-           "clear_cookie", "csrf_ok", "security_headers", "set_cookie"]
+__all__ = ["CSP", "HSTS", "PRE_COOKIE", "SESSION_COOKIE", "STEP_COOKIE", "Handler",
+           "add_page_headers", "clear_cookie", "csrf_ok", "security_headers", "set_cookie"]
 
 #: The sign-in form's double-submit CSRF cookie (there is no session yet to hold a token).
 PRE_COOKIE: Final = "mtgw_login_csrf"
@@ -42,6 +47,9 @@ _HEADERS: Final = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+#: What an ``https://`` public address adds to every page: browsers keep to HTTPS for a year.
+HSTS: Final = "max-age=31536000"
 
 #: An aiohttp request handler (what a page's decorators return).
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -71,19 +79,30 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
             if static and name == "Cache-Control":
                 continue
             response.headers.setdefault(name, value)
+        if _public_tls(request):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
     return response
+
+
+def _public_tls(request: web.Request) -> bool:
+    """Whether owners open the console over TLS: this request came over it, or the public
+    address is ``https://`` (a proxy's, whose last hop may be plain HTTP)."""
+    address = request.app.get(CONSOLE_ADDRESS)
+    return request.secure or (address is not None
+                              and address.public_url.startswith("https://"))
 
 
 def set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str,
                max_age: int | None = None) -> None:
-    """Set a cookie HttpOnly, SameSite=Strict, and Secure under TLS."""
+    """Set a cookie HttpOnly, SameSite=Strict, and Secure when owners open the console over
+    TLS (:func:`_public_tls`)."""
     response.set_cookie(name, value, httponly=True, samesite="Strict", path="/",
-                        secure=request.secure, max_age=max_age)
+                        secure=_public_tls(request), max_age=max_age)
 
 
 def clear_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
     """Expire a cookie with the same attributes it was set with."""
-    response.del_cookie(name, path="/", secure=request.secure, httponly=True,
+    response.del_cookie(name, path="/", secure=_public_tls(request), httponly=True,
                         samesite="Strict")
 
 

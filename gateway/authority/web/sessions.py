@@ -161,6 +161,13 @@ class SessionStore:
             if self._ended is not None:
                 self._ended(key=_key(session_id))
 
+    async def why_ended(self, session_id: str | None) -> str | None:
+        """Why the session of the cookie ``session_id`` was ended by an event (the reason
+        word ``signins.end_credentials`` noted), or ``None``."""
+        if not session_id:
+            return None
+        return await self._rows().ended_why(_key(session_id))
+
     async def count(self) -> int:
         """How many sessions are stored (live or not yet swept)."""
         return await self._rows().count()

@@ -24,10 +24,11 @@ from typing import Final
 
 from aiohttp import web
 
+from ...base.fairshare import address_key
 from ...base.throttle import RateLimited
 from .. import totp
 from ..door import retry_after
-from ..service.resets import TTL_S
+from ..service.resets import TTL_S, AskedTooOften
 from ..service.signin import SignInRefused
 from .forms import parse_new_password
 from .kit import STALE_SIGN_IN_FORM, Page, Visit, before_sign_in, signed_in
@@ -196,7 +197,16 @@ async def forgot(visit: Visit) -> web.StreamResponse:
                           error="Enter the e-mail address you sign in with.")
     # The link names the console's own address, never this request's Host: the Host rule
     # admits every loopback port, and one of them may be another local user's.
-    await visit.authority.resets.request(email)
+    try:
+        await visit.authority.resets.request(
+            email, client=address_key(visit.request.remote or "?"))
+    except AskedTooOften as exc:  # each ask is a row kept an hour: one address's are bounded
+        wait = retry_after(exc.retry_after_s)
+        response = visit.show("forgot.html", status=429, sent=False, error=(
+            f"Too many reset links asked from this address. Try again in "
+            f"{max(1, wait // 60)} min."))
+        response.headers["Retry-After"] = str(wait)
+        return response
     return visit.show("forgot.html", sent=True, minutes=TTL_S // 60, error="")
 
 

@@ -38,7 +38,11 @@ def when(epoch: float | None) -> str:
 
 
 def ago(epoch: float | None, now: float) -> str:
-    """A relative time: "just now", "5 min ago", "3 h ago", "2 days ago" ("in ..." ahead)."""
+    """A relative time: "just now", "5 min ago", "3 h ago", "2 days ago" ("in ..." ahead).
+
+    A time past is counted down (2 days and 23 h ago is "2 days ago": it has been two whole
+    days), a time ahead to the nearest unit: a token made a moment ago for 90 days expires
+    in 90 days less a few seconds, which the owner chose as "90 days", not "89"."""
     if epoch is None:
         return "—"
     delta = now - epoch
@@ -48,7 +52,7 @@ def ago(epoch: float | None, now: float) -> str:
         return "just now" if not future else "in under a minute"
     for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
         if seconds >= size:
-            count = int(seconds // size)
+            count = int((seconds + size / 2) // size) if future else int(seconds // size)
             word = f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
             return f"in {word}" if future else f"{word} ago"
     return "just now"  # pragma: no cover - the loop always returns for seconds >= 60

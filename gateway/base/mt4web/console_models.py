@@ -157,6 +157,10 @@ class UserCreate(Registration):
     login: Ticket
     max_lot_size: Number(0, 100) = Decimal("0.1")  # type: ignore[valid-type]
     risk_pct: Number(0, 1) = Decimal("0.01")  # type: ignore[valid-type]
+    #: Start on paper although the live book holds positions or pending orders at the broker
+    #: (they stay open there, out of reach of bots on paper): without it, 409
+    #: ``live_trades_open`` says what stays open.
+    confirm_live_open: bool = False
 
 
 class UsersOut(Out):
@@ -191,6 +195,10 @@ class UserChange(In):
     mt5_path: str | None = Field(default=None, max_length=500)
     account_type: Literal["USD", "USC"] | None = None
     owner_password: str | None = Field(default=None, max_length=1024)
+    #: Switch paper on although the live book holds positions or pending orders at the
+    #: broker (they stay open there, out of reach of bots on paper): without it, 409
+    #: ``live_trades_open`` says what stays open.
+    confirm_live_open: bool = False
 
 
 class PasswordIn(In):

@@ -181,7 +181,9 @@ _MONEY_MOVED: Final = {
 _REPORTED: Final = {404: "No daemon reports this account of yours now"}
 _LOOSEN: Final = {401: "Loosening the policy needs owner_password (or it was wrong)",
                   404: "Not one of your registered accounts",
-                  409: "The login is on several servers", 422: "A field is wrong (named)",
+                  409: "The login is on several servers; or (live_trades_open) paper "
+                       "trading would go on over live trades: send confirm_live_open",
+                  422: "A field is wrong (named)",
                   429: "Too many wrong passwords: wait"}
 _FIELDS: Final = {422: "A field is wrong (named)"}
 
@@ -238,7 +240,9 @@ ENDPOINTS: Final[tuple[Endpoint, ...]] = (
              daemon=not_here("Create user account", _USERS),
              console=Answer("Register an account", c.UserOut, c.UserCreate, created=True,
                             statuses={409: "Registered already (or the terminal is another "
-                                           "owner's)", **_FIELDS})),
+                                           "owner's); or (live_trades_open) it would start "
+                                           "on paper over live trades: send "
+                                           "confirm_live_open", **_FIELDS})),
     Endpoint(12, "PUT", "/api/users/{login}",
              daemon=not_here("Update user account", _USERS),
              console=Answer("Change an account and its policy", c.UserEnvelope, c.UserChange,

@@ -13,7 +13,12 @@ the way MQL cuts them (``mqllex.py``: a ``$`` or a letter outside a-z is a chara
 which ``{`` is a class body, a function body, an initializer; every function declarator and
 its parameters).
 
-``RULES`` is the one table of what is refused. Each rule names the page it comes from: a page of
+Two readers refuse. ``mqlgrammar.py`` reads each program by MQL's grammar and resolves every
+name it uses against the program's declarations and the language's reference words
+(``lang/<lang>.words.toml``): whatever is not one of MQL's forms, and whatever name is neither
+declared nor MQL's, is refused by construction (``GRAMMAR_RULES``), so a new variant of a
+family needs no new rule. ``RULES`` is the table of the kinds a page names one by one, each with
+a message of its own. Each rule names the page it comes from: a page of
 the MQL5 or MQL4 reference (or its compile-error table) for the language's own rules; the kit
 file whose limit it is for what MQL allows but the kit cannot model (object pointers, includes
 other than the EA's own); and, for the one rule of form, the reference's page that shows it
@@ -43,8 +48,9 @@ from functools import cache
 from pathlib import Path
 
 try:
-    from . import mqllex, mqlparse, mqlpre
+    from . import mqlgrammar, mqllex, mqlparse, mqlpre
 except ImportError:          # run as a script, or imported by mqlpp.py run as one
+    import mqlgrammar  # type: ignore[no-redef]
     import mqllex  # type: ignore[no-redef]
     import mqlparse  # type: ignore[no-redef]
     import mqlpre  # type: ignore[no-redef]
@@ -109,7 +115,9 @@ def _pages(base: str) -> dict[str, str]:
         "static": "basis/variables/static", "print": "common/print",
         "macros": "basis/preprosessor/constant", "classes": "basis/types/classes",
         "staticmembers": "basis/oop/staticmembers", "virtual": "basis/oop/virtual",
-        "properties": "basis/preprosessor/compilation"}.items()}
+        "properties": "basis/preprosessor/compilation", "variables": "basis/variables",
+        "predefined": "predefined", "integer": "basis/types/integer",
+        "datetime": "basis/types/integer/datetime", "basis": "basis"}.items()}
 
 
 LANG_PAGES = {"mql5": _pages("https://www.mql5.com/en/docs/"),
@@ -165,6 +173,59 @@ def language(name: str) -> Language:
                     frozenset(props["names"]) | frozenset(props.get("accepted", [])),
                     props["page"], tuple(imp["modules"]), imp["page"],
                     frozenset(fns["names"]), fns["page"])
+
+
+@cache
+def words(name: str) -> mqlgrammar.Words:
+    """The words the allow-list takes for ``name``: the terminal's functions
+    (``lang/<name>.toml``), the reference's constants, types, predefined variables and its
+    structures' fields (``lang/<name>.words.toml``, made from the pinned reference by
+    ``mqlref.py``), the predefined macros."""
+    lang = language(name)
+    data = tomllib.loads((LANG_DIR / f"{name}.words.toml").read_text(encoding="utf-8"))
+    predefined = frozenset(data["variables"]) | (PREDEFINED if name == "mql5" else frozenset())
+    types = frozenset(data["types"])
+    functions = lang.functions | frozenset(data["functions"])
+    free = (functions | frozenset(data["constants"]) | types | predefined | KIT_MACROS
+            | OTHER_MACROS)
+    return mqlgrammar.Words(name, free, types, frozenset(data["members"]), predefined,
+                            functions, lang.functions_page)
+
+
+#: The rules of the grammar and the names (``mqlgrammar.py``), whose pages: the reference's for
+#: the language, the kit's file for its limit.
+GRAMMAR_RULES: dict[str, tuple[str, str]] = {
+    "grammar": ("language", "basis"), "undeclared": ("language", "identifiers"),
+    "array-size": ("language", "variables"), "constant-initializer": ("language", "init"),
+    "read-only": ("language", "predefined"), "zero-memory": ("language", "errors"),
+    "number-form": ("language", "integer"), "literal": ("language", "datetime"),
+    "kit-macro-declaration": ("kit", KIT_PAGE)}
+
+
+def _grammar(stream: list[tuple[Token, str, bool]], lang: str,
+             resolve: bool) -> tuple[list[Fault], mqlgrammar.Facts]:
+    tokens = [s[0] for s in stream]
+    found, facts = mqlgrammar.parse(tokens, [s[1] for s in stream], [s[2] for s in stream],
+                                    words(lang), resolve=resolve)
+    out = []
+    for g in found:
+        owner, key = GRAMMAR_RULES[g.rule]
+        page = key if owner == "kit" else language(lang).page(key)
+        why = g.why + (f" (the word comes from the macro {g.token.via})" if g.token.via else "")
+        out.append(Fault(g.file, g.token.line, g.token.text, why, page, g.rule))
+    return out, facts
+
+
+def _merge(first: list[Fault], more: list[Fault]) -> list[Fault]:
+    """``first`` and the faults of ``more`` at a word no fault of ``first`` names already
+    (one fault per word: the rule that names its kind, then the grammar's), in line order."""
+    seen = {(f.file, f.line, f.word) for f in first}
+    out = list(first)
+    for f in more:
+        if (f.file, f.line, f.word) not in seen:
+            seen.add((f.file, f.line, f.word))
+            out.append(f)
+    return sorted(out, key=lambda f: (f.line, f.word, f.why))
 
 
 def macros(pp: list[Token]) -> Iterator[Declared]:
@@ -907,14 +968,16 @@ def _lex_faults(text: str, shown: str, lang: str) -> list[Fault]:
 
 
 def check_text(text: str, shown: str, lang: str = "mql5", program: bool = False) -> list[Fault]:
-    """The faults of one file's text read alone (its includes not followed), in line order."""
+    """The faults of one file's text read alone (its includes not followed), in line order;
+    its names are resolved when it is a whole ``program``."""
     bad = _lex_faults(text, shown, lang)
     if bad:
         return bad
     unit = mqlpre.read_text(text, shown, lang)
     tree = Tree()
     tree.learn(unit.code)
-    return _faults(unit, lang, program, tree, None)
+    more, _ = _grammar(unit.stream, lang, resolve=program)
+    return _merge(_faults(unit, lang, program, tree, None), more)
 
 
 def check_file(path: Path, shown: str, lang: str = "mql5") -> list[Fault]:
@@ -928,22 +991,62 @@ def sources(root: Path, lang: str) -> list[Path]:
     return sorted([*root.rglob("*" + ext), *root.rglob("*.mqh")])
 
 
+def construction_faults(text: str, shown: str, lang: str = "mql5") -> list[Fault]:
+    """The faults of one program's text by the grammar and the names alone, none of the rules
+    of :data:`RULES` (what the gate refuses by construction, each kind's rule aside)."""
+    unit = mqlpre.read_text(text, shown, lang)
+    return _grammar(unit.stream, lang, resolve=True)[0]
+
+
+def analyse_text(text: str, shown: str, lang: str = "mql5") -> tuple[list[Fault],
+                                                                       mqlgrammar.Facts]:
+    """One file's text read alone: its faults (its names unresolved) and its facts."""
+    bad = _lex_faults(text, shown, lang)
+    if bad:
+        return bad, mqlgrammar.Facts()
+    unit = mqlpre.read_text(text, shown, lang)
+    tree = Tree()
+    tree.learn(unit.code)
+    more, facts = _grammar(unit.stream, lang, resolve=False)
+    return _merge(_faults(unit, lang, False, tree, None), more), facts
+
+
 def check_tree(root: Path, lang: str = "mql5") -> list[Fault]:
     """Every fault of every program and include under ``root`` (an MQL5 or MQL4 folder), each
     file read as its programs' compiler reads it."""
+    return analyse_tree(root, lang)[0]
+
+
+def analyse_tree(root: Path, lang: str = "mql5") -> tuple[list[Fault], mqlgrammar.Facts]:
+    """:func:`check_tree`'s faults, and where the programs declare what ``mqlpp.py``
+    rewrites (their inputs, arrays and interfaces: :class:`mqlgrammar.Facts`)."""
     files = sources(root, lang)
+    facts = mqlgrammar.Facts()
     bad = [f for path in files for f in _lex_faults(path.read_text(encoding="utf-8"),
                                                      path.relative_to(root).as_posix(), lang)]
     if bad:
-        return bad
+        return bad, facts
     ext = "." + lang.replace("mql", "mq")
     programs = [p for p in files if p.suffix == ext]
     units = mqlpre.read_tree(root, programs, files, lang)
     tree = Tree(root)
     for unit in units.values():
         tree.learn(unit.code)
-    return [f for path in files
-            for f in _faults(units[path], lang, path.suffix == ext, tree, path)]
+    more: list[Fault] = []
+    for path in files:
+        if units[path].stream:
+            found, each = _grammar(units[path].stream, lang, resolve=path.suffix == ext)
+            more += found
+            facts.inputs.update(each.inputs)
+            facts.arrays.update(each.arrays)
+            facts.interfaces |= each.interfaces
+            facts.abstract |= each.abstract
+    out: list[Fault] = []
+    for path in files:
+        shown = units[path].shown
+        out += _merge(_faults(units[path], lang, path.suffix == ext, tree, path),
+                      [f for f in more if f.file == shown])
+    return out, facts
 
 
 def main(argv: list[str]) -> int:

@@ -12,7 +12,10 @@ language gate (``mqlgate.py``) can refuse it rather than let g++ accept it:
 * a C++14 digit separator stays inside its number (``1'000``), not read as a character literal;
 * a string or character literal with a C++ prefix (``R"(...)"``, ``u8"..."``, ``L'x'``) is one
   literal whose text starts with the prefix;
-* the C++ digraphs (``<% %> <: :> %:``) are operators of their own.
+* the C++ digraphs (``<% %> <: :> %:``) are operators of their own;
+* MQL's date and color constants, ``D'2024.01.02 03:04'`` and ``C'128,0,255'``, are one token
+  each (kinds ``dt`` and ``clr``: https://www.mql5.com/en/docs/basis/types/integer/datetime,
+  .../integer/color).
 
 A token that came out of a macro (``mqlpre.py``) carries the macro's name in ``via``.
 """
@@ -28,8 +31,8 @@ __all__ = ["DIGRAPHS", "LexError", "Token", "tokenize"]
 
 @dataclass(frozen=True)
 class Token:
-    """One token: ``kind`` is id, num, str, chr, op or pp (a whole preprocessor line, whose
-    tokens are ``parts``); ``via`` names the macro a token was substituted from."""
+    """One token: ``kind`` is id, num, str, chr, dt, clr, op or pp (a whole preprocessor line,
+    whose tokens are ``parts``); ``via`` names the macro a token was substituted from."""
 
     kind: str
     text: str
@@ -139,6 +142,11 @@ def _tokens(text: str) -> tuple[Token, ...]:
             continue
         at_line_start = False
         m = WORD.match(text, i)
+        if m and m.group() in ("D", "C") and m.end() < n and text[m.end()] == "'":
+            end = _quoted(text, m.end(), line)
+            out.append(Token("dt" if m.group() == "D" else "clr", text[i:end], line))
+            i = end
+            continue
         if m and m.group() in PREFIXES and m.end() < n and text[m.end()] in "\"'":
             quote = m.end()
             end = (_raw_string(text, quote, line) if m.group().endswith("R") and

@@ -367,6 +367,8 @@ def declarations(code: list[Token]) -> Iterator[Declared]:
             continue
         if prev is not None and (prev.text in (".", "::", "->") or prev.kind == "num"):
             continue
+        if code[j].text == "operator":
+            continue                  # an operation a class overloads: no name declared
         name = code[j]
         at = i - 2 if prev is not None and prev.text == "const" else i - 1
         opener = code[at] if at >= 0 else None

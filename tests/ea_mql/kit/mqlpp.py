@@ -6,12 +6,21 @@ already C++ (classes, structs, enums, references, default arguments, ``#define``
 guards). What is not:
 
     T a[] / const T &a[]            ->  MqlArray<T> a / const MqlArray<T> &a
-    T a[N]                          ->  MqlArray<T> a{MqlFixed, N}
+    T a[N]                          ->  MqlArray<T> a{_MqlFixed, N}
+    T a[] = {x, y}                  ->  MqlArray<T> a = _mql_list<T>{x, y}
+    T a[N] = {x}                    ->  MqlArray<T> a = _mql_list<T, N>{x}
     "text"                          ->  "text"_s   (an MQL string, so "a" + 5 stays a compile error)
+    D'2024.01.02 03:04'             ->  datetime((long)1704164640)   (seconds since 1970)
+    C'128,0,255'                    ->  ((color)0xff0080)   (0x00BBGGRR)
     input T name = v;               ->  const T &name = _mql_input<T>(MQL_PROGRAM, "name", v);
                                         (inputs are read-only to the program: assigning one is
                                         MetaEditor's error 189, and a C++ error here; the
                                         terminal, here the harness, sets them)
+    extern T name = v;  (MQL4)      ->  T &name = _mql_input<T>(...)  (MQL4's extern variables
+                                        are inputs the program may change:
+                                        docs.mql4.com/basis/variables/externvariables)
+    interface I { T M(...); };      ->  struct I { virtual T M(...) = 0; };  (an interface's
+                                        methods are public and pure virtual: basis/types/classes)
     #include <MTGateway\X.mqh>      ->  #include <MTGateway/X.mqh>
     #resource "\\Indicators\\X.ex5"  ->  the program's declaration of the indicator it carries
                                         (:func:`resource`: iCustom's "::Indicators\\X.ex5")
@@ -26,7 +35,11 @@ Before any rewriting, the whole tree passes the language gate (``mqlgate.py``): 
 refuses and C++ accepts (reserved words as names, C++-only words, pointers to built-in types,
 unknown ``#property`` names...) and what the kit cannot model (object pointers, includes other
 than the EA's own) stop the build there, every fault listed as ``file:line: 'word': why (page)``,
-exit status 2. Line numbers are kept, so compiler errors point at the ``.mq5``/``.mqh`` line.
+exit status 2. The gate's reader also says where the program declares its inputs, arrays and
+interfaces (``mqlgrammar.Facts``), and only those declarations are rewritten: by scope, not by a
+line's look (an ``input`` inside a function, an array sized by a variable or of size 0 never
+reach here: the gate refuses them). Line numbers are kept, so compiler errors point at the
+``.mq5``/``.mqh`` line.
 
 MQL4 (``--lang mql4``): ``#import "ws2_32.dll"`` blocks become the kit's model of each declared
 function, checked to have exactly the declared type.
@@ -42,18 +55,20 @@ import sys
 from pathlib import Path
 
 import mqlgate
+import mqlgrammar
 
 IDENT = r"[A-Za-z_]\w*"
 KEYWORDS = frozenset({"return", "case", "else", "delete", "new", "goto", "sizeof", "typedef",
                       "do", "operator", "struct", "class", "enum", "if", "while", "for"})
 DECL = re.compile(rf"(?P<const>\bconst\s+)?\b(?P<type>{IDENT})(?:\s*(?P<ref>&)\s*|\s+)"
-                  rf"(?P<name>{IDENT})\s*\[\s*(?P<size>[A-Za-z0-9_]*)\s*\](?P<more>\s*\[)?")
+                  rf"(?P<name>{IDENT})\s*\[\s*(?P<size>[A-Za-z0-9_]*)\s*\](?P<more>\s*\[)?"
+                  r"(?P<init>\s*=\s*\{)?")
 LIST = re.compile(rf"^(?P<ind>\s*)(?P<static>static\s+)?(?P<type>{IDENT})\s+"
                   rf"(?P<items>{IDENT}\s*\[\s*\]\s*(?:,\s*{IDENT}\s*\[\s*\]\s*)+);")
 INCLUDE = re.compile(r"^\s*#\s*include\s*<(?P<path>[^>]+)>\s*$")
 PROPERTY = re.compile(r"^\s*#\s*property\s+(?P<name>\w+)")
-INPUT = re.compile(rf"^(?P<ind>\s*)(?:sinput|input)\s+(?P<type>{IDENT})\s+(?P<name>{IDENT})"
-                   r"\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
+INPUT = re.compile(rf"^(?P<ind>\s*)(?P<word>sinput|input|extern)\s+(?P<type>{IDENT})\s+"
+                   rf"(?P<name>{IDENT})\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
 RESOURCE = re.compile(r'^\s*#\s*resource\s+"(?P<path>[^"]*)"\s*;?\s*(?://.*)?$')
 IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
 IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
@@ -104,17 +119,32 @@ def split_code(line: str, in_block: bool) -> tuple[list[tuple[str, str]], bool]:
     return out, in_block
 
 
-def _rewrite_decl(m: re.Match[str], where: str) -> str:
+def _rewrite_decl(m: re.Match[str], where: str,
+                  arrays: dict[str, mqlgrammar.ArrayFact] | None = None,
+                  done: set[str] | None = None) -> str:
+    """One array declarator as the kit's ``MqlArray``. ``arrays``: the gate's array declarators
+    of this line by name (None: every match is one, as inside ``#import``); a match that is none
+    of them is left as it is; ``done`` collects the names rewritten."""
     if m.group("type") in KEYWORDS:
         return m.group(0)
+    if arrays is not None and m.group("name") not in arrays:
+        return m.group(0)
+    if done is not None:
+        done.add(m.group("name"))
     if m.group("more"):
         raise Refused(f"{where}: multi-dimensional arrays are not allowed")
     const, kind = m.group("const") or "", m.group("type")
     name, size = m.group("name"), m.group("size")
+    fact = arrays.get(name) if arrays is not None else None
     if m.group("ref"):
         return f"{const}MqlArray<{kind}> &{name}"
+    if fact is not None and fact.init_here is not None:
+        if not fact.init_here or not m.group("init"):
+            raise Refused(f"{where}: '{name}': the kit rewrites an array's initializer whose "
+                          "'= {' is on the declarator's line")
+        return f"{const}MqlArray<{kind}> {name} = _mql_list<{kind}{', ' + size if size else ''}>{{"
     if size:
-        return f"{const}MqlArray<{kind}> {name}{{MqlFixed, {size}}}"
+        return f"{const}MqlArray<{kind}> {name}{{_MqlFixed, {size}}}"
     return f"{const}MqlArray<{kind}> {name}"
 
 
@@ -164,12 +194,38 @@ def _c_text(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None) -> str:
+def _literal(chr_text: str, code: str) -> tuple[str, str] | None:
+    """A ``D'...'`` or ``C'...'`` constant whose quote starts ``chr_text`` right after ``code``'s
+    last letter: (``code`` without that letter, the constant in C++), or None."""
+    m = re.search(r"(?<![A-Za-z0-9_])([DC])$", code)
+    if m is None:
+        return None
+    whole = m.group(1) + chr_text
+    if m.group(1) == "D":
+        return code[:-1], f"datetime((long){mqlgrammar.datetime_value(whole)})"
+    return code[:-1], f"((color){mqlgrammar.color_value(whole):#x})"
+
+
+def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None,
+            facts: mqlgrammar.Facts | None = None) -> str:
     """The C++ form of one MQL file; raises :class:`Refused` with ``shown:line``. ``root``:
-    the language folder, where ``#resource`` files are looked for."""
+    the language folder, where ``#resource`` files are looked for; ``facts``: where the gate's
+    reader found the program's inputs, arrays and interfaces (None: this file's own, read alone
+    by the gate now)."""
+    if facts is None:
+        _, facts = mqlgate.analyse_text(path.read_text(encoding="utf-8"), shown, lang)
+    arrays: dict[int, dict[str, mqlgrammar.ArrayFact]] = {}
+    for (file, no, name), fact in facts.arrays.items():
+        if file == shown:
+            arrays.setdefault(no, {})[name] = fact
+    inputs = {(no, name): word for (file, no, name), word in facts.inputs.items() if file == shown}
+    interfaces = {no for file, no in facts.interfaces if file == shown}
+    abstract_first = {first for file, first, _ in facts.abstract if file == shown}
+    abstract_last = {last for file, _, last in facts.abstract if file == shown}
     out: list[str] = []
     in_block = False
     importing: str | None = None
+    rewritten: set[tuple[int, str]] = set()
     for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         where = f"{shown}:{no}"
         imp = IMPORT.match(line) if not in_block else None
@@ -180,7 +236,7 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             continue
         if importing is not None:
             out.append(_imported(line, importing, where))
-            continue
+            continue                            # (its array parameters all rewritten there)
         if PROPERTY.match(line) and not in_block:
             out.append("")
             continue
@@ -193,11 +249,18 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             target = inc.group("path").replace("\\", "/")
             out.append(f"#include <{target}>")
             continue
-        inp = INPUT.match(line)
-        if inp and not in_block:
+        inp = INPUT.match(line) if not in_block else None
+        if inp and (inp.group("word") != "extern" or lang == "mql4"):
             kind, name = inp.group("type"), inp.group("name")
+            if (no, name) not in inputs:
+                raise Refused(f"{where}: '{inp.group('word')} {kind} {name}' is no input "
+                              "variable the gate read at global scope")
+            if sum(at == no for at, _ in inputs) != 1:
+                raise Refused(f"{where}: the kit rewrites one input per declaration")
+            rewritten.add((no, name))
             value = _literals(inp.group("value")) if inp.group("value") else f"{kind}()"
-            out.append(f"{inp.group('ind')}const {kind} &{name} = "
+            const = "" if inp.group("word") == "extern" else "const "
+            out.append(f"{inp.group('ind')}{const}{kind} &{name} = "
                        f"_mql_input<{kind}>(MQL_PROGRAM, \"{name}\", ({kind})({value}));")
             continue
         pieces, in_block = split_code(line, in_block)
@@ -205,20 +268,44 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
         lm = LIST.match(code_only)
         if lm:
             names = re.findall(IDENT + r"(?=\s*\[)", lm.group("items"))
+            if not all(n in arrays.get(no, {}) for n in names):
+                raise Refused(f"{where}: arrays the gate did not read as declarators")
             static = lm.group("static") or ""
             out.append(lm.group("ind") + " ".join(
                 f"{static}MqlArray<{lm.group('type')}> {n};" for n in names))
             continue
         text = ""
+        here = arrays.get(no, {})
+        done: set[str] = set()                  # the array declarators rewritten on this line
+        semicolon = -1                          # the last ';' of the line's code
         for kind, t in pieces:
             if kind == "code":
                 t = _macros(t, shown)
-                text += DECL.sub(lambda m, at=where: _rewrite_decl(m, at), t)
+                if no in interfaces:
+                    t = re.sub(r"\binterface\b", "struct", t, count=1)
+                t = DECL.sub(lambda m, at=where, on=here, d=done: _rewrite_decl(m, at, on, d), t)
+                if ";" in t:
+                    semicolon = len(text) + t.rindex(";")
+                text += t
             elif kind == "str":
                 text += t + "_s"
+            elif kind == "chr" and (lit := _literal(t, text)) is not None:
+                text = lit[0] + lit[1]
             else:
                 text += t
+        missed = set(here) - done
+        if missed:
+            raise Refused(f"{where}: array {', '.join(sorted(missed))}: the kit rewrites an array "
+                          "declarator written with its type on its line ('T name[...]')")
+        if no in abstract_last and semicolon >= 0:
+            text = text[:semicolon] + " = 0" + text[semicolon:]
+        if no in abstract_first:
+            text = re.sub(r"^(\s*)", r"\1virtual ", text, count=1)
         out.append(text)
+    missed_inputs = sorted(set(inputs) - rewritten)
+    if missed_inputs:
+        raise Refused(*(f"{shown}:{no}: input {name}: the kit rewrites an input declared on one "
+                        "line, alone ('input T name = value;')" for no, name in missed_inputs))
     return "\n".join(out) + "\n"
 
 
@@ -251,7 +338,7 @@ def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
         Refused: the language gate found faults (all of them are in the message, one a line),
             or a line could not be rewritten.
     """
-    faults = mqlgate.check_tree(src_root, lang)
+    faults, facts = mqlgate.analyse_tree(src_root, lang)
     if faults:
         raise Refused(*(str(f) for f in faults))
     written = []
@@ -259,7 +346,7 @@ def convert(src_root: Path, out_root: Path, lang: str = "mql5") -> list[Path]:
         rel = f.relative_to(src_root)
         dst = out_root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_text(process(f, str(rel), lang, src_root), encoding="utf-8")
+        dst.write_text(process(f, rel.as_posix(), lang, src_root, facts), encoding="utf-8")
         written.append(dst)
     return written
 

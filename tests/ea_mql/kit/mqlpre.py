@@ -50,6 +50,9 @@ class Unit:
     shown: str
     code: list[Token] = field(default_factory=list)
     pp: list[Token] = field(default_factory=list)
+    #: a program's (or a file read alone's) code as the compiler reads it, its includes' code in
+    #: place: (token, the file it stands in, whether an #import block holds it)
+    stream: list[tuple[Token, str, bool]] = field(default_factory=list)
 
 
 def macro_of(d: Token) -> Macro | None:
@@ -76,6 +79,8 @@ class _Reader:
         self.units = units
         self.shown = shown
         self.entered: set[Path] = set()
+        self.stream: list[tuple[Token, str, bool]] = []
+        self.importing = False
 
     def read(self, path: Path | None, text: str, unit: Unit) -> None:
         """Every token of ``text`` (the file ``path``) into ``unit``, included files into
@@ -89,7 +94,7 @@ class _Reader:
                     run.append(t)
                 continue
             if on:
-                unit.code += self.expand(run, frozenset())
+                self.flush(unit, run)
             run = []
             word = t.parts[0].text if t.parts else ""
             if word in ("ifdef", "ifndef"):
@@ -108,10 +113,17 @@ class _Reader:
                     self.macros[macro.name] = macro
             elif word == "undef" and len(t.parts) > 1:
                 self.macros.pop(t.parts[1].text, None)
+            elif word == "import":
+                self.importing = len(t.parts) > 1
             elif word == "include":
                 self.include(path, t)
         if all(active):
-            unit.code += self.expand(run, frozenset())
+            self.flush(unit, run)
+
+    def flush(self, unit: Unit, run: list[Token]) -> None:
+        code = self.expand(run, frozenset())
+        unit.code += code
+        self.stream += [(tok, unit.shown, self.importing) for tok in code]
 
     def include(self, path: Path | None, d: Token) -> None:
         target = self.resolve(path, d)
@@ -235,12 +247,14 @@ def read_tree(root: Path, programs: list[Path], files: list[Path],
         reader = _Reader(lang, resolve, units, shown)
         reader.entered.add(program)
         reader.read(program, program.read_text(encoding="utf-8"), unit)
+        unit.stream = reader.stream
         units.setdefault(program, unit)
     for path in files:
         if path not in units:
             unit = Unit(shown(path))
-            _Reader(lang, resolve, units, shown).read(path, path.read_text(encoding="utf-8"),
-                                                      unit)
+            alone = _Reader(lang, resolve, units, shown)
+            alone.read(path, path.read_text(encoding="utf-8"), unit)
+            unit.stream = alone.stream
             units[path] = unit
     return units
 
@@ -248,5 +262,7 @@ def read_tree(root: Path, programs: list[Path], files: list[Path],
 def read_text(text: str, shown: str, lang: str) -> Unit:
     """One file's text read alone (its ``#include`` lines are not followed)."""
     unit = Unit(shown)
-    _Reader(lang, lambda _p, _d: None, {}, lambda p: str(p)).read(None, text, unit)
+    reader = _Reader(lang, lambda _p, _d: None, {}, lambda p: str(p))
+    reader.read(None, text, unit)
+    unit.stream = reader.stream
     return unit

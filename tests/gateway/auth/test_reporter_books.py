@@ -28,6 +28,7 @@ from gateway.auth.reporter import (
     open_positions,
 )
 from gateway.authority import equity
+from gateway.authority.api import DeviceInfo
 from gateway.authority.records import RiskPolicy, SignedRecord
 from gateway.authority.service import Authority
 from gateway.trading.paper import _mark
@@ -59,6 +60,13 @@ class Books:
             hook()
         return _mark(answer) if self.paper else answer
 
+    async def live_call(self, terminal: TerminalId, method: str, params: dict[str, Any],
+                        timeout_s: float) -> Any:
+        """The terminal itself, whatever the record names (the daemon's live venue)."""
+        if method == "history_deals_get":
+            self.since.append((False, int(params["date_from"])))
+        return getattr(self.live, method)(**params)
+
 
 def _broker(token: str, offset_s: int) -> Broker:
     return EmulatedTerminal(token, settings=EmulatorSettings(symbols=("BTCUSD",)),
@@ -80,13 +88,20 @@ async def _running(tmp_path: Path) -> AsyncIterator[Running]:
     e = await embedded(tmp_path)
     sink = Noted(e.link)
     books = Books(_broker(e.token, 0), _broker(e.token, -60))
-    reporter = TerminalReporter(sink, e.device, interval_s=3600,
-                                figures=account_figures(books.call),
-                                positions=open_positions(books.call),
-                                details=account_details(books.call),
-                                clock=lambda: WEDNESDAY_MS / 1000)
+    reporter = _reporter(sink, e.device, books)
     async with reporting(reporter, e.token, e.token_id):
         yield Running(e.authority, books, reporter, sink)
+
+
+def _reporter(sink: Noted, device: DeviceInfo, books: Books) -> TerminalReporter:
+    """A reporter reading ``books`` as the daemon's venues are read: the token's book, and
+    the live one beside it; reporting hourly unless asked."""
+    return TerminalReporter(sink, device, interval_s=3600,
+                            figures=account_figures(books.call),
+                            positions=open_positions(books.call),
+                            details=account_details(books.call),
+                            live_details=account_details(books.live_call),
+                            clock=lambda: WEDNESDAY_MS / 1000)
 
 
 async def test_a_paper_report_says_its_book_and_each_book_keeps_its_own_deals(
@@ -161,3 +176,66 @@ async def test_a_record_that_switches_the_book_is_reported_at_once(tmp_path: Pat
         assert figures is not None and figures.book == "paper"
         reporter.record_stored(_record(TERMINAL.login, TERMINAL.server, paper=True))
         assert not reporter._changed.is_set()
+
+
+def _live_trades(broker: Broker) -> tuple[int, int]:
+    """A position and a buy limit opened at the broker: their tickets."""
+    bought = broker.order_send({"action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0,
+                                "type_filling": 1})
+    placed = broker.order_send({"action": 5, "symbol": "BTCUSD", "volume": 0.01, "type": 2,
+                                "price": round(bought["price"] * 0.9, 2)})
+    assert (bought["retcode"], placed["retcode"]) == (10009, 10009)
+    return bought["order"], placed["order"]
+
+
+async def test_a_paper_report_carries_the_live_book_beside_it(tmp_path: Path) -> None:
+    """On paper, the report's figures and details are the paper book's and, beside them,
+    ``live`` is the broker's: its margin, the position and pending order that stay open
+    there; the console keeps them beside the paper snapshot, and its margin alert reads the
+    broker's margin. A live report carries none."""
+    async with _running(tmp_path) as r:
+        position, order = _live_trades(r.books.live)
+        await next_report(r.reporter)
+        assert r.sink.last.live is None  # live: the details are the live book already
+        r.books.paper = True
+        await next_report(r.reporter)
+        last = r.sink.last
+        assert last.figures is not None and last.figures.book == "paper"
+        assert last.live is not None and last.live.book == "live"
+        assert [p["ticket"] for p in last.live.positions] == [position]
+        assert [o["ticket"] for o in last.live.orders] == [order]
+        assert last.live.account["margin"] == r.books.live.account_info()["margin"] > 0
+        wire = _report_json(last, live_book=True)
+        assert [p["ticket"] for p in wire["live"]["positions"]] == [position]
+        assert "live" not in _report_json(last)  # a console that did not name live_book
+    [snap] = (await r.authority.live.snapshots(OWNER)).values()
+    assert snap.book == "paper" and snap.live is not None
+    assert (snap.live.positions_total, snap.live.orders_total) == (1, 1)
+    assert [t["order"] for t in snap.live.trades] == [position, order]
+    assert snap.live.account["margin"] > 0 and snap.account["margin"] == 0
+
+
+class OlderConsole(Noted):
+    """A console that keeps books apart but does not take the live book (an older one)."""
+
+    def takes_live_book(self) -> bool:
+        return False
+
+
+async def test_an_older_console_gets_no_live_book_and_the_live_deals_wait(
+        tmp_path: Path) -> None:
+    """To a console that does not take ``live``, a paper report goes without it, and the
+    live book's deal cursor stays where it was (its deals go once a console takes them)."""
+    e = await embedded(tmp_path)
+    sink = OlderConsole(e.link)
+    books = Books(_broker(e.token, 0), _broker(e.token, -60))
+    reporter = _reporter(sink, e.device, books)
+    async with reporting(reporter, e.token, e.token_id):
+        _live_trades(books.live)
+        books.paper = True
+        await next_report(reporter)
+        await next_report(reporter)
+        assert sink.last.figures is not None and sink.last.figures.book == "paper"
+        assert sink.last.live is None
+    live_reads = [since for paper, since in books.since if not paper]
+    assert len(set(live_reads[-2:])) == 1  # the live cursor did not move past unsent deals

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.authority.web.views import agent_name
+from gateway.authority.web.views import agent_name, ago
 
 
 @pytest.mark.parametrize(("said", "named"), [
@@ -29,3 +29,14 @@ def test_a_session_is_named_by_its_browser_and_system(said: str, named: str) -> 
     """A User-Agent becomes the browser, its major version and the system ("Firefox 128 on
     Windows"); another browser or a program is named by its own product as written."""
     assert agent_name(said) == named
+
+
+def test_a_time_ahead_is_counted_to_the_nearest_unit_a_time_past_down() -> None:
+    """A 90-day token read a few seconds after it was made expires "in 90 days" (it said
+    "in 89 days"); a time past keeps counting whole units."""
+    now = 1_800_000_000
+    assert ago(now + 90 * 86400 - 5, now) == "in 90 days"
+    assert ago(now + 89 * 86400 + 3600, now) == "in 89 days"
+    assert ago(now + 3 * 3600 - 1, now) == "in 3 h"
+    assert ago(now - (2 * 86400 + 23 * 3600), now) == "2 days ago"
+    assert ago(now - 59 * 60, now) == "59 min ago"

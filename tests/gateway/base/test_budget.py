@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from gateway.base.guard import ConnectionBudget, ConnectionLimits, GuardedProtocol, Refusals
 
 
@@ -204,3 +206,92 @@ async def test_a_peer_over_its_own_bound_ends_its_own_stream() -> None:
     _, second = _stream(budget, "10.0.0.9")
     _, newcomer = _connect(budget, "10.0.0.9")
     assert first.closed and not second.closed and not newcomer.written
+
+
+def _arriving(budget: ConnectionBudget, shape: str, peer: str = "127.0.0.1"
+              ) -> tuple[Ranked, RecordingTransport]:
+    """A credential holder's keep-alive connection whose next request is still arriving:
+    ``headers`` (a header block begun), ``body`` (its body short of its end), ``body-busy``
+    (the same, its handler started: a body still read)."""
+    conn, transport = _idle_holder_at(budget, peer)
+    if shape == "headers":
+        conn.data_received(b"POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    else:
+        conn.data_received(b"POST /v1/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                           b"Content-Length: 10\r\n\r\nxxxx")
+        if shape == "body-busy":
+            conn.request_started()
+    return conn, transport
+
+
+def _idle_holder_at(budget: ConnectionBudget, peer: str) -> tuple[Ranked, RecordingTransport]:
+    conn, transport = _connect(budget, peer)
+    conn.data_received(REQUEST)
+    conn.request_started()
+    conn.authenticate()
+    conn.request_finished()
+    return conn, transport
+
+
+@pytest.mark.parametrize("shape", ["headers", "body", "body-busy"])
+async def test_a_request_still_arriving_is_no_ones_work(shape: str) -> None:
+    """Round 7: one signed-in session held every connection of the console with requests
+    whose bodies (or header blocks) were trickled in, each on a connection that had shown
+    the credential once: an authenticated connection was never evicted mid-request. A
+    request not yet whole leaves for a newcomer now, before an idle holder, whoever's it is;
+    work whose request has arrived whole still never does."""
+    budget = _budget(3)
+    _, idle = _idle_holder(budget)
+    conn, arriving = _arriving(budget, shape)
+    worker = _held(budget)
+    assert conn.eviction_rank() == (1 if shape == "headers" else 2)
+    _connect(budget, "10.0.0.9")
+    assert arriving.closed and not idle.closed and worker.eviction_rank() is None
+
+
+async def test_a_request_that_arrived_whole_is_work_again() -> None:
+    """Once the rest of the body arrives, the credential holder's request is work that is
+    never evicted (the newcomer is refused instead)."""
+    budget = _budget(2)
+    conn, transport = _arriving(budget, "body-busy")
+    conn.data_received(b"xxxxxx")
+    assert conn.eviction_rank() is None
+    _held(budget)
+    _, newcomer = _connect(budget)
+    assert newcomer.written == [b"503"] and not transport.closed
+
+
+async def test_a_held_long_poll_leaves_after_every_stream() -> None:
+    """A revocation long-poll (held ``last``) is evicted for a newcomer only once no idle
+    connection and no stream is left: a budget full of them no longer answers 503 (one
+    owner's devices could hold it; round 7's note), and the daemon polls again."""
+    budget = _budget(3)
+    _, older = _stream(budget)
+    poll, polled = _connect(budget)
+    poll.data_received(REQUEST)
+    poll.request_started()
+    poll.authenticate()
+    poll.hold(last=True)
+    _, younger = _stream(budget)
+    assert poll.eviction_rank() == 5
+    _held(budget)
+    assert older.closed and not polled.closed and not younger.closed
+    _held(budget)
+    assert younger.closed and not polled.closed
+    _held(budget)
+    assert polled.closed
+    _, newcomer = _connect(budget)
+    assert newcomer.written == [b"503"]  # only work that may not end is left
+
+
+async def test_an_ipv6_peer_counts_by_its_64() -> None:
+    """The per-address bound counts an IPv6 peer by its /64 (an attacker's /64 would
+    otherwise be 2^64 addresses)."""
+    budget = ConnectionBudget(ConnectionLimits(max_connections=100, header_timeout_s=60,
+                                               max_connections_per_peer=2),
+                              Refusals(misdirected=b"421", busy=b"503"))
+    _held(budget, "2001:db8:1:2::1")
+    _held(budget, "2001:db8:1:2::2")
+    _, same = _connect(budget, "2001:db8:1:2:ffff::9")
+    _, other = _connect(budget, "2001:db8:1:3::1")
+    assert same.written == [b"503"] and not other.written

@@ -42,7 +42,9 @@ inline int64_t _tick_floor(int64_t t) { int64_t q = _q_ns(); int64_t rel = t - _
 
 // GetTickCount counts from the machine's start (here: an hour before the program's).
 inline uint GetTickCount() { return (uint)(3600000 + (_tick_floor(_mono_ns()) - _start_ns) / 1000000); }
+#ifndef MQL_LANG_MQL4   // MQL5's (mql5.com/en/docs/common/gettickcount64); MQL4 has none
 inline ulong GetTickCount64() { return (ulong)GetTickCount(); }
+#endif
 inline long _usec_reads = 0;  // GetMicrosecondCount calls so far (a test counts the EA's samples)
 inline ulong GetMicrosecondCount() { ++_usec_reads; return (ulong)((_mono_ns() - _start_ns) / 1000); }
 

@@ -54,8 +54,8 @@ inline _Arg _arg(ulong v) { _Arg a; a.i = (long)v; return a; }
 inline _Arg _arg(uint v) { _Arg a; a.i = v; return a; }
 inline _Arg _arg(bool v) { _Arg a; a.i = v; return a; }
 inline _Arg _arg(double v) { _Arg a; a.k = _Arg::DBL; a.d = v; return a; }
-inline _Arg _arg(const datetime& v) { _Arg a; a.i = v.v; return a; }
-inline _Arg _arg(const string& v) { _Arg a; a.k = _Arg::STR; a.s = v.utf8(); return a; }
+inline _Arg _arg(const datetime& v) { _Arg a; a.i = v._v; return a; }
+inline _Arg _arg(const string& v) { _Arg a; a.k = _Arg::STR; a.s = v._utf8(); return a; }
 template <class E, class = std::enable_if_t<std::is_enum_v<E>>> _Arg _arg(E v) { _Arg a; a.i = (long)v; return a; }
 
 struct _InputSlot { std::string program, name; std::function<void(const _Arg&)> set; std::function<void()> reset; };
@@ -67,8 +67,9 @@ template <class T> T _from_arg(const _Arg& a) {
   else if constexpr (std::is_floating_point_v<T>) return (T)(a.k == _Arg::STR ? strtod(a.s.c_str(), nullptr) : a.k == _Arg::DBL ? a.d : (double)a.i);
   else return (T)(a.k == _Arg::STR ? strtol(a.s.c_str(), nullptr, 10) : a.k == _Arg::DBL ? (long)a.d : a.i);
 }
-// The slot behind one `input` declaration: the program reads it through a const reference.
-template <class T> const T& _mql_input(const char* program, const char* name, T dflt) {
+// The slot behind one `input` declaration: the program reads it through a const reference (an
+// MQL4 `extern` variable through a plain one: the program may change it).
+template <class T> T& _mql_input(const char* program, const char* name, T dflt) {
   T* slot = new T(dflt);  // lives as long as the program
   _inputs().push_back(_InputSlot{program, name, [slot](const _Arg& a) { *slot = _from_arg<T>(a); }, [slot, dflt]() { *slot = dflt; }});
   return *slot;
@@ -86,21 +87,21 @@ inline _Arg _text_arg(const std::string& s) { _Arg a; a.k = _Arg::STR; a.s = s; 
 
 // ---- the terminal's global variables ----------------------------------------------------------
 inline std::map<std::string, double>& _gvars() { static std::map<std::string, double> m; return m; }
-inline bool GlobalVariableCheck(const string& name) { return _gvars().count(name.utf8()) > 0; }
+inline bool GlobalVariableCheck(const string& name) { return _gvars().count(name._utf8()) > 0; }
 inline double GlobalVariableGet(const string& name) {
-  auto it = _gvars().find(name.utf8()); if (it == _gvars().end()) { _LastError = ERR_GLOBALVARIABLE_NOT_FOUND; return 0; }
+  auto it = _gvars().find(name._utf8()); if (it == _gvars().end()) { _last_error = _ERR_GLOBAL_NOT_FOUND; return 0; }
   return it->second;
 }
 inline datetime GlobalVariableSet(const string& name, double value) {
-  if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return datetime(0); }
-  _gvars()[name.utf8()] = value; return datetime((long)time(nullptr) + (long)(_slept_ns / 1000000000));  // the program's clock (mql_clock.h)
+  if (name._u.size() > 63) { _last_error = _ERR_PARAMETER; return datetime(0); }
+  _gvars()[name._utf8()] = value; return datetime((long)time(nullptr) + (long)(_slept_ns / 1000000000));  // the program's clock (mql_clock.h)
 }
 // A temporary variable: it lives until the terminal closes (here: the process).
 inline bool GlobalVariableTemp(const string& name) {
-  if (name.u.size() > 63) { _LastError = ERR_INVALID_PARAMETER; return false; }
-  _gvars().emplace(name.utf8(), 0.0); return true;
+  if (name._u.size() > 63) { _last_error = _ERR_PARAMETER; return false; }
+  _gvars().emplace(name._utf8(), 0.0); return true;
 }
-inline bool GlobalVariableDel(const string& name) { return _gvars().erase(name.utf8()) > 0; }
+inline bool GlobalVariableDel(const string& name) { return _gvars().erase(name._utf8()) > 0; }
 inline int GlobalVariablesTotal() { return (int)_gvars().size(); }
 
 // ---- charts and custom events ----------------------------------------------------------------
@@ -109,7 +110,7 @@ inline long ChartID() { return _chart_id; }
 // Set by the harness: delivers a chart event to the programs on the chart (the EA).
 inline std::function<bool(int, long, double, const string&)> _chart_event_sink;
 inline bool EventChartCustom(long chart_id, ushort custom_event_id, long lparam, double dparam, const string& sparam) {
-  if (chart_id != 0 && chart_id != _chart_id) { _LastError = ERR_INVALID_PARAMETER; return false; }  // no other chart here
+  if (chart_id != 0 && chart_id != _chart_id) { _last_error = _ERR_PARAMETER; return false; }  // no other chart here
   if (_chart_event_sink) _chart_event_sink(CHARTEVENT_CUSTOM + custom_event_id, lparam, dparam, sparam);
   return true;  // queued, or dropped by the queue's rule: the sender cannot tell
 }

@@ -56,7 +56,7 @@ int main() {
   if (!_inputs_from_env()) return 2;
   _register_terminal_controls();
   _on_tick_arrived = [](const std::string& symbol) {
-    if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _Symbol.utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
+    if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _symbol_now._utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
   };
   _controls()["params"] = [](const std::vector<std::string>& w) {
     EA::OnDeinit(REASON_PARAMETERS);

@@ -13,18 +13,18 @@
 // where only -1 means that, must never pass 0: the MQL5 kit stops on it; this kit does what
 // MetaTrader 4 does.
 inline string StringSubstr(const string& s, int start, int len = -1) {
-  if (start < 0 || start >= (int)s.u.size()) return string();
-  return string(s.u.substr((size_t)start, len <= 0 ? std::u16string::npos : (size_t)len));
+  if (start < 0 || start >= (int)s._u.size()) return string();
+  return string(s._u.substr((size_t)start, len <= 0 ? std::u16string::npos : (size_t)len));
 }
 
 // StringTrimLeft/Right: "string StringTrimLeft(const string text)" returns "A copy of the cut
 // string" (docs.mql4.com/strings/stringtrimleft): the argument is not changed, so MQL5's
 // in-place call, StringTrimLeft(s), trims nothing in MetaTrader 4. The result must be used.
 [[nodiscard]] inline string StringTrimLeft(const string& s) {
-  size_t n = 0; while (n < s.u.size() && _is_space16(s.u[n])) ++n; return string(s.u.substr(n));
+  size_t n = 0; while (n < s._u.size() && _is_space16(s._u[n])) ++n; return string(s._u.substr(n));
 }
 [[nodiscard]] inline string StringTrimRight(const string& s) {
-  size_t n = s.u.size(); while (n > 0 && _is_space16(s.u[n - 1])) --n; return string(s.u.substr(0, n));
+  size_t n = s._u.size(); while (n > 0 && _is_space16(s._u[n - 1])) --n; return string(s._u.substr(0, n));
 }
 
 // OnInit's answer (docs.mql4.com/basis/function/events: the same ENUM_INIT_RETCODE as MQL5)
@@ -112,15 +112,17 @@ enum ENUM_PROGRAM_TYPE { PROGRAM_SCRIPT, PROGRAM_EXPERT, PROGRAM_INDICATOR };
 #define ERR_NOT_ENOUGH_MONEY 134
 #define ERR_REQUOTE 138
 #define ERR_DLL_CALLS_NOT_ALLOWED 4017
-#define ERR_INVALID_FUNCTION_PARAMVALUE 4051
 #define ERR_HISTORY_WILL_UPDATED 4066
 #define ERR_UNKNOWN_SYMBOL 4106
 #define ERR_INVALID_TICKET 4108
 #define ERR_TRADE_NOT_ALLOWED 4109
 #define ERR_NO_ORDER_SELECTED 4105
 
-// Predefined variables of the running program.
-inline string _Symbol = "EURUSD"_s;
-inline ENUM_TIMEFRAMES _Period = PERIOD_H1;
-inline string Symbol() { return _Symbol; }
-inline ENUM_TIMEFRAMES Period() { return _Period; }
+// Predefined variables of the running program: read-only to it (the terminal sets them; the
+// kit writes _symbol_now and _period_now).
+inline string _symbol_now = "EURUSD"_s;
+inline ENUM_TIMEFRAMES _period_now = PERIOD_H1;
+inline const string& _Symbol = _symbol_now;
+inline const ENUM_TIMEFRAMES& _Period = _period_now;
+inline string Symbol() { return _symbol_now; }
+inline ENUM_TIMEFRAMES Period() { return _period_now; }

@@ -153,7 +153,7 @@ inline void FakeTerminalLoad(const char* path) {
   _term.history_synchronized = fx.bool_or("history_synchronized", true);
   _term.timer_failures = (int)fx.num_or("timer_failures", 0);
   _term.order_latency_ms = (int)fx.num_or("order_latency_ms", 0);
-  if (auto c = fx.get("chart_symbol")) _Symbol = _S(c->s);
+  if (auto c = fx.get("chart_symbol")) _symbol_now = _S(c->s);
   for (auto& kv : fx.get("symbols")->o) {
     const FJ& j = kv.second; FakeSymbol s; s.name = kv.first; s.p = _record(*j.get("info"));
     s.selected = s.p.n["select"] != 0; s.margin_1lot = j.num_or("margin_1lot", 0);
@@ -182,7 +182,7 @@ inline void FakeTerminalLoad(const char* path) {
   for (auto& t : _term.history) _term.next_ticket = std::max(_term.next_ticket, t.ticket + 1);
 }
 inline FakeSymbol* _sym8(const std::string& n) { for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
-inline FakeSymbol* _sym(const string& name) { return _sym8(name.utf8()); }
+inline FakeSymbol* _sym(const string& name) { return _sym8(name._utf8()); }
 
 // ---- the market moves: ticks arrive at their times ----------------------------------------------
 inline std::function<void(const std::string&)> _on_tick_arrived;
@@ -232,9 +232,9 @@ inline string AccountInfoString(ENUM_ACCOUNT_INFO_STRING p) { if (!_term.logged_
 // "Returns free margin that remains after the specified order has been opened at the current
 // price"; not enough money sets 134 (account/accountfreemargincheck)
 inline double AccountFreeMarginCheck(const string& symbol, int cmd, double volume) {
-  FakeSymbol* s = _sym(symbol); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(symbol); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return 0; }
   (void)cmd; double after = AccountInfoDouble(ACCOUNT_MARGIN_FREE) - s->margin_1lot * volume;
-  if (after < 0) _LastError = ERR_NOT_ENOUGH_MONEY;
+  if (after < 0) _last_error = ERR_NOT_ENOUGH_MONEY;
   return after;
 }
 inline double AccountFreeMargin() { return AccountInfoDouble(ACCOUNT_MARGIN_FREE); }
@@ -265,8 +265,8 @@ inline datetime TimeLocal() { return datetime((long)(_now_ms() / 1000)); }
 inline int _timer_ms = 0;
 inline int64_t _timer_due_ns = 0;
 inline bool EventSetMillisecondTimer(int ms) {
-  if (_term.timer_failures > 0) { --_term.timer_failures; _LastError = ERR_INTERNAL_ERROR; return false; }
-  if (ms <= 0) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  if (_term.timer_failures > 0) { --_term.timer_failures; _last_error = _ERR_INTERNAL; return false; }
+  if (ms <= 0) { _last_error = _ERR_PARAMETER; return false; }
   _timer_ms = ms; _timer_due_ns = _mono_ns() + (int64_t)ms * 1000000; return true;
 }
 inline bool EventSetTimer(int seconds) { return EventSetMillisecondTimer(seconds * 1000); }
@@ -277,31 +277,31 @@ inline bool RefreshRates() { _market_advance(); return true; }
 inline int SymbolsTotal(bool selected) { int n = 0; for (auto& s : _term.symbols) if (!selected || s.selected) ++n; return n; }
 inline string SymbolName(int pos, bool selected) {
   int n = 0; for (auto& s : _term.symbols) if (!selected || s.selected) { if (n == pos) return _S(s.name); ++n; }
-  _LastError = ERR_UNKNOWN_SYMBOL; return string();
+  _last_error = ERR_UNKNOWN_SYMBOL; return string();
 }
 inline bool SymbolSelect(const string& name, bool select) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return false; }
   s->selected = select; s->p.n["select"] = select; s->p.n["visible"] = select; return true;
 }
 inline bool SymbolInfoTick(const string& name, MqlTick& t) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return false; }
   const MqlTick* last = _last_tick(*s); if (!last) return false; t = *last; return true;
 }
 inline long SymbolInfoInteger(const string& name, ENUM_SYMBOL_INFO_INTEGER p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return 0; }
   if (p == SYMBOL_TIME) { const MqlTick* t = _last_tick(*s); if (t) return (long)t->time; }
   return (long)s->p.n[_field(p)];
 }
 inline double SymbolInfoDouble(const string& name, ENUM_SYMBOL_INFO_DOUBLE p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return 0; }
   if (p == SYMBOL_BID || p == SYMBOL_ASK) { const MqlTick* t = _last_tick(*s); if (t) return p == SYMBOL_BID ? t->bid : t->ask; }
   return s->p.n[_field(p)];
 }
 inline string SymbolInfoString(const string& name, ENUM_SYMBOL_INFO_STRING p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return string(); } return _S(s->p.s[_field(p)]);
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return string(); } return _S(s->p.s[_field(p)]);
 }
 inline double MarketInfo(const string& name, int mode) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return 0; }
   const MqlTick* t = _last_tick(*s); auto& n = s->p.n;
   switch (mode) {
     case MODE_BID: return t ? t->bid : 0;
@@ -328,11 +328,11 @@ inline double MarketInfo(const string& name, int mode) {
     case MODE_LOW: return n["bidlow"];
     case MODE_HIGH: return n["bidhigh"];
   }
-  _LastError = ERR_INVALID_FUNCTION_PARAMVALUE; return 0;
+  _last_error = ERR_INVALID_FUNCTION_PARAMVALUE; return 0;
 }
 
 // ---- bars -------------------------------------------------------------------------------------------
-inline int PeriodSeconds(ENUM_TIMEFRAMES tf) { int v = (int)tf; if (v == 0) v = (int)_Period; return v * 60; }
+inline int PeriodSeconds(ENUM_TIMEFRAMES tf) { int v = (int)tf; if (v == 0) v = (int)_period_now; return v * 60; }
 inline std::vector<MqlRates> _bars(const FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   long sec = PeriodSeconds(tf); std::vector<MqlRates> out; if (sec == 0 || tf == PERIOD_W1 || tf == PERIOD_MN1) return out;
   for (auto& b : s.m1) {
@@ -344,16 +344,16 @@ inline std::vector<MqlRates> _bars(const FakeSymbol& s, ENUM_TIMEFRAMES tf) {
 }
 // A series is built on first request; until then a copy returns -1 with 4066.
 inline FakeSymbol* _series_for(const string& name, ENUM_TIMEFRAMES& tf) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return nullptr; }
-  if (tf == PERIOD_CURRENT) tf = _Period;
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return nullptr; }
+  if (tf == PERIOD_CURRENT) tf = _period_now;
   int v = (int)tf;
-  if (v != 1 && v != 5 && v != 15 && v != 30 && v != 60 && v != 240 && v != 1440 && v != 10080 && v != 43200) { _LastError = ERR_INVALID_FUNCTION_PARAMVALUE; return nullptr; }
+  if (v != 1 && v != 5 && v != 15 && v != 30 && v != 60 && v != 240 && v != 1440 && v != 10080 && v != 43200) { _last_error = ERR_INVALID_FUNCTION_PARAMVALUE; return nullptr; }
   auto it = s->series_ready_ns.find(v);
-  if (it == s->series_ready_ns.end()) { s->series_ready_ns[v] = _mono_ns() + s->series_build_ns; _LastError = ERR_HISTORY_WILL_UPDATED; return nullptr; }
-  if (_mono_ns() < it->second) { _LastError = ERR_HISTORY_WILL_UPDATED; return nullptr; }
+  if (it == s->series_ready_ns.end()) { s->series_ready_ns[v] = _mono_ns() + s->series_build_ns; _last_error = ERR_HISTORY_WILL_UPDATED; return nullptr; }
+  if (_mono_ns() < it->second) { _last_error = ERR_HISTORY_WILL_UPDATED; return nullptr; }
   return s;
 }
-inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, MqlArray<MqlRates>& out) { out.v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out.v.size(); }
+inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, MqlArray<MqlRates>& out) { out._v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out._v.size(); }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, int count, MqlArray<MqlRates>& out) {
   FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf);
   size_t end = 0; while (end < v.size() && (long)v[end].time <= (long)start) ++end;
@@ -361,13 +361,13 @@ inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, int
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, int start_pos, int count, MqlArray<MqlRates>& out) {
   FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf);
-  if ((size_t)start_pos >= v.size()) { out.v.clear(); return 0; }
+  if ((size_t)start_pos >= v.size()) { out._v.clear(); return 0; }
   size_t end = v.size() - (size_t)start_pos; size_t from = end > (size_t)count ? end - (size_t)count : 0; return _rates_out(v, from, end, out);
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, datetime stop, MqlArray<MqlRates>& out) {
-  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf); out.v.clear();
-  for (auto& b : v) if ((long)b.time >= (long)start && (long)b.time <= (long)stop) out.v.push_back(b);
-  return (int)out.v.size();
+  FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto v = _bars(*s, tf); out._v.clear();
+  for (auto& b : v) if ((long)b.time >= (long)start && (long)b.time <= (long)stop) out._v.push_back(b);
+  return (int)out._v.size();
 }
 
 // ---- the trade pool ---------------------------------------------------------------------------------
@@ -381,17 +381,17 @@ inline Ticket4 _with_prices(Ticket4 t) {  // an open ticket's close price and pr
   return t;
 }
 [[nodiscard]] inline bool OrderSelect(int index, int select, int pool = MODE_TRADES) {
-  if (!_trade_state()) { _LastError = ERR_INVALID_TICKET; return false; }
+  if (!_trade_state()) { _last_error = ERR_INVALID_TICKET; return false; }
   if (select == SELECT_BY_TICKET) {  // "The pool parameter is ignored if the order is selected by the ticket number"
     for (auto& t : _term.open) if (t.ticket == index) { _term.selected = _with_prices(t); _term.has_selected = true; return true; }
     for (auto& t : _term.history) if (t.ticket == index) { _term.selected = t; _term.has_selected = true; return true; }
-    _LastError = ERR_INVALID_TICKET; return false;
+    _last_error = ERR_INVALID_TICKET; return false;
   }
   auto& v = pool == MODE_HISTORY ? _term.history : _term.open;
-  if (index < 0 || index >= (int)v.size()) { _LastError = ERR_INVALID_TICKET; return false; }
+  if (index < 0 || index >= (int)v.size()) { _last_error = ERR_INVALID_TICKET; return false; }
   _term.selected = pool == MODE_HISTORY ? v[(size_t)index] : _with_prices(v[(size_t)index]); _term.has_selected = true; return true;
 }
-inline const Ticket4& _sel() { if (!_term.has_selected) _LastError = ERR_NO_ORDER_SELECTED; return _term.selected; }
+inline const Ticket4& _sel() { if (!_term.has_selected) _last_error = ERR_NO_ORDER_SELECTED; return _term.selected; }
 inline int OrderTicket() { return _sel().ticket; }
 inline int OrderType() { return _sel().type; }
 inline double OrderLots() { return _sel().lots; }
@@ -420,7 +420,7 @@ inline int _trade_preamble(bool& fills) {
   return 0;
 }
 // A failed trade call's error number; -1 (control `trade_error none`) leaves none.
-inline void _trade_failed(int err) { if (err > 0) _LastError = err; }
+inline void _trade_failed(int err) { if (err > 0) _last_error = err; }
 // A price as the trade server takes it: rounded to the symbol's digits, and a whole number of
 // its ticks where the tick size (SYMBOL_TRADE_TICK_SIZE, "minimal price change") is coarser
 // than a point, as index CFDs quoted in 0.25, 0.5 or 5 points are (0: no stop).
@@ -444,8 +444,8 @@ inline int _volume_error(FakeSymbol& s, double lots) {
 [[nodiscard]] inline int OrderSend(const string& symbol, int cmd, double volume, double price, int slippage, double stoploss,
                                    double takeprofit, const string& comment, int magic, datetime expiration, color arrow_color) {
   (void)arrow_color; ++_term.trade_calls;
-  FakeSymbol* s = _sym(symbol); if (!s) { _LastError = ERR_UNKNOWN_SYMBOL; return -1; }
-  if (cmd < OP_BUY || cmd > OP_SELLSTOP) { _LastError = ERR_INVALID_TRADE_PARAMETERS; return -1; }
+  FakeSymbol* s = _sym(symbol); if (!s) { _last_error = ERR_UNKNOWN_SYMBOL; return -1; }
+  if (cmd < OP_BUY || cmd > OP_SELLSTOP) { _last_error = ERR_INVALID_TRADE_PARAMETERS; return -1; }
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return -1; }
   // the trade server's own checks refuse without executing
@@ -465,7 +465,7 @@ inline int _volume_error(FakeSymbol& s, double lots) {
   if (bad) { _trade_failed(bad); return -1; }
   Ticket4 t; t.ticket = _term.next_ticket++; t.type = cmd; t.lots = volume; t.symbol = s->name;
   t.open_price = cmd <= OP_SELL ? (cmd == OP_BUY ? q->ask : q->bid) : price; t.sl = stoploss; t.tp = takeprofit;
-  t.open_time = (long)(_now_ms() / 1000); t.expiration = (long)expiration; t.magic = magic; t.comment = comment.utf8();
+  t.open_time = (long)(_now_ms() / 1000); t.expiration = (long)expiration; t.magic = magic; t.comment = comment._utf8();
   _term.open.push_back(t);
   if (err) { _trade_failed(err); return -1; }
   return t.ticket;
@@ -490,7 +490,7 @@ inline void _split(int ticket, double lots) {
 }
 [[nodiscard]] inline bool OrderClose(int ticket, double lots, double price, int slippage, color arrow_color) {
   (void)arrow_color; ++_term.trade_calls;
-  Ticket4* t = _open_ticket(ticket); if (!t || t->type > OP_SELL) { _LastError = ERR_INVALID_TICKET; return false; }
+  Ticket4* t = _open_ticket(ticket); if (!t || t->type > OP_SELL) { _last_error = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return false; }
   FakeSymbol* s = _sym8(t->symbol); const MqlTick* q = _last_tick(*s);
@@ -506,21 +506,21 @@ inline void _split(int ticket, double lots) {
 }
 [[nodiscard]] inline bool OrderModify(int ticket, double price, double stoploss, double takeprofit, datetime expiration, color arrow_color) {
   (void)arrow_color; ++_term.trade_calls;
-  Ticket4* t = _open_ticket(ticket); if (!t) { _LastError = ERR_INVALID_TICKET; return false; }
+  Ticket4* t = _open_ticket(ticket); if (!t) { _last_error = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return false; }
   bool pending = t->type > OP_SELL;
   int bad = _price_error(*_sym8(t->symbol), pending ? price : 0, stoploss, takeprofit);
   if (bad) { _trade_failed(bad); return false; }
   if (t->sl == stoploss && t->tp == takeprofit && (!pending || (t->open_price == price && t->expiration == (long)expiration))) {
-    _LastError = ERR_NO_RESULT; return false; }
+    _last_error = ERR_NO_RESULT; return false; }
   t->sl = stoploss; t->tp = takeprofit; if (pending) { t->open_price = price; t->expiration = (long)expiration; }
   if (err) { _trade_failed(err); return false; }
   return true;
 }
 [[nodiscard]] inline bool OrderDelete(int ticket, color arrow_color) {
   (void)arrow_color; ++_term.trade_calls;
-  Ticket4* t = _open_ticket(ticket); if (!t || t->type <= OP_SELL) { _LastError = ERR_INVALID_TICKET; return false; }
+  Ticket4* t = _open_ticket(ticket); if (!t || t->type <= OP_SELL) { _last_error = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return false; }
   _to_history(ticket, t->open_price);
@@ -530,7 +530,7 @@ inline void _split(int ticket, double lots) {
 [[nodiscard]] inline bool OrderCloseBy(int ticket, int opposite, color arrow_color) {
   (void)arrow_color; ++_term.trade_calls;
   Ticket4* a = _open_ticket(ticket); Ticket4* b = _open_ticket(opposite);
-  if (!a || !b || a->type > OP_SELL || b->type > OP_SELL || a->type == b->type || a->symbol != b->symbol) { _LastError = ERR_INVALID_TICKET; return false; }
+  if (!a || !b || a->type > OP_SELL || b->type > OP_SELL || a->type == b->type || a->symbol != b->symbol) { _last_error = ERR_INVALID_TICKET; return false; }
   bool fills; int err = _trade_preamble(fills);
   if (err && !fills) { _trade_failed(err); return false; }
   double lots = std::min(a->lots, b->lots), price = b->open_price;  // no market price: `opposite`'s open price

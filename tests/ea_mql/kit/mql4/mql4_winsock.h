@@ -68,7 +68,7 @@ inline int fail(int e) { last_error = e; return -1; }
 
 inline int WSAStartup(ushort version, MqlArray<uchar>& data) {
   ::_reach_network();
-  need_dll("WSAStartup"); need_room("WSAStartup", 400, data.v.size());  // sizeof(WSADATA), 32-bit
+  need_dll("WSAStartup"); need_room("WSAStartup", 400, data._v.size());  // sizeof(WSADATA), 32-bit
   if ((version & 0xFF) < 2) return WSAEINVAL;
   ++refs; return 0;
 }
@@ -93,7 +93,7 @@ inline int ioctlsocket(int s, uint cmd, uint& arg) {
   return fail(WSAEINVAL);
 }
 inline int setsockopt(int s, int level, int optname, MqlArray<int>& optval, int optlen) {
-  need_dll("setsockopt"); need_room("setsockopt", optlen, optval.v.size() * 4); Sock* k = find(s); if (!k) return -1;
+  need_dll("setsockopt"); need_room("setsockopt", optlen, optval._v.size() * 4); Sock* k = find(s); if (!k) return -1;
   if (level == IPPROTO_TCP && optname == 1 && optlen >= 4) { int v = optval[0]; ::setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof v); return 0; }
   return fail(WSAEINVAL);
 }
@@ -127,11 +127,11 @@ inline int connect_state(Sock& k) {
   return k.connected ? 1 : 0;
 }
 inline int connect(int s, MqlArray<uchar>& name, int namelen) {
-  need_dll("connect"); need_room("connect", namelen, name.v.size()); Sock* k = find(s); if (!k) return -1;
+  need_dll("connect"); need_room("connect", namelen, name._v.size()); Sock* k = find(s); if (!k) return -1;
   if (namelen < 16) return fail(WSAEFAULT);
   if (name[0] != AF_INET || name[1] != 0) return fail(WSAEAFNOSUPPORT);  // sin_family, little-endian
   k->peer = sockaddr_in{}; k->peer.sin_family = AF_INET;
-  memcpy(&k->peer.sin_port, &name.v[2], 2); memcpy(&k->peer.sin_addr, &name.v[4], 4);
+  memcpy(&k->peer.sin_port, &name._v[2], 2); memcpy(&k->peer.sin_addr, &name._v[4], 4);
   k->connect_started = _mono_ns(); k->refused = false; start_connect(*k);
   if (k->nonblocking) { if (k->connected) return 0; return fail(WSAEWOULDBLOCK); }
   while (true) {  // a blocking connect waits for the outcome
@@ -141,21 +141,21 @@ inline int connect(int s, MqlArray<uchar>& name, int namelen) {
 }
 // fd_set as MQL4 passes it: int[65] = {count, handles...}.
 inline std::vector<int> set_of(MqlArray<int>& set, const char* which) {
-  need_room(which, 65 * 4, set.v.size() * 4);
+  need_room(which, 65 * 4, set._v.size() * 4);
   std::vector<int> out; int n = set[0]; if (n < 0 || n > 64) n = 0;
   for (int i = 0; i < n; ++i) out.push_back(set[1 + i]);
   return out;
 }
 inline void set_put(MqlArray<int>& set, const std::vector<int>& ready) {
-  for (size_t i = 0; i < 65; ++i) set.v[i] = 0;
-  set.v[0] = (int)ready.size(); for (size_t i = 0; i < ready.size(); ++i) set.v[1 + i] = ready[i];
+  for (size_t i = 0; i < 65; ++i) set._v[i] = 0;
+  set._v[0] = (int)ready.size(); for (size_t i = 0; i < ready.size(); ++i) set._v[1 + i] = ready[i];
 }
 // Selects that waited for a readable socket and were woken by its data (control `net stats`):
 // a call that finds the EA inside select() is answered as it arrives.
 inline long woken = 0;
 inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, MqlArray<int>& exceptfds, MqlArray<int>& timeout) {
   (void)nfds;  // "Ignored. The nfds parameter is included only for compatibility with Berkeley sockets."
-  need_dll("select"); need_room("select timeout", 8, timeout.v.size() * 4);
+  need_dll("select"); need_room("select timeout", 8, timeout._v.size() * 4);
   std::vector<int> r = set_of(readfds, "select readfds"), w = set_of(writefds, "select writefds"), x = set_of(exceptfds, "select exceptfds");
   for (auto* v : {&r, &w, &x}) for (int h : *v) if (!find(h)) return fail(WSAENOTSOCK);
   if (r.empty() && w.empty() && x.empty()) return fail(WSAEINVAL);  // Windows refuses three empty sets
@@ -179,24 +179,24 @@ inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, Mql
   }
 }
 inline int send(int s, MqlArray<uchar>& buf, int len, int flags) {
-  need_dll("send"); need_room("send", len, buf.v.size()); Sock* k = find(s); if (!k) return -1;
+  need_dll("send"); need_room("send", len, buf._v.size()); Sock* k = find(s); if (!k) return -1;
   (void)flags;
   if (!k->connected) return fail(WSAENOTCONN);
   size_t n = (size_t)len; int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && n > (size_t)chunk) n = (size_t)chunk;
-  if (fail_next_answer && std::string(buf.v.begin(), buf.v.begin() + len).find("\"retcode\"") != std::string::npos) {
+  if (fail_next_answer && std::string(buf._v.begin(), buf._v.begin() + len).find("\"retcode\"") != std::string::npos) {
     fail_next_answer = false; ::shutdown(k->fd, SHUT_RDWR); k->connected = false; return fail(WSAECONNRESET);
   }
-  ssize_t r = ::send(k->fd, buf.v.data(), n, MSG_NOSIGNAL | (k->nonblocking ? MSG_DONTWAIT : 0));
+  ssize_t r = ::send(k->fd, buf._v.data(), n, MSG_NOSIGNAL | (k->nonblocking ? MSG_DONTWAIT : 0));
   if (r < 0) return fail(errno == EAGAIN || errno == EWOULDBLOCK ? WSAEWOULDBLOCK : WSAECONNRESET);
   return (int)r;
 }
 inline int recv(int s, MqlArray<uchar>& buf, int len, int flags) {
-  need_dll("recv"); need_room("recv", len, buf.v.size()); Sock* k = find(s); if (!k) return -1;
+  need_dll("recv"); need_room("recv", len, buf._v.size()); Sock* k = find(s); if (!k) return -1;
   (void)flags;
   if (!k->connected) return fail(WSAENOTCONN);
   size_t n = (size_t)len; int chunk = _env("MQLSHIM_CHUNK", 0); if (chunk > 0 && n > (size_t)chunk) n = (size_t)chunk;
   while (true) {
-    ssize_t r = ::recv(k->fd, buf.v.data(), n, MSG_DONTWAIT);
+    ssize_t r = ::recv(k->fd, buf._v.data(), n, MSG_DONTWAIT);
     if (r >= 0) return (int)r;
     if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) return fail(WSAECONNRESET);
@@ -218,10 +218,10 @@ inline char SystemFunction036(MqlArray<uchar>& buf, uint len) {
     fprintf(stdout, "critical error: cannot call 'SystemFunction036' from advapi32.dll: DLL calls are not allowed (4017); the expert is removed\n");
     fflush(stdout); _exit(4);
   }
-  ws2_32::need_room("SystemFunction036", (int)len, buf.v.size());
+  ws2_32::need_room("SystemFunction036", (int)len, buf._v.size());
   size_t done = 0;
   while (done < len) {
-    ssize_t n = getrandom(buf.v.data() + done, len - done, 0);
+    ssize_t n = getrandom(buf._v.data() + done, len - done, 0);
     if (n < 0) { if (errno == EINTR) continue; return 0; }
     done += (size_t)n;
   }

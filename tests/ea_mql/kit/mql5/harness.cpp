@@ -41,7 +41,7 @@ static _EventQueue _queue;
 
 static void _bind_events() {
   _on_tick_arrived = [](const std::string& symbol) {
-    if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _Symbol.utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
+    if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _symbol_now._utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
     _indicators_tick(symbol);
     FakeSymbol* s = _sym8(symbol);
     // broadcast: any program's subscription raises it in every program with OnBookEvent
@@ -84,8 +84,8 @@ static void _bind_controls() {
   _register_terminal_controls();
   _register_net_controls();
   _controls()["chart_change"] = [](const std::vector<std::string>& w) {
-    if (w.size() > 1) { if (!_sym8(w[1])) return std::string("unknown symbol"); _Symbol = _S(w[1]); }
-    if (w.size() > 2) _Period = (ENUM_TIMEFRAMES)atoi(w[2].c_str());
+    if (w.size() > 1) { if (!_sym8(w[1])) return std::string("unknown symbol"); _symbol_now = _S(w[1]); }
+    if (w.size() > 2) _period_now = (ENUM_TIMEFRAMES)atoi(w[2].c_str());
     return _reinit(REASON_CHARTCHANGE);
   };
   _controls()["params"] = [](const std::vector<std::string>& w) {

@@ -12,8 +12,8 @@
 // stops the EA when it does, as an array overrun would.
 inline string StringSubstr(const string& s, int start, int len = -1) {
   if (len == 0 || len < -1) _fatal("StringSubstr with length <= 0 other than -1 (MQL4 reads it as 'to the end'): guard the call");
-  if (start < 0 || start >= (int)s.u.size()) return string();
-  return string(s.u.substr((size_t)start, len < 0 ? std::u16string::npos : (size_t)len));
+  if (start < 0 || start >= (int)s._u.size()) return string();
+  return string(s._u.substr((size_t)start, len < 0 ? std::u16string::npos : (size_t)len));
 }
 
 enum ENUM_INIT_RETCODE { INIT_SUCCEEDED = 0, INIT_FAILED = 1, INIT_PARAMETERS_INCORRECT = 2, INIT_AGENT_NOT_SUITABLE = 3 };
@@ -41,8 +41,11 @@ enum ENUM_MQL_INFO_INTEGER { MQL_PROGRAM_TYPE, MQL_DLLS_ALLOWED, MQL_TRADE_ALLOW
   MQL_PROFILER, MQL_TESTER, MQL_FORWARD, MQL_OPTIMIZATION, MQL_VISUAL_MODE, MQL_FRAME_MODE, MQL_LICENSE_TYPE };
 enum ENUM_MQL_INFO_STRING { MQL_PROGRAM_NAME = 0, MQL_PROGRAM_PATH = 1 };
 
-// Predefined variables of the running program (the runtime swaps them per program).
-inline string _Symbol = "EURUSD"_s;
-inline ENUM_TIMEFRAMES _Period = PERIOD_H1;
-inline string Symbol() { return _Symbol; }
-inline ENUM_TIMEFRAMES Period() { return _Period; }
+// Predefined variables of the running program (the runtime swaps them per program): read-only
+// to it (the terminal sets them; the kit writes _symbol_now and _period_now).
+inline string _symbol_now = "EURUSD"_s;
+inline ENUM_TIMEFRAMES _period_now = PERIOD_H1;
+inline const string& _Symbol = _symbol_now;
+inline const ENUM_TIMEFRAMES& _Period = _period_now;
+inline string Symbol() { return _symbol_now; }
+inline ENUM_TIMEFRAMES Period() { return _period_now; }

@@ -54,16 +54,16 @@ inline int _next_socket_handle = 1;
 inline const int _MAX_SOCKETS = 128;
 inline bool _sockets_refused();  // tester or indicator (mql5_terminal.h / the harness)
 inline bool _host_allowed(const std::string& host);
-inline _Sock* _sock(int h) { auto it = _socks().find(h); if (it == _socks().end()) { _LastError = ERR_NETSOCKET_INVALIDHANDLE; return nullptr; } return &it->second; }
+inline _Sock* _sock(int h) { auto it = _socks().find(h); if (it == _socks().end()) { _last_error = ERR_NETSOCKET_INVALIDHANDLE; return nullptr; } return &it->second; }
 inline int _open_sockets() { return (int)_socks().size(); }
 
 inline int SocketCreate(uint flags = SOCKET_DEFAULT) {
   (void)flags;
   ::_reach_network();
-  if (_sockets_refused()) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
-  if (_open_sockets() >= _MAX_SOCKETS) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
+  if (_sockets_refused()) { _last_error = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
+  if (_open_sockets() >= _MAX_SOCKETS) { _last_error = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) { _LastError = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
+  if (fd < 0) { _last_error = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
   int h = _next_socket_handle++; _socks()[h] = _Sock{fd}; return h;
 }
 inline bool SocketClose(const int s) {
@@ -78,11 +78,11 @@ inline bool SocketConnect(int s, const string& server, uint port, uint timeout_r
     printf("KIT: first SocketConnect after %ld timer passes, %lld ms, %ld microsecond-clock reads\n",
            _timer_passes, (long long)((_mono_ns() - _start_ns) / 1000000), _usec_reads); fflush(stdout);
   }
-  std::string host = server.utf8();
-  if (!_host_allowed(host)) { _LastError = ERR_FUNCTION_NOT_ALLOWED; return false; }
+  std::string host = server._utf8();
+  if (!_host_allowed(host)) { _last_error = ERR_FUNCTION_NOT_ALLOWED; return false; }
   sockaddr_in a{}; a.sin_family = AF_INET; a.sin_port = htons((uint16_t)port);
   std::string ip = host == "localhost" ? "127.0.0.1" : host;
-  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) { _LastError = ERR_NETSOCKET_CANNOT_CONNECT; return false; }
+  if (inet_pton(AF_INET, ip.c_str(), &a.sin_addr) != 1) { _last_error = ERR_NETSOCKET_CANNOT_CONNECT; return false; }
   int64_t deadline = std::min(_wait_deadline_ns(timeout_receive_ms, false), _mono_ns() + (int64_t)2000000000);
   while (true) {
     int fl = fcntl(k->fd, F_GETFL); fcntl(k->fd, F_SETFL, fl | O_NONBLOCK);
@@ -105,7 +105,7 @@ inline bool SocketConnect(int s, const string& server, uint port, uint timeout_r
     pollfd none{-1, 0, 0}; _poll_until(&none, 0, std::min(deadline, _mono_ns() + (int64_t)100000000));
   }
   _sleep_until_ns(deadline);  // the call returns when the attempt gives up, not at the refusal
-  _LastError = ERR_NETSOCKET_CANNOT_CONNECT; return false;
+  _last_error = ERR_NETSOCKET_CANNOT_CONNECT; return false;
 }
 inline bool SocketIsConnected(const int s) {
   _Sock* k = _sock(s); if (!k) return false;
@@ -116,19 +116,19 @@ inline bool SocketIsConnected(const int s) {
   return k->alive;
 }
 // "When executing this function, an error may occur, meaning that the connection established
-// through SocketConnect was broken (in _LastError we will get code 5273)" (Book): a close
+// through SocketConnect was broken (in _last_error we will get code 5273)" (Book): a close
 // waiting behind an empty buffer is reported here.
 inline uint SocketIsReadable(const int s) {
   _Sock* k = _sock(s); if (!k) return 0;
-  int n = 0; if (ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+  int n = 0; if (ioctl(k->fd, FIONREAD, &n) < 0) { _last_error = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
   if (n == 0 && k->alive) {
     // One look, not two: bytes that land between an empty FIONREAD and a poll would make the
     // poll's "readable" look like the peer's close. A peek tells the two apart.
     char c; ssize_t r = recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0;
+      _last_error = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0;
     }
-    if (r > 0 && ioctl(k->fd, FIONREAD, &n) < 0) { _LastError = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
+    if (r > 0 && ioctl(k->fd, FIONREAD, &n) < 0) { _last_error = ERR_NETSOCKET_IO_ERROR; k->alive = false; return 0; }
   }
   if (n == 0 && k->alive) {
     const char* mode = getenv("MQLSHIM_SPECULATIVE_READABLE");
@@ -147,7 +147,7 @@ inline bool SocketTimeouts(int s, uint timeout_send_ms, uint timeout_receive_ms)
 inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint timeout_ms) {
   _Sock* k = _sock(s); if (!k) return -1;
   k->read_once = true;
-  if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (!k->alive) { _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
   if (timeout_ms == 0) timeout_ms = 120000;  // "0 means 120 s" (Book)
   int chunk = _env("MQLSHIM_CHUNK", 0); if (chunk > 0 && (int)buffer_maxlen > chunk) buffer_maxlen = (uint)chunk;
   bool exact = _env("MQLSHIM_READ_EXACT", 0) != 0;
@@ -170,26 +170,26 @@ inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint t
     // the data appended
     char c; if (recv(k->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0) closed = true;
   }
-  buffer.v.insert(buffer.v.end(), got.begin(), got.end());
+  buffer._v.insert(buffer._v.end(), got.begin(), got.end());
   if (empty && !got.empty()) ++_socket_woken;
-  if (closed) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
-  if (got.empty() || (exact && got.size() < buffer_maxlen)) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (closed) { k->alive = false; _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (got.empty() || (exact && got.size() < buffer_maxlen)) { _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
   return (int)got.size();
 }
 inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
   _Sock* k = _sock(s); if (!k) return -1;
-  if (!k->alive) { _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
-  if (_fail_send_in > 0 && --_fail_send_in == 0) { k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1; }
-  size_t len = std::min<size_t>(buffer_len, buffer.v.size());
-  if (!_fail_send_with.empty() && std::search(buffer.v.begin(), buffer.v.begin() + (long)len, _fail_send_with.begin(),
-                                              _fail_send_with.end()) != buffer.v.begin() + (long)len) {
-    _fail_send_with.clear(); k->alive = false; _LastError = ERR_NETSOCKET_IO_ERROR; return -1;
+  if (!k->alive) { _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
+  if (_fail_send_in > 0 && --_fail_send_in == 0) { k->alive = false; _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
+  size_t len = std::min<size_t>(buffer_len, buffer._v.size());
+  if (!_fail_send_with.empty() && std::search(buffer._v.begin(), buffer._v.begin() + (long)len, _fail_send_with.begin(),
+                                              _fail_send_with.end()) != buffer._v.begin() + (long)len) {
+    _fail_send_with.clear(); k->alive = false; _last_error = ERR_NETSOCKET_IO_ERROR; return -1;
   }
   int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && len > (size_t)chunk) len = (size_t)chunk;
-  ssize_t r = send(k->fd, buffer.v.data(), len, MSG_NOSIGNAL);
+  ssize_t r = send(k->fd, buffer._v.data(), len, MSG_NOSIGNAL);
   if (r < 0) {
     if (errno != EAGAIN && errno != EWOULDBLOCK) k->alive = false;  // a send timeout leaves it open
-    _LastError = ERR_NETSOCKET_IO_ERROR; return -1;
+    _last_error = ERR_NETSOCKET_IO_ERROR; return -1;
   }
   return (int)r;
 }

@@ -12,7 +12,7 @@
 // simplifies the distribution of applications" (mql5.com/en/docs/runtime/resources). Created by
 // file name, an indicator needs its compiled .ex5 on the terminal: fixture `indicators_on_disk`
 // lists the ones there (default: all), the others fail with 4802 (ERR_INDICATOR_CANNOT_CREATE),
-// as does every iCustom under `indicators_fail: true` (a terminal that cannot create one). While one runs, _Symbol, _Period and _LastError are its
+// as does every iCustom under `indicators_fail: true` (a terminal that cannot create one). While one runs, _symbol_now, _period_now and _last_error are its
 // own, and copies do not wait (CopyTicks "immediately returns all the ticks available" in an
 // indicator). What the one thread per symbol means for the symbol's history synchronization is
 // modelled in mql5_terminal.h (the symbol's thread): an indicator's handlers delay it. That the
@@ -74,14 +74,14 @@ enum _IndHandler { _IND_INIT = 0, _IND_CALCULATE = 1, _IND_TIMER = 2 };
 // Run `fn` as the indicator instance: its symbol, period, inputs and last error; the time it
 // takes is its symbol thread's (mql5_terminal.h _symbol_thread_spent).
 inline void _run_as(_Ind& ind, const std::function<void()>& fn, _IndHandler kind = _IND_INIT) {
-  string sym = _Symbol; ENUM_TIMEFRAMES per = _Period; int err = _LastError; bool was = _term.in_indicator; _Ind* prev = _running_ind;
+  string sym = _symbol_now; ENUM_TIMEFRAMES per = _period_now; int err = _last_error; bool was = _term.in_indicator; _Ind* prev = _running_ind;
   int calls = _term.indicator_calls; std::string on = ind.symbol;
-  _Symbol = _S(ind.symbol); _Period = ind.period; _LastError = 0; _term.in_indicator = true; _running_ind = &ind; _term.indicator_calls = 0;
+  _symbol_now = _S(ind.symbol); _period_now = ind.period; _last_error = 0; _term.in_indicator = true; _running_ind = &ind; _term.indicator_calls = 0;
   _set_inputs_in_order(ind.program->name, ind.args);
   int64_t began = _mono_ns();
   fn();
   _symbol_thread_spent(on, kind, _term.indicator_calls, _mono_ns() - began);
-  _Symbol = sym; _Period = per; _LastError = err; _term.in_indicator = was; _running_ind = prev; _term.indicator_calls = calls;
+  _symbol_now = sym; _period_now = per; _last_error = err; _term.in_indicator = was; _running_ind = prev; _term.indicator_calls = calls;
 }
 inline bool _ind_timer(int ms) {
   if (!_running_ind) return false;
@@ -89,11 +89,11 @@ inline bool _ind_timer(int ms) {
 }
 
 inline int _icustom(const string& symbol, ENUM_TIMEFRAMES period, const string& name, std::vector<_Arg> args) {
-  std::string sym = symbol.utf8().empty() ? _Symbol.utf8() : symbol.utf8();
-  if (!_sym8(sym)) { _LastError = ERR_INDICATOR_UNKNOWN_SYMBOL; return INVALID_HANDLE; }
-  if (period == PERIOD_CURRENT) period = _Period;
+  std::string sym = symbol._utf8().empty() ? _symbol_now._utf8() : symbol._utf8();
+  if (!_sym8(sym)) { _last_error = ERR_INDICATOR_UNKNOWN_SYMBOL; return INVALID_HANDLE; }
+  if (period == PERIOD_CURRENT) period = _period_now;
   // "::Indicators\<label>.ex5": a resource of the calling program; otherwise a file on disk
-  std::string wanted = name.utf8(), label = wanted;
+  std::string wanted = name._utf8(), label = wanted;
   bool carried = wanted.rfind("::", 0) == 0;
   if (carried) {
     std::string res = wanted.substr(2), caller = _running_ind ? _running_ind->program->name : _expert_program;
@@ -104,7 +104,7 @@ inline int _icustom(const string& symbol, ENUM_TIMEFRAMES period, const string& 
   const _IndProgram* prog = nullptr; for (auto& p : _ind_programs()) if (p.name == label) prog = &p;
   const FJ& fx = _term.fixture; const FJ* disk = fx.get("indicators_on_disk");
   bool on_disk = disk == nullptr; if (disk) for (auto& d : disk->a) on_disk = on_disk || d.s == label;
-  if (!prog || (!carried && !on_disk) || fx.bool_or("indicators_fail", false)) { _LastError = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
+  if (!prog || (!carried && !on_disk) || fx.bool_or("indicators_fail", false)) { _last_error = ERR_INDICATOR_CANNOT_CREATE; return INVALID_HANDLE; }
   // the same indicator with the same parameters is one instance, counted
   for (auto& i : _indicators()) {
     bool same = i.program == prog && i.symbol == sym && i.period == period && i.args.size() == args.size();
@@ -125,9 +125,9 @@ inline bool IndicatorRelease(int handle) {
     if (gone.started && gone.program->on_deinit) _run_as(gone, [&]() { gone.program->on_deinit(REASON_REMOVE); });
     return true;
   }
-  _LastError = ERR_INDICATOR_WRONG_HANDLE; return false;
+  _last_error = ERR_INDICATOR_WRONG_HANDLE; return false;
 }
-inline int BarsCalculated(int handle) { _Ind* i = _ind(handle); if (!i) { _LastError = ERR_INDICATOR_WRONG_HANDLE; return -1; } return i->calculated; }
+inline int BarsCalculated(int handle) { _Ind* i = _ind(handle); if (!i) { _last_error = ERR_INDICATOR_WRONG_HANDLE; return -1; } return i->calculated; }
 
 // One round of indicator work: start new instances, calculate those whose symbol ticked, fire
 // due timers. Returns when the next indicator timer is due (INT64_MAX when none is).
@@ -148,7 +148,7 @@ inline int64_t _indicators_run() {
       i->dirty = false;
       with([&](_Ind& x) {
         FakeSymbol* s = _sym8(x.symbol); int total = s ? Bars(_S(x.symbol), x.period) : 0;
-        MqlArray<double> price; price.v.assign((size_t)std::max(total, 0), 0.0);
+        MqlArray<double> price; price._v.assign((size_t)std::max(total, 0), 0.0);
         x.calculated = x.program->on_calculate ? x.program->on_calculate(total, std::max(x.calculated, 0), 0, price) : total; }, _IND_CALCULATE);
     }
     i = _ind(h);

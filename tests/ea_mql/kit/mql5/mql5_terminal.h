@@ -19,7 +19,8 @@
 //   So does a lost connection to the trade server (control `broker down`, and before the
 //   login): no quotes arrive without it, for any symbol, so each symbol's ticks of the outage
 //   are a hole, and its quote is the last one before the outage until the next tick after it;
-//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks;
+//   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks,
+//   `tick <symbol>` makes its next one arrive at once (held or not);
 //   control `server_ticks <symbol>` prints how many ticks the trade server has of it;
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
@@ -30,7 +31,8 @@
 //   only its newest `series_depth_bars` bars (default 100) and is loaded further back on
 //   request, except by an indicator on its own symbol and timeframe (see _series_reach);
 // - the tick database: ticks before `ticks_local_from_ms` are on the trade server only; the
-//   first CopyTicks* that reaches them starts a synchronization of `tick_sync_ms`, during which
+//   first CopyTicks* that reaches them (CopyTicksRange's range; CopyTicks' first `count` ticks:
+//   what lies after them is not needed) starts a synchronization of `tick_sync_ms`, during which
 //   the call waits ("In Expert Advisors and scripts, CopyTicks() can wait for the result for
 //   45 seconds"), returning what it has with ERR_HISTORY_TIMEOUT if that is not enough; in an
 //   indicator it "immediately returns all available ticks" with no error and the sync goes on.
@@ -338,7 +340,7 @@ inline void FakeTerminalLoad(const char* path) {
   _term.rng.seed((uint64_t)fx.num_or("seed", 42));
   if (auto a = fx.get("allowed_hosts")) { _term.allowed_hosts.clear(); for (auto& h : a->a) _term.allowed_hosts.push_back(h.s); }
   if (auto c = fx.get("chart_id")) _chart_id = (long)c->n;
-  if (auto c = fx.get("chart_symbol")) _Symbol = _S(c->s);
+  if (auto c = fx.get("chart_symbol")) _symbol_now = _S(c->s);
   std::exponential_distribution<double> gap(1.0);
   for (auto& kv : fx.get("symbols")->o) {
     const FJ& j = kv.second;
@@ -385,7 +387,7 @@ inline void _symbol_thread_spent(const std::string& symbol, int kind, int calls,
     if (s.sync_ready_ns) s.sync_ready_ns += ns;
   }
 }
-inline FakeSymbol* _sym(const string& name) { std::string n = name.utf8(); for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
+inline FakeSymbol* _sym(const string& name) { std::string n = name._utf8(); for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
 inline FakeSymbol* _sym8(const std::string& n) { for (auto& s : _term.symbols) if (s.name == n) return &s; return nullptr; }
 inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 1000000; }
 
@@ -399,6 +401,18 @@ inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 
 // Live ticks are timed from the end of the EA's first timer pass (the harness sets the anchor),
 // so they all come after the EA first looked at Market Watch, however slowly it started.
 inline int64_t _market_anchor_ns = INT64_MAX;
+// The symbol's next live tick reaches the trade server, and the terminal when it receives the
+// symbol's quotes (`stamp`: the volume the bench reads, 0 to keep the fixture's); true then.
+inline bool _tick_arrives(FakeSymbol& s, ulong stamp) {
+  MqlTick t = s.live[s.live_next];
+  if (stamp) t.volume = stamp;
+  ++s.live_next; s.ticks.push_back(t);
+  if (_receiving(s)) return true;
+  // out of Market Watch, or no connection: the trade server has it, the terminal does not
+  if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
+  s.out_last_ms = t.time_msc;
+  return false;
+}
 inline void _market_advance() {
   static const bool stamp = getenv("MTGW_STAMP_TICKS") != nullptr;
   if (_market_anchor_ns == INT64_MAX) return;
@@ -406,13 +420,8 @@ inline void _market_advance() {
   for (auto& s : _term.symbols) {
     bool arrived = false;
     while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
-      MqlTick t = s.live[s.live_next];
-      if (stamp) t.volume = (ulong)(_market_anchor_ns + s.live_at_ns[s.live_next] - _slept_ns);
-      ++s.live_next; s.ticks.push_back(t);
-      if (_receiving(s)) { arrived = true; continue; }
-      // out of Market Watch, or no connection: the trade server has it, the terminal does not
-      if (s.out_first_ms < 0) s.out_first_ms = t.time_msc;
-      s.out_last_ms = t.time_msc;
+      int64_t at = _market_anchor_ns + s.live_at_ns[s.live_next];
+      arrived = _tick_arrives(s, stamp ? (ulong)(at - _slept_ns) : 0) || arrived;
     }
     if (arrived && _on_tick_arrived) _on_tick_arrived(s.name);
   }
@@ -476,8 +485,8 @@ inline int64_t _timer_due_ns = 0;
 inline std::function<bool(int)> _ind_set_timer;
 inline bool EventSetMillisecondTimer(int ms) {
   if (_term.in_indicator && _ind_set_timer) return _ind_set_timer(ms);
-  if (_term.timer_failures > 0) { --_term.timer_failures; _LastError = ERR_INTERNAL_ERROR; return false; }
-  if (ms <= 0) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  if (_term.timer_failures > 0) { --_term.timer_failures; _last_error = ERR_INTERNAL_ERROR; return false; }
+  if (ms <= 0) { _last_error = ERR_INVALID_PARAMETER; return false; }
   _timer_ms = ms; _timer_due_ns = _mono_ns() + (int64_t)ms * 1000000; return true;
 }
 inline bool EventSetTimer(int seconds) { return EventSetMillisecondTimer(seconds * 1000); }
@@ -487,11 +496,11 @@ inline void EventKillTimer() { if (_term.in_indicator && _ind_set_timer) { _ind_
 inline int SymbolsTotal(bool selected) { int n = 0; for (auto& s : _term.symbols) if (!selected || s.selected) ++n; return n; }
 inline string SymbolName(int pos, bool selected) {
   int n = 0; for (auto& s : _term.symbols) if (!selected || s.selected) { if (n == pos) return _S(s.name); ++n; }
-  _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return string();
+  _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return string();
 }
 inline bool SymbolExist(const string& name, bool& is_custom) { is_custom = false; return _sym(name) != nullptr; }
 inline bool SymbolSelect(const string& name, bool select) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   _market_advance();
   bool was = _receiving(*s);
   s->selected = select;
@@ -502,33 +511,33 @@ inline bool SymbolSelect(const string& name, bool select) {
 // SymbolIsSynchronized: the symbol's data (bars) against the server, not its tick database.
 inline bool SymbolIsSynchronized(const string& name) { FakeSymbol* s = _sym(name); return s && _term.history_synchronized; }
 inline bool SymbolInfoTick(const string& name, MqlTick& t) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
-  const MqlTick* last = _last_tick(*s); if (!last) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  const MqlTick* last = _last_tick(*s); if (!last) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   t = *last; return true;
 }
 inline long SymbolInfoInteger(const string& name, ENUM_SYMBOL_INFO_INTEGER p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
   if (p == SYMBOL_TIME) { const MqlTick* t = _last_tick(*s); if (t) return (long)t->time; }
   return (long)s->p.n[_field(p)];
 }
 inline double SymbolInfoDouble(const string& name, ENUM_SYMBOL_INFO_DOUBLE p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
   if (p == SYMBOL_BID || p == SYMBOL_ASK) { const MqlTick* t = _last_tick(*s); if (t) return p == SYMBOL_BID ? t->bid : t->ask; }
   return s->p.n[_field(p)];
 }
 inline string SymbolInfoString(const string& name, ENUM_SYMBOL_INFO_STRING p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return string(); } return _S(s->p.s[_field(p)]);
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return string(); } return _S(s->p.s[_field(p)]);
 }
 // Depth of Market subscriptions: BookEvent comes for a subscribed symbol that has a book
 // (SYMBOL_TICKS_BOOKDEPTH > 0), on each change (here: each tick); "OnBookEvent events are queued
 // even if the processing of the previous OnBookEvent event has not yet been completed".
 inline bool MarketBookAdd(const string& name) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   if (!s->selected) SymbolSelect(name, true);  // "it will be added to the window automatically"
   ++s->book_subscriptions; return true;
 }
 inline bool MarketBookRelease(const string& name) {
-  FakeSymbol* s = _sym(name); if (!s || s->book_subscriptions == 0) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  FakeSymbol* s = _sym(name); if (!s || s->book_subscriptions == 0) { _last_error = ERR_INVALID_PARAMETER; return false; }
   --s->book_subscriptions; return true;
 }
 // The book of a subscribed symbol with a depth (false otherwise, as MT5 fails then): the fixture
@@ -536,26 +545,26 @@ inline bool MarketBookRelease(const string& name) {
 // tick: ticks_bookdepth sell levels from the ask up, as many buy levels from the bid down, one
 // point apart, sells first and prices descending, volume_min * 10 * (level + 1) at each level.
 inline bool MarketBookGet(const string& name, MqlArray<MqlBookInfo>& book) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
   int depth = (int)s->p.n["ticks_bookdepth"];
   const MqlTick* last = _last_tick(*s);
-  if (s->book_subscriptions + s->other_book_subscriptions == 0 || depth <= 0 || !last) { _LastError = ERR_INVALID_PARAMETER; return false; }
+  if (s->book_subscriptions + s->other_book_subscriptions == 0 || depth <= 0 || !last) { _last_error = ERR_INVALID_PARAMETER; return false; }
   double point = s->p.n["point"], vmin = s->p.n["volume_min"], scale = std::pow(10.0, s->p.n["digits"]);
   auto level = [&](ENUM_BOOK_TYPE type, double price, int k) {
     MqlBookInfo b; b.type = type; b.price = std::round(price * scale) / scale;
     b.volume_real = std::round(vmin * 10 * (k + 1) * 1e8) / 1e8; b.volume = std::max(1L, (long)b.volume_real);
     return b;
   };
-  book.v.clear();
-  for (int k = depth - 1; k >= 0; --k) book.v.push_back(level(BOOK_TYPE_SELL, last->ask + k * point, k));
-  for (int k = 0; k < depth; ++k) book.v.push_back(level(BOOK_TYPE_BUY, last->bid - k * point, k));
+  book._v.clear();
+  for (int k = depth - 1; k >= 0; --k) book._v.push_back(level(BOOK_TYPE_SELL, last->ask + k * point, k));
+  for (int k = 0; k < depth; ++k) book._v.push_back(level(BOOK_TYPE_BUY, last->bid - k * point, k));
   return true;
 }
 
 // ---- bars -------------------------------------------------------------------------------------------
 inline int PeriodSeconds(ENUM_TIMEFRAMES tf) {
   int v = (int)tf;
-  if (v == 0) v = (int)_Period;
+  if (v == 0) v = (int)_period_now;
   if (v >= 1 && v <= 30) return v * 60;
   if (v > 16384 && v < 16408) return (v - 16384) * 3600;
   if (v == 16408) return 86400;
@@ -598,13 +607,13 @@ inline void _series_settle(FakeSeries& x) { if (x.extend_to > 0 && _mono_ns() >=
 inline bool _series_request(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
   _series_start(s, tf); auto& x = s.series[(int)tf];
   if (_mono_ns() >= x.ready_ns) return true;
-  if (_term.in_indicator) { _LastError = ERR_HISTORY_NOT_FOUND; return false; }
+  if (_term.in_indicator) { _last_error = ERR_HISTORY_NOT_FOUND; return false; }
   ++_term.history_waits;
   _sleep_until_ns(std::min(x.ready_ns, _mono_ns() + (int64_t)5000000000));
   if (_mono_ns() >= x.ready_ns) return true;
-  _LastError = ERR_HISTORY_TIMEOUT; return false;
+  _last_error = ERR_HISTORY_TIMEOUT; return false;
 }
-inline bool _own_series(const FakeSymbol& s, ENUM_TIMEFRAMES tf) { return _term.in_indicator && s.name == _Symbol.utf8() && tf == _Period; }
+inline bool _own_series(const FakeSymbol& s, ENUM_TIMEFRAMES tf) { return _term.in_indicator && s.name == _symbol_now._utf8() && tf == _period_now; }
 // The bars held now, oldest first; a copy that needs `need` bars back from the newest first has
 // the terminal load them (see above). False: -1 for the caller (loading, or timed out).
 inline bool _series_reach(FakeSymbol& s, ENUM_TIMEFRAMES tf, long need, std::vector<MqlRates>& held) {
@@ -612,17 +621,17 @@ inline bool _series_reach(FakeSymbol& s, ENUM_TIMEFRAMES tf, long need, std::vec
   long want = std::min<long>(std::min<long>(need, (long)v.size()), _maxbars());
   if (want > x.depth && !_own_series(s, tf)) {
     if (x.extend_to < want) { x.extend_to = (int)want; x.extend_ready_ns = _mono_ns() + s.series_build_ns; }
-    if (_term.in_indicator) { _LastError = ERR_HISTORY_NOT_FOUND; return false; }
+    if (_term.in_indicator) { _last_error = ERR_HISTORY_NOT_FOUND; return false; }
     ++_term.history_waits;
     _sleep_until_ns(std::min(x.extend_ready_ns, _mono_ns() + (int64_t)5000000000)); _series_settle(x);
-    if (x.depth < want) { _LastError = ERR_HISTORY_TIMEOUT; return false; }
+    if (x.depth < want) { _last_error = ERR_HISTORY_TIMEOUT; return false; }
   }
   held.assign(v.end() - std::min<long>(x.depth, (long)v.size()), v.end());
   return true;
 }
 inline long SeriesInfoInteger(const string& name, ENUM_TIMEFRAMES tf, ENUM_SERIES_INFO_INTEGER p) {
-  FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
-  if (tf == PERIOD_CURRENT) tf = _Period;
+  FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return 0; }
+  if (tf == PERIOD_CURRENT) tf = _period_now;
   bool ready = _series_ready(*s, tf);
   if (p == SERIES_SYNCHRONIZED) return ready ? 1 : 0;
   if (p == SERIES_SERVER_FIRSTDATE || p == SERIES_TERMINAL_FIRSTDATE) return s->m1.empty() ? 0 : (long)s->m1.front().time;
@@ -635,16 +644,16 @@ inline long SeriesInfoInteger(const string& name, ENUM_TIMEFRAMES tf, ENUM_SERIE
   return 0;
 }
 inline int Bars(const string& name, ENUM_TIMEFRAMES tf) {
-  FakeSymbol* s = _sym(name); if (!s) return 0; if (tf == PERIOD_CURRENT) tf = _Period;
+  FakeSymbol* s = _sym(name); if (!s) return 0; if (tf == PERIOD_CURRENT) tf = _period_now;
   return _series_ready(*s, tf) ? (int)SeriesInfoInteger(name, tf, SERIES_BARS_COUNT) : 0;
 }
 inline int _rates_out(const std::vector<MqlRates>& v, size_t from, size_t to, MqlArray<MqlRates>& out) {
-  out.v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out.v.size();
+  out._v.assign(v.begin() + (long)from, v.begin() + (long)to); return (int)out._v.size();
 }
 inline FakeSymbol* _series_for(const string& name, ENUM_TIMEFRAMES& tf) {
-  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
-  if (tf == PERIOD_CURRENT) tf = _Period;
-  if (PeriodSeconds(tf) == 0) { _LastError = ERR_INVALID_PARAMETER; return nullptr; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return nullptr; }
+  if (tf == PERIOD_CURRENT) tf = _period_now;
+  if (PeriodSeconds(tf) == 0) { _last_error = ERR_INVALID_PARAMETER; return nullptr; }
   return _series_request(*s, tf) ? s : nullptr;
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, int count, MqlArray<MqlRates>& out) {
@@ -657,24 +666,24 @@ inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, int
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, int start_pos, int count, MqlArray<MqlRates>& out) {
   FakeSymbol* s = _series_for(name, tf); if (!s) return -1;
   std::vector<MqlRates> v; if (!_series_reach(*s, tf, (long)start_pos + count, v)) return -1;
-  if ((size_t)start_pos >= v.size()) { out.v.clear(); return 0; }
+  if ((size_t)start_pos >= v.size()) { out._v.clear(); return 0; }
   size_t end = v.size() - (size_t)start_pos; size_t from = end > (size_t)count ? end - (size_t)count : 0; return _rates_out(v, from, end, out);
 }
 inline int CopyRates(const string& name, ENUM_TIMEFRAMES tf, datetime start, datetime stop, MqlArray<MqlRates>& out) {
   FakeSymbol* s = _series_for(name, tf); if (!s) return -1; auto all = _bars(*s, tf);
   size_t first = 0; while (first < all.size() && (long)all[first].time < (long)start) ++first;
   std::vector<MqlRates> v; if (!_series_reach(*s, tf, (long)(all.size() - first), v)) return -1;
-  out.v.clear();
-  for (auto& b : v) if ((long)b.time >= (long)start && (long)b.time <= (long)stop) out.v.push_back(b);
-  return (int)out.v.size();
+  out._v.clear();
+  for (auto& b : v) if ((long)b.time >= (long)start && (long)b.time <= (long)stop) out._v.push_back(b);
+  return (int)out._v.size();
 }
 inline int CopyTime(const string& name, ENUM_TIMEFRAMES tf, int start_pos, int count, MqlArray<datetime>& out) {
   MqlArray<MqlRates> r; int n = CopyRates(name, tf, start_pos, count, r); if (n < 0) return -1;
-  out.v.clear(); for (auto& b : r.v) out.v.push_back(b.time); return n;
+  out._v.clear(); for (auto& b : r._v) out._v.push_back(b.time); return n;
 }
 inline int CopyTime(const string& name, ENUM_TIMEFRAMES tf, datetime start, int count, MqlArray<datetime>& out) {
   MqlArray<MqlRates> r; int n = CopyRates(name, tf, start, count, r); if (n < 0) return -1;
-  out.v.clear(); for (auto& b : r.v) out.v.push_back(b.time); return n;
+  out._v.clear(); for (auto& b : r._v) out._v.push_back(b.time); return n;
 }
 
 // ---- ticks and the tick database ------------------------------------------------------------------
@@ -697,7 +706,10 @@ inline bool _tick_kind(const MqlTick& t, uint flags) {
 // Ticks that arrived while the symbol was out of Market Watch never reached the terminal (the
 // terminal "receives quotes only for Market Watch symbols"): they are a hole in the database,
 // which a copy reaching into it synchronizes like older history.
-inline bool _ticks_local(FakeSymbol& s, long from_msc) {
+// A copy needs the ticks from `from_msc` to `to_msc` (CopyTicksRange's end; for CopyTicks, the
+// count-th tick from there: "if available data is not enough", and the first ticks of a count
+// can be there whatever lies after them); INT64_MAX: up to now.
+inline bool _ticks_local(FakeSymbol& s, long from_msc, long to_msc) {
   auto done = [&]() {
     if (!s.sync_ready_ns) return;
     if (_mono_ns() < s.sync_ready_ns) {
@@ -716,8 +728,8 @@ inline bool _ticks_local(FakeSymbol& s, long from_msc) {
   };
   auto local = [&]() {
     if (from_msc < s.ticks_local_from_ms) return false;
-    for (auto& h : s.holes) if (h.second >= from_msc) return false;
-    return _receiving(s) || s.out_first_ms < 0 || s.out_last_ms < from_msc;
+    for (auto& h : s.holes) if (h.second >= from_msc && h.first <= to_msc) return false;
+    return _receiving(s) || s.out_first_ms < 0 || s.out_last_ms < from_msc || s.out_first_ms > to_msc;
   };
   done();
   if (local()) return true;
@@ -737,34 +749,37 @@ inline bool _on_disk(const FakeSymbol& s, size_t i) {
 }
 inline bool _tick_flags_ok(uint flags) {
   if (flags == COPY_TICKS_INFO || flags == COPY_TICKS_TRADE || flags == COPY_TICKS_ALL) return true;
-  _LastError = ERR_INVALID_PARAMETER; return false;  // e.g. the wire's -1 passed on as 0xFFFFFFFF
+  _last_error = ERR_INVALID_PARAMETER; return false;  // e.g. the wire's -1 passed on as 0xFFFFFFFF
 }
 inline int CopyTicks(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, uint count = 0) {
-  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
-  _market_advance(); out.v.clear();
+  _market_advance(); out._v.clear();
   if (count == 0) count = 2000;
   if (from_msc == 0) {
-    for (size_t i = s->ticks.size(); i-- > 0 && out.v.size() < count;) if (_on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.insert(out.v.begin(), s->ticks[i]);
-    return (int)out.v.size();
+    for (size_t i = s->ticks.size(); i-- > 0 && out._v.size() < count;) if (_on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out._v.insert(out._v.begin(), s->ticks[i]);
+    return (int)out._v.size();
   }
-  bool complete = _ticks_local(*s, (long)from_msc);
-  for (size_t i = 0; i < s->ticks.size() && out.v.size() < count; ++i)
-    if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out.v.push_back(s->ticks[i]);
-  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
-  return (int)out.v.size();
+  long need_to = INT64_MAX; uint seen = 0;  // the count-th tick of the kind asked, on the server
+  for (size_t i = 0; i < s->ticks.size(); ++i)
+    if (s->ticks[i].time_msc >= (long)from_msc && _tick_kind(s->ticks[i], flags) && ++seen == count) { need_to = s->ticks[i].time_msc; break; }
+  bool complete = _ticks_local(*s, (long)from_msc, need_to);
+  for (size_t i = 0; i < s->ticks.size() && out._v.size() < count; ++i)
+    if (s->ticks[i].time_msc >= (long)from_msc && _on_disk(*s, i) && _tick_kind(s->ticks[i], flags)) out._v.push_back(s->ticks[i]);
+  if (!complete) _last_error = ERR_HISTORY_TIMEOUT;
+  return (int)out._v.size();
 }
 inline int CopyTicksRange(const string& name, MqlArray<MqlTick>& out, uint flags = COPY_TICKS_ALL, ulong from_msc = 0, ulong to_msc = 0) {
-  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
+  _history_call(); FakeSymbol* s = _sym(name); if (!s) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return -1; }
   if (!_tick_flags_ok(flags)) return -1;
-  _market_advance(); out.v.clear();
-  bool complete = _ticks_local(*s, (long)from_msc);
+  _market_advance(); out._v.clear();
+  bool complete = _ticks_local(*s, (long)from_msc, to_msc == 0 ? INT64_MAX : (long)to_msc);
   for (size_t i = 0; i < s->ticks.size(); ++i) {
     const MqlTick& t = s->ticks[i];
-    if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out.v.push_back(t);
+    if (t.time_msc >= (long)from_msc && (to_msc == 0 || (ulong)t.time_msc <= to_msc) && _on_disk(*s, i) && _tick_kind(t, flags)) out._v.push_back(t);
   }
-  if (!complete) _LastError = ERR_HISTORY_TIMEOUT;
-  return (int)out.v.size();
+  if (!complete) _last_error = ERR_HISTORY_TIMEOUT;
+  return (int)out._v.size();
 }
 
 // ---- orders, positions, history ------------------------------------------------------------------------
@@ -849,11 +864,11 @@ inline string HistoryDealGetString(ulong t, ENUM_DEAL_PROPERTY_STRING p) { auto 
 
 // ---- calculations and trading ----------------------------------------------------------------------------
 inline bool OrderCalcMargin(ENUM_ORDER_TYPE, const string& sym, double volume, double price, double& margin) {
-  if (!_sym(sym)) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; } margin = _margin_of(sym.utf8(), volume, price); return true;
+  if (!_sym(sym)) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; } margin = _margin_of(sym._utf8(), volume, price); return true;
 }
 inline bool OrderCalcProfit(ENUM_ORDER_TYPE type, const string& sym, double volume, double open, double close, double& profit) {
-  if (!_sym(sym)) { _LastError = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
-  profit = _money(sym.utf8(), type == ORDER_TYPE_BUY ? close - open : open - close, volume); return true;
+  if (!_sym(sym)) { _last_error = ERR_MARKET_UNKNOWN_SYMBOL; return false; }
+  profit = _money(sym._utf8(), type == ORDER_TYPE_BUY ? close - open : open - close, volume); return true;
 }
 inline MqlTradeTransaction _txn(ENUM_TRADE_TRANSACTION_TYPE type, ulong order, ulong deal, ulong position, const std::string& sym) {
   MqlTradeTransaction t; t.type = type; t.order = order; t.deal = deal; t.position = position; t.symbol = _S(sym); return t;
@@ -896,7 +911,7 @@ inline uint _validate(const MqlTradeRequest& r, FakeSymbol*& s, std::string& why
 }
 // The request is taken as the reference declares it, "MqlTradeRequest& request": not const.
 [[nodiscard]] inline bool OrderCheck(MqlTradeRequest& r, MqlTradeCheckResult& c) {
-  if (!_known_action(r.action)) { _LastError = ERR_INVALID_PARAMETER; return false; }  // the structure check: no retcode
+  if (!_known_action(r.action)) { _last_error = ERR_INVALID_PARAMETER; return false; }  // the structure check: no retcode
   FakeSymbol* s; std::string why; uint rc = _validate(r, s, why);
   double bal = _term.account.n["balance"], profit = _positions_profit(), margin = _positions_margin();
   if (rc == 0 && r.action == TRADE_ACTION_DEAL && s) { const MqlTick* t = _last_tick(*s); margin += _margin_of(s->name, r.volume, r.type == ORDER_TYPE_BUY ? t->ask : t->bid); }
@@ -912,7 +927,7 @@ inline FakeRecord _order_rec(const MqlTradeRequest& r, const std::string& sym, u
     {"state", (double)state}, {"magic", (double)r.magic}, {"position_id", (double)position}, {"position_by_id", 0}, {"reason", (double)reason},
     {"volume_initial", r.volume}, {"volume_current", r.volume}, {"price_open", price}, {"sl", r.sl}, {"tp", r.tp}, {"price_current", price},
     {"price_stoplimit", r.stoplimit}};
-  o.s = {{"symbol", sym}, {"comment", r.comment.utf8()}, {"external_id", ""}}; return o;
+  o.s = {{"symbol", sym}, {"comment", r.comment._utf8()}, {"external_id", ""}}; return o;
 }
 // A market order's deals: each at most `deal_max_volume`; IOC beyond `liquidity` fills what
 // there is (DONE_PARTIAL) and FOK beyond it is rejected. In Request and Instant execution every
@@ -943,7 +958,7 @@ inline ulong _apply_deal(const MqlTradeRequest& r, FakeSymbol& s, ulong order, u
   FakeRecord d; d.n = {{"ticket", (double)deal}, {"order", (double)order}, {"time", (double)sec}, {"time_msc", (double)now}, {"type", buy ? 0.0 : 1.0},
          {"entry", open_pos ? 1.0 : 0.0}, {"magic", (double)r.magic}, {"position_id", (double)position}, {"reason", (double)reason}, {"volume", part},
          {"price", price}, {"commission", 0}, {"swap", 0}, {"profit", profit}, {"fee", 0}};
-  d.s = {{"symbol", s.name}, {"comment", r.comment.utf8()}, {"external_id", ""}};
+  d.s = {{"symbol", s.name}, {"comment", r.comment._utf8()}, {"external_id", ""}};
   _term.deals.push_back(d);
   if (open_pos) {
     _term.account.n["balance"] += profit;
@@ -956,7 +971,7 @@ inline ulong _apply_deal(const MqlTradeRequest& r, FakeSymbol& s, ulong order, u
   FakeRecord p; p.n = {{"ticket", (double)position}, {"time", (double)sec}, {"time_msc", (double)now}, {"time_update", (double)sec},
     {"time_update_msc", (double)now}, {"type", buy ? 0.0 : 1.0}, {"magic", (double)r.magic}, {"identifier", (double)position}, {"reason", (double)reason},
     {"volume", part}, {"price_open", price}, {"sl", r.sl}, {"tp", r.tp}, {"price_current", price}, {"swap", 0}, {"profit", 0}};
-  p.s = {{"symbol", s.name}, {"comment", r.comment.utf8()}, {"external_id", ""}};
+  p.s = {{"symbol", s.name}, {"comment", r.comment._utf8()}, {"external_id", ""}};
   _term.positions.push_back(p);
   return deal;
 }
@@ -991,7 +1006,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
 // after the running handler returns, REQUEST last (or shuffled).
 [[nodiscard]] inline bool OrderSend(MqlTradeRequest& r, MqlTradeResult& res) {
   res = MqlTradeResult{}; res.request_id = ++_term.request_id;
-  if (!_known_action(r.action)) { _LastError = ERR_TRADE_SEND_FAILED; return false; }
+  if (!_known_action(r.action)) { _last_error = ERR_TRADE_SEND_FAILED; return false; }
   if (_term.order_latency_ms > 0) _sleep_until_ns(_mono_ns() + (int64_t)_term.order_latency_ms * 1000000);
   FakeSymbol* s; std::string why;
   uint rc = _validate(r, s, why);
@@ -1045,7 +1060,7 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
   for (auto& t : tx) _post_tx(t);
   MqlTradeTransaction req; req.type = TRADE_TRANSACTION_REQUEST;
   if (_tx_sink) _tx_sink(req, r, res);
-  if (rc) { _LastError = ERR_TRADE_SEND_FAILED; return false; }
+  if (rc) { _last_error = ERR_TRADE_SEND_FAILED; return false; }
   return true;
 }
 
@@ -1112,6 +1127,15 @@ inline void _register_terminal_controls() {
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
     _set_connected(w[1] == "up"); return std::string(); };
+  // `tick <symbol>`: its next live tick arrives now, held or not, before any program runs again
+  // (a quote that comes with the connection's return, say); prints its time_msc.
+  _controls()["tick"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: tick <symbol>");
+    _market_advance();
+    if (s->live_next >= s->live.size()) return std::string("no live tick left");
+    long msc = s->live[s->live_next].time_msc;
+    if (_tick_arrives(*s, 0) && _on_tick_arrived) _on_tick_arrived(s->name);
+    printf("KIT: tick %s %ld\n", s->name.c_str(), msc); return std::string(); };
   _controls()["server_ticks"] = [](const std::vector<std::string>& w) {
     FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: server_ticks <symbol>");
     _market_advance(); printf("KIT: server_ticks %s %zu\n", s->name.c_str(), s->ticks.size()); return std::string(); };

@@ -114,9 +114,11 @@ public:
 
    // The terminal got its trade server connection back (CHistory5::Watch): the ticks of the
    // outage never reached it, a hole in every symbol's tick database, so every stream restarts
-   // as after a return to Market Watch, at the symbol's next tick. Resuming from the last tick
-   // sent would copy across the hole and wait for its synchronization (up to 45 s, no ping
-   // answered: the gateway would drop the session). Called before any tick is copied.
+   // as after a return to Market Watch, at the symbol's next tick, or at its quote when that
+   // arrived after the connection returned (newer than its quote at the outage). Resuming from
+   // the last tick sent would copy across the hole and wait for its synchronization (up to
+   // 45 s, no ping answered: the gateway would drop the session). Called before any tick is
+   // copied.
    void              Resume(CGatewaySession &session);
 
    // Everything new, now: the terminal's state, every symbol's new ticks, the queued trade
@@ -309,7 +311,18 @@ void CEvents5::Resume(CGatewaySession &session)
    seen_reconnections = session.methods.history.reconnections;
    for(int i = 0; i < ArraySize(cursors); i++)
       if(cursors[i].present)
+        {
          Start(session, i, true);
+         // a quote newer than the one the symbol showed when the outage was first seen came
+         // after the connection returned (none arrives without it): it goes out first, as the
+         // quote shows it, and the copies start after its millisecond
+         long before = session.methods.history.OutageQuote(cursors[i].symbol);
+         if(before > 0 && cursors[i].last_msc > before)
+           {
+            cursors[i].last_msc--;
+            cursors[i].seen_msc = 0;
+           }
+        }
   }
 
 void CEvents5::Flush(CGatewaySession &session)
@@ -385,7 +398,7 @@ void CEvents5::Rescan(CGatewaySession &session)
          if(was[i] == 0)
            {
             // back in Market Watch: the quotes of its absence never reached the terminal
-            session.methods.history.Forget(name);
+            session.methods.history.Returned(name, cursors[i].seen_msc > 0 ? cursors[i].seen_msc : cursors[i].last_msc);
             Start(session, i, true);
            }
       cursors[i].present = true;

@@ -24,6 +24,13 @@
 //| to the trade server: when it comes back, every symbol is        |
 //| forgotten and the tick helpers judging from before are released |
 //| (Watch; Events5 restarts its streams on `reconnections`).       |
+//| Each such hole is kept as an interval of server time (TickHole: |
+//| after the last tick the terminal had, up to the server's time   |
+//| at the return): a range reaching into one is local only once a  |
+//| helper has judged that interval itself, every ticked minute of |
+//| it and a copy across it that is not waiting for a              |
+//| synchronization (MTGW.hf./MTGW.ht.<symbol>), not by the samples |
+//| that judge the rest of a range.                                 |
 //| Each helper runs on a timeframe other than the one it loads: an  |
 //| indicator cannot have its own symbol and timeframe loaded.       |
 //+------------------------------------------------------------------+
@@ -43,6 +50,8 @@ struct HelperRef
    long              from_msc;
    int               handle;
    ulong             used_us;
+   long              hole_from;   // the hole it judges too (TickHole), 0 and 0: none
+   long              hole_to;
   };
 
 struct StreamStart
@@ -51,15 +60,28 @@ struct StreamStart
    long              from_msc;
   };
 
+// Ticks of `symbol` after `after_msc` and up to `to_msc` may never have reached the terminal (a
+// lost trade server connection, an absence from Market Watch); one interval per symbol, holes
+// that come before the last is judged widen it.
+struct TickHole
+  {
+   string            symbol;
+   long              after_msc;     // the last tick the terminal had before it (0: none known)
+   long              to_msc;        // server time it was over by (0: not over yet)
+   long              outage_quote;  // the symbol's quote when the last outage was first seen (0: none)
+  };
+
 class CHistory5
   {
 public:
    HelperRef         helpers[];
    StreamStart       streams[];
+   TickHole          holes[];
    long              chart;
    bool              helper_missing;   // the terminal could not create the helper (iCustom failed)
    bool              broker_down;      // the terminal was seen without its trade server connection
    int               reconnections;    // ...and seen getting it back, this many times
+   long              down_seen_msc;    // server time the outage was first seen (0: connected)
 
                      CHistory5(void);
 
@@ -75,11 +97,20 @@ public:
    // terminal, so nothing before its return is known to be on disk any more.
    void              Forget(const string symbol);
 
+   // ...and the ticks after `after_msc` (the last one the EA saw before it left) up to now are
+   // a hole: a range reaching into it waits for a helper's judgment of it (Claimed).
+   void              Returned(const string symbol, const long after_msc);
+
+   // The quote `symbol` showed when the last outage was first seen (0: none known): a quote
+   // newer than it came after the connection returned.
+   long              OutageQuote(const string symbol);
+
    // The timeframe a helper runs on to load `period`: never `period` itself.
    ENUM_TIMEFRAMES   HelperPeriod(const ENUM_TIMEFRAMES period) const;
 
-   // Ticks of `symbol` from `from_msc` on are on disk (a copy returns without waiting).
-   bool              TicksLocal(const string symbol, const long from_msc);
+   // Ticks of `symbol` from `from_msc` to `to_msc` (0: to now) are on disk (a copy returns
+   // without waiting).
+   bool              TicksLocal(const string symbol, const long from_msc, const long to_msc);
 
    // Where a copy of local ticks of `symbol` from `from_msc` starts: at the first tick on disk
    // the helper found from there on when that is later (a copy from before it could wait for
@@ -101,8 +132,12 @@ public:
    void              ReleaseAll(void);
 
 private:
+   void              Outage(void);
    void              Reconnected(void);
-   bool              Claimed(const string symbol, const long from_msc);
+   bool              Claimed(const string symbol, const long from_msc, const long to_msc);
+   int               Hole(const string symbol);
+   void              AddHole(const string symbol, const long after_msc, const long to_msc);
+   bool              HoleJudged(const int h);
    void              Drop(const int i);
   };
 
@@ -112,12 +147,15 @@ CHistory5::CHistory5(void)
    helper_missing = false;
    broker_down = false;
    reconnections = 0;
+   down_seen_msc = 0;
   }
 
 void CHistory5::Watch(void)
   {
    if(TerminalInfoInteger(TERMINAL_CONNECTED) == 0)
      {
+      if(!broker_down)
+         Outage();
       broker_down = true;
       return;
      }
@@ -125,6 +163,22 @@ void CHistory5::Watch(void)
      {
       broker_down = false;
       Reconnected();
+     }
+  }
+
+// The connection to the trade server is lost (first seen now): no quote reaches the terminal
+// until it is back, so each Market Watch symbol's ticks after its current quote are a hole
+// from here on (open until Reconnected closes it).
+void CHistory5::Outage(void)
+  {
+   down_seen_msc = (long)TimeTradeServer() * 1000;
+   for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
+     {
+      string name = SymbolName(k, true);
+      MqlTick t;
+      long quote = SymbolInfoTick(name, t) ? t.time_msc : 0;
+      AddHole(name, quote > 0 ? quote : down_seen_msc, 0);
+      holes[Hole(name)].outage_quote = quote;
      }
   }
 
@@ -136,6 +190,18 @@ void CHistory5::Watch(void)
 void CHistory5::Reconnected(void)
   {
    reconnections++;
+   // every hole still open ends now: the server's time bounds the ticks the terminal missed
+   long now = (long)TimeTradeServer() * 1000;
+   for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
+      if(Hole(SymbolName(k, true)) < 0)          // in Market Watch since the outage began
+         AddHole(SymbolName(k, true), down_seen_msc > 1000 ? down_seen_msc - 1000 : 0, 0);
+   for(int h = 0; h < ArraySize(holes); h++)
+      if(holes[h].to_msc == 0)
+        {
+         MqlTick t;
+         holes[h].to_msc = SymbolInfoTick(holes[h].symbol, t) && t.time_msc > now ? t.time_msc : now;
+        }
+   down_seen_msc = 0;
    for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
       Forget(SymbolName(k, true));
    for(int i = 0; i < ArraySize(streams); i++)
@@ -177,15 +243,86 @@ ENUM_TIMEFRAMES CHistory5::HelperPeriod(const ENUM_TIMEFRAMES period) const
    return period == PERIOD_MN1 ? PERIOD_W1 : PERIOD_MN1;
   }
 
-bool CHistory5::TicksLocal(const string symbol, const long from_msc)
+void CHistory5::Returned(const string symbol, const long after_msc)
+  {
+   Forget(symbol);
+   long now = (long)TimeTradeServer() * 1000;
+   MqlTick t;
+   AddHole(symbol, after_msc, SymbolInfoTick(symbol, t) && t.time_msc > now ? t.time_msc : now);
+  }
+
+long CHistory5::OutageQuote(const string symbol)
+  {
+   int h = Hole(symbol);
+   return h < 0 ? 0 : holes[h].outage_quote;
+  }
+
+int CHistory5::Hole(const string symbol)
+  {
+   for(int h = 0; h < ArraySize(holes); h++)
+      if(holes[h].symbol == symbol)
+         return h;
+   return -1;
+  }
+
+// A hole of `symbol` from `after_msc` to `to_msc` (0: open); one the symbol has already, not
+// yet judged, widens to take it in (the helper judges one interval per symbol).
+void CHistory5::AddHole(const string symbol, const long after_msc, const long to_msc)
+  {
+   int h = Hole(symbol);
+   if(h < 0)
+     {
+      h = ArraySize(holes);
+      ArrayResize(holes, h + 1);
+      holes[h].symbol = symbol;
+      holes[h].after_msc = after_msc;
+      holes[h].to_msc = to_msc;
+      holes[h].outage_quote = 0;
+      return;
+     }
+   if(after_msc < holes[h].after_msc)
+      holes[h].after_msc = after_msc;
+   if(holes[h].to_msc != 0 && (to_msc == 0 || to_msc > holes[h].to_msc))
+      holes[h].to_msc = to_msc;
+  }
+
+// A helper judged an interval covering hole `h` (its MTGW.hf./MTGW.ht. variables): every ticked
+// minute of it has its ticks on disk, and a copy across it waits for no synchronization. A
+// helper judging an earlier interval (one released before this hole opened, still finishing)
+// covers no later one.
+bool CHistory5::HoleJudged(const int h)
+  {
+   string from_var = MTGW_HOLE_FROM_VAR + holes[h].symbol, to_var = MTGW_HOLE_TO_VAR + holes[h].symbol;
+   return holes[h].to_msc > 0 && GlobalVariableCheck(from_var) && GlobalVariableCheck(to_var) &&
+          GlobalVariableGet(from_var) <= (double)holes[h].after_msc &&
+          GlobalVariableGet(to_var) >= (double)holes[h].to_msc;
+  }
+
+bool CHistory5::TicksLocal(const string symbol, const long from_msc, const long to_msc)
   {
    Watch();
-   return Claimed(symbol, from_msc);
+   return Claimed(symbol, from_msc, to_msc);
   }
 
 // TicksLocal without looking at the connection first.
-bool CHistory5::Claimed(const string symbol, const long from_msc)
+bool CHistory5::Claimed(const string symbol, const long from_msc, const long to_msc)
   {
+   int h = Hole(symbol);
+   if(h >= 0 && (holes[h].to_msc == 0 || holes[h].to_msc >= from_msc) &&
+      (to_msc == 0 || holes[h].after_msc < to_msc))
+     {
+      if(!HoleJudged(h))
+         return false;                    // the range reaches into a hole no helper judged
+      int last = ArraySize(holes) - 1;    // judged: it is loaded, and forgotten
+      if(h != last)
+        {
+         holes[h].symbol = holes[last].symbol;
+         holes[h].after_msc = holes[last].after_msc;
+         holes[h].to_msc = holes[last].to_msc;
+         holes[h].outage_quote = holes[last].outage_quote;
+        }
+      ArrayResize(holes, last);
+     }
    string name = MTGW_TICKS_VAR + symbol;
    if(GlobalVariableCheck(name))
      {
@@ -225,9 +362,17 @@ bool CHistory5::BarsLocal(const string symbol, const ENUM_TIMEFRAMES period, con
 bool CHistory5::Request(const string symbol, const int mode, const ENUM_TIMEFRAMES period, const long from_msc)
   {
    ulong now = GetMicrosecondCount();
+   // a ticks helper judges the symbol's hole too when the range reaches into it
+   long hole_from = 0, hole_to = 0;
+   int h = mode == MTGW_HELPER_TICKS ? Hole(symbol) : -1;
+   if(h >= 0 && (holes[h].to_msc == 0 || holes[h].to_msc >= from_msc))
+     {
+      hole_from = holes[h].after_msc;
+      hole_to = holes[h].to_msc > 0 ? holes[h].to_msc : (long)TimeTradeServer() * 1000;
+     }
    for(int i = 0; i < ArraySize(helpers); i++)
       if(helpers[i].symbol == symbol && helpers[i].mode == mode && helpers[i].period == (int)period &&
-         helpers[i].from_msc <= from_msc)
+         helpers[i].from_msc <= from_msc && helpers[i].hole_from <= hole_from && helpers[i].hole_to >= hole_to)
         {
          helpers[i].used_us = now;
          return true;
@@ -237,8 +382,9 @@ bool CHistory5::Request(const string symbol, const int mode, const ENUM_TIMEFRAM
    // the helper loads from the start of the minute: requests a few seconds apart share it
    long from = from_msc - from_msc % 60000;
    ResetLastError();
-   int h = iCustom(symbol, HelperPeriod(period), MTGW_HELPER_NAME, mode, chart, from, (int)period);
-   if(h == INVALID_HANDLE)
+   int handle = iCustom(symbol, HelperPeriod(period), MTGW_HELPER_NAME, mode, chart, from, (int)period,
+                        hole_from, hole_to);
+   if(handle == INVALID_HANDLE)
      {
       if(!helper_missing)
          Print("MT Gateway: the helper indicator ", MTGW_HELPER_NAME, " cannot be created (error ",
@@ -253,8 +399,10 @@ bool CHistory5::Request(const string symbol, const int mode, const ENUM_TIMEFRAM
    helpers[n].mode = mode;
    helpers[n].period = (int)period;
    helpers[n].from_msc = from;
-   helpers[n].handle = h;
+   helpers[n].handle = handle;
    helpers[n].used_us = now;
+   helpers[n].hole_from = hole_from;
+   helpers[n].hole_to = hole_to;
    return true;
   }
 
@@ -267,7 +415,7 @@ void CHistory5::Sweep(void)
       string s = helpers[i].symbol;
       long from = helpers[i].from_msc;
       bool loaded = helpers[i].mode == MTGW_HELPER_TICKS
-                    ? Claimed(s, from) && TicksStart(s, from) - from < MTGW_FLOOR_WATCH_MS
+                    ? Claimed(s, from, 0) && TicksStart(s, from) - from < MTGW_FLOOR_WATCH_MS
                     : BarsLocal(s, (ENUM_TIMEFRAMES)helpers[i].period, from / 1000, 0);
       if(loaded || now - helpers[i].used_us >= MTGW_HELPER_IDLE_US)
          Drop(i);
@@ -288,6 +436,8 @@ void CHistory5::Drop(const int i)
       helpers[i].from_msc = helpers[last].from_msc;
       helpers[i].handle = helpers[last].handle;
       helpers[i].used_us = helpers[last].used_us;
+      helpers[i].hole_from = helpers[last].hole_from;
+      helpers[i].hole_to = helpers[last].hole_to;
      }
    ArrayResize(helpers, last);
   }

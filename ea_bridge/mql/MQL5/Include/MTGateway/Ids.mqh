@@ -23,5 +23,7 @@
 #define MTGW_FLOOR_WATCH_MS    60000 // a floor this far after a copy's start: look for older ticks meanwhile
 #define MTGW_FIRST_VAR         "MTGW.f."             // + symbol.minute: the first tick on disk seen...
 #define MTGW_FIRST_SINCE_VAR   "MTGW.s."             // + symbol.minute: ...since this GetTickCount
+#define MTGW_HOLE_FROM_VAR     "MTGW.hf."            // + symbol: a helper judged the ticks after this msc...
+#define MTGW_HOLE_TO_VAR       "MTGW.ht."            // ...up to this one loaded (a hole the EA recorded)
 
 #endif

@@ -814,7 +814,7 @@ void Methods5::CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWr
    if(code != 0 || !Symbol(s))
       return;
    // never copy ticks that are not on disk: CopyTicks would wait up to 45 s for them
-   if(!history.TicksLocal(s, from_msc))
+   if(!history.TicksLocal(s, from_msc, to_msc))
      {
       Load(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
       return;

@@ -53,9 +53,22 @@
 #define MTGW_TOO_LARGE 1
 #define MTGW_NOT_SENT  2
 
-// What the user reads for each refusal word (docs/protocol.md section 5).
-string RefusalText(const string reason)
+// How the message of a device_not_approved refusal begins when the token's owner denied this
+// machine rather than it awaiting approval (docs/protocol.md section 5): the word stays.
+#define MTGW_DENIED_PREFIX "The token's owner denied this machine"
+
+// Whether a refusal says the token's owner denied this machine: no code is coming.
+bool RefusalIsDenial(const string reason, const string message)
   {
+   return reason == "device_not_approved" && StringFind(message, MTGW_DENIED_PREFIX) == 0;
+  }
+
+// What the user reads for each refusal word (docs/protocol.md section 5); the refusal's
+// message tells a denied machine from one awaiting approval.
+string RefusalText(const string reason, const string message = "")
+  {
+   if(RefusalIsDenial(reason, message))
+      return "this machine was denied by the token's owner: no code is coming";
    if(reason == "missing_token")
       return "auth token missing: paste it into the EA inputs";
    if(reason == "malformed_token")
@@ -96,8 +109,10 @@ bool RefusalIsFatal(const string reason)
   }
 
 // What the user should do next, added to the chart for the refusals that need them.
-string RefusalAdvice(const string reason)
+string RefusalAdvice(const string reason, const string message = "")
   {
+   if(RefusalIsDenial(reason, message))
+      return "The owner can allow it again on the console's Devices page; the EA retries by itself.";
    if(reason == "missing_token" || reason == "malformed_token" || reason == "invalid_token")
       return "Paste the token from the console into the EA's AuthToken input.";
    if(reason == "token_expired" || reason == "token_revoked")
@@ -732,12 +747,13 @@ void CGatewaySession::Handle(const string json)
    if((state == ST_HELLO || state == ST_AUTH) && t == "refuse")
      {
       string why = doc.Str(doc.Get(0, "reason"));
-      Print("MT Gateway: refused (", why, "): ", doc.Str(doc.Get(0, "message")));
-      string advice = RefusalAdvice(why);
+      string said = doc.Str(doc.Get(0, "message"));
+      Print("MT Gateway: refused (", why, "): ", said);
+      string advice = RefusalAdvice(why, said);
       if(RefusalIsFatal(why) && state == ST_AUTH)
          Stop(why, "");
       else
-         Unconfirmed(why, "refused: " + RefusalText(why) + (advice != "" ? ". " + advice : ""));
+         Unconfirmed(why, "refused: " + RefusalText(why, said) + (advice != "" ? ". " + advice : ""));
       return;
      }
    if(state == ST_READY && t == "req")

@@ -13,7 +13,12 @@
 //|    the EA copies from that tick, never from before what is on   |
 //|    disk. When it found no tick on disk for a minute or more after|
 //|    FromMsc it keeps looking while the EA keeps it, and lowers    |
-//|    MTGW.t0.<symbol> when older ticks arrive after all.           |
+//|    MTGW.t0.<symbol> when older ticks arrive after all. A hole the |
+//|    EA recorded (HoleFromMsc..HoleToMsc: a lost connection, an     |
+//|    absence from Market Watch) is judged whole, never sampled:     |
+//|    every ticked minute of it, and a copy across it that is not    |
+//|    waiting for a synchronization; then MTGW.hf./MTGW.ht.<symbol>  |
+//|    say which interval was judged.                                 |
 //|  - Mode 2 (bars): has its symbol's bars on Timeframe built back  |
 //|    to FromMsc (CopyTime forces the build and the download, at    |
 //|    once here), the way the reference's CheckLoadHistory does.    |
@@ -43,6 +48,8 @@ input int  Mode = MTGW_HELPER_SPY;  // 0 tick spy, 1 tick history, 2 bars
 input long WakeChart = 0;           // the EA's chart
 input long FromMsc = 0;             // modes 1 and 2: load back to this time (ms since 1970)
 input int  Timeframe = 0;           // mode 2: the timeframe to load (ENUM_TIMEFRAMES)
+input long HoleFromMsc = 0;         // mode 1: a hole the EA recorded, after this time...
+input long HoleToMsc = 0;           // ...up to this one (0: none)
 
 void Load(void);
 void LoadTicks(void);
@@ -50,7 +57,9 @@ void Done(void);
 void ForgetSettle(void);
 long FirstOnDisk(void);
 bool TicksThere(long &first_ms);
-bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled);
+bool HoleThere(const long first_ms, const bool settled);
+bool HoleJudged(void);
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled, const bool every);
 
 int OnInit(void)
   {
@@ -131,7 +140,7 @@ void LoadTicks(void)
    string synced = MTGW_TICKS_VAR + _Symbol, first_var = MTGW_FLOOR_VAR + _Symbol;
    double from = (double)FromMsc;
    double known = VarValue(synced), disk_first = VarValue(first_var);
-   bool covered = known > 0.0 && known <= from;
+   bool covered = known > 0.0 && known <= from && HoleJudged();
    bool watching = covered && disk_first - from >= (double)MTGW_FLOOR_WATCH_MS;
    if(covered && !watching)
      {
@@ -154,6 +163,14 @@ void LoadTicks(void)
       GlobalVariableSet(synced, from);
       if(first_ms <= 0)
          GlobalVariableDel(first_var);
+     }
+   if(HoleToMsc > 0 && !HoleJudged())
+     {
+      string hole_from = MTGW_HOLE_FROM_VAR + _Symbol, hole_to = MTGW_HOLE_TO_VAR + _Symbol;
+      GlobalVariableTemp(hole_from);
+      GlobalVariableTemp(hole_to);
+      GlobalVariableSet(hole_from, (double)HoleFromMsc);
+      GlobalVariableSet(hole_to, (double)HoleToMsc);
      }
    if(first_ms > 0 && (!covered || (double)first_ms < disk_first))
      {
@@ -236,15 +253,50 @@ bool TicksThere(long &first_ms)
    if(now_s <= from_s)
       return true;
    bool settled = FirstSettled(first_ms);
+   if(!HoleThere(first_ms, settled))
+      return false;
    // a long range is judged by its first and its last day (its bars are not all copied)
    if(now_s - from_s <= 2 * MTGW_HELPER_WINDOW_S)
-      return WindowThere(from_s, now_s, first_ms, settled);
-   return WindowThere(from_s, from_s + MTGW_HELPER_WINDOW_S, first_ms, settled) &&
-          WindowThere(now_s - MTGW_HELPER_WINDOW_S, now_s, first_ms, settled);
+      return WindowThere(from_s, now_s, first_ms, settled, false);
+   return WindowThere(from_s, from_s + MTGW_HELPER_WINDOW_S, first_ms, settled, false) &&
+          WindowThere(now_s - MTGW_HELPER_WINDOW_S, now_s, first_ms, settled, false);
   }
 
-// The sampled ticked minutes of [from_s, to_s] have their ticks on disk (see TicksThere).
-bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled)
+// A judgment of the EA's hole (HoleFromMsc..HoleToMsc) is on record: MTGW.hf./MTGW.ht.<symbol>
+// cover it (this helper's, or another's). No hole: nothing to judge.
+bool HoleJudged(void)
+  {
+   if(HoleToMsc <= 0)
+      return true;
+   string hole_from = MTGW_HOLE_FROM_VAR + _Symbol, hole_to = MTGW_HOLE_TO_VAR + _Symbol;
+   return GlobalVariableCheck(hole_from) && GlobalVariableCheck(hole_to) &&
+          GlobalVariableGet(hole_from) <= (double)HoleFromMsc && GlobalVariableGet(hole_to) >= (double)HoleToMsc;
+  }
+
+// The ticks of the EA's hole, within the range, are on disk. The ticks of a lost connection or
+// of an absence from Market Watch can be a few seconds inside minutes whose other ticks are
+// there, which a sample of minutes does not see: so a copy across the hole must not be waiting
+// for a synchronization ("If the tick history is synchronized, the error code is equal to
+// zero", the reference's CopyTicks example), and every ticked minute of it must have a tick on
+// disk, none left out.
+bool HoleThere(const long first_ms, const bool settled)
+  {
+   if(HoleToMsc <= 0 || HoleJudged())
+      return true;
+   long from_ms = HoleFromMsc > FromMsc ? HoleFromMsc : FromMsc;
+   if(from_ms > HoleToMsc)
+      return true;
+   MqlTick across[];
+   ResetLastError();
+   if(CopyTicksRange(_Symbol, across, COPY_TICKS_ALL, (ulong)from_ms, (ulong)HoleToMsc) < 0 || GetLastError() != 0)
+      return false;                          // the copy launched (or waits for) the synchronization
+   long from_s = from_ms / 1000;
+   return WindowThere(from_s - from_s % 60, HoleToMsc / 1000, first_ms, settled, true);
+  }
+
+// The sampled ticked minutes of [from_s, to_s] (`every`: all of them) have their ticks on disk
+// (see TicksThere).
+bool WindowThere(const long from_s, const long to_s, const long first_ms, const bool settled, const bool every)
   {
    MqlRates bars[];
    ResetLastError();
@@ -261,7 +313,7 @@ bool WindowThere(const long from_s, const long to_s, const long first_ms, const 
    for(int i = 0; i < n; i++)
       if(bars[i].tick_volume > 0)
          ticked[k++] = i;
-   int step = k > MTGW_HELPER_SAMPLES ? k / MTGW_HELPER_SAMPLES : 1;
+   int step = k > MTGW_HELPER_SAMPLES && !every ? k / MTGW_HELPER_SAMPLES : 1;
    for(int j = 0; j < k; j++)
      {
       if(j >= MTGW_HELPER_EDGE && j < k - MTGW_HELPER_EDGE && j % step != 0)

@@ -1,0 +1,523 @@
+"""``mtgateway setup``: from an installed gateway to a terminal a bot can trade through.
+
+One command, interactive or whole from flags (``--yes``, or no terminal on standard input:
+nothing is asked, and what is missing is an error naming its flag). In order:
+
+1. finds the MetaTrader 5 and 4 terminals on this machine (``found``) and takes the ones
+   chosen (``--terminal``, ``--all``, or asked);
+2. for each, the account it is logged into (``--login``/``--server``; the terminal's own
+   ``config\\common.ini`` suggests it);
+3. pairs this machine with the owner's authority (``pairing``: the local one by default, a
+   console with ``--console URL``);
+4. for each terminal: installs the EA (``gateway.eafiles``), compiles it with the terminal's
+   own MetaEditor when it is there (``metaeditor``: helper first, the log's error count
+   shown), issues the token for its account (or keeps the one setup issued before, while it is
+   live) and writes it into the EA's preset (``preset``);
+5. registers the log-on task (``gateway/service.py``: the Windows Task Scheduler task, a systemd
+   user unit on Linux) and starts the daemon;
+6. prints what only the owner can do in the terminal (Algo Trading, the WebRequest entry,
+   dragging the EA onto a chart and loading the preset);
+7. waits for the EA's hello and runs ``mtgateway check`` against it.
+
+Re-running is safe: files are replaced, a live token is kept, the task is registered again.
+What setup added is written down (``record``), and ``--undo`` removes it: the EA's files and
+compiled programs, the presets, the tokens it issued (revoked), the task, the config it wrote.
+The owner's data (the authority, the journal, the device key) is never removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from ea_bridge.environment import read_env
+from ea_bridge.loop import run as run_on_loop
+
+from .. import service
+from ..auth.owner import ConsoleUnproven
+from ..authority.api import AuthorityRefused, AuthorityUnreachable
+from ..authority.database import DatabaseError
+from ..base.files import ensure_private_dir
+from ..config import GatewayConfig, console_url_problem, default_config_path, load_config
+from ..eafiles import COMPILED, InstallError, ea4_source_dir, ea_source_dir, install_ea
+from .found import Terminal, find_terminals, terminal_at
+from .metaeditor import COMPILE_ORDER, Compiled, compile_source
+from .pairing import LocalPairing, PairingError, RemotePairing
+from .preset import PRESET_NAME, ea_inputs, preset_bytes, read_preset
+from .record import CHECK_FILE, RECORD_FILE, SetupRecord, TerminalRecord, write_private
+
+__all__ = ["run"]
+
+_PASSWORD_ENV: Final = "MTGATEWAY_OWNER_PASSWORD"
+_EMAIL_ENV: Final = "MTGATEWAY_OWNER_EMAIL"
+
+
+class _Stop(Exception):
+    """Setup cannot go on; the message says why and what to pass or do (exit 2)."""
+
+
+@dataclass
+class _Asker:
+    """The questions setup may ask; with ``interactive`` false each is an error instead."""
+
+    interactive: bool
+    ask: Callable[[str], str] = input
+    secret: Callable[[str], str] = getpass.getpass
+
+    def text(self, question: str, default: str = "", flag: str = "") -> str:
+        if not self.interactive:
+            if default:
+                return default
+            raise _Stop(f"{question.rstrip('?: ')}: pass {flag}")
+        suffix = f" [{default}]" if default else ""
+        answer = self.ask(f"{question}{suffix}: ").strip()
+        return answer or default
+
+    def password(self, email: str) -> str:
+        given = read_env(_PASSWORD_ENV)
+        if given is not None:
+            return given
+        if not self.interactive:
+            raise _Stop(f"no password for the new owner {email}: set {_PASSWORD_ENV}")
+        first = self.secret(f"A password for {email} (8+ characters, for the console): ")
+        if self.secret("Repeat it: ") != first:
+            raise _Stop("the passwords differ")
+        return first
+
+    def code(self) -> str:
+        if not self.interactive:
+            line = sys.stdin.readline().strip()
+            if not line:
+                raise _Stop("the console e-mailed the owner a code: pipe it in, or run "
+                            "`mtgateway device verify` once it arrives")
+            return line
+        return self.ask("The 8-digit code the console e-mailed the owner: ")
+
+
+@dataclass
+class _Outcome:
+    """What one run did, for the summary and the exit code."""
+
+    tokens: dict[str, str] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
+
+
+def run(args: argparse.Namespace, config_file: Path | None) -> int:
+    """Carry out ``mtgateway setup``; the exit code (0 done, 1 a step failed, 2 a usage
+    error: nothing asked for could be done)."""
+    asker = _Asker(interactive=not args.yes and sys.stdin.isatty())
+    try:
+        if args.undo:
+            return run_on_loop(_undo(load_config(config_file), asker))
+        return run_on_loop(_setup(args, config_file, asker))
+    except (_Stop, PairingError, ConsoleUnproven) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except AuthorityUnreachable:
+        print("error: the token authority (console) cannot be reached", file=sys.stderr)
+        return 1
+    except AuthorityRefused as exc:
+        print(f"error: the console refused: {exc.reason}", file=sys.stderr)
+        return 1
+
+
+# -- which terminals, which accounts ------------------------------------------------------
+
+
+def _chosen(args: argparse.Namespace, asker: _Asker) -> list[Terminal]:
+    given = [Path(t) for t in args.terminal if os.sep in t or "/" in t or Path(t).is_dir()]
+    found = find_terminals(extra=given)
+    for entry in args.terminal:
+        if not any(entry in (t.id, str(t.data_dir)) or Path(entry) == t.data_dir
+                   for t in found) and terminal_at(Path(entry)) is None:
+            raise _Stop(f"no terminal {entry!r}: not a data folder's name under "
+                        "%APPDATA%\\MetaQuotes\\Terminal, nor a folder with MQL5\\Experts or "
+                        "MQL4\\Experts")
+    if not found:
+        raise _Stop("no MetaTrader terminal found (under %APPDATA%\\MetaQuotes\\Terminal): start "
+                    "the terminal once, or pass --terminal with its data folder (in MetaTrader: "
+                    "File > Open Data Folder)")
+    if args.terminal:
+        return [t for t in found if any(e in (t.id, str(t.data_dir))
+                                        or Path(e) == t.data_dir for e in args.terminal)]
+    if args.all or len(found) == 1:
+        return found
+    for number, terminal in enumerate(found, 1):
+        print(f"  {number}. {terminal.describe()}")
+    if not asker.interactive:
+        raise _Stop(f"{len(found)} terminals found: pass --terminal ID (or --all)")
+    answer = asker.text("Which terminals (numbers separated by commas; Enter: all)")
+    if not answer:
+        return found
+    picked = [found[int(n) - 1] for n in answer.replace(" ", "").split(",")
+              if n.isdigit() and 0 < int(n) <= len(found)]
+    if not picked:
+        raise _Stop(f"no terminal numbered {answer!r}")
+    return picked
+
+
+def _account(terminal: Terminal, args: argparse.Namespace, asker: _Asker,
+             several: bool) -> tuple[int, str]:
+    if (args.login is not None or args.server) and several:
+        raise _Stop("--login and --server name one terminal's account: set up one terminal at "
+                    "a time with --terminal")
+    default_login = str(args.login or terminal.login or "")
+    login = asker.text(f"The account {terminal.id[:8]} is logged into (File > Login to Trade "
+                       "Account)", default_login, "--login")
+    if not login.isdigit() or int(login) <= 0:
+        raise _Stop(f"the account is its number, e.g. 5012345, not {login!r}")
+    server = asker.text("Its trade server, as the terminal names it",
+                        args.server or terminal.server, "--server")
+    return int(login), server
+
+
+# -- the steps for one terminal ---------------------------------------------------------
+
+
+def _compile(terminal: Terminal, logs: Path) -> list[Compiled]:
+    metaeditor = terminal.metaeditor
+    if metaeditor is None:
+        return []
+    done: list[Compiled] = []
+    for relative in COMPILE_ORDER[terminal.platform]:
+        name = Path(relative).name
+        result = compile_source(metaeditor, terminal.mql_dir, relative,
+                                logs / f"{terminal.id}-{Path(relative).stem}.log")
+        counts = ("no Result line in the log" if result.errors is None
+                  else f"{result.errors} errors, {result.warnings} warnings")
+        print(f"  compiled {name} with {metaeditor.name}: {counts}"
+              + ("" if result.built or result.errors else " (no compiled file appeared)"))
+        for line in result.messages[:20]:
+            print(f"    {line}")
+        done.append(result)
+        if not result.ok:
+            break  # the EA carries the helper: it cannot compile without it
+    return done
+
+
+def _preset(terminal: Terminal, token: str, config: GatewayConfig) -> Path:
+    source_dir = ea_source_dir() if terminal.platform == "MT5" else ea4_source_dir()
+    source = source_dir / "Experts" / f"MTGateway.mq{terminal.platform[2]}"
+    inputs = ea_inputs(source.read_text(encoding="utf-8"))
+    host = config.bridge.host if config.bridge.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    values = {"AuthToken": token, "GatewayHost": host, "GatewayPort": str(config.bridge.port)}
+    preset = terminal.mql_dir / "Presets" / PRESET_NAME
+    preset.parent.mkdir(parents=True, exist_ok=True)
+    preset.unlink(missing_ok=True)
+    preset.write_bytes(preset_bytes(inputs, values, terminal.platform, datetime.now()))
+    return preset
+
+
+def _owner_steps(terminal: Terminal, config: GatewayConfig) -> list[str]:
+    steps = [f"In the terminal of {terminal.id[:8]} (MetaTrader {terminal.platform[2]}):",
+             "  Tools > Options > Expert Advisors: tick 'Allow WebRequest for listed URL' and "
+             f"add {config.bridge.host if config.bridge.host != '0.0.0.0' else '127.0.0.1'}",
+             "  press Algo Trading on the toolbar (it turns green)",
+             "  Navigator > Expert Advisors (right-click, Refresh): drag MTGateway onto one "
+             "chart; Inputs tab: Load > MTGateway.set; Common tab: Allow Algo Trading; OK"]
+    if terminal.platform == "MT4":
+        steps.insert(2, "  and tick 'Allow DLL imports' (the MT4 EA uses ws2_32.dll for its "
+                        "socket)")
+    return steps
+
+
+# -- setup ------------------------------------------------------------------------------
+
+
+def _console_config(args: argparse.Namespace, config_file: Path | None,
+                    record: SetupRecord) -> tuple[Path | None, GatewayConfig]:
+    """The config to run with: as found, or (``--console`` and no config file) a new one
+    naming the console, written where ``mtgateway`` finds it."""
+    config = load_config(config_file)
+    if not args.console:
+        return config_file, config
+    problem = console_url_problem(str(args.console))
+    if problem:
+        raise _Stop(problem)
+    section = config.authority
+    if section.mode == "remote":
+        if section.url.rstrip("/") != str(args.console).rstrip("/"):
+            raise _Stop(f"the config {config_file} names the console {section.url}: pass that "
+                        "URL, or change [authority] url there")
+        return config_file, config
+    if config_file is not None:
+        raise _Stop(f"the config {config_file} uses the local authority: set [authority] "
+                    f'mode = "remote", url = "{args.console}" and public_key there, or run '
+                    "setup without --console")
+    if not args.console_key:
+        raise _Stop("--console-key: the console's authority key (the line its start prints: "
+                    "public_key=...) is needed to trust it")
+    target = default_config_path()
+    text = (f'[authority]\nmode = "remote"\nurl = {json.dumps(str(args.console))}\n'
+            f"public_key = {json.dumps(str(args.console_key))}\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # only the user reads it (it pins the console's key), as the loader requires of a config
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(text.encode("utf-8"))
+    record.config_created = str(target)
+    print(f"wrote {target} (the daemon's authority: the console at {args.console})")
+    return target, load_config(target)
+
+
+async def _open_pairing(args: argparse.Namespace, config: GatewayConfig,
+                        asker: _Asker) -> LocalPairing | RemotePairing:
+    email = str(args.email or read_env(_EMAIL_ENV) or "")
+    if config.authority.mode == "remote":
+        email = email or asker.text("The console owner's e-mail", flag="--email")
+        password = read_env(_PASSWORD_ENV)
+        if password is None:
+            if not asker.interactive:
+                raise _Stop(f"no password for {email}: set {_PASSWORD_ENV}")
+            password = asker.secret(f"Password for {email}: ")
+        return RemotePairing.open(config.authority.url,
+                                  args.console_key or config.authority.public_key,
+                                  config.authority.request_timeout_s, email, password)
+
+    def new_password(who: str) -> str:
+        return asker.password(who)
+
+    if not email and asker.interactive:
+        try:
+            return await LocalPairing.open(config, "", new_password)
+        except PairingError:
+            email = asker.text("Your e-mail (the owner of this machine's tokens)")
+    return await LocalPairing.open(config, email, new_password)
+
+
+def _daemon_url(config: GatewayConfig) -> str:
+    host = config.server.host if config.server.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return f"http://{host}:{config.server.port}"
+
+
+async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Asker) -> int:
+    record_dir = load_config(config_file).resolved_data_dir()
+    record = SetupRecord.load(record_dir)
+    config_file, config = _console_config(args, config_file, record)
+    data_dir = config.resolved_data_dir()
+    ensure_private_dir(data_dir / "setup-logs")  # the data directory is the user's alone
+    if config.bridge.port == 0 or config.server.port == 0:
+        raise _Stop("[server] port and [bridge] port must be fixed ports for setup (the EA's "
+                    "preset names the bridge port), not 0")
+    terminals = _chosen(args, asker)
+    accounts = [_account(t, args, asker, len(terminals) > 1) for t in terminals]
+    pairing = await _open_pairing(args, config, asker)
+    outcome = _Outcome()
+    approved = False
+    try:
+        active = await pairing.active_token_ids()
+        for terminal, (login, server) in zip(terminals, accounts, strict=True):
+            print(f"== {terminal.describe()}")
+            try:
+                installed = install_ea(terminal.data_dir)
+            except InstallError as exc:
+                print(f"  error: {exc}")
+                outcome.failed.append(f"{terminal.id}: the EA could not be installed")
+                continue
+            print(f"  installed the EA into {installed.mql_dir} ({len(installed.written)} "
+                  "files)")
+            compiled: list[Compiled] = []
+            if args.no_compile:
+                print("  not compiled (--no-compile): compile it in MetaEditor (docs/terminal.md)")
+            else:
+                compiled = _compile(terminal, data_dir / "setup-logs")
+                if not compiled:
+                    print("  no MetaEditor beside the terminal: compile it in MetaEditor (F4 in "
+                          "the terminal; the helper first, docs/terminal.md)")
+                elif not all(c.ok for c in compiled):
+                    outcome.failed.append(f"{terminal.id}: the compile failed (log: "
+                                          f"{compiled[-1].log})")
+            key = str(terminal.data_dir)
+            before = record.terminals.get(key)
+            preset_path = terminal.mql_dir / "Presets" / PRESET_NAME
+            token = read_preset(preset_path).get("AuthToken", "")
+            if (before is not None and before.token_id in active and token
+                    and (before.login, before.server, before.authority)
+                    == (login, server, pairing.where)):
+                token_id = before.token_id
+                print(f"  token {token_id} for {login} @ {server}: kept (still live)")
+            else:
+                issued = await pairing.issue(
+                    login, server, f"EA in {terminal.id[:8]} on {socket.gethostname()} "
+                                   "(mtgateway setup)")
+                token, token_id = issued.token, issued.token_id
+                print(f"  token {token_id} for {login} @ {server}: issued (expires "
+                      f"{_when(issued.record.get('expires_at'))}; run setup again to renew)")
+                if (before is not None and before.authority == pairing.where
+                        and before.token_id != token_id and await pairing.revoke(before.token_id)):
+                    print(f"  token {before.token_id}: revoked (replaced)")
+            preset = _preset(terminal, token, config)
+            print(f"  wrote {preset} (the EA's inputs with the token: Load it in the EA's "
+                  "Inputs tab)")
+            if not approved:
+                print("  " + await pairing.approve(config, token, asker.code))
+                approved = True
+            files = [str(p) for p, _ in installed.written]
+            files += [str(installed.mql_dir / rel) for rel in COMPILED[terminal.platform]]
+            record.terminals[key] = TerminalRecord(key, terminal.platform, login, server,
+                                                   token_id, pairing.where, pairing.owner,
+                                                   str(preset), files)
+            record.save(data_dir)
+            outcome.tokens[key] = token
+    finally:
+        await pairing.close()
+    if not outcome.tokens:
+        print("error: no terminal was set up", file=sys.stderr)
+        return 1
+    url = _daemon_url(config)
+    last_token = list(outcome.tokens.values())[-1]
+    write_private(data_dir / CHECK_FILE,
+                  json.dumps({"rpc_url": f"{url}/rpc", "token": last_token}).encode("utf-8"))
+    print(f"wrote {data_dir / CHECK_FILE} (`mtgateway check --state-file` reads it)")
+    if args.no_service:
+        print("the log-on task: not registered (--no-service): start `mtgateway run` yourself")
+    else:
+        print("== the daemon at log-on")
+        had_one = service.definition_path().exists()
+        if service.install(config_file) == 0:
+            # --undo removes the task only when setup added it (not one the owner had)
+            record.service = record.service or not had_one
+            record.save(data_dir)
+        else:
+            outcome.failed.append("the log-on task could not be registered")
+    print("== what only you can do, in each terminal")
+    for terminal in terminals:
+        if str(terminal.data_dir) in outcome.tokens:
+            print("\n".join(_owner_steps(terminal, config)))
+    print(f"Bots: import mtgateway as mt5; mt5.initialize(url=\"{url}\", token=...): the "
+          f"token is the AuthToken line of the preset, or `mtgateway check --state-file "
+          f"{data_dir / CHECK_FILE}` shows the terminal it serves")
+    if args.wait > 0:
+        for key, token in outcome.tokens.items():
+            if not await _wait_and_check(url, token, key, args):
+                outcome.failed.append(f"{key}: the check did not pass")
+    for failure in outcome.failed:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if outcome.failed else 0
+
+
+def _when(epoch: object) -> str:
+    if not isinstance(epoch, int):
+        return "never"
+    return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d")
+
+
+async def _wait_and_check(url: str, token: str, key: str, args: argparse.Namespace) -> bool:
+    """Wait up to ``--wait`` for the EA's hello, then run the check; whether it passed."""
+    from mtgateway.aio import AsyncClient
+
+    from ..selfcheck import SelfCheckError, run_selfcheck
+
+    print(f"== waiting up to {args.wait:g} s for the EA of {Path(key).name[:8]} to connect "
+          f"to {url}", flush=True)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + args.wait
+    while True:  # the daemon the task started may still be starting: ask until the deadline
+        left_ms = int((deadline - loop.time()) * 1000)
+        async with AsyncClient() as client:
+            if await client.initialize(token=token, url=url, timeout=max(left_ms, 1)):
+                break
+            reason = client.last_error().description
+        if loop.time() >= deadline:
+            print(f"  not connected: {reason}")
+            return False
+        await asyncio.sleep(1.0)
+    print("  the EA said hello; running `mtgateway check`")
+    try:
+        report = await run_selfcheck(url=url, token=token, stream_s=args.check_seconds)
+    except SelfCheckError as exc:
+        print(f"  error: {exc}")
+        return False
+    print(report.text(), flush=True)
+    return not report.failed
+
+
+# -- undo -------------------------------------------------------------------------------
+
+
+async def _undo(config: GatewayConfig, asker: _Asker) -> int:
+    data_dir = config.resolved_data_dir()
+    record = SetupRecord.load(data_dir)
+    if not record.terminals and not record.service and not record.config_created:
+        print(f"nothing to undo: no {RECORD_FILE} in {data_dir}")
+        return 0
+    failed = False
+    for key, terminal in list(record.terminals.items()):
+        print(f"== {key}")
+        _remove_files(terminal)
+        try:
+            revoked = await _revoke(config, terminal, asker)
+        except (PairingError, AuthorityUnreachable, AuthorityRefused, DatabaseError) as exc:
+            print(f"  error: token {terminal.token_id} not revoked: {exc}")
+            failed = True
+        else:
+            print(f"  token {terminal.token_id}: " + ("revoked" if revoked else
+                                                      "already gone"))
+        del record.terminals[key]
+        record.save(data_dir)
+    if record.service:
+        print("== the log-on task")
+        service.uninstall()
+        record.service = False
+        record.save(data_dir)
+    _remove_rest(record, data_dir, failed)
+    print("undone; your data (the authority, the journal, this machine's key) is kept")
+    return 1 if failed else 0
+
+
+def _remove_files(terminal: TerminalRecord) -> None:
+    """The EA's files, compiled programs and preset setup wrote into one terminal, and the
+    ``MTGateway`` folders they leave empty."""
+    for name in [*terminal.files, terminal.preset]:
+        path = Path(name)
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            print(f"  removed {path}")
+    for folder in {Path(name).parent for name in terminal.files}:
+        if folder.name == "MTGateway" and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _remove_rest(record: SetupRecord, data_dir: Path, failed: bool) -> None:
+    """The config setup wrote, the check's state file, and (when everything was undone) the
+    record itself."""
+    if record.config_created:
+        Path(record.config_created).unlink(missing_ok=True)
+        print(f"removed {record.config_created}")
+    (data_dir / CHECK_FILE).unlink(missing_ok=True)
+    if not failed:
+        (data_dir / RECORD_FILE).unlink(missing_ok=True)
+
+
+async def _revoke(config: GatewayConfig, terminal: TerminalRecord, asker: _Asker) -> bool:
+    if terminal.authority == "local":
+        def refuse(who: str) -> str:
+            raise PairingError(f"the local authority has no owner {who} any more")
+
+        local = await LocalPairing.open(config, terminal.owner, refuse)
+        try:
+            return await local.revoke(terminal.token_id)
+        finally:
+            await local.close()
+    password = read_env(_PASSWORD_ENV)
+    if password is None:
+        if not asker.interactive:
+            raise PairingError(f"set {_PASSWORD_ENV} for {terminal.owner} to revoke it")
+        password = asker.secret(f"Password for {terminal.owner} at {terminal.authority}: ")
+    remote = RemotePairing.open(terminal.authority, config.authority.public_key,
+                                config.authority.request_timeout_s, terminal.owner, password)
+    return await remote.revoke(terminal.token_id)

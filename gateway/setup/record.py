@@ -1,0 +1,72 @@
+"""What ``mtgateway setup`` added, kept so a re-run replaces it and ``--undo`` removes it.
+
+``setup.json`` in the data directory (the user's alone, as every file there): for each terminal
+set up, its data folder, the files written into it, the preset, the account, and the token
+issued for it (its id and where: the local authority or the console's URL, never the token,
+which is in the preset); whether the log-on task was registered; the config file setup wrote
+(remote console), if any. ``check.json`` beside it is the state file ``mtgateway check
+--state-file`` reads (the daemon's address and the last terminal's token), which the Start
+menu's "Check MT Gateway" runs with.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from ..base.files import create_private_file, ensure_private_dir
+
+__all__ = ["CHECK_FILE", "RECORD_FILE", "SetupRecord", "TerminalRecord", "write_private"]
+
+RECORD_FILE: Final = "setup.json"
+CHECK_FILE: Final = "check.json"
+
+
+@dataclass
+class TerminalRecord:
+    """One terminal as setup left it."""
+
+    data_dir: str
+    platform: str
+    login: int
+    server: str
+    token_id: str
+    #: ``local`` or the console's URL.
+    authority: str
+    owner: str
+    preset: str
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SetupRecord:
+    """Everything setup added on this machine."""
+
+    terminals: dict[str, TerminalRecord] = field(default_factory=dict)
+    service: bool = False
+    config_created: str = ""
+
+    @classmethod
+    def load(cls, data_dir: Path) -> SetupRecord:
+        """The record in ``data_dir``; empty when there is none (or it cannot be read)."""
+        try:
+            raw: Any = json.loads((data_dir / RECORD_FILE).read_text(encoding="utf-8"))
+            return cls({key: TerminalRecord(**value) for key, value in raw["terminals"].items()},
+                       bool(raw.get("service")), str(raw.get("config_created") or ""))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, data_dir: Path) -> None:
+        text = json.dumps({"terminals": {k: asdict(v) for k, v in self.terminals.items()},
+                           "service": self.service, "config_created": self.config_created},
+                          indent=2)
+        write_private(data_dir / RECORD_FILE, text.encode("utf-8"))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """``path`` (in the data directory) replaced by a new file only the user can read."""
+    ensure_private_dir(path.parent)
+    path.unlink(missing_ok=True)
+    create_private_file(path, data)

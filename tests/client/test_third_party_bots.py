@@ -1,0 +1,236 @@
+"""Seven more libraries and tools written for the ``MetaTrader5`` package trade on ``mtgateway``.
+
+Installed in this environment as docs/client.md says (``third_party.txt``: pinned by hash,
+without their ``MetaTrader5`` requirement; ``import MetaTrader5`` is the client through the
+``mtgateway-metatrader5`` distribution), each runs its own trading cycle, unchanged
+(``framework/bots_flows.py``), against one ``mtgateway demo`` shared by the module, the
+libraries' cycles one after the other in one interpreter:
+
+* **mas** 0.2.9 and **metatrader-ai** 1.2.2, on a live account and again after the owner
+  switched it to paper trading on the console;
+* **PythonMetaTrader5** 2.3.2 (``from MetaTrader5 import *``; pyautogui, which needs an X
+  display, stands in by ``framework/stubs``: it is used only to press a key on a 10027);
+* **pyta-trader** 0.1.0, whose ``initialize(path, login, passw, server)`` passes the
+  terminal's parameters positionally (it failed before: ``(-2, 'Invalid number of
+  arguments')``);
+* **doubo** 1.1's command line;
+* **contigion-metatrader** 1.0.5 and **mt5se** 0.2.42 on a netting demo: mt5se refuses
+  hedging accounts and trades an exchange stock (the demo replays the last weekday's session,
+  so its market is open whatever the day), and contigion closes by sending an opposite deal
+  with the position as ``ticket``, which the package ignores: it assumes netting.
+
+After each test the demo account is left flat.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mtgateway
+from tests.client.thirdpartykit import FRAMEWORK, flatten, package_environment, shim_problem
+from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
+
+pytestmark = pytest.mark.not_on_windows("third-party")
+
+#: The versions ``third_party.txt`` pins for this module.
+PINNED = {"mas": "0.2.9", "metatrader-ai": "1.2.2", "mt5se": "0.2.42",
+          "PythonMetaTrader5": "2.3.2", "contigion-metatrader": "1.0.5", "doubo": "1.1",
+          "pyta-trader": "0.1.0"}
+FLOWS = FRAMEWORK / "bots_flows.py"
+STUBS = FRAMEWORK / "stubs"
+
+
+def last_weekday_session(now: datetime) -> str:
+    """18:00 UTC on the last weekday before ``now``'s date: the demo replays it, so FX and the
+    NASDAQ stock trade whatever day the tests run."""
+    day = now.date() - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return f"{day.isoformat()}T18:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One hedging `mtgateway demo` for the module; its state file."""
+    state_file = tmp_path_factory.mktemp("bots-demo") / "demo.json"
+    with demo_process(state_file):
+        yield state_file
+
+
+@pytest.fixture(autouse=True)
+def flat_account(demo: Path) -> Iterator[None]:
+    """The hedging demo's account with no position and no pending order after the test."""
+    yield
+    flatten(demo)
+
+
+def run(argv: list[str | Path], state_file: Path, tmp_path: Path) -> tuple[str, str]:
+    """``argv`` against the demo, in the environment of a program written for the package;
+    its output and its error output, after checking it exited 0."""
+    out = subprocess.run([str(a) for a in argv], cwd=tmp_path, capture_output=True,
+                         env=package_environment(state_file, PYTHONPATH=str(STUBS),
+                                                 MPLCONFIGDIR=str(tmp_path / "mpl")),
+                         timeout=WAIT_S * 12)
+    assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+    return out.stdout.decode(), out.stderr.decode()
+
+
+def flows(state_file: Path, tmp_path: Path, *names: str) -> dict[str, list[str]]:
+    """Run the named flows in one interpreter; each flow's lines (``step: value``), after
+    checking none failed."""
+    text, errors = run([sys.executable, FLOWS, *names], state_file, tmp_path)
+    assert "FAILED" not in text and text.splitlines()[-1:] == ["done"], text + errors
+    lines: dict[str, list[str]] = {name: [] for name in names}
+    for line in text.splitlines():
+        flow, _, rest = line.partition(" ")
+        if flow in lines:
+            lines[flow].append(rest)
+    return lines
+
+
+def holds(lines: list[str], *expected: str) -> None:
+    assert [line for line in expected if line not in lines] == [], lines
+
+
+def test_the_pinned_versions_are_installed_with_the_shim() -> None:
+    assert shim_problem() is None, shim_problem()
+    assert {name: version(name) for name in PINNED} == PINNED
+
+
+MAS = ("login: True", "version: 500", f"account: {LOGIN}", "symbols: True", "bars: 3",
+       "check: 0", "book: True", "bought: (True, 0.02)", "stops moved: (True, True)",
+       "pending: (1, True, True)", "cancelled: (True, 0)", "closed: []",
+       "history orders: True", "position deals: [0, 1]", "shutdown: None")
+METATRADER_AI = ("open: True", f"account: {LOGIN}", "symbol: 2", "bars: 3",
+                 "series: [True, True, True, True, True]", "pip value: True", "buy: True",
+                 "sell: True", "positions: [0.01, 0.02]", "opened: True", "modified: True",
+                 "limit: True", "order modified: True", "order deleted: (True, 0)",
+                 "closed: [True, True]", "left: []")
+
+
+def test_libraries_trade_their_cycles_on_a_live_account(demo: Path, tmp_path: Path) -> None:
+    """mas, metatrader-ai, PythonMetaTrader5 and pyta-trader, each its cycle in one
+    interpreter: reads, a market order with SL/TP, its stops moved, a pending order placed,
+    modified and removed, the close, history; pyta-trader's positional ``initialize``."""
+    lines = flows(demo, tmp_path, "mas", "metatrader-ai", "pythonmetatrader5", "pyta-trader")
+    holds(lines["mas"], *MAS)
+    holds(lines["metatrader-ai"], *METATRADER_AI)
+    holds(lines["pythonmetatrader5"], "position: (10009, True, True)",
+          "buy sell: (10009, 10009)", "positions: [(0, 0.01), (0, 0.02), (1, 0.01)]",
+          "as dicts: [0.01, 0.01, 0.02]", "limits: [2, 3]", "cancelled: ()", "closed: ()")
+    holds(lines["pyta-trader"], "init: (True, (1, 'Success'))",
+          "chart: (True, 100, ['close', 'high', 'low', 'open'])", "update: True",
+          "after: None")
+
+
+class Console:
+    """The demo's owner on its console API (docs/authority.md), signed in."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.api = str(state["api_url"])
+        self.password = str(state["owner_password"])
+        form = urllib.parse.urlencode({"username": state["owner_email"],
+                                       "password": self.password}).encode()
+        signed_in = self._send("POST", "/auth/login", form)
+        self.auth = {"Authorization": f"Bearer {signed_in['access_token']}"}
+
+    def _send(self, method: str, path: str, body: bytes, **headers: str) -> Any:
+        request = urllib.request.Request(self.api + path, data=body, method=method,
+                                         headers=headers)
+        with urllib.request.urlopen(request, timeout=WAIT_S) as answer:
+            return json.loads(answer.read() or b"null")
+
+    def send(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        return self._send(method, path, json.dumps(body).encode(),
+                          **{"Content-Type": "application/json", **self.auth})
+
+
+def paper(state_file: Path, on: bool) -> None:
+    """Until the daemon says the demo's token trades on paper (or live): the switch reaches
+    it by the revocation feed's push, within seconds, and shows only in its answers."""
+    deadline = time.monotonic() + WAIT_S * 3
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=state_file), client.last_error()
+        while (client.gateway_status() or {}).get("trading", {}).get("paper") is not on:
+            assert time.monotonic() < deadline, f"the daemon never switched paper={on}"
+            time.sleep(0.05)
+
+
+def test_mas_and_metatrader_ai_trade_on_a_paper_account(demo: Path, tmp_path: Path) -> None:
+    """The owner registers the account with paper trading on (the console's API); mas and
+    metatrader-ai run the same cycles, unchanged, and what they trade fills in the paper book
+    (the live account's history has none of it); switched back to live."""
+    state = json.loads(demo.read_text(encoding="utf-8"))
+    console = Console(state)
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=demo)
+        live_deals = len(client.history_deals_get(0, time.time() + 86_400) or ())
+    console.send("POST", "/users/", {"name": "Demo paper", "broker": "MT Gateway",
+                                     "login": LOGIN, "server": SERVER,
+                                     "paper_trade_enabled": True, "max_lot_size": 1,
+                                     "risk_pct": 1})
+    paper(demo, True)
+    try:
+        lines = flows(demo, tmp_path, "mas", "metatrader-ai")
+        holds(lines["mas"], *MAS)
+        holds(lines["metatrader-ai"], *METATRADER_AI)
+        with mtgateway.Client() as client:
+            assert client.initialize(state_file=demo)
+            deals = client.history_deals_get(0, time.time() + 86_400) or ()
+            assert [d for d in deals if d.magic == 4242] and all(d.paper for d in deals)
+    finally:
+        console.send("PUT", f"/users/{LOGIN}", {"paper_trade_enabled": False,
+                                                "owner_password": console.password})
+        paper(demo, False)
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=demo)
+        assert len(client.history_deals_get(0, time.time() + 86_400) or ()) == live_deals
+
+
+def test_doubo_places_a_buy_and_a_sell_from_its_command_line(demo: Path,
+                                                            tmp_path: Path) -> None:
+    """``doubo place SYMBOL VOLUME --sl --tp`` and its short form ``doubo p``: a buy and a sell
+    each time, with their stops (in points) and comments."""
+    command = Path(sys.executable).parent / "doubo"
+    out, _ = run([command, "place", "BTCUSD", "0.01", "--sl", "100000", "--tp", "150000"],
+                 demo, tmp_path)
+    assert "Buy order placed with ticket" in out and "Done." in out, out
+    out, _ = run([command, "p", "BTCUSD", "0.02", "--sl", "50000", "--tp", "80000"], demo,
+                 tmp_path)
+    assert "Done." in out, out
+    with mtgateway.Client() as client:
+        assert client.initialize(state_file=demo)
+        placed = sorted((p.type, p.volume, round(abs(p.price_open - p.sl), 2),
+                         p.comment.startswith("doubo@"))
+                        for p in client.positions_get(symbol="BTCUSD") or ())
+    assert placed == [(0, 0.01, 1000.0, True), (0, 0.02, 500.0, True),
+                      (1, 0.01, 1000.0, True), (1, 0.02, 500.0, True)]
+
+
+def test_contigion_and_mt5se_trade_on_a_netting_account(tmp_path: Path) -> None:
+    """contigion-metatrader (its close is an opposite deal) and mt5se (a stock bought, a buy
+    limit placed and cancelled, sold back) on a netting demo replaying a weekday's session."""
+    state_file = tmp_path / "netting.json"
+    with demo_process(state_file, "--netting", "--start-time",
+                      last_weekday_session(datetime.now(UTC))):
+        lines = flows(state_file, tmp_path, "contigion", "mt5se")
+        holds(lines["contigion"], "connect: None", "bars: 49", "symbols: True",
+              "point: (0.01, True)", "long: (10009, True)", "short: 10009", "netted: 0.01",
+              "stops: [10009, 10009, 10009]", "profit: 10.0", "closed: ()", "history: (2, 2)")
+        holds(lines["mt5se"], "connect: True", f"account: ({LOGIN}, True)", "bars: (10, 30)",
+              "shares: 0", "affordable: True", "check: True", "bought: (True, 1.0)",
+              "positions: 1", "limit: (True, 1)", "cancelled: 0", "sold: (True, 0)",
+              "deals: ['AAPL', 'AAPL']", "shutdown: True")
+        flatten(state_file)

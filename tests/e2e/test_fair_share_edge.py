@@ -1,0 +1,85 @@
+"""The fair-share family, the connections: one caller at full effort through each entry point
+(pages, owner API, MT4 Manager API, device calls), with the family's credential and without
+any, holds every connection of a small budget with requests that never finish arriving (a
+body trickled, or a header block left open), while ``/health``, owner B's sign-in and a
+daemon's report are answered (none is refused 503: each takes the place of a request still
+arriving).
+
+Round 7's reproduction was one page session holding all 512 connections of the console with
+bodies trickled to finish inside the 30 s body deadline (the guard never evicted a
+credential holder's connection mid-request, and the door marked it before reading the body);
+with a console-API token and a ``PUT`` body, the same; and with unfinished header blocks on
+connections that had shown the cookie once. Those are the cases ``pages``/``mt4_api``
+``credential`` below: each answered the probes 503 before. The family holds the connections
+until the probes are answered (no bytes trickle: an unfinished request is the same to the
+console at every moment of its deadline).
+
+One console for the module (``sharekit.World``) with a budget of 16 connections, 8 per
+address; the attacker fills it from two addresses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from gateway.authority.console import CONNECTIONS
+from tests.e2e.sharekit import ATTACKER, FAMILIES, Family, Raw, World, request, world_of
+
+pytestmark = [pytest.mark.network_edge, pytest.mark.asyncio(loop_scope="module")]
+
+#: The connection budget: small, so a full effort is 16 sockets.
+BUDGET = 16
+PER_ADDRESS = 8
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with world_of(tmp_path_factory.mktemp("fair-share-edge"), max_connections=BUDGET,
+                        max_connections_per_peer=PER_ADDRESS) as built:
+        yield built
+
+
+async def _hold(world: World, family: Family, credential: bool, address: str,
+                shape: str, held: list[Raw]) -> None:
+    """One attacker's connection (added to ``held``): with the credential it first carries
+    one whole request (keep-alive: the connection is then a credential holder's; or 429 once
+    the credential's own requests in progress, its unfinished ones among them, are at their
+    bound), then its next request never finishes arriving (``body``: the header block whole,
+    the body short of its last byte; ``headers``: the header block open)."""
+    conn = await Raw.open(world.port, address)
+    held.append(conn)
+    if credential:
+        head, body = request(world, family, credential=True)
+        conn.send(head + body)
+        first = await conn.answer()
+        assert first.status in (200, 429), (family, first.status, first.body[:200])
+    head, body = request(world, family, credential=credential, write=True)
+    conn.send(head + body[:-1] if shape == "body" else head[:-2])
+
+
+@pytest.mark.parametrize("credential", [True, False], ids=["credential", "none"])
+@pytest.mark.parametrize("family", FAMILIES)
+async def test_unfinished_requests_hold_no_connection_anyone_needs(
+        world: World, family: Family, credential: bool) -> None:
+    """Every connection of the budget held by one caller with requests still arriving (half
+    with a body short of its end, half with a header block left open): the three probes are
+    each answered, taking the place of an unfinished request (503 before for a credential
+    holder's: the guard never walked its connections)."""
+    held: list[Raw] = []
+    try:
+        for number in range(BUDGET):
+            await _hold(world, family, credential, ATTACKER[number % 2],
+                        "body" if number % 4 < 2 else "headers", held)
+        budget = world.console.app[CONNECTIONS]
+        assert budget.active == BUDGET
+        statuses = await world.probes()
+        assert statuses == {"health": 200, "sign_in": 303, "report": 200}, statuses
+        # each probe took the place of an unfinished request: the console closed them
+        assert sum(conn.peer in ATTACKER for conn in budget.connections()) <= BUDGET - 3
+    finally:
+        for conn in held:
+            await conn.close()
+        await world.settled()

@@ -1,0 +1,281 @@
+"""``mtgateway setup`` on Linux, as a process: a terminal laid out as MetaTrader lays one out
+(found through ``$WINEPREFIX``, where MetaTrader runs on Linux), a stand-in MetaEditor that
+writes MetaEditor's log, the local authority in a data directory of the test's own.
+
+The same command runs on the Windows CPython, from the installer, in the Windows stage
+(``tests/windows/installed.py``); here its every branch is cheap: a re-run, ``--undo``, what
+is missing when nothing may be asked, a compile that fails, and the wait for the EA's hello
+followed by the check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.eafiles import ea_source_dir
+from gateway.setup.found import find_terminals, read_text
+from gateway.setup.metaeditor import read_log
+from gateway.setup.preset import ea_inputs, preset_bytes, preset_values
+from tests.e2e.commands import cli, read_until
+from tests.e2e.conftest import WAIT_S
+from tests.e2e.consolekit import PASSWORD, Console
+from tests.e2e.daemonprocess import started
+
+LOGIN, SERVER = 5012345, "MTG-Demo"
+from tests.e2e.consolekit import OWNER  # noqa: E402
+
+TAG = "0123456789ABCDEF0123456789ABCDEF"
+#: A Wednesday: every market the emulator has is open, whatever today is.
+START = "2026-11-18T10:00:00Z"
+#: The stand-in MetaEditor: MetaEditor's switches, its UTF-16 log with a Result line, the
+#: compiled file beside the source; the EA needs the helper compiled first, as MetaEditor's
+#: resource does. ``FAIL`` in the environment makes every compile fail.
+STAND_IN = '''#!{python}
+import os, sys
+from pathlib import Path
+opts = dict(a[1:].split(":", 1) for a in sys.argv[1:] if ":" in a)
+source, log = Path(opts["compile"]), Path(opts["log"])
+lines = [f"{{source}} : information: compiling '{{source.name}}'"]
+errors = 0
+helper = Path(opts["inc"]) / "Indicators" / "MTGateway" / "Helper.ex5"
+if os.environ.get("FAIL") or (source.name == "MTGateway.mq5" and not helper.exists()):
+    errors = 1
+    lines.append(f"{{source}}(40,11) : error 300: resource file not found")
+else:
+    source.with_suffix(".ex5").write_bytes(b"EX5")
+lines.append(f"Result: {{errors}} errors, 0 warnings, 5 msec elapsed")
+log.write_bytes(b"\\xff\\xfe" + "\\r\\n".join(lines).encode("utf-16-le"))
+'''
+
+
+def _utf16(text: str) -> bytes:
+    return b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, Path | str]:
+    """A Wine prefix's ``%APPDATA%`` with one MetaTrader 5 terminal and its install folder,
+    a config with fixed free ports and a data directory, and the environment that finds it."""
+    prefix = tmp_path / "wine"
+    data = prefix / "drive_c/users/owner/AppData/Roaming/MetaQuotes/Terminal" / TAG
+    install = tmp_path / "MetaTrader 5"
+    install.mkdir()
+    editor = install / "metaeditor64.exe"
+    editor.write_text(STAND_IN.format(python=sys.executable), encoding="utf-8")
+    editor.chmod(editor.stat().st_mode | stat.S_IXUSR)
+    for folder in ("MQL5/Experts", "MQL5/Indicators", "MQL5/Include", "config"):
+        (data / folder).mkdir(parents=True)
+    (data / "origin.txt").write_bytes(_utf16(str(install)))
+    (data / "config" / "common.ini").write_bytes(_utf16(
+        f"[Common]\nLogin={LOGIN}\nServer={SERVER}\n"))
+    state = tmp_path / "data"
+    state.mkdir(mode=0o700)
+    config = tmp_path / "config.toml"
+    config.write_text(f'data_dir = "{state}"\n[server]\nport = {_free_port()}\n[bridge]\n'
+                      f'port = {_free_port()}\n[device]\nkey_storage = "file"\n',
+                      encoding="utf-8")
+    return {"data": data, "config": config, "state": state, "prefix": prefix}
+
+
+def _env(machine: dict[str, Path | str], **extra: str) -> dict[str, str]:
+    return {"WINEPREFIX": str(machine["prefix"]), "USER": "owner",
+            "MTGATEWAY_OWNER_PASSWORD": "a long password", **extra}
+
+
+async def _setup(machine: dict[str, Path | str], *flags: str,
+                 **env: str) -> tuple[int, str, str]:
+    return await cli("setup", "-c", machine["config"], "--no-service", "--email", OWNER,
+                     "--yes", *flags, env=_env(machine, **env))
+
+
+def _preset_token(machine: dict[str, Path | str]) -> str:
+    raw = (Path(machine["data"]) / "MQL5" / "Presets" / "MTGateway.set").read_bytes()
+    return preset_values(raw)["AuthToken"]
+
+
+def test_the_terminal_is_found_with_its_install_and_last_account(
+        machine: dict[str, Path | str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data folder under ``%APPDATA%\\MetaQuotes\\Terminal`` (in the Wine prefix here),
+    the install folder its UTF-16 ``origin.txt`` names, MetaEditor in it, and the account its
+    ``config\\common.ini`` names; a folder without ``origin.txt`` is not a terminal."""
+    monkeypatch.setenv("WINEPREFIX", str(machine["prefix"]))
+    monkeypatch.setenv("USER", "owner")
+    (Path(machine["data"]).parent / "Common" / "Files").mkdir(parents=True)
+    [terminal] = find_terminals()
+    assert terminal.id == TAG and terminal.platform == "MT5"
+    assert terminal.metaeditor is not None and terminal.metaeditor.name == "metaeditor64.exe"
+    assert (terminal.login, terminal.server) == (LOGIN, SERVER)
+
+
+def test_the_preset_is_metatraders_format_with_every_input_of_the_ea() -> None:
+    """MetaTrader 5's preset: UTF-16LE with its byte-order mark, CRLF, every input the EA's
+    source declares, in its order, the token in place of the empty default; a value that
+    would end its line is refused."""
+    source = (ea_source_dir() / "Experts" / "MTGateway.mq5").read_text(encoding="utf-8")
+    inputs = ea_inputs(source)
+    assert [i.name for i in inputs][:3] == ["AuthToken", "GatewayHost", "GatewayPort"]
+    from datetime import datetime
+
+    raw = preset_bytes(inputs, {"AuthToken": "mtgw_x", "GatewayPort": "9711"}, "MT5",
+                       datetime(2026, 1, 2, 3, 4, 5))
+    assert raw.startswith(b"\xff\xfe") and b"\r\x00\n\x00" in raw
+    values = preset_values(raw)
+    assert list(values) == [i.name for i in inputs]
+    assert values["AuthToken"] == "mtgw_x" and values["GatewayPort"] == "9711"
+    assert "GatewayPort=9711||9711||1||9711||N" in raw.decode("utf-16")
+    with pytest.raises(ValueError, match="line break"):
+        preset_bytes(inputs, {"AuthToken": "a\r\nTimerMs=1"}, "MT5", datetime.now())
+    mt4 = ea_inputs((ea_source_dir().parent / "MQL4" / "Experts" / "MTGateway.mq4")
+                    .read_text(encoding="utf-8"))
+    assert preset_values(preset_bytes(mt4, {"AuthToken": "t"}, "MT4", datetime.now()))[
+        "AuthToken"] == "t"
+
+
+def test_metaeditors_log_is_read_from_its_result_line(tmp_path: Path) -> None:
+    """The counts from the last ``Result`` line, the error lines kept; no log, no counts."""
+    log = tmp_path / "x.log"
+    log.write_bytes(_utf16("a.mq5(1,2) : error 100: ';' - semicolon expected\n"
+                           "Result: 1 errors, 2 warnings, 96 msec elapsed\n"))
+    assert read_log(log) == (1, 2, ("a.mq5(1,2) : error 100: ';' - semicolon expected",))
+    assert read_text(log).startswith("a.mq5")
+    assert read_log(tmp_path / "none.log") == (None, None, ())
+
+
+async def test_setup_from_flags_then_again_then_undo(machine: dict[str, Path | str]) -> None:
+    """From flags: the EA installed and compiled helper first, the token for the account in
+    the preset, the check's state file; run again, the live token is kept; ``--undo`` removes
+    the EA, the compiled programs and the preset and revokes the token."""
+    code, out, err = await _setup(machine, "--login", str(LOGIN), "--server", SERVER,
+                                  "--wait", "0")
+    assert code == 0, out + err
+    assert out.index("compiled Helper.mq5 with metaeditor64.exe: 0 errors, 0 warnings") < \
+        out.index("compiled MTGateway.mq5 with metaeditor64.exe: 0 errors, 0 warnings"), out
+    mql = Path(machine["data"]) / "MQL5"
+    assert (mql / "Experts/MTGateway.ex5").is_file() and (mql / "Experts/MTGateway.mq5").is_file()
+    token = _preset_token(machine)
+    code, listing, _ = await cli("token", "list", "-c", machine["config"])
+    assert f"{LOGIN}@{SERVER}" in listing and "active" in listing, listing
+    state = Path(machine["state"])
+    assert token in (state / "check.json").read_text(encoding="utf-8")
+    assert (state / "check.json").stat().st_mode & 0o077 == 0
+    code, out, err = await _setup(machine, "--wait", "0")  # the account from common.ini
+    assert code == 0 and ": kept (still live)" in out, out + err
+    assert _preset_token(machine) == token
+    code, out, err = await cli("setup", "-c", machine["config"], "--undo", "--yes",
+                               env=_env(machine))
+    assert code == 0 and "revoked" in out, out + err
+    assert not (mql / "Experts/MTGateway.mq5").exists()
+    assert not (mql / "Experts/MTGateway.ex5").exists()
+    assert not (mql / "Include/MTGateway").exists()
+    assert not (mql / "Presets/MTGateway.set").exists()
+    code, listing, _ = await cli("token", "list", "-c", machine["config"])
+    assert "revoked" in listing, listing
+
+
+async def test_what_is_missing_is_an_error_naming_its_flag(
+        machine: dict[str, Path | str]) -> None:
+    """Two terminals and nothing to ask: exit 2 naming ``--terminal``; a first owner without
+    an e-mail: exit 2 naming ``--email``; nothing was written."""
+    second = Path(machine["data"]).parent / ("F" * 32)
+    (second / "MQL4" / "Experts").mkdir(parents=True)
+    (second / "origin.txt").write_bytes(_utf16("C:\\MT4"))
+    code, out, err = await _setup(machine, "--wait", "0")
+    assert code == 2 and "pass --terminal ID (or --all)" in err, out + err
+    code, out, err = await cli("setup", "-c", machine["config"], "--no-service", "--yes",
+                               "--terminal", TAG, env=_env(machine))
+    assert code == 2 and "pass --email" in err, out + err
+    assert not (Path(machine["data"]) / "MQL5" / "Presets").exists()
+
+
+async def test_a_failed_compile_shows_the_log_and_fails(machine: dict[str, Path | str]) -> None:
+    """MetaEditor's error lines are shown, the EA is not compiled without its helper, and
+    setup exits 1 naming the log."""
+    code, out, err = await _setup(machine, "--wait", "0", FAIL="1")
+    assert code == 1, out + err
+    assert "compiled Helper.mq5 with metaeditor64.exe: 1 errors, 0 warnings" in out, out
+    assert "error 300: resource file not found" in out and "MTGateway.mq5 with" not in out, out
+    assert "the compile failed (log:" in err, err
+
+
+async def test_setup_waits_for_the_eas_hello_then_checks(machine: dict[str, Path | str]) -> None:
+    """Setup waits for the EA: the daemon started, the emulated terminal connecting with the
+    preset's token, setup sees its hello and runs the check, which passes."""
+    env = _env(machine)
+    async with started(Path(machine["config"])) as daemon:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+        setup = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "setup", "-c", str(machine["config"]),
+            "--no-service", "--email", OWNER, "--yes", "--wait", str(WAIT_S * 3),
+            "--check-seconds", "2", env={**base, **env}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT)
+        assert setup.stdout is not None
+        printed = await read_until(setup.stdout, b"MTGateway.set (the EA's inputs")
+        emulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "emulator", "--bridge",
+            f"127.0.0.1:{daemon.bridge_port}", "--login", str(LOGIN), "--server", SERVER,
+            "--start-time", START, env={**base, **env, "MTGATEWAY_TOKEN": _preset_token(machine)},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            async with asyncio.timeout(WAIT_S * 6):
+                rest, _ = await setup.communicate()
+        finally:
+            emulator.kill()
+            await emulator.wait()
+    out = (printed + rest).decode()
+    assert "the EA said hello; running `mtgateway check`" in out, out
+    assert setup.returncode == 0 and " FAIL " not in out, out
+
+
+async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
+        machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
+    """``--console URL --console-key KEY``: setup writes the daemon's config naming the
+    console, issues the token over the owner API, asks the console to approve this machine
+    (the console e-mails the owner a code) and completes the approval with the code given to
+    it; ``--undo`` revokes the token at the console and removes the config."""
+    home = tmp_path / "home"
+    env = {**_env(machine), "MTGATEWAY_OWNER_PASSWORD": PASSWORD, "HOME": str(home),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".data")}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    setup = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", "setup", "--console", console.url, "--console-key",
+        console.pinned().b64, "--email", OWNER, "--terminal", TAG, "--login", str(LOGIN),
+        "--server", SERVER, "--no-service", "--wait", "0", "--yes", env={**base, **env},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    assert setup.stdin is not None and setup.stdout is not None
+    printed = await read_until(setup.stdout, b"issued")  # the token, before the approval
+    try:
+        await console.sink.wait_for(1)
+    except TimeoutError:
+        if setup.returncode is None:
+            setup.kill()
+        raise AssertionError((printed + await setup.stdout.read()).decode()) from None
+    setup.stdin.write(console.sink.code().encode() + b"\n")
+    await setup.stdin.drain()
+    async with asyncio.timeout(WAIT_S * 3):
+        out = (printed + (await setup.communicate())[0]).decode()
+    assert setup.returncode == 0, out
+    assert "approved with the code" in out, out
+    config = home / ".config" / "mtgateway" / "config.toml"
+    assert 'mode = "remote"' in config.read_text(encoding="utf-8")
+    status, body = await console.owner("GET", "/v1/tokens")
+    [row] = [t for t in body["tokens"] if t["login"] == LOGIN]
+    assert row["revoked_at"] is None and row["token_id"] in out
+    code, undone, err = await cli("setup", "--undo", "--yes", env=env)
+    assert code == 0 and "revoked" in undone, undone + err
+    status, body = await console.owner("GET", "/v1/tokens")
+    assert [t["revoked_at"] is not None for t in body["tokens"] if t["login"] == LOGIN] == [True]
+    assert not config.exists()
