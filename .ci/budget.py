@@ -40,7 +40,7 @@ _ADVICE = ("docs/performance.md, \"The test suite's time\", says how to find wha
            "tests spend and what keeps the suite fast.")
 #: How many of the slowest tests the block names (the whole list is in the output above it).
 _NAMED = 10
-#: A line of pytest's ``--durations`` list: ``12.34s call     tests/x.py::test_y``.
+#: A line of pytest's ``--durations`` list: seconds, the phase, the test's id.
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)s (setup|call|teardown)\s+(\S.*)$")
 
 
