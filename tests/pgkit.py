@@ -1,9 +1,10 @@
 """A real PostgreSQL server for the tests, from Debian's ``postgresql`` package.
 
-:class:`PostgresServer` runs ``initdb`` and ``postgres`` in a fresh temporary directory, listening
-on 127.0.0.1 on a free port (no UNIX socket), trusting loopback connections (nothing else can
-reach it), and stops it at the end. PostgreSQL refuses to run as root, so as root the directory is
-given to ``nobody`` and both programs run as ``nobody`` through ``runuser``. Each test gets its own
+:class:`PostgresServer` copies a cluster ``initdb`` made once a machine into a fresh temporary
+directory and runs ``postgres`` on it, listening on 127.0.0.1 on a free port (no UNIX socket),
+trusting loopback connections (nothing else can reach it), and stops it at the end. PostgreSQL
+refuses to run as root, so as root the directory is given to ``nobody`` and both programs run as
+``nobody`` through ``runuser``. Each test gets its own
 database (:meth:`PostgresServer.new_database`), so tests never see each other's rows.
 ``.ci/system-packages`` installs the package; the binaries are found in
 ``/usr/lib/postgresql/<version>/bin``.
