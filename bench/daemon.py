@@ -3,7 +3,8 @@
 Shared by the ``/rpc`` set-up (``bench.rpc``) and the fan-out set-up (``bench.fanout``): a
 temporary directory holding the config and the data dir, an owner created with ``mtgateway
 owner create`` (password from the environment) and a token for one terminal issued with
-``mtgateway token create``, then ``python -m gateway run -c <config>`` in its own process.
+``mtgateway token create`` (once per bench process: a further daemon for the same terminal
+gets a copy of that data dir), then ``python -m gateway run -c <config>`` in its own process.
 The daemon runs the shipped defaults except ``max_connections`` (raised so 100 subscribers
 fit) and logging at WARNING, so what is measured is the product as configured by a user.
 """
@@ -11,10 +12,13 @@ fit) and logging at WARNING, so what is measured is the product as configured by
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -47,7 +51,9 @@ def create_tokens(config: Path, logins: Sequence[int], server: str,
     Raises:
         RuntimeError: a command failed or printed no token.
     """
-    paths = [str(tree)] if tree == ROOT else [str(tree), str(tree / "client" / "src")]
+    paths = [str(tree)] if tree == ROOT else [
+        str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
+                     if (tree / part / "src").is_dir())]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
                MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     first, *more = logins
@@ -97,6 +103,44 @@ def _issue(config: Path, server: str, logins: Sequence[int]) -> None:
     asyncio.run(issue())
 
 
+#: Data directories issued once per bench process, by what they were issued for: the
+#: directory (an owner, the tokens, the local authority's keys) and its tokens.
+_ISSUED: dict[tuple[tuple[int, ...], str, Path], tuple[Path, list[str]]] = {}
+_ISSUING = threading.Lock()
+
+
+def _issued_data(data: Path, logins: tuple[int, ...], server: str,
+                 tree: Path = ROOT) -> list[str]:
+    """``data``, a daemon's data directory holding an owner and a token for each of ``logins``
+    at ``server``, issued the public way (:func:`create_tokens`) the first time this process
+    asks for them, then copied: a bench starts several daemons for the same terminal, and the
+    owner's and the token's commands cost ~2.5 s of CPU a daemon (two interpreter starts and
+    the owner's password hash) for the same files. Each daemon still gets its own directory
+    (its own authority, its own state); the tokens are the same in each, valid in each.
+
+    Raises:
+        RuntimeError: a command failed or printed no token.
+    """
+    key = (logins, server, tree)
+    with _ISSUING:  # daemons may be set up in threads at once: one issue each
+        if key not in _ISSUED:
+            _ISSUED[key] = _issue_once(logins, server, tree)
+    template, tokens = _ISSUED[key]
+    shutil.copytree(template, data)
+    return list(tokens)
+
+
+def _issue_once(logins: tuple[int, ...], server: str,
+                tree: Path = ROOT) -> tuple[Path, list[str]]:
+    """A data directory issued for ``logins`` at ``server`` by ``tree``'s commands (removed
+    when the process ends), and its tokens."""
+    made = Path(tempfile.mkdtemp(prefix="mtgw-bench-issued-"))
+    atexit.register(shutil.rmtree, made, True)
+    config = made / "config.toml"
+    config.write_text(f'data_dir = "{made / "data"}"\n', encoding="utf-8")
+    return made / "data", create_tokens(config, list(logins), server, tree)
+
+
 class RunDaemon:
     """``mtgateway run -c <tmp config>`` on free ports, with a token for one terminal.
 
@@ -126,7 +170,7 @@ class RunDaemon:
             f'[logging]\nlevel = "WARNING"\n', encoding="utf-8")
         try:
             #: The token of ``login``, then one for each of ``more_logins``.
-            self.tokens = create_tokens(config, [login, *more_logins], server, tree)
+            self.tokens = _issued_data(base / "data", (login, *more_logins), server, tree)
             self.token = self.tokens[0]
         except BaseException:
             self._dir.cleanup()

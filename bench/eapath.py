@@ -53,7 +53,7 @@ from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 from .common import ROOT, Pinning, Proc, free_port, median, summarize_ns, wait_http, wait_tcp
 from .daemon import RunDaemon
 from .floors import HTTP_FLOOR_BODY
-from .rpc import EA_LOGIN, EA_SERVER, RPC_BODY, aiohttp_rtts, start_rpc_daemon
+from .rpc import EA_LOGIN, EA_SERVER, RPC_BODY, RpcDaemon, aiohttp_rtts, start_rpc_daemon
 
 __all__ = ["ea_table", "run_ea_path", "summarize_ea_path"]
 
@@ -269,7 +269,8 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
                            "spaced": {}, "ea_ticks": [], "compare": compare}
     echo_port, hop_port = free_port(), free_port()
     echo = Proc(["-m", "bench.floors", "tcp", str(echo_port)], pinning=pinning, server=False)
-    hop = emulated = None
+    hop: Proc | None = None
+    emulated: RpcDaemon | None = None
     eas: dict[str, _EA] = {}
     workdir = tempfile.TemporaryDirectory(prefix="mtgw-bench-ea-")
     work = Path(workdir.name)
@@ -278,14 +279,24 @@ async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float,
         await wait_tcp(echo_port, echo)  # the hop floor connects to it as it starts
         hop = Proc(["-m", "bench.floors", "hop", str(hop_port), str(echo_port)], pinning=pinning)
         await wait_http(f"http://127.0.0.1:{hop_port}/health", hop)
-        emulated = await start_rpc_daemon(pinning)
         builds = [("", binary, binary4)] + ([("baseline_", *baseline)] if baseline else [])
-        for prefix, b5, b4 in builds:
-            eas[f"{prefix}ea"] = await _start_ea(pinning, b5, work, f"{prefix}ea", _quiet_fixture)
-            eas[f"{prefix}ea_ticks"] = await _start_ea(pinning, b5, work, f"{prefix}ea_ticks",
-                                                       _flowing_fixture)
-            eas[f"{prefix}ea_mt4"] = await _start_ea(pinning, b4, work, f"{prefix}ea_mt4",
-                                                     _mt4_fixture)
+        starts = {f"{prefix}{name}": (build, fixture) for prefix, b5, b4 in builds
+                  for name, build, fixture in (("ea", b5, _quiet_fixture),
+                                               ("ea_ticks", b5, _flowing_fixture),
+                                               ("ea_mt4", b4, _mt4_fixture))}
+        # the emulator's daemon and every EA with its own come up at once (nothing is measured
+        # until all are up): each waits on its process's start, not on the one before
+        started = await asyncio.gather(
+            start_rpc_daemon(pinning),
+            *(_start_ea(pinning, build, work, name, fixture)
+              for name, (build, fixture) in starts.items()), return_exceptions=True)
+        emulated = started[0] if isinstance(started[0], RpcDaemon) else None
+        eas.update((name, ea) for name, ea in zip(starts, started[1:], strict=True)
+                   if isinstance(ea, _EA))
+        for failed in started:
+            if isinstance(failed, BaseException):
+                raise failed  # the finally below stops what did come up
+        assert emulated is not None
         log(f"hop floor, emulator and {len(eas)} compiled EAs up")
         sides = (("hop", f"http://127.0.0.1:{hop_port}/rpc", None, HTTP_FLOOR_BODY),
                  ("emulator", emulated.rpc_url, emulated.token, RPC_BODY),

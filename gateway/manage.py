@@ -34,7 +34,6 @@ from mtgateway_base.wire.api import (
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.records import AuthorityKey
 
-from .app import device_name, open_device
 from .auth.client import RemoteAuthority
 from .auth.owner import ConsoleUnproven, OwnerConsole
 from .config import GatewayConfig, console_url_problem
@@ -360,6 +359,9 @@ def _revoked(done: bool, token_id: str, how_fast: str) -> int:
 
 
 async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
+    # here, not at the top: the daemon's app is heavy and the other commands need none of it
+    from .app import device_name, open_device
+
     device = open_device(config)
     url = _console_url(args, config)
     if args.device_command == "status":

@@ -9,6 +9,7 @@ the mirror follows is listed; the Manager-only ones with their 501 and the reaso
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 import orjson
@@ -75,10 +76,17 @@ def build_document(version: str = __version__) -> dict[str, Any]:
     return openapi.build_document("daemon", PROFILE, version)
 
 
+@functools.cache
+def _body() -> bytes:
+    """The served document, built once per process: it depends on the code alone, and
+    building it (every model's JSON schema) costs more than the rest of a daemon's start."""
+    return orjson.dumps(build_document())
+
+
 def route() -> web.RouteDef:
     """``GET /api/openapi.json``: the document, built once (no token needed: it describes
     the surface and reveals nothing of any account)."""
-    body = orjson.dumps(build_document())
+    body = _body()
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")

@@ -8,11 +8,14 @@ model of ``gateway.results`` (:data:`RESULTS`) checked against real answers in t
 method without a result description is still listed (any result, ``x-undocumented``) so the
 daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until it is described.
 
-Pure: no I/O; the document is built once, when the table is (``create_app``).
+Pure: no I/O; the document is built once per process and method table (``create_app``), so a
+daemon made again in one process (the tests, the benches) does not generate every model's
+schema again.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -324,9 +327,17 @@ def build_document(methods: Mapping[str, RpcMethod[Any]],
     }
 
 
+@functools.lru_cache(maxsize=4)
+def _document_of(table: tuple[tuple[str, RpcMethod[Any]], ...]) -> dict[str, Any]:
+    """:func:`build_document` of one table (its methods are frozen and hashable), kept: the
+    document is a function of the code alone and never changed once built."""
+    return build_document(dict(table))
+
+
 def with_discovery(methods: Mapping[str, RpcMethod[Any]]) -> dict[str, RpcMethod[Any]]:
-    """``methods`` plus ``rpc.discover``, answering their OpenRPC document (built here, once)."""
-    document = build_document(methods)
+    """``methods`` plus ``rpc.discover``, answering their OpenRPC document (built once per
+    process and table)."""
+    document = _document_of(tuple(methods.items()))
 
     async def discover(ctx: Any) -> dict[str, Any]:
         """OpenRPC service discovery: this interface's OpenRPC document."""

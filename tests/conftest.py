@@ -13,8 +13,12 @@ uvloop does not exist, the edge tests run on asyncio's loop alone.
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -37,6 +41,34 @@ _ASYNCIO: Mapping[str, Callable[[], asyncio.AbstractEventLoop]] = {
     "asyncio": asyncio.new_event_loop}
 _BOTH: Mapping[str, Callable[[], asyncio.AbstractEventLoop]] = (
     {**_ASYNCIO, "uvloop": uvloop.new_event_loop} if uvloop is not None else _ASYNCIO)
+
+
+#: The bytecode folder this process made for the run (:func:`pytest_configure`), if any.
+_pycache: Path | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Bytecode compiled once a run, not once a process: ``PYTHONDONTWRITEBYTECODE`` (set in
+    some shells and containers) makes every ``python -m gateway`` the suite starts, and every
+    test worker, compile each module it imports from source again (0.5 s of CPU more for a
+    daemon's start; the suite starts hundreds of processes). Where it is set and no
+    ``PYTHONPYCACHEPREFIX`` is, the run's processes (the workers, inheriting the environment,
+    and what they start) share a private temporary folder for their bytecode instead: never
+    in the source tree, as the variable wants, and removed when the run ends."""
+    global _pycache
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    _pycache = Path(tempfile.mkdtemp(prefix="mtgw-pycache-"))
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_pycache)
+    sys.pycache_prefix = str(_pycache)
+    sys.dont_write_bytecode = False
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's bytecode folder goes with the process that made it."""
+    if _pycache is not None:
+        shutil.rmtree(_pycache, ignore_errors=True)
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item

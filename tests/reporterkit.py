@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
+from tests.ownerkit import add_owner
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")
@@ -80,7 +82,7 @@ async def embedded(tmp_path: Path,
     """An authority in ``tmp_path`` with :data:`OWNER` and a token for :data:`TERMINAL`,
     and a started ``link`` of a fresh device."""
     authority = await Authority.open(tmp_path, RecordingMailer())
-    await authority.owners.create(OWNER, PASSWORD)
+    await add_owner(authority, OWNER, PASSWORD, time.time)
     issued = await authority.tokens.issue(OWNER, TERMINAL.login, TERMINAL.server)
     started = link(authority, device_info(Ed25519PrivateKey.generate()))
     await started.start()

@@ -28,6 +28,7 @@ platform and Python version. All caches are bounded LRUs owned by the instance.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import sys
@@ -502,16 +503,19 @@ class PricePath:
         return MinuteTicks(times, ticks)
 
 
+@functools.lru_cache(maxsize=32)
 def _spread_factors(minutes: tuple[int, ...]) -> tuple[int, ...]:
     """Spread multiplier of each open minute: wide for the first minutes after a gap.
 
     A day's minute list starts at a gap by definition, so the FX rollover at 00:00 (where real
-    brokers widen spreads) is wide too.
+    brokers widen spreads) is wide too. ``minutes`` ascend without repeats, so the
+    ``_WIDE_SPREAD_MINUTES`` minutes before one are all open exactly when the one that many
+    places back is that many minutes earlier. Kept per session table: every path of a symbol
+    with the same sessions has the same factors.
     """
+    k = _WIDE_SPREAD_MINUTES
     return tuple(
-        _WIDE_SPREAD_FACTOR
-        if any(i < k or minutes[i - k] != minute - k for k in range(1, _WIDE_SPREAD_MINUTES + 1))
-        else 1
+        _WIDE_SPREAD_FACTOR if i < k or minutes[i - k] != minute - k else 1
         for i, minute in enumerate(minutes)
     )
 

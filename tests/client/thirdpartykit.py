@@ -17,6 +17,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping, Sequence
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
@@ -152,10 +154,18 @@ def _environment(cache: Path, name: str, python: Path, pinned: Path,
     """A virtual environment of ``python`` under ``cache`` holding ``pinned`` (by hash,
     without its declared requirements), ``imports``, the client and the distribution, and
     ``apart_pinned`` (by hash) in its directory :data:`APART`; made once per content of those, a
-    half-made or out-of-date one replaced."""
+    half-made or out-of-date one replaced.
+
+    Made at what it costs to unpack the files: the environment has no pip of its own (this
+    interpreter's pip installs into it, ``--python``: ensurepip cost 4-6 s of CPU an
+    environment), nothing is compiled to bytecode at install (``--no-compile``: what a server
+    imports is compiled when it first imports it, not the ~90 distributions' every module,
+    20-25 s of CPU an environment), and the client and the distribution come from editable
+    wheels built once (:func:`editable_wheels`) instead of a build environment each time."""
     extra = [] if apart_pinned is None else [apart_pinned.read_text(encoding="utf-8")]
     key = hashlib.sha256("\n".join([str(python), pinned.read_text(encoding="utf-8"),
-                                    *extra, *imports]).encode()).hexdigest()[:12]
+                                    *extra, *imports, _editable_key()]).encode()
+                         ).hexdigest()[:12]
     env_dir = cache / f"{name}-{key}"
     done = env_dir / "installed"
     if done.is_file():
@@ -164,17 +174,69 @@ def _environment(cache: Path, name: str, python: Path, pinned: Path,
         shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
     # The interpreter's own venv module (this one's would make this one's Python version).
-    _install([str(python), "-m", "venv", str(env_dir)])
-    pip = [str(python_of(env_dir)), "-m", "pip", "install", "--quiet"]
+    _install([str(python), "-m", "venv", "--without-pip", str(env_dir)])
+    pip = [sys.executable, "-m", "pip", "--python", str(python_of(env_dir)), "install",
+           "--quiet", "--no-compile"]
     _install([*pip, "--no-deps", "--require-hashes", "-r", str(pinned)])
     if imports:
         _install([*pip, *imports])
     if apart_pinned is not None:
         _install([*pip, "--no-deps", "--require-hashes", "--target", str(env_dir / APART),
                   "-r", str(apart_pinned)])
-    _install([*pip, "-e", str(CLIENT), "-e", str(SHIM)])
+    _install([*pip, "--no-deps", *map(str, editable_wheels(cache))])
     done.write_text(key, encoding="utf-8")
     return python_of(env_dir)
+
+
+#: What the client's and the distribution's editable wheels are made from besides their code
+#: (which they point at, so it is always this checkout's): their metadata.
+_EDITABLE_SOURCES = (CLIENT / "pyproject.toml", CLIENT / "src" / "mtgateway" / "_version.py",
+                     SHIM / "pyproject.toml", SHIM / "setup.py")
+
+
+def editable_wheels(cache: Path) -> list[Path]:
+    """The client's and the ``mtgateway-metatrader5`` distribution's editable wheels (what
+    ``pip install -e`` builds and installs: the metadata and a ``.pth`` naming this checkout's
+    sources), built under ``cache`` once per content of their metadata, by this environment's
+    setuptools without a build environment (as :mod:`tests.client.distkit` builds), and shared
+    by every environment made here.
+
+    Raises:
+        AssertionError: a build failed (with its output).
+    """
+    from pyproject_hooks import BuildBackendHookCaller
+
+    key = _editable_key()
+    made = cache / f"editable-{key}"
+    if not made.is_dir():
+        cache.mkdir(parents=True, exist_ok=True)
+        part = Path(tempfile.mkdtemp(prefix=f"editable-{key}.", dir=cache))
+        for project in (CLIENT, SHIM):
+            hooks = BuildBackendHookCaller(str(project), "setuptools.build_meta",
+                                           python_executable=sys.executable,
+                                           runner=_run_hook)
+            hooks.build_editable(str(part))
+        try:
+            part.rename(made)
+        except OSError:  # a parallel worker's build of the same content came first
+            shutil.rmtree(part, ignore_errors=True)
+    wheels = sorted(made.glob("*.whl"))
+    assert len(wheels) == 2, wheels
+    return wheels
+
+
+def _editable_key() -> str:
+    return hashlib.sha256(b"".join(
+        [str(source).encode() + b"\0" + source.read_bytes() for source in _EDITABLE_SOURCES])
+    ).hexdigest()[:12]
+
+
+def _run_hook(cmd: Sequence[str], cwd: str | None = None,
+              extra_environ: Mapping[str, str] | None = None) -> None:
+    """A build backend's hook run as pyproject_hooks asks, its output kept for the failure."""
+    out = subprocess.run(list(cmd), cwd=cwd, env={**os.environ, **(extra_environ or {})},
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, f"{' '.join(cmd)}:\n{out.stdout}{out.stderr}"
 
 
 def _install(argv: list[str]) -> None:

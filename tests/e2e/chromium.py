@@ -3,18 +3,22 @@
 Chromium from Debian's ``chromium`` package, driven by Selenium through Debian's
 ``chromium-driver`` (``.ci/run`` installs both; without them a test fails, it never skips).
 Selenium's calls block, so :class:`Walk` runs each step in a worker thread and the event loop
-keeps serving the pages. The auth-flow walk (``test_browser.py``) and the console's own walk
-(``test_console_browser.py``) share these; where their screenshots go is the ``shots`` fixture
-(``tests/e2e/conftest.py``).
+keeps serving the pages. A browser costs 0.7 s of CPU and 1.7 s to start, so each test process
+keeps the one a test leaves (one per window size) for the next, its cookies and cache cleared
+and its page blank (:func:`chromium`); one a test left failing is closed instead. The
+auth-flow walk (``test_browser.py``) and the console's own walk (``test_console_browser.py``)
+share these; where their screenshots go is the ``shots`` fixture (``tests/e2e/conftest.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +44,23 @@ def _find(*names: str) -> str:
                 "and chromium-driver) or apt-get install chromium chromium-driver")
 
 
-@contextlib.contextmanager
-def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
-    """Headless Chromium with a fresh profile, nothing fetched from the network by itself,
-    its window ``width`` x ``height`` CSS pixels."""
+@dataclass
+class _Browser:
+    driver: WebDriver
+    profile: str
+
+    def quit(self) -> None:
+        try:
+            self.driver.quit()
+        finally:
+            shutil.rmtree(self.profile, ignore_errors=True)
+
+
+#: The browsers tests have left, by window size, for the next test of this process.
+_idle: dict[tuple[int, int], _Browser] = {}
+
+
+def _start(width: int, height: int) -> _Browser:
     options = webdriver.ChromeOptions()
     options.binary_location = _find("chromium", "chromium-browser")
     profile = tempfile.mkdtemp(prefix="mtgw-chromium-")
@@ -52,13 +69,59 @@ def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
                  f"--window-size={width},{height}", f"--user-data-dir={profile}"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(options=options,
-                              service=Service(executable_path=_find("chromedriver")))
     try:
-        yield driver
-    finally:
-        driver.quit()
+        driver = webdriver.Chrome(options=options,
+                                  service=Service(executable_path=_find("chromedriver")))
+    except BaseException:
         shutil.rmtree(profile, ignore_errors=True)
+        raise
+    return _Browser(driver, profile)
+
+
+def _cleared(browser: _Browser) -> bool:
+    """Whether ``browser`` is as a fresh one for the next test: one window, showing a blank
+    page, no cookie (a cookie of 127.0.0.1 is every port's) and nothing cached (a port comes
+    back to a later test's server). The console keeps nothing else in a browser (no web
+    storage, no service worker); a page's storage is its origin's, and every test's server
+    has its own port."""
+    driver = browser.driver
+    try:
+        handles = driver.window_handles
+        for handle in handles[1:]:
+            driver.switch_to.window(handle)
+            driver.close()
+        driver.switch_to.window(handles[0])
+        driver.get("about:blank")
+        driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+        driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    except WebDriverException:
+        return False
+    return True
+
+
+@atexit.register
+def quit_idle() -> None:
+    """Close the browsers kept for later tests (at the end of the test process)."""
+    while _idle:
+        _idle.popitem()[1].quit()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
+    """Headless Chromium as fresh (no cookie, nothing cached, a blank page; see
+    :func:`_cleared`), nothing fetched from the network by itself, its window ``width`` x
+    ``height`` CSS pixels: the one an earlier test of this process left, or a new one."""
+    browser = _idle.pop((width, height), None) or _start(width, height)
+    passed = False
+    try:
+        yield browser.driver
+        passed = True
+    finally:
+        if passed and (width, height) not in _idle and _cleared(browser):
+            _idle[(width, height)] = browser
+        else:
+            browser.quit()
 
 
 @contextlib.contextmanager

@@ -46,6 +46,7 @@ from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 from tests.e2e.consolekit import Browser, Console, running_console
 from tests.e2e.hookkit import Receiver, running_receiver
+from tests.ownerkit import add_owner
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
@@ -169,7 +170,7 @@ async def running_daemon(data_dir: Path, *, access_log: bool = False,
                                "heartbeat_timeout_s": HEARTBEAT_TIMEOUT_S, **(bridge or {})}))
     clock = FakeClock()
     authority = await Authority.open(data_dir, RecordingMailer(), clock=clock)
-    await authority.owners.create(OWNER, OWNER_PASSWORD)
+    await add_owner(authority, OWNER, OWNER_PASSWORD, clock)
     first = await authority.tokens.issue(OWNER, LOGIN, SERVER)
     app = create_app(config, secret_store=MemorySecretStore(), authority=authority, clock=clock,
                      sleep=auth_sleep, monotonic=monotonic)

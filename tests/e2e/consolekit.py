@@ -54,6 +54,7 @@ from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import AuthorityKey, b64url_encode
 from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from tests.ownerkit import add_owner
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -296,7 +297,7 @@ async def running_console(tmp_path: Path, database_url: str = "",
                                  sleep=pauses, shares=shares)
         runner, port = await start_console(app, "127.0.0.1", 0)
         try:
-            await app[AUTHORITY].owners.create(OWNER, PASSWORD)
+            await add_owner(app[AUTHORITY], OWNER, PASSWORD, clock)
             async with aiohttp.ClientSession() as session:
                 yield Console(f"http://127.0.0.1:{port}", clock, sink, session,
                               Ed25519PrivateKey.generate(), [], pauses, throttle_clock, app,

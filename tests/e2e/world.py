@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S, FakeClock
+from tests.ownerkit import add_owner
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 TERMINAL = TerminalId(LOGIN, SERVER)
@@ -193,7 +195,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
             console_runner, console_port = await stack.enter_async_context(
                 serving(console, lambda app: start_console(app, "127.0.0.1", 0)))
             console_url = f"http://127.0.0.1:{console_port}"
-            await console[AUTHORITY].owners.create(OWNER, PASSWORD)
+            await add_owner(console[AUTHORITY], OWNER, PASSWORD, time.time)
             relay = Relay(console_url)
             _, relay_port = await stack.enter_async_context(
                 serving(relay.app, start_plain))

@@ -9,7 +9,9 @@
   Windows clock, the runtime's event rules) and ``kit/mql5/`` (MQL5, its sockets, the fake
   terminal, the harness). The Expert Advisor and every indicator under ``Indicators/`` go into
   one binary, each program in its own namespace. The binary is cached in the temp directory
-  under the hash of every source and flag, so a session (and CI) compiles once.
+  under the hash of every source and flag, so a session (and CI) compiles once; a tree
+  elsewhere (an installed copy, a probe) is preprocessed, then compiled only if no earlier
+  build compiled the same preprocessed text against the same kit (:func:`compile_once`).
 * :func:`write_fixture` writes the fake terminal's fixture from the Python emulator's own
   answers, so the compiled EA and the emulator serve the same account, symbols and history.
 * :class:`CompiledEA` starts the binary pointed at a daemon, keeps what it prints (its Experts
@@ -34,7 +36,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +104,51 @@ def programs_file(work: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _compile_key(pre: Path, kit_dirs: Sequence[Path], flags: Sequence[str]) -> str:
+    """What g++ is given: the preprocessed tree ``pre`` (each file's path in it and bytes, the
+    tree's own place left out: it is a fresh temporary directory), the kit's C++ sources in
+    ``kit_dirs`` and the flags."""
+    digest = hashlib.sha256("\0".join(flags).encode())
+    place = str(pre).encode()
+    for k, root in enumerate((pre, *kit_dirs)):
+        digest.update(f"\0{k}".encode())
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest.update(b"\0" + str(path.relative_to(root)).encode() + b"\0")
+            digest.update(path.read_bytes().replace(place, b"<tree>"))
+    return digest.hexdigest()[:20]
+
+
+def compile_once(pre: Path, kit_dirs: Sequence[Path], flags: Sequence[str],
+                 compile_to: Callable[[Path], None], binary: Path) -> Path:
+    """``binary``, compiled by ``compile_to(path)`` from the preprocessed tree ``pre``, or
+    copied from the temp directory where an earlier build of the same text against the same
+    kit and flags left it (:func:`_compile_key`): an installed copy of the EA, a probe built
+    again, compile once a machine, as the EA itself does. The language gate and the
+    preprocessor ran on the tree before (what an installed tree lacks fails there); g++ of the
+    same input gives the same program. A failed compile leaves nothing to reuse.
+
+    Raises:
+        BuildError: from ``compile_to``.
+    """
+    cache = Path(tempfile.gettempdir()) / f"mtgw-ea-cc-{_compile_key(pre, kit_dirs, flags)}"
+    cached = cache / binary.name
+    if not cached.exists():
+        made = pre / f".{binary.name}.built"  # the key is taken: the tree may hold it
+        compile_to(made)
+        cache.mkdir(parents=True, exist_ok=True)
+        _put(made, cached)
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    _put(cached, binary)
+    return binary
+
+
+def _put(source: Path, target: Path) -> None:
+    """``source`` copied to ``target`` atomically: a parallel build never sees half."""
+    part = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.part")
+    shutil.copy2(source, part)
+    os.replace(part, target)
+
+
 def pedantic(*lines: str) -> list[str]:
     """``lines`` (a program's ``#include`` in its namespace) held to ISO C++: every GNU
     extension g++ takes silently (case ranges, ``?:`` without its middle operand, statement
@@ -137,16 +185,16 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
             raise BuildError(pre.stderr.strip())
         programs = work / "programs.inc"
         programs.write_text(programs_file(work), encoding="utf-8")
-        cc = subprocess.run(
-            ["g++", *CXXFLAGS, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql5"),
-             "-I", str(work / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(kit / "mql5" / "harness.cpp"), "-o", str(work / "mtgateway-ea"), "-lcrypto"],
-            capture_output=True, text=True, check=False)
-        if cc.returncode != 0:
-            raise BuildError(cc.stderr.strip())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(work / "mtgateway-ea", binary)  # atomic: a parallel build never sees half
-        return binary
+
+        def compile_to(output: Path) -> None:
+            cc = subprocess.run(
+                ["g++", *CXXFLAGS, "-isystem", str(kit / "common"), "-isystem",
+                 str(kit / "mql5"), "-I", str(work / "Include"), f'-DMQL_PROGRAMS="{programs}"',
+                 str(kit / "mql5" / "harness.cpp"), "-o", str(output), "-lcrypto"],
+                capture_output=True, text=True, check=False)
+            if cc.returncode != 0:
+                raise BuildError(cc.stderr.strip())
+        return compile_once(work, (kit / "common", kit / "mql5"), CXXFLAGS, compile_to, binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,14 +7,14 @@ gate, ``kit/mqlgate.py``, with MQL4's words: its reserved words, ``#property str
 property names; then ``#import "ws2_32.dll"`` declarations are held to the kit's model of the
 DLL) and compiled with the same flags as the MQL5 EA against
 ``kit/common`` and ``kit/mql4`` (MetaTrader 4: its trade pool, MarketInfo, Winsock). The binary
-is cached under the hash of every source. :class:`tests.ea_mql.eakit.CompiledEA` runs it.
+is cached under the hash of every source (a tree elsewhere, under the hash of its preprocessed
+text: ``eakit.compile_once``). :class:`tests.ea_mql.eakit.CompiledEA` runs it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +30,7 @@ from tests.ea_mql.eakit import (
     MQL5_DIR,
     ROOT,
     BuildError,
+    compile_once,
     pedantic,
     probe_cache,
     write_fixture,
@@ -99,16 +100,16 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
             f'#define MQL_EXPERT_NAME "{experts[0].stem}"', "#define MQL_PROGRAM MQL_EXPERT_NAME",
             *pedantic("namespace mqlp_expert { using namespace mqlfb;",
                       f'#include "{experts[0]}"', "}")]) + "\n", encoding="utf-8")
-        cc = subprocess.run(
-            ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem", str(kit / "mql4"),
-             "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
-             str(kit / "mql4" / "harness.cpp"), "-o", str(work / "mtgateway-ea4"), "-lcrypto"],
-            capture_output=True, text=True, check=False)
-        if cc.returncode != 0:
-            raise BuildError(cc.stderr.strip())
-        out_dir.mkdir(parents=True, exist_ok=True)
-        os.replace(work / "mtgateway-ea4", binary)
-        return binary
+
+        def compile_to(output: Path) -> None:
+            cc = subprocess.run(
+                ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem",
+                 str(kit / "mql4"), "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
+                 str(kit / "mql4" / "harness.cpp"), "-o", str(output), "-lcrypto"],
+                capture_output=True, text=True, check=False)
+            if cc.returncode != 0:
+                raise BuildError(cc.stderr.strip())
+        return compile_once(out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

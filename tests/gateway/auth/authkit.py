@@ -27,6 +27,7 @@ from mtgateway_base.wire.api import (
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
+from tests.ownerkit import add_owner
 from tests.testkit import FakeClock
 
 OWNER, PASSWORD = "owner@example.com", "a long enough password"
@@ -114,7 +115,7 @@ async def auth_stack(tmp_path: Path, *, approve: bool = True,
     clock = FakeClock(NOW)
     mailer = RecordingMailer()
     authority = await Authority.open(tmp_path, mailer, clock=clock)
-    await authority.owners.create(OWNER, PASSWORD)
+    await add_owner(authority, OWNER, PASSWORD, clock)
     device = DeviceIdentity.generate()
     inner: AuthorityAPI
     if approve:

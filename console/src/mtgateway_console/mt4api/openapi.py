@@ -10,6 +10,7 @@ an answer the document does not describe fails the fuzzing.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Final
 
 import orjson
@@ -77,9 +78,16 @@ def build_document(version: str = __version__) -> dict[str, Any]:
     return openapi.build_document("console", PROFILE, version)
 
 
+@functools.cache
+def _body() -> bytes:
+    """The served document, built once per process: it depends on the code alone, and
+    building it (every model's JSON schema) costs more than the rest of a console's start."""
+    return orjson.dumps(build_document())
+
+
 def route() -> web.RouteDef:
     """``GET /api/openapi.json``: the document, built once."""
-    body = orjson.dumps(build_document())
+    body = _body()
 
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
