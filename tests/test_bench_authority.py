@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from bench.alternation import compare, rounds
 from bench.authority import Routes, _console_cpus, _parser, filled, poll_wait_s
 from bench.consoles import Provisioned, Variant, console_config
-from gateway.config import load_config
+from mtgateway_console.config import load_console_config
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A daemon's cadence sped up for CI (the bench's defaults are the daemon's: 30 s, 300 s, 25 s).
@@ -90,7 +90,7 @@ def test_a_variant_sets_a_key_of_any_section(tmp_path: Path) -> None:
     variant = Variant.parse("two,authority.database_connections=2,public_key_work=loop")
     path = tmp_path / "console.toml"
     console_config(path, tmp_path / "data", port=8720, daemons=100, variant=variant)
-    config = load_config(path)
+    config = load_console_config(path)
     assert config.authority.database_connections == 2
     assert (config.console.public_key_work, config.console.port) == ("loop", 8720)
     assert config.console.max_connections == 456 and config.smtp.port == 1
