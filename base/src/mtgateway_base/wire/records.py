@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -110,8 +111,13 @@ def key_id(raw_public_key: bytes) -> str:
     return hashlib.sha256(raw_public_key).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4096)
 def device_id_for(raw_public_key: bytes) -> str:
-    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters."""
+    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters.
+
+    Remembered for the last few thousand keys: the console asks twice per device call, and
+    the standard library's base32 is a Python loop (some twenty calls a time).
+    """
     digest = hashlib.sha256(raw_public_key).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=")[:26]
 
