@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from .guard import ConnectionBudget, GuardedProtocol
 
 __all__ = ["Answer", "Answerer", "Completed", "EdgeRequest", "EdgeSettings", "HandOff",
-           "HttpEdge", "Malformed", "RequestAssembly", "Started", "has_bare_lf",
+           "HttpEdge", "JSON_TYPE", "Malformed", "RequestAssembly", "Started", "has_bare_lf",
            "plain_request", "response_bytes"]
 
 log = logging.getLogger("mtgateway.httpedge")
@@ -66,7 +66,8 @@ _TIMER_SLACK_S: Final = 0.001
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: The headers whose first value a process's rules read (:meth:`EdgeRequest.first`).
 _NOTED: Final = frozenset({b"origin", b"content-type", b"authorization"})
-_OK_HEAD: Final = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+#: The ``Content-Type`` of every answer with a body, unless the process says otherwise.
+JSON_TYPE: Final = "application/json"
 
 
 def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
@@ -410,15 +411,17 @@ def plain_request(request: EdgeRequest) -> bool:
 
 
 def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_alive: bool,
-                   headers: dict[str, str] | None = None) -> bytes:
+                   headers: dict[str, str] | None = None, content_type: str = JSON_TYPE
+                   ) -> bytes:
     """A whole response as aiohttp writes it for ``request``: its HTTP version, the
     ``Connection`` header it would add, ``Content-Type``/``Content-Length`` for a body."""
     if status == 200 and body is not None and headers is None and keep_alive \
             and request.minor == 1:  # the usual answer, without building it line by line
-        return b"%s%d\r\n\r\n%s" % (_OK_HEAD, len(body), body)
+        return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+            content_type.encode("latin-1"), len(body), body)
     lines = [f"HTTP/1.{request.minor} {status} {HTTPStatus(status).phrase}"]
     if body is not None:
-        lines.append("Content-Type: application/json")
+        lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body)}")
     has_connection = False
     for name, value in (headers or {}).items():
@@ -454,6 +457,8 @@ class EdgeSettings:
     lingering_s: float
     #: The whole answer to bytes that are not HTTP (400, in the process's error shape).
     malformed: bytes
+    #: The ``Content-Type`` of the answers (as the process's aiohttp answers say it).
+    content_type: str = JSON_TYPE
     #: A client that leaves cancels the answer in progress (aiohttp's
     #: ``handler_cancellation``: a long-poll ends with its client); else it finishes.
     cancel_on_leave: bool = False
@@ -703,7 +708,8 @@ class HttpEdge(asyncio.Protocol):
             return False  # the client left while its body was on the way
         keep = request.keep_alive and not self._closing and not request.broken and not (
             headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers))
+        self._write(response_bytes(request, status, body, keep, headers,
+                                   self._settings.content_type))
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

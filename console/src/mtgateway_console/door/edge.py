@@ -81,7 +81,8 @@ _TARGETS: Final = frozenset((method.encode(), path.encode()) for method, path in
 #: What a route's handler is.
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: An answer to bytes that are not HTTP, in the console's shape.
-MALFORMED: Final = (b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+MALFORMED: Final = (b"HTTP/1.1 400 Bad Request\r\n"
+                    b"Content-Type: application/json; charset=utf-8\r\n"
                     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s")
 
 
@@ -266,7 +267,9 @@ def settings(*, max_body_bytes: int, keepalive_timeout_s: float, lingering_s: fl
     client, as the runner's ``handler_cancellation``)."""
     return EdgeSettings(ours=ours, max_body_bytes=max_body_bytes,
                         keepalive_timeout_s=keepalive_timeout_s, lingering_s=lingering_s,
-                        malformed=_malformed(), cancel_on_leave=True)
+                        malformed=_malformed(),
+                        content_type="application/json; charset=utf-8",  # json_response's
+                        cancel_on_leave=True)
 
 
 #: At shutdown, how long the device calls in progress on the edge may take.
