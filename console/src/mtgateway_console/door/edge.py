@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -78,6 +79,8 @@ DEVICE_CALLS: Final = frozenset({
     ("GET", "/v1/device/status"), ("GET", "/v1/keys")})
 #: The same, as the bytes llhttp reads (a target with a query string is aiohttp's).
 _TARGETS: Final = frozenset((method.encode(), path.encode()) for method, path in DEVICE_CALLS)
+#: A header block's fields, as the edge's assembly reads them (``mtgateway_base.httpedge``).
+_FIELDS: Final = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
 #: What a route's handler is.
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: An answer to bytes that are not HTTP, in the console's shape.
@@ -133,9 +136,10 @@ class DeviceCall(MutableMapping[Any, Any]):
         self.remote = peer
         self.guard = guard
         self.transport = guard.transport if guard is not None else None
-        self.headers = CIMultiDictProxy(CIMultiDict([
-            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
-            for name, value in request.headers]))
+        # the header block decoded once and read as fields by one expression (decoded as
+        # aiohttp decodes header values; a device call's headers are ASCII)
+        self.headers = CIMultiDictProxy(CIMultiDict(_FIELDS.findall(
+            request.head.decode("utf-8", "surrogateescape"))))
         self._store: dict[Any, Any] = {}
 
     @property
