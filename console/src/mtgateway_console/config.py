@@ -96,7 +96,7 @@ class ConsoleConfig(EdgeLimits):
     #: edge behind the same door (a device call without aiohttp's request machinery), or
     #: ``aiohttp``, which parses every request. Either way the pages and the owner's APIs are
     #: aiohttp's, on the same port.
-    device_edge: Literal["llhttp", "aiohttp"] = "aiohttp"
+    device_edge: Literal["llhttp", "aiohttp"] = "llhttp"
     #: Serving processes of this instance, sharing its port (``processes.py``: each its own
     #: socket with SO_REUSEPORT on Linux, one shared listening socket elsewhere). More than
     #: one needs the database in PostgreSQL; ``max_connections`` and the database's pool of
