@@ -21,14 +21,25 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_console.appkeys import FAIR_SHARE, LONG_POLLS
+from mtgateway_console.config import ConsoleConfig, ConsoleFile
+from mtgateway_console.console import create_console_app, start_console
 from tests.e2e.conftest import WAIT_S
-from tests.e2e.consolekit import Console, approved_token, device_proof, running_console
+from tests.e2e.consolekit import (
+    Clock,
+    Console,
+    CountingClock,
+    Pauses,
+    approved_token,
+    device_proof,
+    running_console,
+)
 
 pytestmark = pytest.mark.network_edge
 
@@ -330,3 +341,34 @@ async def test_a_device_call_is_the_device_s_in_the_fair_share(tmp_path: Path) -
         assert requests.most["credential"] == 1
         assert requests.held("credential", "device:" + device_id) == 0
         assert requests.held("address", "127.0.0.1") == 0
+
+
+async def test_device_calls_and_pages_over_tls(tmp_path: Path) -> None:
+    """Over TLS (``start_console``'s ``ssl_context``) the edge reads the device calls from the
+    TLS transport and hands a page to aiohttp on the same connection, as over plain TCP."""
+    from tests.e2e.test_console_pages import _self_signed  # noqa: PLC0415 - its certificate kit
+
+    server_ctx, client_ctx = _self_signed(tmp_path)
+    config = ConsoleFile(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
+    clock = Clock()
+    app = create_console_app(config, clock=clock, throttle_clock=CountingClock(),
+                             sleep=Pauses())
+    runner, port = await start_console(app, "127.0.0.1", 0, ssl_context=server_ctx)
+    try:
+        key = Ed25519PrivateKey.generate()
+        headers = device_proof(key, "GET", "/v1/device/status", b"", clock.now)
+        connector = aiohttp.TCPConnector(ssl=client_ctx, limit=1)  # one connection for all
+        async with aiohttp.ClientSession(connector=connector) as http:
+            url = f"https://127.0.0.1:{port}"
+            async with http.get(url + "/v1/keys") as response:
+                assert response.status == 200 and "Server" not in response.headers
+                assert (await response.json())["keys"]
+            async with http.get(url + "/v1/device/status", headers=headers) as response:
+                assert response.status == 200, await response.text()
+                assert (await response.json())["device_id"] == device_info(key).device_id
+                assert "Server" not in response.headers  # the edge's answer
+            async with http.get(url + "/login") as response:
+                assert response.status == 200 and "Server" in response.headers  # aiohttp's
+                assert "<form" in await response.text()
+    finally:
+        await runner.cleanup()
