@@ -39,7 +39,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -116,18 +116,20 @@ def device_routes(app: web.Application) -> dict[str, Handler]:
     return found
 
 
-class DeviceCall(MutableMapping[Any, Any]):
+class DeviceCall(dict[Any, Any]):
     """A device call as its handler and the door read it: the parts of aiohttp's request they
     use (``app``, ``headers``, ``method``, ``path``, ``raw_path``, ``remote``, ``transport``,
     ``read()``, the request's own storage), from what llhttp parsed.
 
-    A request of its own, not a copy of aiohttp's: building aiohttp's request costs more than
-    the handler's work on most device calls. The connection guard is carried
+    The request's own storage is the object itself, a ``dict`` (what the door keeps per
+    request: its place in the fair share), read and written without a Python call. A request
+    of its own, not a copy of aiohttp's: building aiohttp's request costs more than the
+    handler's work on most device calls. The connection guard is carried
     (:attr:`guard`: ``mark_authenticated`` and ``mark_held`` mark it, as they mark an aiohttp
     request's through the budget).
     """
 
-    __slots__ = ("_request", "_store", "app", "guard", "headers", "method", "path", "remote",
+    __slots__ = ("_request", "app", "guard", "headers", "method", "path", "remote",
                  "transport")
 
     def __init__(self, app: Any, request: EdgeRequest, peer: str,
@@ -143,7 +145,6 @@ class DeviceCall(MutableMapping[Any, Any]):
         # aiohttp decodes header values; a device call's headers are ASCII)
         self.headers = CIMultiDictProxy(CIMultiDict(_FIELDS.findall(
             request.head.decode("utf-8", "surrogateescape"))))
-        self._store: dict[Any, Any] = {}
 
     @property
     def raw_path(self) -> str:
@@ -163,24 +164,6 @@ class DeviceCall(MutableMapping[Any, Any]):
         if self._request.broken:
             raise Refusal(400, "bad_request", "the request body is not valid HTTP/1.1")
         return body
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._store[key]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._store[key] = value
-
-    def __delitem__(self, key: Any) -> None:
-        del self._store[key]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._store)
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self._store.get(key, default)
 
 
 class DeviceEdge:
