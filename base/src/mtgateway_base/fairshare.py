@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import time
 from collections import Counter, OrderedDict, deque
@@ -72,10 +73,16 @@ __all__ = ["API_SIGN_INS_PER_OWNER", "CALLER", "FORGOT_PER_ADDRESS", "FORGOT_WIN
 Kind = Literal["credential", "owner", "address"]
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str) -> str:
     """The address a peer counts as: an IPv4 address itself (an IPv4-mapped IPv6 one as its
     IPv4), an IPv6 address its /64 (one subscriber's network: a home or a server is given a
-    /64 whole), anything else (a Unix socket's name, ``?``) as it is."""
+    /64 whole), anything else (a Unix socket's name, ``?``) as it is.
+
+    Remembered for the last few thousand addresses: each request asks two or three times,
+    and parsing an address with ``ipaddress`` is some twenty Python calls (about a tenth of
+    a console device call's work on its loop, counted by ``python -m bench.callwork``).
+    """
     try:
         ip = ipaddress.ip_address(address.partition("%")[0])
     except ValueError:

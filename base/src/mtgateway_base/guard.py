@@ -854,7 +854,10 @@ def connection_of(request: web.BaseRequest) -> GuardedProtocol | None:
     """The guard of ``request``'s connection, found through its application's budget
     (:data:`BUDGET`); None for an app served without one, or a request that skipped the
     router (it has no application: its handler is given the connection)."""
-    budget = request.app.get(BUDGET) if isinstance(request, web.Request) else None
+    if not isinstance(request, web.Request):
+        # a request an llhttp edge read (``httpedge.py``) carries its connection's guard
+        return cast("GuardedProtocol | None", getattr(request, "guard", None))
+    budget = request.app.get(BUDGET)
     return budget.find(request.transport) if budget is not None else None
 
 

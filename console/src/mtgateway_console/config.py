@@ -92,6 +92,11 @@ class ConsoleConfig(EdgeLimits):
     #: cheaper operations (10,000 daemons, two processes: p99 135 ms and 0.88 cores on the
     #: workers, 83 ms and 0.77 on the loop; docs/performance.md).
     public_key_work: Literal["workers", "loop"] = "loop"
+    #: Who parses the daemons' device calls (``door/edge.py``): ``llhttp``, the ground floor's
+    #: edge behind the same door (a device call without aiohttp's request machinery), or
+    #: ``aiohttp``, which parses every request. Either way the pages and the owner's APIs are
+    #: aiohttp's, on the same port.
+    device_edge: Literal["llhttp", "aiohttp"] = "llhttp"
     #: Serving processes of this instance, sharing its port (``processes.py``: each its own
     #: socket with SO_REUSEPORT on Linux, one shared listening socket elsewhere). More than
     #: one needs the database in PostgreSQL; ``max_connections`` and the database's pool of

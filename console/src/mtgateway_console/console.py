@@ -75,6 +75,8 @@ from .config import ConsoleFile, SmtpConfig
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
 from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
+from .door.edge import DeviceEdge, DeviceSite
+from .door.edge import settings as edge_settings
 from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
@@ -83,6 +85,7 @@ from .migrations import MIGRATIONS
 from .mt4api import add_api
 from .readiness import Readiness
 from .routes import add_routes
+from .routes.refusals import render as render_refusal
 from .service import Authority
 from .service.signin import OwnerSignIn
 from .signins import StoredLoginFailures
@@ -101,6 +104,12 @@ LONG_POLLS_PER_DEVICE: Final = 2
 CONNECTIONS: Final = BUDGET
 #: Whether ``[logging] access_log`` asked for a line per request.
 _ACCESS_LOG: Final = web.AppKey("access_log", bool)
+#: The device calls on the llhttp edge (``[console] device_edge = "llhttp"``), else None.
+_DEVICE_EDGE: Final = web.AppKey("device_edge", object)
+#: aiohttp's keep-alive and lingering times, which the console's runner keeps (the edge
+#: holds its connections to the same).
+_KEEPALIVE_S: Final = 3630.0
+_LINGERING_S: Final = 10.0
 #: How long the start-up waits between tries to prepare an unreachable database (it doubles
 #: from the first to the last).
 _PREPARE_RETRY_S: Final = (1.0, 10.0)
@@ -298,6 +307,13 @@ def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
     app.cleanup_ctx.append(alert_sender)  # after the authority's: it reads it
     app.on_shutdown.append(end_held)
     add_routes(app)
+    if console.device_edge == "llhttp":
+        edge = app[_DEVICE_EDGE] = DeviceEdge(
+            app, console.allowed_hosts, host_refusals, render_refusal, edge_settings(
+                max_body_bytes=_MAX_BODY_BYTES, keepalive_timeout_s=_KEEPALIVE_S,
+                lingering_s=_LINGERING_S),
+            logging.getLogger("gateway.access") if config.logging.access_log else None)
+        app.on_shutdown.append(edge.drain)  # after end_held: the long-polls ended first
     add_api(app)  # the MT4 Web API across the owner's accounts, /api/...
     app.router.add_get("/metrics", metrics.handle)
     metrics.watch(lambda: app[AUTHORITY])
@@ -322,8 +338,13 @@ async def start_console(app: web.Application, host: str, port: int, *,
         # Through the guard (base.guard): the connection budget and the header and body
         # deadlines, as the daemon's port: a client trickling bytes or parking sockets must
         # not starve the process that issues the daemons' tokens either.
-        await GuardedSite(runner, host, port, app[CONNECTIONS], sock,
-                          ssl_context=ssl_context).start()
+        edge = app.get(_DEVICE_EDGE)
+        if isinstance(edge, DeviceEdge):  # the device calls on llhttp (door/edge.py)
+            await DeviceSite(runner, host, port, app[CONNECTIONS], edge, sock,
+                             ssl_context=ssl_context).start()
+        else:
+            await GuardedSite(runner, host, port, app[CONNECTIONS], sock,
+                              ssl_context=ssl_context).start()
     except OSError:
         await runner.cleanup()
         raise

@@ -183,7 +183,7 @@ def check_device_proof(headers: Mapping[str, str], method: str, path: str, body:
     if not device_id or not key_text or not time_ms or not sig_text:
         raise ProofRejected("missing_device_proof")
     try:
-        raw = base64.b64decode(key_text, validate=True)
+        raw = binascii.a2b_base64(key_text, strict_mode=True)  # base64.b64decode's validate
         signature = b64url_decode(sig_text)
         when_s = int(time_ms) / 1000
     except (binascii.Error, ValueError) as exc:

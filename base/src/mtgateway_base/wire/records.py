@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -87,9 +88,16 @@ def console_proof_message(nonce: str, host: str) -> bytes:
     return CONSOLE_PROOF_CONTEXT + f"{nonce}\n{host}".encode()
 
 
+#: Standard base64's two last letters to base64url's, and back (``binascii`` directly: the
+#: ``base64`` module's wrappers are several Python calls each, on every device call).
+_TO_URL: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URL: Final = str.maketrans("-_", "+/")
+
+
 def b64url_encode(data: bytes) -> str:
     """Base64url without padding (signatures travel in JSON and headers)."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL).decode(
+        "ascii")
 
 
 def b64url_decode(text: str) -> bytes:
@@ -98,7 +106,7 @@ def b64url_decode(text: str) -> bytes:
     if not _B64URL_RE.match(text) or len(text) % 4 == 1:
         raise ValueError("bad base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return binascii.a2b_base64((text + "=" * (-len(text) % 4)).translate(_FROM_URL))
     except (binascii.Error, UnicodeEncodeError) as exc:
         raise ValueError("bad base64url") from exc
 
@@ -113,8 +121,13 @@ def key_id(raw_public_key: bytes) -> str:
     return hashlib.sha256(raw_public_key).hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4096)
 def device_id_for(raw_public_key: bytes) -> str:
-    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters."""
+    """A device id: unpadded base32 of SHA-256 of the device's raw public key, 26 characters.
+
+    Remembered for the last few thousand keys: the console asks twice per device call, and
+    the standard library's base32 is a Python loop (some twenty calls a time).
+    """
     digest = hashlib.sha256(raw_public_key).digest()
     return base64.b32encode(digest).decode("ascii").rstrip("=")[:26]
 
