@@ -88,13 +88,13 @@ from mtgateway_console.console import AUTHORITY, create_console_app, start_conso
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 
-__all__ = ["ChaosReport", "chaos", "main"]
+__all__ = ["OPEN_MARKET_MS", "ChaosReport", "chaos", "main"]
 
 LOGIN, SERVER = 5012345, "Chaos-Demo"
 _OWNER = "chaos@example.com"
 _PASSWORD = "chaos owner password"
 #: A Wednesday afternoon: the emulator's FX market is open whatever day this runs.
-_OPEN_MARKET_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
+OPEN_MARKET_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
 _RETRYABLE = {-32003, -32001, -32014, -32013}
 _FINAL_EVENTS = {"outcome", "reconciled", "reconcile_miss"}
 _EXECUTED = {"ACCEPTED", "RESOLVED_ACCEPTED"}
@@ -216,7 +216,7 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
         settings=EmulatorSettings(login=LOGIN, server=SERVER, symbols=("EURUSD",),
                                   tick_rate_hz=2.0, reconnect_min_s=0.05,
                                   reconnect_max_s=0.2),
-        utc_clock_ms=lambda: _OPEN_MARKET_MS + (time.monotonic_ns() - started) // 1_000_000)
+        utc_clock_ms=lambda: OPEN_MARKET_MS + (time.monotonic_ns() - started) // 1_000_000)
     if ea_version is not None:
         terminal.ea_version = ea_version  # e.g. "1.0.0": an EA without the order record
     task = asyncio.create_task(terminal.run())

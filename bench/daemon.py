@@ -82,7 +82,7 @@ def _issue(config: Path, server: str, logins: Sequence[int]) -> None:
     """Print ``token: ...`` for each login, issued by the local authority of ``config`` to
     :data:`OWNER` with ``mtgateway token create``'s defaults (read and trade, 90 days)."""
     from gateway.config import load_config
-    from mtgateway_console.config import database_url
+    from mtgateway_base.configfile import database_url
     from mtgateway_console.mailer import NoMailer
     from mtgateway_console.service import Authority
 

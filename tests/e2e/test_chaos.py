@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 
-from bench.chaos import chaos
+from bench.chaos import OPEN_MARKET_MS, chaos
 from bench.impostors import IMPOSTOR_COMMENT, BridgeImpostor
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from ea_bridge.faultproxy import KINDS
@@ -78,8 +79,13 @@ async def test_the_impostor_counts_can_fail() -> None:
     token = "mtgw_" + "C" * 32 + "ZZZZZZ"
     impostor = BridgeImpostor(TokenKeys.of(token).verifier.server_key)
     server = await asyncio.start_server(impostor.serve, "127.0.0.1", 0)
-    terminal = EmulatedTerminal(token, port=server.sockets[0].getsockname()[1],
-                                settings=EmulatorSettings(symbols=("EURUSD",)))
+    # at a Wednesday's 14:00 as chaos runs (EURUSD is closed at the weekend: on the real
+    # clock the order was refused on a Saturday, and the control failed)
+    started = time.monotonic_ns()
+    terminal = EmulatedTerminal(
+        token, port=server.sockets[0].getsockname()[1],
+        settings=EmulatorSettings(symbols=("EURUSD",)),
+        utc_clock_ms=lambda: OPEN_MARKET_MS + (time.monotonic_ns() - started) // 1_000_000)
     running = asyncio.create_task(terminal.run())
     try:  # the proof, account_info's answer, order_send's
         await impostor.wait_for(lambda: impostor.served >= 3, 10.0)
