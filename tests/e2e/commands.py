@@ -15,12 +15,14 @@ Several test modules run the same commands the same way, so they live here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.config import CONFIG_ENV
@@ -125,9 +127,46 @@ def quick_start_python(cache: Path) -> Path:
     python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     if (env_dir / "installed").is_file():
         return python
-    for made in cache.glob("quick-start-*"):  # this one, half made, or an out-of-date one
-        shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
+    # one process at a time: xdist's workers may each set up the module's fixture at once
+    # (worksteal spreads a module's tests), and one removed the other's half-made environment
+    # (ensurepip failed in it)
+    with _held(cache / "quick-start.lock"):
+        if not (env_dir / "installed").is_file():
+            _make_quick_start(cache, env_dir, python, install, key)
+    return python
+
+
+@contextlib.contextmanager
+def _held(path: Path) -> Iterator[None]:
+    """``path``'s lock, held by this process alone until the block ends (blocking)."""
+    with open(path, "a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[str],
+                      key: str) -> None:
+    """Make the quick start's environment in ``env_dir`` (see :func:`quick_start_python`)."""
+    for made in cache.glob("quick-start-*"):  # this one, half made, or an out-of-date one
+        if made.is_dir():
+            shutil.rmtree(made, ignore_errors=True)
     # --no-compile: what the line installs, without compiling every installed module to
     # bytecode at install (~20 s of CPU for the daemon's and the extras' distributions); the
     # examples and the demo compile what they import when they first import it.
@@ -136,4 +175,3 @@ def quick_start_python(cache: Path) -> Path:
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
     (env_dir / "installed").write_text(key, encoding="utf-8")
-    return python

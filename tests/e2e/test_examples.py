@@ -75,10 +75,13 @@ def run(quick_start: QuickStart, *argv: str | Path, state_file: bool = True) -> 
 
 def test_the_quick_start_installs_the_clients_extras(quick_start: QuickStart) -> None:
     """The demo line installs the client with numpy and aiohttp, which the examples and the
-    README's snippet (``# numpy, all pages``) use, and the daemon without test tools."""
-    assert readme_demo_install() == ["-e", "./client[numpy,aio]", "-e", "."]
+    README's snippet (``# numpy, all pages``) use, and the daemon with the console the demo
+    embeds (the ground floor and the console from this checkout), without test tools."""
+    assert readme_demo_install() == ["-e", "./base", "-e", "./client[numpy,aio]",
+                                     "-e", "./console", "-e", ".[console]"]
     out = run(quick_start, quick_start.python, "-c",
-              "import numpy, aiohttp, mtgateway.aio, gateway; print('ok')", state_file=False)
+              "import numpy, aiohttp, mtgateway.aio, gateway, mtgateway_base, mtgateway_console;"
+              " print('ok')", state_file=False)
     assert out.strip() == "ok"
 
 
