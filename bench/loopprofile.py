@@ -117,7 +117,8 @@ def top_functions(stats: dict[Function, Any], per: float, count: int,
 
 
 def _name(function: Function) -> str:
-    """``path/file.py:line(name)`` with the path from the package down, or the built-in's."""
+    """The function as ``<file>:<line>(<name>)``, the file named from its package down; a
+    built-in by its name alone."""
     file, line, name = function
     if file == "~":
         return name

@@ -388,9 +388,12 @@ _DAEMON_ONLY = _only("mtgateway", "mtgateway-console", "mtgateway-base")
 
 def test_each_service_has_requirements_of_its_own() -> None:
     """The split means something: the console requires its pages' and APIs' libraries the
-    daemon does not, and the daemon its edge's and device key's the console does not."""
+    daemon does not, and the daemon its device key's the console does not; llhttp is the
+    ground floor's (both services' edges: the daemon's ``/rpc``, the console's device calls)."""
     assert {"jinja2", "segno", "pyjwt", "aiosmtplib"} <= _CONSOLE_ONLY, _CONSOLE_ONLY
-    assert {"httptools", "keyring"} <= _DAEMON_ONLY, _DAEMON_ONLY
+    assert {"keyring"} <= _DAEMON_ONLY, _DAEMON_ONLY
+    assert "httptools" in _DISTRIBUTIONS["mtgateway-base"][1] and "httptools" not in (
+        _CONSOLE_ONLY | _DAEMON_ONLY)
 
 
 def test_the_readmes_demo_line_installs_no_test_tools() -> None:

@@ -40,6 +40,7 @@ from tests.e2e.consolekit import (
     device_proof,
     running_console,
 )
+from tests.e2e.tlskit import self_signed
 
 pytestmark = pytest.mark.network_edge
 
@@ -346,9 +347,7 @@ async def test_a_device_call_is_the_device_s_in_the_fair_share(tmp_path: Path) -
 async def test_device_calls_and_pages_over_tls(tmp_path: Path) -> None:
     """Over TLS (``start_console``'s ``ssl_context``) the edge reads the device calls from the
     TLS transport and hands a page to aiohttp on the same connection, as over plain TCP."""
-    from tests.e2e.test_console_pages import _self_signed  # noqa: PLC0415 - its certificate kit
-
-    server_ctx, client_ctx = _self_signed(tmp_path)
+    server_ctx, client_ctx = self_signed(tmp_path)
     config = ConsoleFile(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
     clock = Clock()
     app = create_console_app(config, clock=clock, throttle_clock=CountingClock(),

@@ -10,20 +10,13 @@ owner throttle's sleep returns at once and records its delays
 from __future__ import annotations
 
 import asyncio
-import datetime
-import ipaddress
 import logging
 import re
-import ssl
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from mtgateway.credential import token_hint
 from mtgateway_base.guard import ConnectionLimits
@@ -46,6 +39,7 @@ from tests.e2e.consolekit import (
     create_token,
     signed_in,
 )
+from tests.e2e.tlskit import self_signed
 
 #: The console's pages are a network edge like the daemon's: both event loops.
 pytestmark = pytest.mark.network_edge
@@ -86,30 +80,8 @@ async def test_session_cookie_is_httponly_samesite_strict_and_not_secure_on_plai
     assert "secure" not in attributes  # a browser drops a Secure cookie set over http
 
 
-def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(cert_path, key_path)
-    client = ssl.create_default_context(cafile=str(cert_path))
-    return server, client
-
-
 async def test_session_cookie_is_secure_under_tls(tmp_path: Path) -> None:
-    server_ctx, client_ctx = _self_signed(tmp_path)
+    server_ctx, client_ctx = self_signed(tmp_path)
     config = ConsoleFile(data_dir=str(tmp_path / "data"), console=ConsoleConfig(port=0))
     app = create_console_app(config, clock=Clock(), throttle_clock=CountingClock(),
                              sleep=Pauses())
