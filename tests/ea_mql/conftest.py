@@ -11,6 +11,7 @@ import pytest
 from ea_bridge import Bridge, HeartbeatSettings
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, Daemon, running_daemon
 from tests.ea_mql.eakit import build_ea, write_fixture
 
@@ -26,10 +27,17 @@ def ea_binary() -> Path:
 
 
 def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
-    """An emulated terminal of the test account, not connected: the fixture's source."""
+    """An emulated terminal of the test account, not connected: the fixture's source.
+
+    Its clock starts on a fixed Wednesday afternoon (:data:`WEDNESDAY_MS`) and runs on in real
+    time, so every symbol's last quote is live when the fixture is written, whatever the day:
+    at the real clock, on a weekend, the forex symbols' quotes are Friday's close and the
+    fixture's live ticks would follow them after a gap of days (a stale quote, at which the EA
+    starts a stream differently), and the same test would run another way on Saturday."""
     return EmulatedTerminal(token, settings=EmulatorSettings(login=LOGIN, server=SERVER,
                                                              symbols=SYMBOLS,
-                                                             tick_rate_hz=TICK_RATE_HZ))
+                                                             tick_rate_hz=TICK_RATE_HZ),
+                            utc_clock_ms=SteppedClock(WEDNESDAY_MS))
 
 
 @pytest.fixture
