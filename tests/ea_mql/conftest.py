@@ -18,6 +18,11 @@ from tests.ea_mql.eakit import build_ea, write_fixture
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
 TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
+#: When the reference terminal's clock starts: a fixed Wednesday, 14:00:30.5 UTC, the forex
+#: markets open. Not on a whole minute: a request a whole number of minutes back would then
+#: start exactly at a minute, where the compiled EA's tick answer says ``from_msc`` though
+#: older ticks are on disk (a defect of its own, which the emulator's answer does not share).
+FIXTURE_MS = WEDNESDAY_MS + 30_500
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +34,7 @@ def ea_binary() -> Path:
 def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
     """An emulated terminal of the test account, not connected: the fixture's source.
 
-    Its clock starts on a fixed Wednesday afternoon (:data:`WEDNESDAY_MS`) and runs on in real
+    Its clock starts on a fixed Wednesday afternoon (:data:`FIXTURE_MS`) and runs on in real
     time, so every symbol's last quote is live when the fixture is written, whatever the day:
     at the real clock, on a weekend, the forex symbols' quotes are Friday's close and the
     fixture's live ticks would follow them after a gap of days (a stale quote, at which the EA
@@ -37,7 +42,7 @@ def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
     return EmulatedTerminal(token, settings=EmulatorSettings(login=LOGIN, server=SERVER,
                                                              symbols=SYMBOLS,
                                                              tick_rate_hz=TICK_RATE_HZ),
-                            utc_clock_ms=SteppedClock(WEDNESDAY_MS))
+                            utc_clock_ms=SteppedClock(FIXTURE_MS))
 
 
 @pytest.fixture
