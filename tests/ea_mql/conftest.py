@@ -11,12 +11,18 @@ import pytest
 from ea_bridge import Bridge, HeartbeatSettings
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, Daemon, running_daemon
 from tests.ea_mql.eakit import build_ea, write_fixture
 
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
 TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
+#: When the reference terminal's clock starts: a fixed Wednesday, 14:00:30.5 UTC, the forex
+#: markets open. Not on a whole minute: a request a whole number of minutes back would then
+#: start exactly at a minute, where the compiled EA's tick answer says ``from_msc`` though
+#: older ticks are on disk (a defect of its own, which the emulator's answer does not share).
+FIXTURE_MS = WEDNESDAY_MS + 30_500
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +32,17 @@ def ea_binary() -> Path:
 
 
 def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
-    """An emulated terminal of the test account, not connected: the fixture's source."""
+    """An emulated terminal of the test account, not connected: the fixture's source.
+
+    Its clock starts on a fixed Wednesday afternoon (:data:`FIXTURE_MS`) and runs on in real
+    time, so every symbol's last quote is live when the fixture is written, whatever the day:
+    at the real clock, on a weekend, the forex symbols' quotes are Friday's close and the
+    fixture's live ticks would follow them after a gap of days (a stale quote, at which the EA
+    starts a stream differently), and the same test would run another way on Saturday."""
     return EmulatedTerminal(token, settings=EmulatorSettings(login=LOGIN, server=SERVER,
                                                              symbols=SYMBOLS,
-                                                             tick_rate_hz=TICK_RATE_HZ))
+                                                             tick_rate_hz=TICK_RATE_HZ),
+                            utc_clock_ms=SteppedClock(FIXTURE_MS))
 
 
 @pytest.fixture

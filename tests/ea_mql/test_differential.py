@@ -16,8 +16,9 @@ import pytest
 from ea_bridge import Bridge, EAError, HeartbeatSettings
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
+from tests.e2e.clocks import SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S
-from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, reference_terminal
+from tests.ea_mql.conftest import FIXTURE_MS, SYMBOLS, TICK_RATE_HZ, reference_terminal
 from tests.ea_mql.eakit import CompiledEA, write_fixture
 
 TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
@@ -112,7 +113,8 @@ async def test_emulator_and_compiled_ea_answer_with_the_same_shapes(
     emulated_events, compiled_events = RecordingListener(), RecordingListener()
     async with bridge_with(emulated_events) as a, bridge_with(compiled_events) as b:
         emulator = EmulatedTerminal(TOKEN, port=a.port, settings=EmulatorSettings(
-            login=LOGIN, server=SERVER, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ))
+            login=LOGIN, server=SERVER, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ),
+            utc_clock_ms=SteppedClock(FIXTURE_MS))  # the fixture's time (reference_terminal)
         task = asyncio.create_task(emulator.run())
         try:
             async with CompiledEA(ea_binary, fixture, token=TOKEN, port=b.port):

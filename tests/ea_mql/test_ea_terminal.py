@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 
 from ea_bridge import Bridge, EAError
+from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.bridgekit import RecordingListener
-from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import TOKEN
+from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
+from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S
+from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, TOKEN
 from tests.ea_mql.conftest import make_fixture as fixture
 from tests.ea_mql.eakit import CompiledEA
 
@@ -38,6 +40,40 @@ async def test_every_live_tick_arrives_once_in_order(
             await listener.wait_for(arrived)
             rows = [row for _, s, row in listener.ticks_seen if s == name]
             assert rows == live
+    assert all(missed == 0 for *_, missed in listener.events)
+
+
+#: The Saturday after :data:`WEDNESDAY_MS`, 14:00 UTC: only BTCUSD trades.
+SATURDAY_MS = WEDNESDAY_MS + 3 * 86_400_000
+
+
+async def test_the_weeks_first_ticks_follow_fridays_close(
+        bridge: tuple[Bridge, RecordingListener], ea_binary: Path, tmp_path: Path) -> None:
+    """The EA started on a weekend (a fixed Saturday, whatever today is): EURUSD's quote is
+    Friday's close, hours old, and its next ticks come after the gap, as at Monday's open. A
+    quote that old may follow a hole in the tick database, so the stream starts with the first
+    tick the EA sees after it, sent as the quote shows it, then every tick after that
+    millisecond, in order, none twice and none from before the gap; BTCUSD, quoted live,
+    loses nothing."""
+    b, listener = bridge
+    saturday = EmulatedTerminal("mtgw_unused", settings=EmulatorSettings(
+        login=LOGIN, server=SERVER, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ),
+        utc_clock_ms=SteppedClock(SATURDAY_MS))
+    path, fx = fixture(tmp_path, saturday)
+    eurusd = fx["symbols"]["EURUSD"]
+    assert fx["now_ms"] - eurusd["ticks"][-1][0] > 3_600_000  # Friday's close, hours old
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port):
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        live = eurusd["live"]
+        await listener.wait_for(
+            lambda: any(s == "EURUSD" and row == live[-1] for _, s, row in listener.ticks_seen))
+        first, *rest = [row for _, s, row in listener.ticks_seen if s == "EURUSD"]
+        # the first one seen is the first live one unless the EA woke late (a loaded machine)
+        assert first in live and rest == [t for t in live if t[0] > first[0]]
+        btc = fx["symbols"]["BTCUSD"]["live"]
+        await listener.wait_for(
+            lambda: sum(1 for _, s, _ in listener.ticks_seen if s == "BTCUSD") >= len(btc))
+        assert [row for _, s, row in listener.ticks_seen if s == "BTCUSD"] == btc
     assert all(missed == 0 for *_, missed in listener.events)
 
 
