@@ -356,6 +356,7 @@ def _imported_by(name: str) -> tuple[set[str], set[str]]:
     return needed - {name}, tried - needed - {name}
 
 
+@pytest.mark.not_on_windows("installed-set")
 @pytest.mark.parametrize("name", list(_DISTRIBUTIONS))
 def test_each_distribution_requires_what_its_packages_import(name: str) -> None:
     """What a distribution requires (and each extra) is what its packages import, no more:

@@ -44,6 +44,9 @@ REASONS: Final[Mapping[str, str]] = {
                    "examples, aiomql, pdmt5, mt5cli, the agent servers), whose dependencies "
                    "(pandas, matplotlib, pandas-ta) the Windows stage does not install",
     "proc": "reads processes' sockets and threads from /proc, which Linux has",
+    "installed-set": "maps every module the distributions import to the distribution installed "
+                     "for it, and the Windows stage installs neither uvloop (an event loop "
+                     "for Linux and macOS) nor the compiled build's mypy_extensions",
 }
 
 
