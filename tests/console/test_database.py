@@ -29,6 +29,7 @@ from mtgateway_console.database import (
     postgres_text,
     transaction_name,
 )
+from mtgateway_console.database.workers import Job
 from tests.console.dbkit import Wire, sessions
 from tests.pgkit import PostgresServer
 from tests.testkit import until
@@ -279,6 +280,44 @@ async def test_a_caller_waits_at_most_the_bound(tmp_path: Path) -> None:
     holder.close()
     assert await db.run(_count) == 0
     await db.close()
+
+
+async def test_a_caller_past_its_bound_is_told_where_the_time_went(tmp_path: Path) -> None:
+    """A caller that stopped waiting hears where its transaction was: running on the worker
+    (and for how long), or queued behind it. A Windows run once failed with only "did not
+    answer within 10 s" for a one-row read, which could not tell a busy worker from a stuck
+    statement or an answer the loop never saw."""
+    db = Database(path=tmp_path / "t.sqlite3", statement_timeout_s=0.1, connect_timeout_s=0.1)
+    await db.run(_create)
+    started, release = threading.Event(), threading.Event()
+
+    def held(tx: Tx) -> None:
+        started.set()
+        assert release.wait(30)
+
+    running = asyncio.create_task(db.run(held))
+    assert await asyncio.to_thread(started.wait, 30)
+    with pytest.raises(DatabaseUnavailable,
+                       match=r"did not answer _count within 0.2 s: it waited [0-9.]+ s for a "
+                             r"worker, every one busy"):
+        await db.run(_count)
+    with pytest.raises(DatabaseUnavailable,
+                       match=r"did not answer .*held within 0.2 s: it had run [0-9.]+ s "
+                             r"\(after [0-9.]+ s waiting for a worker\)"):
+        await running
+    release.set()
+    assert await db.run(_count) == 0  # the worker is free again
+    await db.close()
+
+
+async def test_a_job_done_by_its_worker_but_unseen_says_so() -> None:
+    """The third place the time can go: the worker finished, the loop never took the answer
+    (it was not woken, or was busy) — said with the figures of each step."""
+    job = Job(_count, (), {}, asyncio.get_running_loop(), True)
+    job.asked, job.started, job.ended = 100.0, 100.5, 101.0
+    assert job.whereabouts(110.0) == ("its worker was done 9.00 s before, after 0.50 s "
+                                      "waiting and 0.50 s running: the answer had not "
+                                      "reached the event loop")
 
 
 async def test_close_waits_for_the_transaction_under_way(db: Database) -> None:

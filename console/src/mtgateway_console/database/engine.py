@@ -227,7 +227,8 @@ class Database:
                 job.abandoned = True
                 raise DatabaseUnavailable(
                     f"the authority's database ({self.describe()}) did not answer {job.name} "
-                    f"within {self.bound_s:g} s") from None
+                    f"within {self.bound_s:g} s: {job.whereabouts(time.perf_counter())}"
+                ) from None
             except BaseException:
                 job.abandoned = True
                 raise

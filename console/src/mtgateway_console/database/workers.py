@@ -43,8 +43,8 @@ class Abandoned(Exception):  # noqa: N818 - never reaches a caller
 class Job:
     """One transaction asked for on the loop: run by a worker, answered on the loop."""
 
-    __slots__ = ("abandoned", "args", "asked", "bounded", "fn", "future", "kwargs", "loop",
-                 "name", "round_trips")
+    __slots__ = ("abandoned", "args", "asked", "bounded", "ended", "fn", "future", "kwargs",
+                 "loop", "name", "round_trips", "started")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
@@ -61,6 +61,25 @@ class Job:
         self.asked = time.perf_counter()
         #: The messages its attempts sent to the server and waited for (``Tx.round_trips``).
         self.round_trips = 0
+        #: When a worker took it and when the worker was done with it (``time.perf_counter``;
+        #: 0.0: not yet), so a caller that stopped waiting can say where the time went.
+        self.started = 0.0
+        self.ended = 0.0
+
+    def whereabouts(self, now: float) -> str:
+        """Where this job was at ``now`` (``time.perf_counter``), for the message of a
+        caller that stopped waiting: still queued for a worker, running (for how long), or
+        done by its worker with the answer not yet seen on the loop (the loop was not woken,
+        or was busy)."""
+        if not self.started:
+            return f"it waited {now - self.asked:.2f} s for a worker, every one busy"
+        queued = self.started - self.asked
+        if not self.ended:
+            return (f"it had run {now - self.started:.2f} s (after {queued:.2f} s waiting for "
+                    "a worker)")
+        return (f"its worker was done {now - self.ended:.2f} s before, after {queued:.2f} s "
+                f"waiting and {self.ended - self.started:.2f} s running: the answer had not "
+                "reached the event loop")
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -117,11 +136,14 @@ class Workers:
         while (job := jobs.get()) is not None:
             if job.abandoned:
                 continue
+            job.started = time.perf_counter()
             try:
                 result = self._run(job)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller on the loop
+                job.ended = time.perf_counter()
                 self._answer(job, None, exc)
             else:
+                job.ended = time.perf_counter()
                 self._answer(job, result, None)
 
     @staticmethod
