@@ -19,9 +19,8 @@ SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
 TOKEN = "mtgw_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAABBBBBB"
 #: When the reference terminal's clock starts: a fixed Wednesday, 14:00:30.5 UTC, the forex
-#: markets open. Not on a whole minute: a request a whole number of minutes back would then
-#: start exactly at a minute, where the compiled EA's tick answer says ``from_msc`` though
-#: older ticks are on disk (a defect of its own, which the emulator's answer does not share).
+#: markets open. Tick requests from a whole minute, where the EA's helper starts its load, are
+#: tested on their own (test_history_sync.py), not by where this clock happens to start.
 FIXTURE_MS = WEDNESDAY_MS + 30_500
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener
@@ -118,6 +119,12 @@ async def test_a_helper_done_leaves_no_terminal_variables_of_its_own(
         assert [r[5] for r in got["rows"]] == want
         names = {line.split()[0] for line in await kit_lines(ea, "globals", "global")}
         assert names == {"MTGW.ticks.BTCUSD", "MTGW.t0.BTCUSD"}, names
+
+
+async def terminal_variable(ea: CompiledEA, name: str) -> float | None:
+    """The value of the terminal variable ``name`` (None: there is none)."""
+    found = dict(line.split() for line in await kit_lines(ea, "globals", "global"))
+    return float(found[name]) if name in found else None
 
 
 def streamed(listener: RecordingListener, symbol: str) -> list[int]:
@@ -326,21 +333,81 @@ async def test_a_tick_page_that_starts_later_than_asked_says_where(
     it; an answer starting there, later than asked, said nothing, so a bot could not tell "no
     older ticks on this computer" from "none happened". The EA's answer now carries where its
     copy started (``from_msc``) and the daemon's page passes it on (``on_disk_from_msc``); a
-    page asked from a time on disk carries none."""
+    page asked from a time on disk carries none. The helper read the server's M1 bars for the
+    ticks missing before that first tick: they end with the last ticked minute before its own
+    (``MTGW.tb.<symbol>``)."""
     now_ms = reference_terminal().server_time_ms()
     path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
     now_ms = fx["now_ms"]
     ticks = fx["symbols"]["BTCUSD"]["ticks"]
     first = ticks[0][0]
     to_s = (now_ms - 120_000) / 1000
-    async with CompiledEA(ea_binary, path, token=daemon.token, port=daemon.bridge.port):
+    bar_s = max(r[0] for r in fx["symbols"]["BTCUSD"]["m1"]
+                if r[0] * 1000 < first - first % 60_000 and r[5] > 0)
+    async with CompiledEA(ea_binary, path, token=daemon.token,
+                          port=daemon.bridge.port) as ea:
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         early = await result(daemon, "copy_ticks_range", {
             "symbol": "BTCUSD", "date_from": (first - 86_400_000) / 1000, "date_to": to_s,
             "flags": "COPY_TICKS_ALL"})
         assert early["on_disk_from_msc"] == first
+        assert await terminal_variable(ea, "MTGW.tb.BTCUSD") == (bar_s + 60) * 1000
         assert [r[5] for r in early["rows"]] == [t[0] for t in ticks if t[0] <= to_s * 1000]
         later = await result(daemon, "copy_ticks_range", {
             "symbol": "BTCUSD", "date_from": ticks[10][0] / 1000, "date_to": to_s,
             "flags": "COPY_TICKS_ALL"})
         assert "on_disk_from_msc" not in later and later["rows"][0][5] == ticks[10][0]
+
+
+def first_of_minutes(ticks: list[int], count: int) -> list[tuple[int, int]]:
+    """The newest ``count`` whole minutes of ``ticks`` (each with a tick, none exactly on the
+    minute, and one before it in the minute before), newest first, each with its first tick."""
+    out: list[tuple[int, int]] = []
+    for minute in sorted({t - t % 60_000 for t in ticks}, reverse=True)[1:]:
+        after = [t for t in ticks if t >= minute]
+        if after[0] > minute and any(minute - 60_000 <= t < minute for t in ticks):
+            out.append((minute, after[0]))
+        if len(out) == count:
+            return out
+    raise AssertionError(f"the fixture has fewer than {count} such minutes")
+
+
+async def test_a_tick_copy_from_a_time_with_older_ticks_on_disk_says_no_later_start(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """A copy from a time no tick falls on, older ticks on disk before it (the fixture's
+    fifteen minutes, all local), answers the same as the emulator asked the same: the same
+    ticks, and no ``from_msc`` (the copy started where it was asked: nothing before the first
+    tick is missing from this computer). The old EA said ``from_msc`` (its first tick) when
+    ``date_from`` fell on a whole minute (its helper loaded from that minute, and its first
+    tick on disk from there was taken for the first on disk at all) or when no tick fell
+    between the minute and ``date_from``: the caller read "no older ticks here". Each start
+    is older than the one before, so each call has a helper of its own load from it."""
+    b, _ = bridge
+    reference = reference_terminal()
+    path, fx = make_fixture(tmp_path, reference)
+    ticks = [t[0] for t in fx["symbols"]["BTCUSD"]["ticks"]]
+    minutes = first_of_minutes(ticks, 4)
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for k, (minute, first) in enumerate(minutes):
+        # whole-minute starts, and starts 1 ms before the minute's first tick
+        start_ms = minute if k % 2 == 0 else first - 1
+        date_from: float = start_ms // 1000 if start_ms % 1000 == 0 else start_ms / 1000
+        if k < 2:
+            calls.append(("copy_ticks_range", {"symbol": "BTCUSD", "date_from": date_from,
+                                               "date_to": (minute + 30_000) / 1000,
+                                               "flags": -1}))
+        else:
+            calls.append(("copy_ticks_from", {"symbol": "BTCUSD", "date_from": date_from,
+                                              "count": 5, "flags": -1}))
+    methods = reference._method_table()
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        for method, params in calls:
+            want = methods[method](**params)
+            got = await loaded(b, method, params)
+            assert set(got) == set(want), (method, params, got.get("from_msc"))
+            assert [r[5] for r in got["rows"]] == [r[5] for r in want["rows"]], (method, params)
+            assert got["rows"], (method, params)
+            # no tick the server had between the start and the first on disk is missing
+            assert await terminal_variable(ea, "MTGW.tb.BTCUSD") is None
+        assert await history_waits(ea) == 0

@@ -17,7 +17,10 @@
 //| A tick copy starts at the first tick on disk the helper found    |
 //| from there (MTGW.t0.<symbol>), never before it: the helper's    |
 //| "no older ticks" is a judgment of time, and a copy reaching     |
-//| before what is on disk would wait for the synchronization. A    |
+//| before what is on disk would wait for the synchronization. The  |
+//| answer says it started later than asked only when the server's  |
+//| M1 bars show ticks in between that are not on disk               |
+//| (MTGW.tb.<symbol>): most starts precede their first tick. A      |
 //| symbol that leaves Market Watch receives no quotes meanwhile, so |
 //| its return forgets both (Forget): the hole must be loaded again. |
 //| Nor does any symbol while the terminal has lost its connection  |
@@ -116,6 +119,12 @@ public:
    // the helper found from there on when that is later (a copy from before it could wait for
    // a synchronization; it would find nothing on disk before it either way).
    long              TicksStart(const string symbol, const long from_msc);
+
+   // Where that copy starts (TicksStart) when ticks the trade server had from `from_msc` on
+   // are not on disk before it (the helper read the server's M1 bars: MTGW.tb.<symbol>); 0
+   // when it starts where asked, or when no tick happened between (the usual: a start just
+   // before the next tick, as a whole minute's is), so the copy misses none.
+   long              TicksFloor(const string symbol, const long from_msc);
 
    // The series `symbol`/`period` is built and reaches back to `from_time` (0: any), or to the
    // start of the server's history, or to the terminal's bar limit.
@@ -233,6 +242,7 @@ void CHistory5::Forget(const string symbol)
   {
    GlobalVariableDel(MTGW_TICKS_VAR + symbol);
    GlobalVariableDel(MTGW_FLOOR_VAR + symbol);
+   GlobalVariableDel(MTGW_MISSED_VAR + symbol);
    for(int i = 0; i < ArraySize(streams); i++)
       if(streams[i].symbol == symbol)
          streams[i].from_msc = 0;
@@ -343,6 +353,15 @@ long CHistory5::TicksStart(const string symbol, const long from_msc)
       return from_msc;
    long first = (long)GlobalVariableGet(name);
    return first > from_msc ? first : from_msc;
+  }
+
+long CHistory5::TicksFloor(const string symbol, const long from_msc)
+  {
+   long start = TicksStart(symbol, from_msc);
+   string missed = MTGW_MISSED_VAR + symbol;
+   if(start <= from_msc || !GlobalVariableCheck(missed))
+      return 0;
+   return GlobalVariableGet(missed) > (double)from_msc ? start : 0;
   }
 
 bool CHistory5::BarsLocal(const string symbol, const ENUM_TIMEFRAMES period, const long from_time, const long need_bars)

@@ -20,6 +20,7 @@
 #define MTGW_HELPER_SETTLE_DAY_MS  2000  // ...and this much longer per day before it...
 #define MTGW_HELPER_SETTLE_MAX_MS  30000 // ...at most
 #define MTGW_FLOOR_VAR         "MTGW.t0."            // + symbol: the first tick on disk from MTGW.ticks.<symbol> on
+#define MTGW_MISSED_VAR        "MTGW.tb."            // + symbol: ticks the server had from MTGW.ticks.<symbol> to here are not on disk
 #define MTGW_FLOOR_WATCH_MS    60000 // a floor this far after a copy's start: look for older ticks meanwhile
 #define MTGW_FIRST_VAR         "MTGW.f."             // + symbol.minute: the first tick on disk seen...
 #define MTGW_FIRST_SINCE_VAR   "MTGW.s."             // + symbol.minute: ...since this GetTickCount

@@ -197,8 +197,9 @@ public:
    void              RatesAnswer(JsonWriter &w, const MqlRates &rates[], const int from, const int count, const bool truncated, const int dg);
    void              CopyRatesMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w);
    // A tick answer; `floor_msc` > 0: the copy started there, later than asked, at the first
-   // tick on disk (older ones are not on this computer: the server keeps none, or they are
-   // still loading), and the answer says so as `from_msc`.
+   // tick on disk, and ticks the server had after the start asked for are not on this
+   // computer (the server keeps none that old, or they are still loading): the answer says so
+   // as `from_msc` (History5's TicksFloor).
    void              TicksAnswer(JsonWriter &w, const MqlTick &ticks[], const int count, const bool truncated, const int dg,
                                  const long floor_msc);
    void              CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWriter &w);
@@ -820,9 +821,11 @@ void Methods5::CopyTicksMethod(const string m, JsonDoc &doc, const int p, JsonWr
       return;
      }
    // from the first tick on disk, never before it (History5.mqh); while that is a minute or
-   // more later, the helper keeps looking for older ticks
+   // more later, the helper keeps looking for older ticks. The answer says where the copy
+   // started only when ticks between the start asked for and there are not on disk: a start
+   // with no tick before the next one on disk (a whole minute's) is not a later start.
    long copy_from = history.TicksStart(s, from_msc);
-   long floor_msc = copy_from > from_msc ? copy_from : 0;
+   long floor_msc = history.TicksFloor(s, from_msc);
    if(copy_from - from_msc >= MTGW_FLOOR_WATCH_MS)
       history.Request(s, MTGW_HELPER_TICKS, PERIOD_M1, from_msc);
    MqlTick ticks[];

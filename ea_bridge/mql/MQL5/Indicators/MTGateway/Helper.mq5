@@ -13,9 +13,12 @@
 //|    the EA copies from that tick, never from before what is on   |
 //|    disk. When it found no tick on disk for a minute or more after|
 //|    FromMsc it keeps looking while the EA keeps it, and lowers    |
-//|    MTGW.t0.<symbol> when older ticks arrive after all. A hole the |
-//|    EA recorded (HoleFromMsc..HoleToMsc: a lost connection, an     |
-//|    absence from Market Watch) is judged whole, never sampled:     |
+//|    MTGW.t0.<symbol> when older ticks arrive after all. Whether   |
+//|    the trade server had ticks before that first tick which are   |
+//|    not on disk, its M1 bars say: MTGW.tb.<symbol> (NoteMissed).  |
+//|    A hole the EA recorded (HoleFromMsc..HoleToMsc: a lost         |
+//|    connection, an absence from Market Watch) is judged whole,     |
+//|    never sampled:                                                 |
 //|    every ticked minute of it, and a copy across it that is not    |
 //|    waiting for a synchronization; then MTGW.hf./MTGW.ht.<symbol>  |
 //|    say which interval was judged.                                 |
@@ -55,6 +58,7 @@ void Load(void);
 void LoadTicks(void);
 void Done(void);
 void ForgetSettle(void);
+void NoteMissed(const long first_ms, const long from_ms);
 long FirstOnDisk(void);
 bool TicksThere(long &first_ms);
 bool HoleThere(const long first_ms, const bool settled);
@@ -162,7 +166,10 @@ void LoadTicks(void)
          GlobalVariableTemp(synced);         // gone when the terminal closes, like the sync
       GlobalVariableSet(synced, from);
       if(first_ms <= 0)
+        {
          GlobalVariableDel(first_var);
+         GlobalVariableDel(MTGW_MISSED_VAR + _Symbol);
+        }
      }
    if(HoleToMsc > 0 && !HoleJudged())
      {
@@ -177,11 +184,39 @@ void LoadTicks(void)
       if(!GlobalVariableCheck(first_var))
          GlobalVariableTemp(first_var);
       GlobalVariableSet(first_var, (double)first_ms);
+      NoteMissed(first_ms, covered ? (long)known : FromMsc);
      }
    if(first_ms > 0 && (double)first_ms - from >= (double)MTGW_FLOOR_WATCH_MS)
       EventChartCustom(WakeChart, MTGW_EVENT_LOADED, FromMsc, 0.0, _Symbol);   // and keep looking
    else
       Done();
+  }
+
+// MTGW.tb.<symbol>: the trade server had ticks after `from_ms` (MTGW.ticks.<symbol>) up to this
+// time that are not on disk (`first_ms`, MTGW.t0.<symbol>, is the first tick on disk from
+// `from_ms` on). The server's M1 bars say which minutes had ticks: the end of the last such
+// minute before the minute of `first_ms`. When that is not after `from_ms`, no variable: no tick
+// happened between `from_ms` and the first one on disk (as after a start on a whole minute,
+// where the first tick on disk is that minute's first), and the EA's copy starting at
+// `first_ms` misses none. When the bars cannot tell (loading: this copy starts that), `first_ms`
+// itself: the EA then says its copy started later than asked, as when the bars show ticks missing.
+void NoteMissed(const long first_ms, const long from_ms)
+  {
+   string name = MTGW_MISSED_VAR + _Symbol;
+   long minute_s = first_ms / 1000 - (first_ms / 1000) % 60;
+   MqlRates before[];
+   int n = CopyRates(_Symbol, PERIOD_M1, (datetime)(minute_s - 1), 1, before);
+   long end_ms = first_ms;
+   if(n >= 0)
+      end_ms = n >= 1 && before[0].tick_volume > 0 ? ((long)before[0].time + 60) * 1000 : 0;
+   if(end_ms <= from_ms)
+     {
+      GlobalVariableDel(name);
+      return;
+     }
+   if(!GlobalVariableCheck(name))
+      GlobalVariableTemp(name);
+   GlobalVariableSet(name, (double)end_ms);
   }
 
 // The first tick on disk from FromMsc on (0: none).
