@@ -20,6 +20,7 @@ distribution declares is held against what its packages import (without building
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import re
 import subprocess
@@ -334,12 +335,19 @@ def _imports(package: Path) -> tuple[set[str], set[str]]:
 _PART_OF = {"pydantic-core": "pydantic"}
 
 
+@functools.cache
+def _installed() -> dict[str, list[str]]:
+    """The top-level modules of this environment's distributions (``packages_distributions``
+    reads every installed distribution's file list, 0.3-0.5 s: once, not per module)."""
+    return dict(packages_distributions())
+
+
 def _distribution_of(module: str) -> str:
     """The distribution a top-level module comes from (ours by name, a third party's as this
     environment has it installed), normalised."""
     if module in _OURS:
         return _OURS[module]
-    found = packages_distributions().get(module)
+    found = _installed().get(module)
     assert found, f"no installed distribution provides {module}"
     name = found[0].lower().replace("_", "-")
     return _PART_OF.get(name, name)
