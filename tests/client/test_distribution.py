@@ -45,9 +45,10 @@ from tests.client.distkit import (
     CONSOLE,
     ROOT,
     build,
+    fresh_environment,
     members,
     metadata,
-    python_of,
+    pip_in,
     run,
 )
 
@@ -118,13 +119,12 @@ def _fresh(env_dir: Path, *wheels: Path) -> Path:
     dependencies; its interpreter. The third parties, which need an index, are lent by this
     environment's site-packages (a path entry: its .pth files, our editable installs among
     them, are not run, so our packages come only from the wheels installed here)."""
-    venv.create(env_dir, with_pip=True)
-    python = python_of(env_dir)
+    python = fresh_environment(env_dir)
     lent = sysconfig.get_paths()["purelib"]
     site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                cwd=env_dir).strip()
     (Path(site) / "lent-dependencies.pth").write_text(lent + "\n", encoding="utf-8")
-    run(python, "-m", "pip", "install", "--no-index", "--no-deps", *wheels, cwd=env_dir)
+    pip_in(python, "install", "--no-index", "--no-deps", *wheels, cwd=env_dir)
     return python
 
 
@@ -152,10 +152,9 @@ def test_the_client_builds_rebuilds_and_installs_alone(built: dict[str, Built],
     assert f"Version: {client_version}" in metadata(wheel)
 
     env_dir = tmp_path / "fresh"
-    venv.create(env_dir, with_pip=True)
-    python = python_of(env_dir)
-    run(python, "-m", "pip", "install", "--no-index", wheel, cwd=tmp_path)
-    installed = run(python, "-m", "pip", "list", "--format=freeze", cwd=tmp_path)
+    python = fresh_environment(env_dir)
+    pip_in(python, "install", "--no-index", wheel, cwd=tmp_path)
+    installed = pip_in(python, "list", "--format=freeze", cwd=tmp_path)
     names_installed = {line.split("==")[0].lower() for line in installed.splitlines()}
     assert names_installed - {"pip", "setuptools"} == {"mtgateway-client"}, installed
     code = ("import sys; before = set(sys.modules); import mtgateway as mt5; "
