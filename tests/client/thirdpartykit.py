@@ -7,7 +7,8 @@ that the import is the client. The README's test set-up does that for this envir
 environment such a program runs in; :func:`latest_aiomql_python` makes (once, then reuses) the
 Python 3.13 environment aiomql's latest release needs, :func:`agents_python` the agent
 servers' environment, and :func:`agents_fastmcp3_python` the one of the agent server on
-FastMCP 3, installed the same way.
+FastMCP 3, installed the same way. What nobody here wrote is installed once a machine, in
+:data:`SHARED`, and each run's environment is a thin one over it (:func:`_environment`).
 """
 
 from __future__ import annotations
