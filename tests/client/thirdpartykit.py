@@ -25,6 +25,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from tests.client.distkit import CLIENT, SHIM, python_of
+from tests.e2e.commands import held
 
 HERE = Path(__file__).resolve().parent
 FRAMEWORK = HERE / "framework"
@@ -171,9 +172,21 @@ def _environment(cache: Path, name: str, python: Path, pinned: Path,
     done = env_dir / "installed"
     if done.is_file():
         return python_of(env_dir)
-    for made in cache.glob(f"{name}-{'?' * len(key)}"):  # not another name's: agents-fastmcp3
-        shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
+    # one process at a time: xdist's workers may each set up a module's fixture at once
+    with held(cache / f"{name}.lock"):
+        if not done.is_file():
+            _thin(env_dir, name, python, shared, cache)
+            done.write_text(key, encoding="utf-8")
+    return python_of(env_dir)
+
+
+def _thin(env_dir: Path, name: str, python: Path, shared: Path, cache: Path) -> None:
+    """Make the thin environment ``env_dir`` over ``shared`` (see :func:`_environment`),
+    removing ``name``'s others first (and a half-made one)."""
+    for made in cache.glob(f"{name}-{'?' * 12}"):  # not another name's: agents-fastmcp3
+        if made.is_dir():
+            shutil.rmtree(made, ignore_errors=True)
     # The interpreter's own venv module (this one's would make this one's Python version).
     _install([str(python), "-m", "venv", "--without-pip", str(env_dir)])
     own = python_of(env_dir)
@@ -192,8 +205,6 @@ def _environment(cache: Path, name: str, python: Path, pinned: Path,
         (env_dir / APART).symlink_to(shared / APART, target_is_directory=True)
     _install([sys.executable, "-m", "pip", "--python", str(own), "install", "--quiet",
               "--no-compile", "--no-deps", *map(str, editable_wheels(cache))])
-    done.write_text(key, encoding="utf-8")
-    return own
 
 
 #: Where the environments of third-party code are kept between runs, by their pins' hash.
