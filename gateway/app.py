@@ -86,7 +86,7 @@ from .terminals import TerminalDirectory
 from .trading.desk import DeskSettings, TradeDesk
 from .trading.gate import TradeGate
 from .trading.instructions import OwnerInstructions
-from .trading.journal import OrderJournal
+from .trading.journal import JOURNAL_DB_NAME, OrderJournal
 from .trading.paper import PaperEvents, PaperTrading
 from .trading.reconciler import Reconciler, ReconcileSettings
 from .trading.requests import CommentTags
@@ -97,8 +97,6 @@ if TYPE_CHECKING:  # the console is imported at run time only in local mode
 
 __all__ = ["JOURNAL_DB_NAME", "PAPER_DIR_NAME", "create_app", "device_name", "open_device",
            "trading_settings"]
-#: The idempotency journal and audit trail of trades.
-JOURNAL_DB_NAME = "orders.sqlite3"
 #: The paper books, one file per terminal, in the data directory.
 PAPER_DIR_NAME = "paper"
 

@@ -277,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             setup_logging("WARNING")
             return run_on_loop(manage.run_command(args, config))
         if args.command == "audit":
-            from .app import JOURNAL_DB_NAME
             from .trading import audit as audit_cli
+            from .trading.journal import JOURNAL_DB_NAME
 
             config = load_config(find_config(args.config))
             return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)

@@ -21,8 +21,10 @@ import socket
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
+if TYPE_CHECKING:  # imported where served: the configuration's check needs no aiohttp
+    from aiohttp import web
 
 __all__ = ["bind_unix", "refusal", "remove", "start_unix"]
 
@@ -88,6 +90,8 @@ def bind_unix(path: str) -> socket.socket:
 async def start_unix(runner: web.AppRunner, sock: socket.socket) -> web.SockSite:
     """Serve ``runner``'s application on ``sock``, bound by :func:`bind_unix` before the
     daemon opened anything (as its TCP ports are)."""
+    from aiohttp import web
+
     site = web.SockSite(runner, sock)
     await site.start()
     return site

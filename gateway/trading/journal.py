@@ -76,6 +76,7 @@ from .wal import wal_damage
 
 __all__ = [
     "FINAL_STATES",
+    "JOURNAL_DB_NAME",
     "MIN_RETENTION_S",
     "AuditRow",
     "JournalStateError",
@@ -88,6 +89,11 @@ __all__ = [
     "terminal_key",
     "terminal_of",
 ]
+
+#: The journal's file in the daemon's data directory (the idempotency journal and the audit
+#: trail of trades). Here, not with the app that opens it, so ``mtgateway audit`` reads it
+#: without importing the daemon.
+JOURNAL_DB_NAME: Final = "orders.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (

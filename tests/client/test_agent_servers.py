@@ -30,19 +30,21 @@ After each test the demo account is left flat, so one server's failure cannot be
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -438,6 +440,48 @@ def _serving(name: str, argv: list[str | Path], demo: Path,
                                 cwd=tmp_path, env=package_environment(demo))
 
 
+@contextlib.contextmanager
+def _listening(said: bytes, argv: list[str | Path], demo: Path,
+               tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A server started in the background, once it has printed ``said`` (what it prints when
+    it listens), stopped at the end: its output is read to the end by a thread (a full pipe
+    would stop the server), which says when ``said`` came or the output ended.
+
+    Raises:
+        AssertionError: the server ended or said nothing of the kind within ``WAIT_S * 3``,
+            with what it printed.
+    """
+    server = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, cwd=tmp_path,
+                              env=package_environment(demo))
+    assert server.stdout is not None
+    printed: list[bytes] = []
+    heard = threading.Event()
+
+    def read(out: IO[bytes]) -> None:
+        with out:
+            for line in out:
+                printed.append(line)
+                if said in line:
+                    heard.set()
+        heard.set()  # the end of its output: it stopped
+    reader = threading.Thread(target=read, args=(server.stdout,), daemon=True)
+    reader.start()
+    try:
+        heard.wait(WAIT_S * 3)
+        assert any(said in line for line in printed), \
+            f"{argv[1]} never said {said!r}:\n" + b"".join(printed).decode(errors="replace")
+        yield server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=WAIT_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        reader.join()
+
+
 def _lines(argv: list[str | Path], demo: Path, tmp_path: Path, prefix: str) -> list[str]:
     """The ``prefix`` lines a flow printed, after checking it exited 0."""
     out = subprocess.run([str(a) for a in argv], cwd=tmp_path, capture_output=True,
@@ -456,19 +500,10 @@ def test_mt5_bridge_trades_over_its_rest_api_and_its_mcp_server(demo: Path, tmp_
     pending-order endpoint."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _serving("bridge_server", [bin_dir / "python", FRAMEWORK / "bridge_server.py",
-                                        "127.0.0.1", port, LOGIN, SERVER], demo, tmp_path)
-    try:
-        deadline = time.monotonic() + WAIT_S * 3
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=WAIT_S) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, \
-                    (tmp_path / "bridge_server.log").read_text(encoding="utf-8", errors="replace")
-                time.sleep(0.05)
+    # uvicorn says so once its socket listens and the app has started
+    with _listening(b"Uvicorn running on", [
+            bin_dir / "python", FRAMEWORK / "bridge_server.py", "127.0.0.1", port, LOGIN,
+            SERVER], demo, tmp_path):
         lines = _lines([bin_dir / "python", FRAMEWORK / "bridge_flow.py", url], demo, tmp_path,
                        "bridge ")
         assert lines == [f"account: {LOGIN}", "health: (True, '1.9.0')", "tick: True",
@@ -490,9 +525,6 @@ def test_mt5_bridge_trades_over_its_rest_api_and_its_mcp_server(demo: Path, tmp_
             deals = ok(mcp.call("get_history_deals", position=sold["ticket"]))
             assert [d["entry"] for d in deals] == ["IN", "OUT"], deals
         mtgateway.shutdown()
-    finally:
-        server.terminate()
-        server.wait(timeout=WAIT_S)
 
 
 def test_mt5_grpc_server_serves_a_trading_cycle_over_grpc(demo: Path, tmp_path: Path,

@@ -26,7 +26,15 @@ import pytest
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from gateway.demo import write_state_file
 from mtgateway._version import __version__ as client_version
-from tests.client.distkit import CLIENT, SHIM, build, members, metadata, python_of, run
+from tests.client.distkit import (
+    CLIENT,
+    SHIM,
+    build,
+    fresh_environment,
+    members,
+    metadata,
+    pip_in,
+)
 from tests.client.thirdpartykit import FRAMEWORK
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon
 
@@ -63,9 +71,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     _, client_wheel = build(CLIENT, tmp, "client")
     shim_sdist, shim_wheel = build(SHIM, tmp, "shim", within=CLIENT)
     env_dir = tmp / "fresh"
-    venv.create(env_dir, with_pip=True)
-    python = python_of(env_dir)
-    run(python, "-m", "pip", "install", "--no-index", client_wheel, shim_wheel, cwd=tmp)
+    python = fresh_environment(env_dir)
+    pip_in(python, "install", "--no-index", client_wheel, shim_wheel, cwd=tmp)
     yield Installed(client_wheel, shim_sdist, shim_wheel, python)
 
 
@@ -99,8 +106,7 @@ def test_it_builds_rebuilds_and_installs_beside_the_client(installed: Installed)
     lines = metadata(installed.shim_wheel)
     assert "Name: mtgateway-metatrader5" in lines and f"Version: {client_version}" in lines
     assert [line for line in lines if line.startswith("Requires-Dist")] == []
-    listed = run(installed.python, "-m", "pip", "list", "--format=freeze",
-                 cwd=installed.python.parent)
+    listed = pip_in(installed.python, "list", "--format=freeze", cwd=installed.python.parent)
     assert {line.split("==")[0] for line in listed.splitlines()} - {"pip", "setuptools"} == {
         "mtgateway-client", "mtgateway-metatrader5"}, listed
 

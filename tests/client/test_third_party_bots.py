@@ -24,6 +24,7 @@ After each test the demo account is left flat.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -36,11 +37,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 import mtgateway
+from mtgateway.aio import AsyncClient
 from tests.client.thirdpartykit import FRAMEWORK, flatten, package_environment, shim_problem
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, demo_process
+from tests.e2e.paperkit import OwnerApi, switched
 
 pytestmark = pytest.mark.not_on_windows("third-party")
 
@@ -159,13 +163,20 @@ class Console:
 
 def paper(state_file: Path, on: bool) -> None:
     """Until the daemon says the demo's token trades on paper (or live): the switch reaches
-    it by the revocation feed's push, within seconds, and shows only in its answers."""
-    deadline = time.monotonic() + WAIT_S * 3
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=state_file), client.last_error()
-        while (client.gateway_status() or {}).get("trading", {}).get("paper") is not on:
-            assert time.monotonic() < deadline, f"the daemon never switched paper={on}"
-            time.sleep(0.05)
+    it by the revocation feed's push and shows only in its answers, asked again after each
+    report of the daemon the owner's live page hears (:func:`tests.e2e.paperkit.switched`)."""
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+
+    async def until_switched() -> None:
+        async with aiohttp.ClientSession() as http, AsyncClient() as client:
+            assert await client.initialize(state_file=state_file), client.last_error()
+            owner = OwnerApi(http, state)
+            try:
+                await owner.sign_in()
+                await switched(client, owner, paper=on)
+            finally:
+                await owner.close()
+    asyncio.run(until_switched())
 
 
 def test_mas_and_metatrader_ai_trade_on_a_paper_account(demo: Path, tmp_path: Path) -> None:

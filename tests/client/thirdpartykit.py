@@ -7,7 +7,8 @@ that the import is the client. The README's test set-up does that for this envir
 environment such a program runs in; :func:`latest_aiomql_python` makes (once, then reuses) the
 Python 3.13 environment aiomql's latest release needs, :func:`agents_python` the agent
 servers' environment, and :func:`agents_fastmcp3_python` the one of the agent server on
-FastMCP 3, installed the same way.
+FastMCP 3, installed the same way. What nobody here wrote is installed once a machine, in
+:data:`SHARED`, and each run's environment is a thin one over it (:func:`_environment`).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from tests.client.distkit import CLIENT, SHIM, python_of
+from tests.e2e.commands import held
 
 HERE = Path(__file__).resolve().parent
 FRAMEWORK = HERE / "framework"
@@ -152,40 +155,134 @@ def apart(python: Path) -> Path:
 def _environment(cache: Path, name: str, python: Path, pinned: Path,
                  imports: tuple[str, ...], apart_pinned: Path | None = None) -> Path:
     """A virtual environment of ``python`` under ``cache`` holding ``pinned`` (by hash,
-    without its declared requirements), ``imports``, the client and the distribution, and
-    ``apart_pinned`` (by hash) in its directory :data:`APART`; made once per content of those, a
-    half-made or out-of-date one replaced.
+    without its declared requirements), ``imports``, ``apart_pinned`` (by hash) in its
+    directory :data:`APART`, and the client and the distribution from this checkout; made once
+    per content of those, a half-made or out-of-date one replaced.
 
-    Made at what it costs to unpack the files: the environment has no pip of its own (this
-    interpreter's pip installs into it, ``--python``: ensurepip cost 4-6 s of CPU an
-    environment), nothing is compiled to bytecode at install (``--no-compile``: what a server
-    imports is compiled when it first imports it, not the ~90 distributions' every module,
-    20-25 s of CPU an environment), and the client and the distribution come from editable
-    wheels built once (:func:`editable_wheels`) instead of a build environment each time."""
-    extra = [] if apart_pinned is None else [apart_pinned.read_text(encoding="utf-8")]
-    key = hashlib.sha256("\n".join([str(python), pinned.read_text(encoding="utf-8"),
-                                    *extra, *imports, _editable_key()]).encode()
-                         ).hexdigest()[:12]
+    What nobody here wrote is installed once a machine, not once a run: :func:`_third_party`
+    keeps it in :data:`SHARED` by the hash of its pins (a CI run makes a new test environment
+    each time, and installing the agent servers' ~90 distributions cost 15-20 s of CPU a run).
+    This environment is a thin one over it: its ``site-packages`` adds the shared one's with a
+    ``.pth`` line, its scripts are the shared ones' pointed at its own interpreter, and only
+    the client's and the distribution's editable wheels (:func:`editable_wheels`, which name
+    this checkout's sources) are installed in it, so two checkouts never share a client."""
+    shared = _third_party(name, python, pinned, imports, apart_pinned)
+    key = hashlib.sha256("\n".join([shared.name, _editable_key()]).encode()).hexdigest()[:12]
     env_dir = cache / f"{name}-{key}"
     done = env_dir / "installed"
     if done.is_file():
         return python_of(env_dir)
-    for made in cache.glob(f"{name}-{'?' * len(key)}"):  # not another name's: agents-fastmcp3
-        shutil.rmtree(made, ignore_errors=True)
     cache.mkdir(parents=True, exist_ok=True)
+    # one process at a time: xdist's workers may each set up a module's fixture at once
+    with held(cache / f"{name}.lock"):
+        if not done.is_file():
+            _thin(env_dir, name, python, shared, cache)
+            done.write_text(key, encoding="utf-8")
+    return python_of(env_dir)
+
+
+def _thin(env_dir: Path, name: str, python: Path, shared: Path, cache: Path) -> None:
+    """Make the thin environment ``env_dir`` over ``shared`` (see :func:`_environment`),
+    removing ``name``'s others first (and a half-made one)."""
+    for made in cache.glob(f"{name}-{'?' * 12}"):  # not another name's: agents-fastmcp3
+        if made.is_dir():
+            shutil.rmtree(made, ignore_errors=True)
     # The interpreter's own venv module (this one's would make this one's Python version).
     _install([str(python), "-m", "venv", "--without-pip", str(env_dir)])
-    pip = [sys.executable, "-m", "pip", "--python", str(python_of(env_dir)), "install",
-           "--quiet", "--no-compile"]
-    _install([*pip, "--no-deps", "--require-hashes", "-r", str(pinned)])
-    if imports:
-        _install([*pip, *imports])
-    if apart_pinned is not None:
-        _install([*pip, "--no-deps", "--require-hashes", "--target", str(env_dir / APART),
-                  "-r", str(apart_pinned)])
-    _install([*pip, "--no-deps", *map(str, editable_wheels(cache))])
-    done.write_text(key, encoding="utf-8")
-    return python_of(env_dir)
+    own = python_of(env_dir)
+    (_site_packages(env_dir) / "mtgateway_third_party.pth").write_text(
+        f"import site; site.addsitedir({str(_site_packages(shared))!r})\n", encoding="utf-8")
+    built_as = (shared / BUILT_AS).read_text(encoding="utf-8")
+    for script in (shared / "bin").iterdir():
+        if (env_dir / "bin" / script.name).exists() or not script.is_file():
+            continue  # the environment's own interpreter and activation scripts
+        text = script.read_bytes()
+        if built_as.encode() in text[:1024]:  # pip's launcher: a shebang, or sh's exec line
+            (env_dir / "bin" / script.name).write_bytes(
+                text.replace(built_as.encode(), str(own).encode(), 1))
+            (env_dir / "bin" / script.name).chmod(0o755)
+    if (shared / APART).is_dir():
+        (env_dir / APART).symlink_to(shared / APART, target_is_directory=True)
+    _install([sys.executable, "-m", "pip", "--python", str(own), "install", "--quiet",
+              "--no-compile", "--no-deps", *map(str, editable_wheels(cache))])
+
+
+#: Where the environments of third-party code are kept between runs, by their pins' hash.
+SHARED = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mtgateway-ci" / \
+    "third-party"
+#: Changes whenever what :func:`_third_party` builds into a shared environment changes.
+_LAYOUT = "1"
+#: The file of a shared environment naming the interpreter it was built as (its scripts name
+#: it), written last: an environment without it is half made.
+BUILT_AS = "built-as"
+#: A shared environment no run has used for this long is removed (its pins changed since).
+_UNUSED_S = 30 * 86_400
+
+
+def _third_party(name: str, python: Path, pinned: Path, imports: tuple[str, ...],
+                 apart_pinned: Path | None) -> Path:
+    """The shared environment of ``python`` holding ``pinned``, ``imports`` and
+    ``apart_pinned``, in :data:`SHARED`, made on first use: built in a directory of its own,
+    renamed into place when complete (a parallel run's build of the same pins may come first,
+    and then is the one kept), never changed after.
+
+    Made at what it costs to unpack the files: the environment has no pip of its own (this
+    interpreter's pip installs into it, ``--python``: ensurepip cost 4-6 s of CPU an
+    environment), and nothing is compiled to bytecode at install (``--no-compile``: what a
+    server imports is compiled when it first imports it, not the ~90 distributions' every
+    module, 20-25 s of CPU an environment)."""
+    extra = [] if apart_pinned is None else [apart_pinned.read_text(encoding="utf-8")]
+    key = hashlib.sha256("\n".join([_LAYOUT, _interpreter(python),
+                                    pinned.read_text(encoding="utf-8"), *extra, *imports]
+                                   ).encode()).hexdigest()[:12]
+    shared = SHARED / f"{name}-{key}"
+    if (shared / BUILT_AS).is_file():
+        os.utime(shared / BUILT_AS)  # in use: not removed as unused
+        return shared
+    SHARED.mkdir(parents=True, exist_ok=True)
+    for made in SHARED.glob(f"{name}-{'?' * len(key)}"):
+        try:
+            unused = time.time() - (made / BUILT_AS).stat().st_mtime > _UNUSED_S
+        except OSError:
+            unused = False  # half made: perhaps being built by a parallel run
+        if unused:
+            shutil.rmtree(made, ignore_errors=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{name}-{key}.", dir=SHARED))
+    try:
+        _install([str(python), "-m", "venv", "--without-pip", str(building)])
+        pip = [sys.executable, "-m", "pip", "--python", str(python_of(building)), "install",
+               "--quiet", "--no-compile"]
+        _install([*pip, "--no-deps", "--require-hashes", "-r", str(pinned)])
+        if imports:
+            _install([*pip, *imports])
+        if apart_pinned is not None:
+            _install([*pip, "--no-deps", "--require-hashes", "--target",
+                      str(building / APART), "-r", str(apart_pinned)])
+        (building / BUILT_AS).write_text(str(python_of(building)), encoding="utf-8")
+        try:
+            building.rename(shared)
+        except OSError:  # a parallel run's build of the same pins came first
+            assert (shared / BUILT_AS).is_file(), f"{shared} exists half made"
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return shared
+
+
+def _interpreter(python: Path) -> str:
+    """What an environment made by ``python`` depends on of it: the installation it is (a
+    virtual environment's ``venv`` makes one of its base interpreter) and its version. Not its
+    path: every CI run's test environment is a new directory."""
+    code = "import sys; print(sys.base_prefix, sys.version, sys.implementation.cache_tag)"
+    out = subprocess.run([str(python), "-I", "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _site_packages(env_dir: Path) -> Path:
+    """The ``site-packages`` directory of the (POSIX) virtual environment ``env_dir``."""
+    (found,) = (env_dir / "lib").glob("python3.*/site-packages")
+    return found
 
 
 #: What the client's and the distribution's editable wheels are made from besides their code

@@ -131,14 +131,14 @@ def quick_start_python(cache: Path) -> Path:
     # one process at a time: xdist's workers may each set up the module's fixture at once
     # (worksteal spreads a module's tests), and one removed the other's half-made environment
     # (ensurepip failed in it)
-    with _held(cache / "quick-start.lock"):
+    with held(cache / "quick-start.lock"):
         if not (env_dir / "installed").is_file():
             _make_quick_start(cache, env_dir, python, install, key)
     return python
 
 
 @contextlib.contextmanager
-def _held(path: Path) -> Iterator[None]:
+def held(path: Path) -> Iterator[None]:
     """``path``'s lock, held by this process alone until the block ends (blocking)."""
     with open(path, "a+b") as handle:
         if sys.platform == "win32":

@@ -6,6 +6,8 @@ stream, which says when a report was stored)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -52,15 +54,18 @@ async def ok(daemon: Daemon, method: str, params: Any = None) -> Any:
     return response["result"]
 
 
-async def switched(client: AsyncClient, *, paper: bool) -> None:
-    """Until the daemon says the token trades on paper (or not): the revocation feed's push
-    reaches it within seconds; the switch shows only in the answers, so they are polled."""
-    async with asyncio.timeout(WAIT_S * 3):
+async def switched(client: AsyncClient, owner: OwnerApi, *, paper: bool) -> None:
+    """Until the daemon says the token trades on paper (or not). The switch reaches it by the
+    revocation feed's push and shows only in its answers; a daemon that stores a record
+    switching its terminal's book reports that terminal at once, so it is asked again after
+    each report the console stores (the live page's stream, opened before the first ask: a
+    switch stored before it shows in that ask, one stored after it is followed by a report)."""
+    async with owner.reports() as next_report, asyncio.timeout(WAIT_S * 3):
         while True:
             status = await client.gateway_status()
             if status is not None and status["trading"]["paper"] is paper:
                 return
-            await asyncio.sleep(0.05)
+            await next_report()
 
 
 class OwnerApi:
@@ -91,30 +96,35 @@ class OwnerApi:
                                      headers=self.auth) as r:
             return r.status, await r.json()
 
+    @contextlib.asynccontextmanager
+    async def reports(self) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+        """The live page's stream, open for the block: a function that returns once the
+        console has stored the next report of the demo's daemon (its beats are skipped)."""
+        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
+            assert stream.status == 200
+
+            async def next_report() -> None:
+                while (line := await stream.content.readline()) != b"event: report\n":
+                    assert line, "the live page's stream ended"
+            yield next_report
+
     async def until(self, method: str, path: str, body: Any, done: Any) -> Any:
         """Ask until ``done(answer)``, again after each report the console stores: what the
         API answers moves only with a report of the demo's daemon, and the live page's
         stream (opened before the first ask, so no report falls between) says each."""
-        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
-            assert stream.status == 200
-            async with asyncio.timeout(WAIT_S * 3):
-                while True:
-                    status, answer = await self.call(method, path, body)
-                    if status == 200 and done(answer):
-                        return answer
-                    while (line := await stream.content.readline()) != b"event: report\n":
-                        assert line, "the live page's stream ended"
-
+        async with self.reports() as next_report, asyncio.timeout(WAIT_S * 3):
+            while True:
+                status, answer = await self.call(method, path, body)
+                if status == 200 and done(answer):
+                    return answer
+                await next_report()
 
     async def until_page(self, path: str, text: str) -> str:
         """The console page at ``path`` once it holds ``text``, asked again after each report
         the console stores (as :meth:`until`)."""
-        async with self.pages.session.get(self.pages.base_url + "/live/stream") as stream:
-            assert stream.status == 200
-            async with asyncio.timeout(WAIT_S * 3):
-                while True:
-                    page = await self.pages.get(path)
-                    if page.status == 200 and text in page.text:
-                        return page.text
-                    while (line := await stream.content.readline()) != b"event: report\n":
-                        assert line, "the live page's stream ended"
+        async with self.reports() as next_report, asyncio.timeout(WAIT_S * 3):
+            while True:
+                page = await self.pages.get(path)
+                if page.status == 200 and text in page.text:
+                    return page.text
+                await next_report()

@@ -34,6 +34,7 @@ from gateway.edge.listener import start_http
 from gateway.keys import BRIDGE, RECORD_CACHE
 from gateway.mailsink import MailSink
 from mtgateway.credential import TokenKeys, token_hint
+from mtgateway_base.wire.records import SignedRecord
 from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from mtgateway_console.mailer import RecordingMailer
@@ -266,19 +267,24 @@ async def test_paper_on_and_off_from_the_command_line(tmp_path: Path) -> None:
                     result: dict[str, object] = (await response.json())["result"]
                     return result
 
-            async def until(paper: bool) -> None:
-                async with asyncio.timeout(WAIT_S):
-                    while True:  # the feed's refresh: seconds, not the five-minute one
-                        if ("paper" in await account()) == paper:
-                            return
-                        await asyncio.sleep(0.05)
+            # the daemon's record cache says when it stores a record naming paper on or off
+            # (in place before its callbacks run): the feed's refresh, seconds, not the
+            # five-minute one
+            stored = {True: asyncio.Event(), False: asyncio.Event()}
+
+            def on_stored(record: SignedRecord) -> None:
+                stored[record.risk.paper_trade_enabled].set()
+            app[RECORD_CACHE].on_stored(on_stored)
 
             assert "paper" not in await account()
             for switch, paper in (("on", True), ("off", False)):
+                stored[paper].clear()
                 code, out, err = await _cli("paper", switch, "-c", config_file, "--login",
                                             str(LOGIN), "--server", SERVER)
                 assert code == 0 and f"paper trading of {LOGIN}@{SERVER}: {switch}" in out, err
-                await until(paper)
+                async with asyncio.timeout(WAIT_S):
+                    await stored[paper].wait()
+                assert ("paper" in await account()) == paper
         finally:
             await terminal.close()
             task.cancel()

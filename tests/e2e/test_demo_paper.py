@@ -49,49 +49,51 @@ async def test_a_bot_on_the_client_tells_paper_from_live(tmp_path: Path) -> None
         assert live is not None and live.paper is False
         live_positions = await client.positions_total()
 
-        api = state["api_url"]
-        async with http.post(f"{api}/auth/login", data={
-                "username": state["owner_email"], "password": state["owner_password"]}) as r:
-            assert r.status == 200
-            auth = {"Authorization": f"Bearer {(await r.json())['access_token']}"}
-        async with http.post(f"{api}/users/", headers=auth, json={
+        owner = OwnerApi(http, state)
+        try:
+            await owner.sign_in()
+            status, answer = await owner.call("POST", "/users/", {
                 "name": "Demo paper", "broker": "MT Gateway", "login": state["login"],
                 "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
-                "risk_pct": 1}) as r:
-            assert r.status == 201, await r.text()
-        await switched(client, paper=True)
+                "risk_pct": 1})
+            assert status == 201, answer
+            await switched(client, owner, paper=True)
 
-        account = await client.account_info()
-        assert account is not None and account.paper is True
-        assert account.trade_mode == mt5.ACCOUNT_TRADE_MODE_DEMO
-        assert len(account) == len(live) and list(account._asdict()) == list(live._asdict())
-        async with http.ws_connect(state["ws_url"], headers={
-                "Authorization": f"Bearer {state['token']}"}) as ws:
-            await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
-                                "params": {"channel": "trades"}})
-            assert "result" in await ws.receive_json(timeout=WAIT_S)
-            symbol = state["open_symbols"][0]
-            sent = await client.order_send({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol,
-                                            "volume": 0.01, "type": mt5.ORDER_TYPE_BUY})
-            assert sent is not None, client.last_error()
-            assert (sent.retcode, sent.paper) == (mt5.TRADE_RETCODE_DONE, True)
-            events = await _trade_events(ws, 3)
-        assert [(e["type"], e["paper"]) for e in events] == [
-            ("deal_added", True), ("position_opened", True), ("account_updated", True)]
-        assert events[1]["position"]["ticket"] == sent.order
-        positions = await client.positions_get(symbol=symbol)
-        assert positions is not None
-        assert [(p.ticket, p.paper) for p in positions] == [(sent.order, True)]
+            account = await client.account_info()
+            assert account is not None and account.paper is True
+            assert account.trade_mode == mt5.ACCOUNT_TRADE_MODE_DEMO
+            assert len(account) == len(live)
+            assert list(account._asdict()) == list(live._asdict())
+            async with http.ws_connect(state["ws_url"], headers={
+                    "Authorization": f"Bearer {state['token']}"}) as ws:
+                await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                                    "params": {"channel": "trades"}})
+                assert "result" in await ws.receive_json(timeout=WAIT_S)
+                symbol = state["open_symbols"][0]
+                sent = await client.order_send({
+                    "action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": 0.01,
+                    "type": mt5.ORDER_TYPE_BUY})
+                assert sent is not None, client.last_error()
+                assert (sent.retcode, sent.paper) == (mt5.TRADE_RETCODE_DONE, True)
+                events = await _trade_events(ws, 3)
+            assert [(e["type"], e["paper"]) for e in events] == [
+                ("deal_added", True), ("position_opened", True), ("account_updated", True)]
+            assert events[1]["position"]["ticket"] == sent.order
+            positions = await client.positions_get(symbol=symbol)
+            assert positions is not None
+            assert [(p.ticket, p.paper) for p in positions] == [(sent.order, True)]
 
-        # Back to live (leaving paper asks for the password): the terminal's own account
-        # never saw the paper fill, and nothing is marked paper any more.
-        async with http.put(f"{api}/users/{state['login']}", headers=auth, json={
-                "paper_trade_enabled": False, "owner_password": state["owner_password"]}) as r:
-            assert r.status == 200, await r.text()
-        await switched(client, paper=False)
-        again = await client.account_info()
-        assert again is not None and again.paper is False
-        assert await client.positions_total() == live_positions
+            # Back to live (leaving paper asks for the password): the terminal's own account
+            # never saw the paper fill, and nothing is marked paper any more.
+            status, answer = await owner.call("PUT", f"/users/{state['login']}", {
+                "paper_trade_enabled": False, "owner_password": state["owner_password"]})
+            assert status == 200, answer
+            await switched(client, owner, paper=False)
+            again = await client.account_info()
+            assert again is not None and again.paper is False
+            assert await client.positions_total() == live_positions
+        finally:
+            await owner.close()
 
 
 async def _round_trip(client: AsyncClient, symbol: str) -> mt5.OrderSendResult:
@@ -132,7 +134,7 @@ async def test_the_console_keeps_the_paper_books_history_apart(tmp_path: Path) -
                 "server": state["server"], "paper_trade_enabled": True, "max_lot_size": 1,
                 "risk_pct": 1})
             assert status == 201
-            await switched(client, paper=True)
+            await switched(client, owner, paper=True)
             await owner.until("GET", f"/accounts/{login}/margin?book=paper", None,
                               lambda a: a["book"] == "paper")
             await owner.until("POST", f"/accounts/{login}/deposit",

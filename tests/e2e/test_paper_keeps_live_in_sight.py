@@ -124,7 +124,7 @@ async def test_paper_never_hides_live_money(tmp_path: Path, shots: Path) -> None
                 walk = Owner(driver, state["console_url"].rstrip("/"), shots)
                 await walk.sign_in(state["owner_email"], state["owner_password"])
                 await _switch_on_the_accounts_page(walk)
-                await switched(client, paper=True)
+                await switched(client, owner, paper=True)
                 await _on_the_pages(walk, position, order)
 
             # the API: the live position and order, as live, beside the paper book

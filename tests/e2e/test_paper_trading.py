@@ -18,6 +18,7 @@ import pytest
 from ea_bridge.connection import EAConnection
 from ea_bridge.messages import EVENT_TERMINAL, EVENT_TICKS, EVENT_TRADE
 from gateway.keys import REPORTER, TRADING
+from mtgateway_base.wire.records import SignedRecord
 from mtgateway_base.wire.reports import REPORT_INTERVAL_S
 from mtgateway_console.service import AccountRegistration
 from mtgateway_console.service.accounts import AccountChanges
@@ -253,15 +254,21 @@ async def test_an_unreadable_paper_book_is_refused_not_replaced(tmp_path: Path) 
 
 async def register_on_paper_and_wait(daemon: Daemon) -> None:
     """Register the terminal's account with paper trading on, and wait until the daemon
-    answers from the paper book: the revocation feed's push, not a refresh the test forces."""
+    answers from the paper book: the revocation feed's push, not a refresh the test forces.
+    The daemon's record cache says when it stores a record (``on_stored``: the record is
+    in place before its callbacks run), so the wait is for the record naming paper."""
+    stored = asyncio.Event()
+
+    def on_stored(record: SignedRecord) -> None:
+        if record.risk.paper_trade_enabled:
+            stored.set()
+    daemon.cache.on_stored(on_stored)
     await daemon.authority.accounts.register(OWNER, AccountRegistration(
         name="Paper", broker="Sim", login=LOGIN, password="mt5-secret", server=SERVER,
         max_lot_size=Decimal("10"), risk_pct=Decimal("1"), paper_trade_enabled=True))
     async with asyncio.timeout(WAIT_S):  # the feed's refresh, not the clock's
-        while True:  # polled: the switch is observable only through the answers
-            if "paper" in await ok(daemon, "account_info"):
-                break
-            await asyncio.sleep(0.05)
+        await stored.wait()
+    assert "paper" in await ok(daemon, "account_info")
 
 
 async def test_registering_an_account_on_paper_switches_the_venue_within_seconds(
