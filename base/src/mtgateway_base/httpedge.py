@@ -6,7 +6,10 @@ aiohttp's request and response objects cost several times an ``asyncio.Protocol`
 answers the requests its process names (:attr:`EdgeSettings.ours`) through the process's own
 ``answer`` (which takes that process's door: its Host rule, its caller, its bounds, its one
 refusal table) and hands any other request, with the bytes already read, to aiohttp's protocol
-(then the connection is aiohttp's for good). uvicorn's ``httptools_impl`` is the shape.
+(then the connection is aiohttp's for good). uvicorn's ``httptools_impl`` is the shape. Both
+services stand on it: the daemon's ``POST /rpc`` (``gateway/edge/llhttp.py``) and the
+console's device calls (``mtgateway_console/door/edge.py``); each gives its own ``answer``,
+its paths and its values (:class:`EdgeSettings`), nothing more.
 
 Two parts, a sans-I/O core and a thin I/O shell:
 
@@ -18,19 +21,27 @@ Two parts, a sans-I/O core and a thin I/O shell:
   time (a body by its ``Content-Length``, a chunked body up to each LF), so it always knows
   where a request began: llhttp does not say where in a buffer it stopped. Conflicting or
   doubled ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
+  With :attr:`EdgeSettings.repeats` a header block a connection sent before, byte for byte,
+  is not parsed again (:meth:`RequestAssembly._repeat`).
 * :class:`HttpEdge` -- the ``asyncio.Protocol`` shell. The connection guard
   (:class:`~mtgateway_base.guard.GuardedProtocol`, with ``parses``) admits the connection and
-  steps out of the data path: the edge is the transport's protocol and tells the guard where
-  the stream stands (``stream_at``: its header and body deadlines, its eviction order). At a
-  hand-off the guard takes the transport back with aiohttp's protocol inside (``take_back``).
-  Requests are answered one at a time in arrival order (pipelining, as aiohttp does), by one
-  task per connection; an idle connection closes after ``keepalive_timeout_s``; and
-  :meth:`HttpEdge.shut_down` lets the request in progress finish before the connection closes.
+  steps out of the data path (``transport.set_protocol``, as uvicorn's protocol hands an
+  upgraded connection on): the edge is the transport's protocol and tells the guard where
+  the stream stands (``stream_at``: its header and body deadlines, its eviction order)
+  instead of the guard running its own header watch over every chunk. At a hand-off the
+  guard takes the transport back with aiohttp's protocol inside (``take_back``) and the edge
+  sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
+  aiohttp does), by one task per connection that waits for the next request while idle; an
+  idle connection closes after ``keepalive_timeout_s``; and :meth:`HttpEdge.shut_down` lets
+  the request in progress finish before the connection closes. A client that leaves does
+  not end the answer in progress (a trade in flight finishes, as with aiohttp's defaults)
+  unless :attr:`EdgeSettings.cancel_on_leave` says so (a long-poll ends with its client).
 
-The daemon's ``/rpc`` edge (``gateway/edge/llhttp.py``) is the same design, kept in the
-daemon's compiled build; this module is the ground floor's, which the console stands on.
+Every request, every answer, on this path: it is written for the count of Python calls a
+request costs (``python -m bench.rpcwork``, ``python -m bench.callwork``: the same on any
+machine), and compiled with mypyc in the compiled build (``[tool.mtgateway-base] compiled``).
 
-Not sent: ``Date`` and ``Server`` headers (nothing reads them on a device call).
+Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback or a device call).
 """
 
 from __future__ import annotations
@@ -42,8 +53,9 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import httptools
 
@@ -89,8 +101,10 @@ def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
 class EdgeRequest:
     """One request as the edge sees it: raw parts, body collected up to the limit.
 
-    Its ``__init__`` is written out (with the defaults): the one ``dataclass`` generates
-    fills four fields from factories, for an object every request builds.
+    Its ``__init__`` is written out, without parameters (the assembly fills the fields in):
+    the one ``dataclass`` generates is interpreted even in the compiled build (and fills four
+    fields from factories), and defaults bound on every call cost more than the assignments;
+    one of several objects every request builds, written here it is compiled with the module.
     """
 
     target: bytes
@@ -113,40 +127,48 @@ class EdgeRequest:
     broken: bool
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
     expect: bool
+    #: A header says the request is not an edge's (``Upgrade``, or an ``Expect`` other than
+    #: ``100-continue``): it goes to aiohttp (:func:`plain_request`).
+    foreign: bool
     #: Every ``Host`` value, and the first value of the headers the rules read (noted while
     #: the headers are read, so the checks do not scan them again).
     hosts: list[bytes]
     noted: dict[bytes, bytes]
-    #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
+    #: How the edge waits for more of the body (:meth:`HttpEdge._until_body`, set when it
     #: queues the request).
     wait_body: Callable[[EdgeRequest], Awaitable[None]] | None
+    #: What the serving process made of the header block (the daemon: the head its rules
+    #: read), kept by the process; and the request whose header block this one's repeats
+    #: (:meth:`RequestAssembly._repeat`), where what was made for one of them is kept for
+    #: the next.
+    known: Any
+    template: EdgeRequest | None
+    #: The body is counted here, not by llhttp (a repeated header block's request, whose
+    #: ``Content-Length`` body llhttp never sees).
+    counted: bool
 
-    def __init__(self, target: bytes = b"", method: bytes = b"", minor: int = 1,
-                 headers: list[tuple[bytes, bytes]] | None = None, keep_alive: bool = True,
-                 body: bytearray | None = None, body_left: int = 0,
-                 content_length: int | None = None, chunked: bool = False,
-                 too_large: bool = False, complete: bool = False, broken: bool = False,
-                 expect: bool = False, hosts: list[bytes] | None = None,
-                 noted: dict[bytes, bytes] | None = None,
-                 wait_body: Callable[[EdgeRequest], Awaitable[None]] | None = None) -> None:
-        self.target, self.method, self.minor = target, method, minor
-        self.head = b""
-        self.headers = [] if headers is None else headers
-        self.keep_alive = keep_alive
-        self.body = bytearray() if body is None else body
-        self.body_left, self.content_length, self.chunked = body_left, content_length, chunked
-        self.too_large, self.complete, self.broken = too_large, complete, broken
-        self.expect = expect
-        self.hosts = [] if hosts is None else hosts
-        self.noted = {} if noted is None else noted
-        self.wait_body = wait_body
+    def __init__(self) -> None:
+        self.target = self.method = self.head = b""
+        self.minor = 1
+        self.headers = []
+        self.keep_alive = True
+        self.body = bytearray()
+        self.body_left = 0
+        self.content_length = None
+        self.chunked = self.too_large = self.complete = self.broken = self.expect = False
+        self.foreign = False
+        self.hosts = []
+        self.noted = {}
+        self.wait_body = None
+        self.known = self.template = None
+        self.counted = False
 
     @property
     def settled(self) -> bool:
         """Nothing more will come of the body: complete or broken."""
         return self.complete or self.broken
 
-    # -- the door's ``Body`` (``door.py``) --------------------------------------------------
+    # -- a door's body (the daemon's ``Body``, the console's ``read``) ----------------------
 
     @property
     def malformed(self) -> bool:
@@ -182,30 +204,26 @@ class EdgeRequest:
         return self.target.partition(b"?")[0]
 
 
-# Started and Completed, built for every request, are not ``frozen``: a frozen dataclass's
-# generated ``__init__`` sets each field through ``object.__setattr__`` and stays interpreted
-# in the compiled build (~0.3 us a construction there, against ~0.03 us for the ``__init__``
-# written out). Nothing assigns to them after.
+# Started and Completed, built for every request, are named tuples made by ``tuple.__new__``
+# (:data:`_started`, :data:`_completed`): no ``__init__`` of Python's runs, in either build (a
+# frozen dataclass's generated one sets each field through ``object.__setattr__``, and any
+# written out is a Python call in the pure build). Tell them apart by type, not by ``==``.
 
 
-@dataclass(slots=True, init=False)
-class Started:
+class Started(NamedTuple):
     """A request's headers are complete (its body may still be on the way)."""
 
     request: EdgeRequest
 
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
 
-
-@dataclass(slots=True, init=False)
-class Completed:
+class Completed(NamedTuple):
     """The request's body is complete."""
 
     request: EdgeRequest
 
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
+
+_started: Final = partial(tuple.__new__, Started)
+_completed: Final = partial(tuple.__new__, Completed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,41 +244,46 @@ Event = Started | Completed | HandOff | Malformed
 _HEAD, _BODY, _OFF = 0, 1, 2
 
 
-#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
-_NO_REQUEST: Final[EdgeRequest | None] = None
-
-
 class RequestAssembly:
     """A connection's byte stream to request events (no I/O, no clock).
 
     States: reading a header block, reading a body, and off (after a hand-off, a malformed
     request, or a request that closes the connection: nothing more is parsed).
+
+    Args:
+        max_body_bytes: a body past this is read on and dropped (``too_large``).
+        ours: which requests the edge answers (the others are handed off).
+        repeats: a header block the connection sent before, byte for byte, is not parsed
+            again (:meth:`_repeat`): for clients that send one block on every call.
     """
 
-    def __init__(self, max_body_bytes: int, ours: Callable[[EdgeRequest], bool]) -> None:
+    def __init__(self, max_body_bytes: int, ours: Callable[[EdgeRequest], bool], *,
+                 repeats: bool = False) -> None:
         self._parser = httptools.HttpRequestParser(self)
         self._ours = ours
         self._max_body = max_body_bytes
+        self._repeats = repeats
         self._buffer = bytearray()
         self._state = _HEAD
         self._request: EdgeRequest | None = None
         self._events: list[Event] = []
+        #: The last header block llhttp parsed whose request a repeat may copy
+        #: (:meth:`_repeat`), and that request.
+        self._memo_raw = b""
+        self._memo: EdgeRequest | None = None
+        #: Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
+        #: connection guard's header deadline and eviction order read it): set as each
+        #: :meth:`feed` ends (the edge reads it after every one; a value, not a call).
+        self.watch_state = "idle"
 
     @property
     def off(self) -> bool:
         return self._state == _OFF
 
-    @property
-    def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
-        connection guard's header deadline and eviction order read it)."""
-        if self._state == _HEAD:
-            return "headers" if self._buffer else "idle"
-        return "body" if self._state == _BODY else "off"
-
     def feed(self, data: bytes) -> list[Event]:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
+            self.watch_state = "off"
             return []
         events = self._events = []
         start = 0
@@ -277,10 +300,15 @@ class RequestAssembly:
                 data = self._body(data)
             else:
                 break
+        state = self._state
+        self.watch_state = ("headers" if self._buffer else "idle") if state == _HEAD \
+            else "body" if state == _BODY else "off"
         return events
 
     def _head(self, data: bytes, start: int) -> bytes:
         """Parse the header block at the start of ``data``; the bytes after what was used."""
+        if self._memo is not None and data.startswith(self._memo_raw):
+            return self._repeat(self._memo, data[len(self._memo_raw):])
         while data[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
             data, start = data[2:], 0
         end = data.find(b"\r\n\r\n", start)
@@ -288,7 +316,8 @@ class RequestAssembly:
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
         # begin (the lookbehind still sees the byte before).
-        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
+        stop = end + 4 if end >= 0 else len(data)  # (``has_bare_lf``, written out: each head)
+        if data.count(b"\n", start, stop) != data.count(b"\r\n", start - 1 if start else 0, stop):
             self._malformed()
             return b""
         if end < 0:
@@ -302,9 +331,9 @@ class RequestAssembly:
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
-        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
-        # the read below, after llhttp's callbacks set it, to be None still
-        self._request = _NO_REQUEST
+        # made here, not in llhttp's ``on_message_begin`` (a call from C on every request):
+        # ``head`` holds one header block, so llhttp begins at most one message in it
+        request = self._request = EdgeRequest()
         try:
             self._parser.feed_data(head)
         except httptools.HttpParserUpgrade:
@@ -312,31 +341,73 @@ class RequestAssembly:
         except httptools.HttpParserError:
             self._malformed()
             return b""
-        request = self._request
-        if request is None or not request.method or b"\r\n " in head or b"\r\n\t" in head:
-            # llhttp saw no complete header block; or a header folded over lines (obsolete:
-            # RFC 9112 section 5.2 lets a server refuse it)
-            self._malformed()
-            return b""
-        if not _read_headers(request, head):
+        # llhttp saw no complete header block; or a header folded over lines (obsolete:
+        # RFC 9112 section 5.2 lets a server refuse it); or fields that cannot be read
+        if not request.method or b"\r\n " in head or b"\r\n\t" in head \
+                or not _read_headers(request, head):
             self._malformed()
             return b""
         if not self._ours(request):
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
-        self._events.append(Started(request))
+        self._events.append(_started((request,)))
+        if self._repeats and not request.chunked and not request.expect \
+                and request.keep_alive and request.content_length is not None \
+                and request.content_length <= self._max_body:
+            self._memo = request.template = _template(request)  # (one a repeat may copy)
+            self._memo_raw = head
         if request.complete:
             self._done(request)
         else:
             self._state = _BODY
         return rest
 
+    def _repeat(self, memo: EdgeRequest, data: bytes) -> bytes:
+        """A header block byte for byte the one of ``memo`` (an earlier request of this
+        connection, whose block llhttp accepted: ours, kept alive, a ``Content-Length`` body
+        within the limit, neither chunked nor expecting); ``data``, the bytes after it.
+
+        Clients send the same block on every call of a connection (the same Host, token,
+        type and, for the same call, length), and llhttp, given the same bytes in the same
+        state (between messages), says the same of them: the request is ``memo``'s parts,
+        its body the next ``Content-Length`` bytes, counted here (llhttp sees neither: it
+        stays between messages). Not parsed again, what the process made of it not made
+        again (the request shares ``memo``'s :attr:`EdgeRequest.known`): about a sixth of
+        the instructions of a daemon's ``/rpc`` call. The bytes after the block are the
+        same as after any other block."""
+        request = self._request = EdgeRequest()
+        request.target, request.method, request.minor = memo.target, memo.method, memo.minor
+        request.head, request.headers = memo.head, memo.headers
+        request.hosts, request.noted, request.template = memo.hosts, memo.noted, memo
+        request.known = memo.known
+        length = request.content_length = memo.content_length
+        assert length is not None  # noqa: S101 - a memo has a Content-Length
+        request.counted = True
+        self._events.append(_started((request,)))
+        if len(data) < length:  # the body's first part (the rest: :meth:`_body`)
+            request.body += data
+            request.body_left = length - len(data)
+            self._state = _BODY
+            return b""
+        request.body += data[:length] if len(data) > length else data
+        request.complete = True
+        self._events.append(_completed((request,)))
+        return data[length:] if len(data) > length else b""
+
     def _body(self, data: bytes) -> bytes:
         """Feed llhttp the body bytes at the start of ``data``, never past the message's end;
         the bytes after what was used."""
         request = self._request
         assert request is not None
+        if request.counted:  # a repeated header block's body: llhttp does not see it
+            size = min(len(data), request.body_left)
+            request.body_left -= size
+            request.body += data if size == len(data) else data[:size]
+            if not request.body_left:
+                request.complete = True
+                self._done(request)
+            return data[size:] if size < len(data) else b""
         if request.chunked:  # a chunked message can only end at an LF: feed up to each one
             cut = data.find(b"\n")
             size = len(data) if cut < 0 else cut + 1
@@ -353,7 +424,7 @@ class RequestAssembly:
         return data[size:] if size < len(data) else b""
 
     def _done(self, request: EdgeRequest) -> None:
-        self._events.append(Completed(request))
+        self._events.append(_completed((request,)))
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
@@ -363,10 +434,7 @@ class RequestAssembly:
         self._buffer.clear()
         self._events.append(Malformed())
 
-    # -- httptools callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._request = EdgeRequest()
+    # -- httptools callbacks (the header fields are read by :func:`_read_headers`) -----------
 
     def on_url(self, url: bytes) -> None:
         assert self._request is not None
@@ -400,12 +468,12 @@ class RequestAssembly:
 def _read_headers(request: EdgeRequest, head: bytes) -> bool:
     """The header fields of ``head`` (a header block llhttp accepted) into ``request``: its
     names (lowercase) and values, every ``Host``, the first value of each noted header, the
-    body's framing and the expectation.
+    body's framing, the expectation and whether a header makes it foreign.
 
     Read with two regular expressions over the whole block rather than llhttp's callback
-    per header: a callback is a Python call for each of a device call's ten headers, and
-    its bytes decoded one by one after (a tenth of a device call's Python calls, counted).
-    False when the block's lines cannot be read as fields.
+    per header: a callback is a Python call for each of a request's headers (ten on a device
+    call), and its bytes decoded one by one after (a tenth of a device call's Python calls,
+    counted). False when the block's lines cannot be read as fields.
     """
     names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
     if len(names) != len(values):  # not reached: llhttp refused a line without a colon
@@ -425,17 +493,29 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
             request.chunked = True
         elif name == b"expect":
             request.expect = True
+            if value.lower() != b"100-continue":
+                request.foreign = True
+        elif name == b"upgrade":
+            request.foreign = True
     return True
+
+
+def _template(request: EdgeRequest) -> EdgeRequest:
+    """What a repeat of ``request``'s header block copies (:meth:`RequestAssembly._repeat`):
+    its head's parts, without its body (kept for the connection's life)."""
+    template = EdgeRequest()
+    template.target, template.method, template.minor = request.target, request.method, \
+        request.minor
+    template.head, template.headers = request.head, request.headers
+    template.hosts, template.noted = request.hosts, request.noted
+    template.content_length = request.content_length
+    return template
 
 
 def plain_request(request: EdgeRequest) -> bool:
-    """HTTP/1.x without an upgrade or an expectation other than ``100-continue`` (the only
-    requests an edge answers itself; anything else is aiohttp's)."""
-    for name, value in request.headers:
-        if name == b"upgrade" or (name == b"expect" and (
-                value.lower() != b"100-continue" or request.minor != 1)):
-            return False
-    return True
+    """HTTP/1.x without an upgrade or an expectation other than ``100-continue`` (on
+    HTTP/1.1): the only requests an edge answers itself; anything else is aiohttp's."""
+    return not request.foreign and not (request.expect and request.minor != 1)
 
 
 def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_alive: bool,
@@ -445,8 +525,7 @@ def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_a
     ``Connection`` header it would add, ``Content-Type``/``Content-Length`` for a body."""
     if status == 200 and body is not None and headers is None and keep_alive \
             and request.minor == 1:  # the usual answer, without building it line by line
-        return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-            content_type.encode("latin-1"), len(body), body)
+        return _ok_head(content_type) % (len(body), body)
     lines = [f"HTTP/1.{request.minor} {status} {HTTPStatus(status).phrase}"]
     if body is not None:
         lines.append(f"Content-Type: {content_type}")
@@ -464,10 +543,20 @@ def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_a
     return head + body if body else head
 
 
+def _ok_head(content_type: str) -> bytes:
+    """The usual answer's head (200, kept alive, HTTP/1.1), to be filled with ``%`` by the
+    body's length and the body."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: "
+            + content_type.encode("latin-1").replace(b"%", b"%%")
+            + b"\r\nContent-Length: %d\r\n\r\n%s")
+
+
 #: What an edge's ``answer`` gives back: the status, the body (JSON) and any other headers.
 Answer = tuple[int, bytes | None, dict[str, str] | None]
 #: How an edge answers one of its requests, given the peer's address and the connection's
-#: guard (None when served without one).
+#: guard (None when served without one). Called once per request on the connection's
+#: answering task, which awaits what it returns in its own frame: a plain function that
+#: returns a coroutine adds no coroutine level of its own.
 Answerer = Callable[[EdgeRequest, str, "GuardedProtocol | None"], Awaitable[Answer]]
 
 
@@ -490,6 +579,11 @@ class EdgeSettings:
     #: A client that leaves cancels the answer in progress (aiohttp's
     #: ``handler_cancellation``: a long-poll ends with its client); else it finishes.
     cancel_on_leave: bool = False
+    #: A connection's header block repeated byte for byte is not parsed again
+    #: (:class:`RequestAssembly`): for clients that send the same block on every call (the
+    #: daemon's ``/rpc``: the same Host, token, type and length). Off where every block
+    #: differs (a device call's proof is good once): the check would be work for nothing.
+    repeats: bool = False
 
 
 class HttpEdge(asyncio.Protocol):
@@ -512,7 +606,10 @@ class HttpEdge(asyncio.Protocol):
         self._budget = budget
         self._make_aiohttp = aiohttp_protocol
         self._edges = edges
-        self._assembly = RequestAssembly(settings.max_body_bytes, settings.ours)
+        self._assembly = RequestAssembly(settings.max_body_bytes, settings.ours,
+                                         repeats=settings.repeats)
+        #: The usual answer's head (:func:`_ok_head`), made once.
+        self._ok = _ok_head(settings.content_type)
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._guard: GuardedProtocol | None = None
@@ -535,6 +632,8 @@ class HttpEdge(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: Bound once, handed to each request queued (how its body is waited for).
         self._body_waiter = self._until_body
+        #: The stream's state as the guard was last told it (told again only on a change).
+        self._told: str | None = None
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -564,10 +663,20 @@ class HttpEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            self._take(event)
+            if type(event) is Started:  # (``_take``'s usual case, in place)
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                event.request.wait_body = self._body_waiter
+                self._queue.append(event.request)
+            elif type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+                self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
-            self._guard.stream_at(self._assembly.watch_state)
-        self._wake()
+            state = self._assembly.watch_state
+            if state != self._told:  # (a whole request read leaves it idle, as it was)
+                self._told = state
+                self._guard.stream_at(state)
+        if self._waiter is not None:  # an answer waits for the front request's body
+            self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
@@ -599,15 +708,11 @@ class HttpEdge(asyncio.Protocol):
     # -- reading ------------------------------------------------------------------------------
 
     def _take(self, event: Event) -> None:
-        """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
-        if isinstance(event, Started):
-            if self._guard is not None:  # working from here until its answer is written
-                self._guard.request_started()
-            event.request.wait_body = self._body_waiter
-            self._queue.append(event.request)
-        elif isinstance(event, HandOff):
+        """Keep the bytes of a request for aiohttp, note a malformed one (a request is
+        queued by :meth:`data_received` itself)."""
+        if type(event) is HandOff:
             self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
-        elif isinstance(event, Malformed) and not (
+        elif type(event) is Malformed and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
 
@@ -641,10 +746,11 @@ class HttpEdge(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _next(self) -> None:
-        """Start answering the front request, or hand off, or wait idle."""
+    def _next(self) -> bool:
+        """Start answering the front request, or hand off, or wait idle; True when it left
+        the connection open and idle, waiting for a request."""
         if self._busy or self._lost:
-            return
+            return False
         if self._queue:
             self._busy = True
             if self._more is not None:  # the answering task waits: it takes the request
@@ -655,7 +761,7 @@ class HttpEdge(asyncio.Protocol):
             self._close()
         elif self._handoff is not None:
             self._hand_off()
-        elif not self._assembly.off:
+        elif self._assembly.watch_state != "off":  # (``RequestAssembly.off``, a value)
             # One timer per connection, not one per request: armed when none is, it closes
             # the connection if it is still idle at its deadline and otherwise re-arms for
             # the latest idle period (a call_later and cancel per request was ~2 % of the
@@ -664,17 +770,55 @@ class HttpEdge(asyncio.Protocol):
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._settings.keepalive_timeout_s,
                                                      self._keepalive_due)
+            return True
         else:
             self._close()  # the last request said Connection: close
+        return False
 
     async def _serve(self) -> None:
         """The connection's answering task: the queued requests in order, then, while the
         connection stays open and idle, a wait for the next one. One task per connection,
         not one per request: a task costs its creation and its registration with asyncio
-        (a ``WeakSet``, Python code even in the compiled build) on every call."""
+        (a ``WeakSet``, Python code even in the compiled build) on every call. Each request
+        is answered in this coroutine's own frame, not in one it awaits: every level of the
+        chain that waits for the answer (a daemon's EA, a console's database) is resumed
+        again when it comes."""
         try:
             while True:
-                keep = await self._answer_front()
+                request = self._queue[0]
+                keep = False
+                try:
+                    if request is None:
+                        self._write(self._settings.malformed)
+                    else:
+                        if request.expect:  # before the checks, as aiohttp's expect handler
+                            self._write(_CONTINUE)
+                        status, body, headers = await self._answerer(request, self._peer,
+                                                                     self._guard)
+                        keep = request.keep_alive and not self._closing \
+                            and not request.broken \
+                            and not (headers and headers.get("Connection") == "close")
+                        transport = self._transport  # (``_write``, in place)
+                        if transport is not None and not self._lost:
+                            transport.write(
+                                self._ok % (len(body), body)  # (the usual answer, in place)
+                                if status == 200 and body is not None and headers is None
+                                and keep and request.minor == 1
+                                else response_bytes(request, status, body, keep, headers,
+                                                    self._settings.content_type))
+                        # (``keep``: not broken, so the body is settled once complete)
+                        if self._drained is not None or (keep and not request.complete):
+                            keep = await self._after(request, keep)
+                        else:
+                            keep = keep and not self._lost
+                except ConnectionResetError:
+                    pass  # the client left while its body was on the way
+                except Exception:  # a bug: never leak it, never leave the connection hanging
+                    log.exception("answering a request on the llhttp edge failed")
+                finally:
+                    self._queue.popleft()
+                    if request is not None and self._guard is not None:
+                        self._guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -684,8 +828,8 @@ class HttpEdge(asyncio.Protocol):
                 if self._queue:
                     continue
                 self._busy = False
-                self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._lost or self._closing or self._assembly.off:
+                # idle: hand off, close, or arm the keep-alive timer
+                if not self._next():
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()
                 try:
@@ -707,37 +851,10 @@ class HttpEdge(asyncio.Protocol):
         if self._more is not None and not self._more.done():
             self._more.set_result(None)
 
-    async def _answer_front(self) -> bool:
-        """Answer the front request and take it off the queue; True when the connection
-        stays open."""
-        request = self._queue[0]
-        keep = False
-        try:
-            if request is None:
-                self._write(self._settings.malformed)
-                return False
-            keep = await self._answer(request)
-        except Exception:  # a bug: never leak it, never leave the connection hanging
-            log.exception("answering a request on the llhttp edge failed")
-            keep = False
-        finally:
-            self._queue.popleft()
-            if request is not None and self._guard is not None:
-                self._guard.request_finished()
-        return keep
-
-    async def _answer(self, request: EdgeRequest) -> bool:
-        """Answer ``request``; True when the connection stays open."""
-        if request.expect:
-            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
-        try:
-            status, body, headers = await self._answerer(request, self._peer, self._guard)
-        except ConnectionResetError:
-            return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not request.broken and not (
-            headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers,
-                                   self._settings.content_type))
+    async def _after(self, request: EdgeRequest, keep: bool) -> bool:
+        """Once the answer is written: wait for the transport to drain, and if the request
+        was refused before its body came, read and drop the rest of it; True when the
+        connection stays open."""
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body
