@@ -14,13 +14,14 @@ its paths and its values (:class:`EdgeSettings`), nothing more.
 Two parts, a sans-I/O core and a thin I/O shell:
 
 * :class:`RequestAssembly` -- sans-I/O. Fed a connection's bytes, it says when one of the
-  edge's requests has its headers complete (:class:`Started`), when its body is
-  (:class:`Completed`), when a request must go to aiohttp (:class:`HandOff`, carrying every
-  byte from that request's first on) and when the stream is not HTTP (:class:`Malformed`:
-  400 and close). It finds each header block's end itself and feeds llhttp one message at a
-  time (a body by its ``Content-Length``, a chunked body up to each LF), so it always knows
-  where a request began: llhttp does not say where in a buffer it stopped. Conflicting or
-  doubled ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
+  edge's requests has its headers complete (the :class:`EdgeRequest` itself, whose body is
+  whole once its ``complete`` is set, by this or a later feed), when a request must go to
+  aiohttp (:class:`HandOff`, carrying every byte from that request's first on) and when the
+  stream is not HTTP (:class:`Malformed`: 400 and close). It finds each header block's end
+  itself and feeds llhttp one message at a time (a body by its ``Content-Length``, a chunked
+  body up to each LF), so it always knows where a request began: llhttp does not say where in
+  a buffer it stopped. Conflicting or doubled ``Content-Length`` and ``Transfer-Encoding``
+  are llhttp's refusals (no smuggling).
   With :attr:`EdgeSettings.repeats` a header block a connection sent before, byte for byte,
   is not parsed again (:meth:`RequestAssembly._repeat`).
 * :class:`HttpEdge` -- the ``asyncio.Protocol`` shell. The connection guard
@@ -53,18 +54,17 @@ import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
 import httptools
 
 if TYPE_CHECKING:
     from .guard import ConnectionBudget, GuardedProtocol
 
-__all__ = ["Answer", "Answerer", "Completed", "EdgeRequest", "EdgeSettings", "HandOff",
-           "HttpEdge", "JSON_TYPE", "Malformed", "RequestAssembly", "Started", "has_bare_lf",
-           "plain_request", "response_bytes"]
+__all__ = ["Answer", "Answerer", "EdgeRequest", "EdgeSettings", "Event", "HandOff", "HttpEdge",
+           "JSON_TYPE", "Malformed", "RequestAssembly", "has_bare_lf", "plain_request",
+           "response_bytes"]
 
 log = logging.getLogger("mtgateway.httpedge")
 
@@ -204,26 +204,10 @@ class EdgeRequest:
         return self.target.partition(b"?")[0]
 
 
-# Started and Completed, built for every request, are named tuples made by ``tuple.__new__``
-# (:data:`_started`, :data:`_completed`): no ``__init__`` of Python's runs, in either build (a
-# frozen dataclass's generated one sets each field through ``object.__setattr__``, and any
-# written out is a Python call in the pure build). Tell them apart by type, not by ``==``.
-
-
-class Started(NamedTuple):
-    """A request's headers are complete (its body may still be on the way)."""
-
-    request: EdgeRequest
-
-
-class Completed(NamedTuple):
-    """The request's body is complete."""
-
-    request: EdgeRequest
-
-
-_started: Final = partial(tuple.__new__, Started)
-_completed: Final = partial(tuple.__new__, Completed)
+# A request whose headers are complete is its own event (no object made for it, in either
+# build: a named tuple made by ``tuple.__new__`` cost ~1,100 instructions in the compiled build,
+# a class's ``__init__`` a Python call in the pure one), and its body's end is no event at all
+# (its ``complete``, read where it is waited for). The rarer events are objects of their own.
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +223,9 @@ class Malformed:
     """The bytes are not an acceptable HTTP/1.x request: answer 400 and close."""
 
 
-Event = Started | Completed | HandOff | Malformed
+#: What :meth:`RequestAssembly.feed` says: a request whose headers are complete, a request
+#: for aiohttp, bytes that are not HTTP.
+Event = EdgeRequest | HandOff | Malformed
 
 _HEAD, _BODY, _OFF = 0, 1, 2
 
@@ -351,7 +337,7 @@ class RequestAssembly:
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
-        self._events.append(_started((request,)))
+        self._events.append(request)
         if self._repeats and not request.chunked and not request.expect \
                 and request.keep_alive and request.content_length is not None \
                 and request.content_length <= self._max_body:
@@ -384,7 +370,7 @@ class RequestAssembly:
         length = request.content_length = memo.content_length
         assert length is not None  # noqa: S101 - a memo has a Content-Length
         request.counted = True
-        self._events.append(_started((request,)))
+        self._events.append(request)
         if len(data) < length:  # the body's first part (the rest: :meth:`_body`)
             request.body += data
             request.body_left = length - len(data)
@@ -392,7 +378,6 @@ class RequestAssembly:
             return b""
         request.body += data[:length] if len(data) > length else data
         request.complete = True
-        self._events.append(_completed((request,)))
         return data[length:] if len(data) > length else b""
 
     def _body(self, data: bytes) -> bytes:
@@ -424,7 +409,7 @@ class RequestAssembly:
         return data[size:] if size < len(data) else b""
 
     def _done(self, request: EdgeRequest) -> None:
-        self._events.append(_completed((request,)))
+        """``request``'s body is whole: the next header block, unless it closes."""
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
@@ -663,12 +648,12 @@ class HttpEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            if type(event) is Started:  # (``_take``'s usual case, in place)
+            if type(event) is EdgeRequest:  # (``_take``'s usual case, in place)
                 if self._guard is not None:  # working from here until its answer is written
                     self._guard.request_started()
-                event.request.wait_body = self._body_waiter
-                self._queue.append(event.request)
-            elif type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+                event.wait_body = self._body_waiter
+                self._queue.append(event)
+            else:
                 self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
             state = self._assembly.watch_state

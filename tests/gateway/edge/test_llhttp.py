@@ -19,13 +19,7 @@ from hypothesis import strategies as st
 
 from gateway.edge.head import edge_head
 from gateway.edge.llhttp import assembly as RequestAssembly  # noqa: N812 - the daemon's
-from mtgateway_base.httpedge import (
-    Completed,
-    EdgeRequest,
-    HandOff,
-    Started,
-    has_bare_lf,
-)
+from mtgateway_base.httpedge import EdgeRequest, HandOff, has_bare_lf
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
@@ -48,14 +42,15 @@ HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def summary(events: Sequence[object]) -> list[tuple[object, ...]]:
+    """The events, a request's ``completed`` after its ``started`` when its body came whole
+    (by the end of the stream: a request's body ends before the next request begins)."""
     out: list[tuple[object, ...]] = []
     for event in events:
-        if isinstance(event, Started):
-            out.append(("started", event.request.method, event.request.target))
-        elif isinstance(event, Completed):
-            request = event.request
-            out.append(("completed", bytes(request.body), request.keep_alive, request.minor,
-                        request.too_large))
+        if isinstance(event, EdgeRequest):
+            out.append(("started", event.method, event.target))
+            if event.complete:
+                out.append(("completed", bytes(event.body), event.keep_alive, event.minor,
+                            event.too_large))
         elif isinstance(event, HandOff):
             out.append(("handoff",))
         else:
@@ -158,8 +153,8 @@ def test_the_repeats_of_a_header_block_share_its_head() -> None:
     """The head the rules read is built once for a connection's repeated block (the same
     object for each repeat, for the same peer), and is the head the block says."""
     assembly = RequestAssembly(LIMIT)
-    requests = [event.request for event in assembly.feed(post() * 3)
-                if isinstance(event, Started)]
+    requests = [event for event in assembly.feed(post() * 3)
+                if isinstance(event, EdgeRequest)]
     heads = [edge_head(request, "127.0.0.1") for request in requests]
     assert heads[0] is heads[1] is heads[2]
     assert (heads[0].method, heads[0].target, list(heads[0].hosts), heads[0].content_type,
