@@ -202,7 +202,7 @@ class Door:
         self._last: RpcContext | None = None
         #: Heads that passed rungs 1-7, by ``id`` (each kept, so its ``id`` is not reused
         #: while it is here), with the bearer token each carries: the llhttp edge gives a
-        #: connection's repeated header block one head (``RpcRequest.known_head``), and the
+        #: connection's repeated header block one head (``EdgeRequest.known``), and the
         #: rungs read nothing but the head and ``[server]``, fixed for the door's life, so
         #: one that passed passes again (a refusal is not kept: it is worked out, and
         #: reported, each time). The token itself is checked on every call.
