@@ -149,8 +149,12 @@ class Proc:
                  extra_env: Mapping[str, str] | None = None, tree: Path = ROOT,
                  wrapper: Sequence[str] = ()) -> None:
         # ``tree``: the checkout whose code runs (another one's for an A/B of trees), its
-        # client's sources first too; ``wrapper``: what runs the interpreter (valgrind)
-        paths = [str(tree)] if tree == ROOT else [str(tree), str(tree / "client" / "src")]
+        # client's, ground floor's and console's sources first too (as ``bench.daemon``'s
+        # commands take them: else the ground floor, the llhttp edge with it, would be this
+        # checkout's); ``wrapper``: what runs the interpreter (valgrind)
+        paths = [str(tree)] if tree == ROOT else [
+            str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
+                         if (tree / part / "src").is_dir())]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
             [*paths, os.environ.get("PYTHONPATH", "")]), **(extra_env or {}))
         # stderr to a file, not a pipe: a chatty child must never block on a full pipe.

@@ -26,7 +26,7 @@ Which door calls what:
 =====================================  ========================================================
 door                                   calls
 =====================================  ========================================================
-``POST /rpc``, llhttp (``llhttp.py``)  :meth:`Door.rpc` (the edge's request is its ``Body``)
+``POST /rpc``, llhttp (``llhttp.py``)  :meth:`Door.edge_rpc` (the edge's request is its ``Body``)
 ``POST /rpc``, aiohttp                 :meth:`Door.rpc` through ``http_rpc.serve_rpc``
 ``/api/...`` (``rest.py``)             :meth:`Door.enter` (a body only when one comes)
 ``/auth/...`` (``client_auth.py``)     :meth:`Door.enter` (a 1 KiB body, no token: the
@@ -53,7 +53,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from functools import partial
-from typing import Any, Final, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Final, NamedTuple, Protocol
 
 from aiohttp import web
 
@@ -74,8 +74,11 @@ from ..keys import (
     TERMINALS,
     TRADING,
 )
-from .head import RequestHead
+from .head import RequestHead, edge_head
 from .ladder import EdgeRules, body_refusal, content_refusal, edge_refusal, head_refusal
+
+if TYPE_CHECKING:
+    from mtgateway_base.httpedge import EdgeRequest
 
 __all__ = ["DOOR", "HEAD", "AiohttpBody", "Answer", "Body", "Door", "Entry", "bearer_of",
            "error_response"]
@@ -199,7 +202,7 @@ class Door:
         self._last: RpcContext | None = None
         #: Heads that passed rungs 1-7, by ``id`` (each kept, so its ``id`` is not reused
         #: while it is here), with the bearer token each carries: the llhttp edge gives a
-        #: connection's repeated header block one head (``RpcRequest.known_head``), and the
+        #: connection's repeated header block one head (``EdgeRequest.known``), and the
         #: rungs read nothing but the head and ``[server]``, fixed for the door's life, so
         #: one that passed passes again (a refusal is not kept: it is worked out, and
         #: reported, each time). The token itself is checked on every call.
@@ -221,6 +224,22 @@ class Door:
         entry = self.enter_now(head, body, conn)
         if entry is None:  # something must wait: the sequence from the start, as it waits
             return self._rpc_waiting(head, body, conn, called)
+        return self._dispatch(entry, called)
+
+    def edge_rpc(self, request: EdgeRequest, peer: str, conn: GuardedProtocol | None,
+                 called: list[str] | None = None) -> Coroutine[Any, Any, Answer]:
+        """:meth:`rpc` for a request the llhttp edge read (``llhttp.py``: the edge's
+        ``answer``), from ``peer``: its head the one built for its header block
+        (:func:`~gateway.edge.head.edge_head`, kept on the request and on the ones that
+        repeat its block), the request itself its body. :meth:`rpc`'s steps written out
+        rather than called: this is the call the edge's answering task awaits, with no
+        Python call between it and :meth:`enter_now`."""
+        head: RequestHead | None = request.known
+        if head is None:
+            head = edge_head(request, peer)
+        entry = self.enter_now(head, request, conn)
+        if entry is None:  # something must wait: the sequence from the start, as it waits
+            return self._rpc_waiting(head, request, conn, called)
         return self._dispatch(entry, called)
 
     async def _rpc_waiting(self, head: RequestHead, body: Body, conn: GuardedProtocol | None,

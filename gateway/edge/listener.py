@@ -10,10 +10,11 @@ to :func:`rpc_fast_path`, which sends a request for ``/rpc`` straight to
 passes anything else to the application as before (router, middleware, ``/ws``, ``/health``,
 404s). ``docs/performance.md`` has the A/B.
 
-With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps
-:class:`~gateway.edge.llhttp.RpcEdge` instead: ``POST /rpc`` never reaches aiohttp's parser, and
-any other request is handed to aiohttp's protocol on the same connection (where the fast path
-above still serves an ``/rpc`` that follows on it).
+With ``[server] rpc_edge = "llhttp"`` (the default) the guard wraps the ground floor's llhttp
+edge instead (:class:`~mtgateway_base.httpedge.HttpEdge`, given the daemon's ``/rpc`` by
+``llhttp.py``): ``POST /rpc`` never reaches aiohttp's parser, and any other request is handed
+to aiohttp's protocol on the same connection (where the fast path above still serves an
+``/rpc`` that follows on it).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from mtgateway_base.guard import ConnectionBudget, GuardedProtocol, GuardedSite, serve_as_work
+from mtgateway_base.httpedge import HttpEdge
 from mtgateway_base.log import log_access
 
 from ..config import ServerConfig
 from ..keys import CONFIG, CONNECTIONS
+from .door import DOOR
 from .http_rpc import RPC_METHODS, serve_rpc
-from .llhttp import LINGERING_S, RpcEdge
+from .llhttp import LINGERING_S, answerer, edge_settings
 
 __all__ = ["AccessLogger", "RpcSite", "bind_tcp", "rpc_fast_path", "start_http"]
 
@@ -88,7 +91,7 @@ class RpcSite(GuardedSite):
         every other request to aiohttp; None: aiohttp parses everything."""
         super().__init__(runner, host, port, budget, sock)
         self._app = app
-        self._edges: set[RpcEdge] = set()
+        self._edges: set[HttpEdge] = set()
 
     def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
         app, budget, edges = self._app, self._budget, self._edges
@@ -96,9 +99,10 @@ class RpcSite(GuardedSite):
             return super().protocol_factory(server)
         access_log = (logging.getLogger("gateway.access")
                       if app[CONFIG].logging.access_log else None)
+        answer, settings = answerer(app[DOOR], access_log), edge_settings(app[CONFIG].server)
 
         def factory() -> asyncio.Protocol:
-            edge = RpcEdge(app, server, edges, access_log)
+            edge = HttpEdge(answer, settings, budget, server, edges)
             return GuardedProtocol(edge, budget, parses=True)
         return factory
 

@@ -1,5 +1,5 @@
-"""The llhttp ``/rpc`` edge (``gateway/edge/llhttp.py``) against aiohttp's: the same bytes, the
-same answers.
+"""The llhttp ``/rpc`` edge (``gateway/edge/llhttp.py`` on ``mtgateway_base.httpedge``) against
+aiohttp's: the same bytes, the same answers.
 
 A daemon on each edge (``[server] rpc_edge``) is sent the same raw requests (valid, refused,
 malformed, pipelined, chunked, ``Expect: 100-continue``, HTTP/1.0, requests handed on to
@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from ea_bridge.connection import Welcomed
-from gateway.edge.llhttp import RpcEdge
 from gateway.keys import CONNECTIONS
+from mtgateway_base.httpedge import HttpEdge
 from tests.bridgekit import ScriptedEA
 from tests.e2e.conftest import LOGIN, SERVER, WAIT_S, Daemon, running_daemon
 
@@ -428,10 +428,10 @@ async def test_the_guard_and_the_edge_step_out_of_the_data_path(tmp_path: Path) 
             [guard] = daemon.app[CONNECTIONS].connections()
             assert guard.transport is not None
             edge = guard.transport.get_protocol()
-            assert isinstance(edge, RpcEdge) and edge is guard.inner
+            assert isinstance(edge, HttpEdge) and edge is guard.inner
             assert await answer(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") == 200
             assert guard.transport.get_protocol() is guard
-            assert not isinstance(guard.inner, RpcEdge)
+            assert not isinstance(guard.inner, HttpEdge)
             assert await answer(rpc()) == 200
             assert daemon.app[CONNECTIONS].connections() == [guard]
         finally:
@@ -453,7 +453,7 @@ async def test_a_keep_alive_connection_is_answered_by_one_task_that_ends_with_it
                     else asyncio.Task(coro, loop=loop, **kwargs))
             # the edge's own (the daemon runs background tasks beside it); a compiled build's
             # coroutine has no __qualname__ but its type names the method and the class
-            if "RpcEdge" in getattr(coro, "__qualname__", "") + type(coro).__name__:
+            if "HttpEdge" in getattr(coro, "__qualname__", "") + type(coro).__name__:
                 made.append(task)
             return task
 

@@ -6,38 +6,45 @@ aiohttp's request and response objects cost several times an ``asyncio.Protocol`
 answers the requests its process names (:attr:`EdgeSettings.ours`) through the process's own
 ``answer`` (which takes that process's door: its Host rule, its caller, its bounds, its one
 refusal table) and hands any other request, with the bytes already read, to aiohttp's protocol
-(then the connection is aiohttp's for good). uvicorn's ``httptools_impl`` is the shape.
+(then the connection is aiohttp's for good). uvicorn's ``httptools_impl`` is the shape. Both
+services stand on it: the daemon's ``POST /rpc`` (``gateway/edge/llhttp.py``) and the
+console's device calls (``mtgateway_console/door/edge.py``); each gives its own ``answer``,
+its paths and its values (:class:`EdgeSettings`), nothing more.
 
 Two parts, a sans-I/O core and a thin I/O shell:
 
-* :class:`RequestAssembly` -- sans-I/O. Fed a connection's bytes, it says when one of the
-  edge's requests has its headers complete (:class:`Started`), when its body is
-  (:class:`Completed`), when a request must go to aiohttp (:class:`HandOff`, carrying every
-  byte from that request's first on) and when the stream is not HTTP (:class:`Malformed`:
-  400 and close). It finds each header block's end itself and feeds llhttp one message at a
-  time (a body by its ``Content-Length``, a chunked body up to each LF), so it always knows
-  where a request began: llhttp does not say where in a buffer it stopped. Conflicting or
-  doubled ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
+* :class:`~mtgateway_base.httpassembly.RequestAssembly` -- sans-I/O (``httpassembly.py``).
+  Fed a connection's bytes, it says when one of the edge's requests has its headers complete
+  (the :class:`~mtgateway_base.httpassembly.EdgeRequest` itself), when a request must go to
+  aiohttp (a hand-off, with every byte from that request's first on) and when the stream is
+  not HTTP (400 and close); llhttp refuses conflicting or doubled ``Content-Length`` and
+  ``Transfer-Encoding`` (no smuggling). With :attr:`EdgeSettings.repeats` a header block a
+  connection sent before, byte for byte, is not parsed again.
 * :class:`HttpEdge` -- the ``asyncio.Protocol`` shell. The connection guard
   (:class:`~mtgateway_base.guard.GuardedProtocol`, with ``parses``) admits the connection and
-  steps out of the data path: the edge is the transport's protocol and tells the guard where
-  the stream stands (``stream_at``: its header and body deadlines, its eviction order). At a
-  hand-off the guard takes the transport back with aiohttp's protocol inside (``take_back``).
-  Requests are answered one at a time in arrival order (pipelining, as aiohttp does), by one
-  task per connection; an idle connection closes after ``keepalive_timeout_s``; and
-  :meth:`HttpEdge.shut_down` lets the request in progress finish before the connection closes.
+  steps out of the data path (``transport.set_protocol``, as uvicorn's protocol hands an
+  upgraded connection on): the edge is the transport's protocol and tells the guard where
+  the stream stands (``stream_at``: its header and body deadlines, its eviction order)
+  instead of the guard running its own header watch over every chunk. At a hand-off the
+  guard takes the transport back with aiohttp's protocol inside (``take_back``) and the edge
+  sees no more bytes. Requests are answered one at a time in arrival order (pipelining, as
+  aiohttp does), by one task per connection that waits for the next request while idle; an
+  idle connection closes after ``keepalive_timeout_s``; and :meth:`HttpEdge.shut_down` lets
+  the request in progress finish before the connection closes. A client that leaves does
+  not end the answer in progress (a trade in flight finishes, as with aiohttp's defaults)
+  unless :attr:`EdgeSettings.cancel_on_leave` says so (a long-poll ends with its client).
 
-The daemon's ``/rpc`` edge (``gateway/edge/llhttp.py``) is the same design, kept in the
-daemon's compiled build; this module is the ground floor's, which the console stands on.
+Every request, every answer, on this path: it is written for the count of Python calls a
+request costs (``python -m bench.rpcwork``, ``python -m bench.callwork``: the same on any
+machine), and compiled with mypyc in the compiled build (``[tool.mtgateway-base] compiled``).
 
-Not sent: ``Date`` and ``Server`` headers (nothing reads them on a device call).
+Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback or a device call).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -45,397 +52,33 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Final
 
-import httptools
+from .httpassembly import (
+    MAX_LINE,
+    EdgeRequest,
+    Event,
+    HandOff,
+    Malformed,
+    RequestAssembly,
+    has_bare_lf,
+    plain_request,
+)
 
 if TYPE_CHECKING:
     from .guard import ConnectionBudget, GuardedProtocol
 
-__all__ = ["Answer", "Answerer", "Completed", "EdgeRequest", "EdgeSettings", "HandOff",
-           "HttpEdge", "JSON_TYPE", "Malformed", "RequestAssembly", "Started", "has_bare_lf",
-           "plain_request", "response_bytes"]
+__all__ = ["Answer", "Answerer", "EdgeRequest", "EdgeSettings", "Event", "HandOff", "HttpEdge",
+           "JSON_TYPE", "Malformed", "RequestAssembly", "has_bare_lf", "plain_request",
+           "response_bytes"]
 
 log = logging.getLogger("mtgateway.httpedge")
 
-#: aiohttp's own limit on a request line or a header line (longer: 400).
-_MAX_LINE: Final = 8190
-#: A whole header block (the connection guard's limit on the aiohttp path; longer: 400).
-_MAX_HEAD: Final = 64 * 1024
 #: Complete requests queued behind the one being answered before reading pauses.
 _MAX_QUEUED: Final = 16
 #: A keep-alive timer that fires this close to its deadline closes (uvloop times in ms).
 _TIMER_SLACK_S: Final = 0.001
 _CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
-#: A header block's field names, and values (without the whitespace around them); the
-#: request line is not preceded by a line end, so neither matches it.
-_NAMES: Final = re.compile(rb"\r\n([^:\r\n]*):")
-_VALUES: Final = re.compile(rb"\r\n[^:\r\n]*:[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
-#: The headers whose first value a process's rules read (:meth:`EdgeRequest.first`).
-_NOTED: Final = frozenset({b"origin", b"content-type", b"authorization"})
 #: The ``Content-Type`` of every answer with a body, unless the process says otherwise.
 JSON_TYPE: Final = "application/json"
-
-
-def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
-    """Whether ``data[start:stop]`` holds an LF not preceded by CR (the byte before
-    ``start`` counts as the first one's predecessor).
-
-    Two counts, both C loops over the bytes: a look-behind regex search did the same at
-    ~2.1 us per request head here against ~0.4 us, ~5 % of a ``/rpc`` call's CPU.
-    """
-    return data.count(b"\n", start, stop) != data.count(b"\r\n", max(start - 1, 0), stop)
-
-
-@dataclass(eq=False, slots=True, init=False)
-class EdgeRequest:
-    """One request as the edge sees it: raw parts, body collected up to the limit.
-
-    Its ``__init__`` is written out (with the defaults): the one ``dataclass`` generates
-    fills four fields from factories, for an object every request builds.
-    """
-
-    target: bytes
-    method: bytes
-    minor: int
-    #: The header block as sent (from the request line to the empty line).
-    head: bytes
-    #: Each header's name (lowercase) and value, in order.
-    headers: list[tuple[bytes, bytes]]
-    keep_alive: bool
-    body: bytearray
-    #: Bytes of a ``Content-Length`` body still to come (unused when chunked).
-    body_left: int
-    content_length: int | None
-    chunked: bool
-    #: The body went past ``max_body_bytes``: it is read on and dropped (413).
-    too_large: bool
-    complete: bool
-    #: The body is not valid HTTP (a bad chunk): answered 400, then the connection closes.
-    broken: bool
-    #: ``Expect: 100-continue`` was sent (the only expectation served here).
-    expect: bool
-    #: Every ``Host`` value, and the first value of the headers the rules read (noted while
-    #: the headers are read, so the checks do not scan them again).
-    hosts: list[bytes]
-    noted: dict[bytes, bytes]
-    #: How the edge waits for more of the body (:meth:`RpcEdge._until_body`, set when it
-    #: queues the request).
-    wait_body: Callable[[EdgeRequest], Awaitable[None]] | None
-
-    def __init__(self, target: bytes = b"", method: bytes = b"", minor: int = 1,
-                 headers: list[tuple[bytes, bytes]] | None = None, keep_alive: bool = True,
-                 body: bytearray | None = None, body_left: int = 0,
-                 content_length: int | None = None, chunked: bool = False,
-                 too_large: bool = False, complete: bool = False, broken: bool = False,
-                 expect: bool = False, hosts: list[bytes] | None = None,
-                 noted: dict[bytes, bytes] | None = None,
-                 wait_body: Callable[[EdgeRequest], Awaitable[None]] | None = None) -> None:
-        self.target, self.method, self.minor = target, method, minor
-        self.head = b""
-        self.headers = [] if headers is None else headers
-        self.keep_alive = keep_alive
-        self.body = bytearray() if body is None else body
-        self.body_left, self.content_length, self.chunked = body_left, content_length, chunked
-        self.too_large, self.complete, self.broken = too_large, complete, broken
-        self.expect = expect
-        self.hosts = [] if hosts is None else hosts
-        self.noted = {} if noted is None else noted
-        self.wait_body = wait_body
-
-    @property
-    def settled(self) -> bool:
-        """Nothing more will come of the body: complete or broken."""
-        return self.complete or self.broken
-
-    # -- the door's ``Body`` (``door.py``) --------------------------------------------------
-
-    @property
-    def malformed(self) -> bool:
-        """The body turned out not to be HTTP (a bad chunk)."""
-        return self.broken
-
-    def take(self) -> bytes | None:
-        """The body if nothing more will come of it (``b""`` when broken or too large), else
-        None."""
-        if self.broken or self.too_large:
-            return b""
-        return bytes(self.body) if self.complete else None
-
-    async def receive(self) -> bytes:
-        """Wait until nothing more will come of the body (complete, broken, or too large to
-        keep); the door holds the deadline.
-
-        Raises:
-            ConnectionResetError: the client left.
-        """
-        assert self.wait_body is not None  # noqa: S101 - set by the edge that queued it
-        await self.wait_body(self)
-        return self.take() or b""
-
-    def first(self, name: bytes) -> str | None:
-        """The first value of header ``name`` (one of :data:`_NOTED`), decoded as aiohttp
-        does."""
-        value = self.noted.get(name)
-        return None if value is None else value.decode("utf-8", "surrogateescape")
-
-    @property
-    def path(self) -> bytes:
-        return self.target.partition(b"?")[0]
-
-
-# Started and Completed, built for every request, are not ``frozen``: a frozen dataclass's
-# generated ``__init__`` sets each field through ``object.__setattr__`` and stays interpreted
-# in the compiled build (~0.3 us a construction there, against ~0.03 us for the ``__init__``
-# written out). Nothing assigns to them after.
-
-
-@dataclass(slots=True, init=False)
-class Started:
-    """A request's headers are complete (its body may still be on the way)."""
-
-    request: EdgeRequest
-
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
-
-
-@dataclass(slots=True, init=False)
-class Completed:
-    """The request's body is complete."""
-
-    request: EdgeRequest
-
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
-
-
-@dataclass(frozen=True, slots=True)
-class HandOff:
-    """A request that is not the edge's own: ``data`` is every byte from its first on."""
-
-    data: bytes
-    request: EdgeRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Malformed:
-    """The bytes are not an acceptable HTTP/1.x request: answer 400 and close."""
-
-
-Event = Started | Completed | HandOff | Malformed
-
-_HEAD, _BODY, _OFF = 0, 1, 2
-
-
-#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
-_NO_REQUEST: Final[EdgeRequest | None] = None
-
-
-class RequestAssembly:
-    """A connection's byte stream to request events (no I/O, no clock).
-
-    States: reading a header block, reading a body, and off (after a hand-off, a malformed
-    request, or a request that closes the connection: nothing more is parsed).
-    """
-
-    def __init__(self, max_body_bytes: int, ours: Callable[[EdgeRequest], bool]) -> None:
-        self._parser = httptools.HttpRequestParser(self)
-        self._ours = ours
-        self._max_body = max_body_bytes
-        self._buffer = bytearray()
-        self._state = _HEAD
-        self._request: EdgeRequest | None = None
-        self._events: list[Event] = []
-
-    @property
-    def off(self) -> bool:
-        return self._state == _OFF
-
-    @property
-    def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
-        connection guard's header deadline and eviction order read it)."""
-        if self._state == _HEAD:
-            return "headers" if self._buffer else "idle"
-        return "body" if self._state == _BODY else "off"
-
-    def feed(self, data: bytes) -> list[Event]:
-        """Account for ``data``; the events it completed, in order."""
-        if self._state == _OFF:
-            return []
-        events = self._events = []
-        start = 0
-        if self._buffer:  # a header block begun earlier (bodies go to llhttp as they come)
-            start = max(0, len(self._buffer) - 3)  # where its end could first be
-            self._buffer += data
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        while data:
-            if self._state == _HEAD:
-                data = self._head(data, start)
-                start = 0
-            elif self._state == _BODY:
-                data = self._body(data)
-            else:
-                break
-        return events
-
-    def _head(self, data: bytes, start: int) -> bytes:
-        """Parse the header block at the start of ``data``; the bytes after what was used."""
-        while data[:2] == b"\r\n":  # empty lines before a request are ignored (RFC 9112)
-            data, start = data[2:], 0
-        end = data.find(b"\r\n\r\n", start)
-        # A line ended by a bare LF: 400 at once, as aiohttp answers (RFC 9112 §2.2 lets a
-        # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
-        # the header block is searched (a body may hold any byte), from where new bytes
-        # begin (the lookbehind still sees the byte before).
-        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
-            self._malformed()
-            return b""
-        if end < 0:
-            if len(data) > _MAX_HEAD or len(data) - (data.rfind(b"\r\n") + 2) > _MAX_LINE:
-                self._malformed()
-            else:
-                self._buffer += data
-            return b""
-        head, rest = data[:end + 4], data[end + 4:]
-        if len(head) > _MAX_LINE and (len(head) > _MAX_HEAD or any(
-                len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
-            self._malformed()
-            return b""
-        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
-        # the read below, after llhttp's callbacks set it, to be None still
-        self._request = _NO_REQUEST
-        try:
-            self._parser.feed_data(head)
-        except httptools.HttpParserUpgrade:
-            pass  # an Upgrade request (a WebSocket): not ours, handed off below
-        except httptools.HttpParserError:
-            self._malformed()
-            return b""
-        request = self._request
-        if request is None or not request.method or b"\r\n " in head or b"\r\n\t" in head:
-            # llhttp saw no complete header block; or a header folded over lines (obsolete:
-            # RFC 9112 section 5.2 lets a server refuse it)
-            self._malformed()
-            return b""
-        if not _read_headers(request, head):
-            self._malformed()
-            return b""
-        if not self._ours(request):
-            self._state = _OFF
-            self._events.append(HandOff(head + rest, request))
-            return b""
-        self._events.append(Started(request))
-        if request.complete:
-            self._done(request)
-        else:
-            self._state = _BODY
-        return rest
-
-    def _body(self, data: bytes) -> bytes:
-        """Feed llhttp the body bytes at the start of ``data``, never past the message's end;
-        the bytes after what was used."""
-        request = self._request
-        assert request is not None
-        if request.chunked:  # a chunked message can only end at an LF: feed up to each one
-            cut = data.find(b"\n")
-            size = len(data) if cut < 0 else cut + 1
-        else:
-            size = min(len(data), request.body_left)
-            request.body_left -= size
-        try:
-            self._parser.feed_data(data if size == len(data) else data[:size])
-        except httptools.HttpParserError:
-            self._malformed()
-            return b""
-        if request.complete:
-            self._done(request)
-        return data[size:] if size < len(data) else b""
-
-    def _done(self, request: EdgeRequest) -> None:
-        self._events.append(Completed(request))
-        self._state = _HEAD if request.keep_alive else _OFF
-
-    def _malformed(self) -> None:
-        if self._state == _BODY and self._request is not None:
-            self._request.broken = True  # the request it belongs to is answered 400
-        self._state = _OFF
-        self._buffer.clear()
-        self._events.append(Malformed())
-
-    # -- httptools callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._request = EdgeRequest()
-
-    def on_url(self, url: bytes) -> None:
-        assert self._request is not None
-        self._request.target += url
-
-    def on_headers_complete(self) -> None:
-        request = self._request
-        assert request is not None
-        parser = self._parser
-        request.method = parser.get_method()
-        request.minor = 0 if parser.get_http_version() == "1.0" else 1
-        request.keep_alive = parser.should_keep_alive()
-
-    def on_body(self, body: bytes) -> None:
-        request = self._request
-        assert request is not None
-        if request.too_large:
-            return
-        request.body += body
-        if len(request.body) > self._max_body:
-            request.too_large = True
-            request.body.clear()
-
-    def on_message_complete(self) -> None:
-        request = self._request
-        assert request is not None
-        request.complete = True
-        request.keep_alive = self._parser.should_keep_alive()
-
-
-def _read_headers(request: EdgeRequest, head: bytes) -> bool:
-    """The header fields of ``head`` (a header block llhttp accepted) into ``request``: its
-    names (lowercase) and values, every ``Host``, the first value of each noted header, the
-    body's framing and the expectation.
-
-    Read with two regular expressions over the whole block rather than llhttp's callback
-    per header: a callback is a Python call for each of a device call's ten headers, and
-    its bytes decoded one by one after (a tenth of a device call's Python calls, counted).
-    False when the block's lines cannot be read as fields.
-    """
-    names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
-    if len(names) != len(values):  # not reached: llhttp refused a line without a colon
-        return False
-    request.head = head
-    request.headers = headers = list(zip(names, values, strict=True))
-    noted = request.noted
-    for name, value in headers:
-        if name == b"host":
-            request.hosts.append(value)
-        elif name in _NOTED:
-            if name not in noted:
-                noted[name] = value
-        elif name == b"content-length":  # llhttp refused it unless it is one number
-            request.content_length = request.body_left = int(value)
-        elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
-            request.chunked = True
-        elif name == b"expect":
-            request.expect = True
-    return True
-
-
-def plain_request(request: EdgeRequest) -> bool:
-    """HTTP/1.x without an upgrade or an expectation other than ``100-continue`` (the only
-    requests an edge answers itself; anything else is aiohttp's)."""
-    for name, value in request.headers:
-        if name == b"upgrade" or (name == b"expect" and (
-                value.lower() != b"100-continue" or request.minor != 1)):
-            return False
-    return True
 
 
 def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_alive: bool,
@@ -445,8 +88,7 @@ def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_a
     ``Connection`` header it would add, ``Content-Type``/``Content-Length`` for a body."""
     if status == 200 and body is not None and headers is None and keep_alive \
             and request.minor == 1:  # the usual answer, without building it line by line
-        return b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-            content_type.encode("latin-1"), len(body), body)
+        return _ok_head(content_type) % (len(body), body)
     lines = [f"HTTP/1.{request.minor} {status} {HTTPStatus(status).phrase}"]
     if body is not None:
         lines.append(f"Content-Type: {content_type}")
@@ -464,10 +106,20 @@ def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_a
     return head + body if body else head
 
 
+def _ok_head(content_type: str) -> bytes:
+    """The usual answer's head (200, kept alive, HTTP/1.1), to be filled with ``%`` by the
+    body's length and the body."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: "
+            + content_type.encode("latin-1").replace(b"%", b"%%")
+            + b"\r\nContent-Length: %d\r\n\r\n%s")
+
+
 #: What an edge's ``answer`` gives back: the status, the body (JSON) and any other headers.
 Answer = tuple[int, bytes | None, dict[str, str] | None]
 #: How an edge answers one of its requests, given the peer's address and the connection's
-#: guard (None when served without one).
+#: guard (None when served without one). Called once per request on the connection's
+#: answering task, which awaits what it returns in its own frame: a plain function that
+#: returns a coroutine adds no coroutine level of its own.
 Answerer = Callable[[EdgeRequest, str, "GuardedProtocol | None"], Awaitable[Answer]]
 
 
@@ -490,6 +142,11 @@ class EdgeSettings:
     #: A client that leaves cancels the answer in progress (aiohttp's
     #: ``handler_cancellation``: a long-poll ends with its client); else it finishes.
     cancel_on_leave: bool = False
+    #: A connection's header block repeated byte for byte is not parsed again
+    #: (:class:`RequestAssembly`): for clients that send the same block on every call (the
+    #: daemon's ``/rpc``: the same Host, token, type and length). Off where every block
+    #: differs (a device call's proof is good once): the check would be work for nothing.
+    repeats: bool = False
 
 
 class HttpEdge(asyncio.Protocol):
@@ -512,7 +169,10 @@ class HttpEdge(asyncio.Protocol):
         self._budget = budget
         self._make_aiohttp = aiohttp_protocol
         self._edges = edges
-        self._assembly = RequestAssembly(settings.max_body_bytes, settings.ours)
+        self._assembly = RequestAssembly(settings.max_body_bytes, settings.ours,
+                                         repeats=settings.repeats)
+        #: The usual answer's head (:func:`_ok_head`), made once.
+        self._ok = _ok_head(settings.content_type)
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._guard: GuardedProtocol | None = None
@@ -535,6 +195,8 @@ class HttpEdge(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: Bound once, handed to each request queued (how its body is waited for).
         self._body_waiter = self._until_body
+        #: The stream's state as the guard was last told it (told again only on a change).
+        self._told: str | None = None
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -564,10 +226,20 @@ class HttpEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            self._take(event)
+            if type(event) is EdgeRequest:  # (``_take``'s usual case, in place)
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                event.wait_body = self._body_waiter
+                self._queue.append(event)
+            else:
+                self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
-            self._guard.stream_at(self._assembly.watch_state)
-        self._wake()
+            state = self._assembly.watch_state
+            if state != self._told:  # (a whole request read leaves it idle, as it was)
+                self._told = state
+                self._guard.stream_at(state)
+        if self._waiter is not None:  # an answer waits for the front request's body
+            self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
@@ -599,15 +271,11 @@ class HttpEdge(asyncio.Protocol):
     # -- reading ------------------------------------------------------------------------------
 
     def _take(self, event: Event) -> None:
-        """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
-        if isinstance(event, Started):
-            if self._guard is not None:  # working from here until its answer is written
-                self._guard.request_started()
-            event.request.wait_body = self._body_waiter
-            self._queue.append(event.request)
-        elif isinstance(event, HandOff):
+        """Keep the bytes of a request for aiohttp, note a malformed one (a request is
+        queued by :meth:`data_received` itself)."""
+        if type(event) is HandOff:
             self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
-        elif isinstance(event, Malformed) and not (
+        elif type(event) is Malformed and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
 
@@ -615,7 +283,7 @@ class HttpEdge(asyncio.Protocol):
         """Keep bytes that follow a request for aiohttp (reading pauses past a few lines)."""
         assert self._handoff is not None  # noqa: S101 - only called while holding
         self._handoff += data
-        if len(self._handoff) > 2 * _MAX_LINE and self._reading:
+        if len(self._handoff) > 2 * MAX_LINE and self._reading:
             self._pause_reading()
 
     def _wake(self) -> None:
@@ -641,10 +309,11 @@ class HttpEdge(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _next(self) -> None:
-        """Start answering the front request, or hand off, or wait idle."""
+    def _next(self) -> bool:
+        """Start answering the front request, or hand off, or wait idle; True when it left
+        the connection open and idle, waiting for a request."""
         if self._busy or self._lost:
-            return
+            return False
         if self._queue:
             self._busy = True
             if self._more is not None:  # the answering task waits: it takes the request
@@ -655,7 +324,7 @@ class HttpEdge(asyncio.Protocol):
             self._close()
         elif self._handoff is not None:
             self._hand_off()
-        elif not self._assembly.off:
+        elif self._assembly.watch_state != "off":  # (``RequestAssembly.off``, a value)
             # One timer per connection, not one per request: armed when none is, it closes
             # the connection if it is still idle at its deadline and otherwise re-arms for
             # the latest idle period (a call_later and cancel per request was ~2 % of the
@@ -664,17 +333,55 @@ class HttpEdge(asyncio.Protocol):
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._settings.keepalive_timeout_s,
                                                      self._keepalive_due)
+            return True
         else:
             self._close()  # the last request said Connection: close
+        return False
 
     async def _serve(self) -> None:
         """The connection's answering task: the queued requests in order, then, while the
         connection stays open and idle, a wait for the next one. One task per connection,
         not one per request: a task costs its creation and its registration with asyncio
-        (a ``WeakSet``, Python code even in the compiled build) on every call."""
+        (a ``WeakSet``, Python code even in the compiled build) on every call. Each request
+        is answered in this coroutine's own frame, not in one it awaits: every level of the
+        chain that waits for the answer (a daemon's EA, a console's database) is resumed
+        again when it comes."""
         try:
             while True:
-                keep = await self._answer_front()
+                request = self._queue[0]
+                keep = False
+                try:
+                    if request is None:
+                        self._write(self._settings.malformed)
+                    else:
+                        if request.expect:  # before the checks, as aiohttp's expect handler
+                            self._write(_CONTINUE)
+                        status, body, headers = await self._answerer(request, self._peer,
+                                                                     self._guard)
+                        keep = request.keep_alive and not self._closing \
+                            and not request.broken \
+                            and not (headers and headers.get("Connection") == "close")
+                        transport = self._transport  # (``_write``, in place)
+                        if transport is not None and not self._lost:
+                            transport.write(
+                                self._ok % (len(body), body)  # (the usual answer, in place)
+                                if status == 200 and body is not None and headers is None
+                                and keep and request.minor == 1
+                                else response_bytes(request, status, body, keep, headers,
+                                                    self._settings.content_type))
+                        # (``keep``: not broken, so the body is settled once complete)
+                        if self._drained is not None or (keep and not request.complete):
+                            keep = await self._after(request, keep)
+                        else:
+                            keep = keep and not self._lost
+                except ConnectionResetError:
+                    pass  # the client left while its body was on the way
+                except Exception:  # a bug: never leak it, never leave the connection hanging
+                    log.exception("answering a request on the llhttp edge failed")
+                finally:
+                    self._queue.popleft()
+                    if request is not None and self._guard is not None:
+                        self._guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -684,8 +391,8 @@ class HttpEdge(asyncio.Protocol):
                 if self._queue:
                     continue
                 self._busy = False
-                self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._lost or self._closing or self._assembly.off:
+                # idle: hand off, close, or arm the keep-alive timer
+                if not self._next():
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()
                 try:
@@ -707,37 +414,10 @@ class HttpEdge(asyncio.Protocol):
         if self._more is not None and not self._more.done():
             self._more.set_result(None)
 
-    async def _answer_front(self) -> bool:
-        """Answer the front request and take it off the queue; True when the connection
-        stays open."""
-        request = self._queue[0]
-        keep = False
-        try:
-            if request is None:
-                self._write(self._settings.malformed)
-                return False
-            keep = await self._answer(request)
-        except Exception:  # a bug: never leak it, never leave the connection hanging
-            log.exception("answering a request on the llhttp edge failed")
-            keep = False
-        finally:
-            self._queue.popleft()
-            if request is not None and self._guard is not None:
-                self._guard.request_finished()
-        return keep
-
-    async def _answer(self, request: EdgeRequest) -> bool:
-        """Answer ``request``; True when the connection stays open."""
-        if request.expect:
-            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
-        try:
-            status, body, headers = await self._answerer(request, self._peer, self._guard)
-        except ConnectionResetError:
-            return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not request.broken and not (
-            headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers,
-                                   self._settings.content_type))
+    async def _after(self, request: EdgeRequest, keep: bool) -> bool:
+        """Once the answer is written: wait for the transport to drain, and if the request
+        was refused before its body came, read and drop the rest of it; True when the
+        connection stays open."""
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

@@ -1,5 +1,5 @@
-"""The llhttp edge's request assembly (``gateway/edge/llhttp.py``), byte by byte (style rule
-2).
+"""The llhttp edge's request assembly (``mtgateway_base.httpedge``, with the daemon's ``/rpc``
+settings of ``gateway/edge/llhttp.py``), byte by byte (style rule 2).
 
 Every stream is fed whole, one byte at a time and split in two at every offset, and must give
 the same events: the same requests with the same bodies, and a hand-off carrying exactly the
@@ -17,14 +17,9 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.edge.llhttp import (
-    Completed,
-    HandOff,
-    RequestAssembly,
-    RpcRequest,
-    Started,
-    has_bare_lf,
-)
+from gateway.edge.head import edge_head
+from gateway.edge.llhttp import assembly as RequestAssembly  # noqa: N812 - the daemon's
+from mtgateway_base.httpedge import EdgeRequest, HandOff, has_bare_lf
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 LIMIT = 1024
@@ -47,14 +42,15 @@ HEALTH = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 def summary(events: Sequence[object]) -> list[tuple[object, ...]]:
+    """The events, a request's ``completed`` after its ``started`` when its body came whole
+    (by the end of the stream: a request's body ends before the next request begins)."""
     out: list[tuple[object, ...]] = []
     for event in events:
-        if isinstance(event, Started):
-            out.append(("started", event.request.method, event.request.target))
-        elif isinstance(event, Completed):
-            request = event.request
-            out.append(("completed", bytes(request.body), request.keep_alive, request.minor,
-                        request.too_large))
+        if isinstance(event, EdgeRequest):
+            out.append(("started", event.method, event.target))
+            if event.complete:
+                out.append(("completed", bytes(event.body), event.keep_alive, event.minor,
+                            event.too_large))
         elif isinstance(event, HandOff):
             out.append(("handoff",))
         else:
@@ -157,21 +153,21 @@ def test_the_repeats_of_a_header_block_share_its_head() -> None:
     """The head the rules read is built once for a connection's repeated block (the same
     object for each repeat, for the same peer), and is the head the block says."""
     assembly = RequestAssembly(LIMIT)
-    requests = [event.request for event in assembly.feed(post() * 3)
-                if isinstance(event, Started)]
-    heads = [request.head("127.0.0.1") for request in requests]
+    requests = [event for event in assembly.feed(post() * 3)
+                if isinstance(event, EdgeRequest)]
+    heads = [edge_head(request, "127.0.0.1") for request in requests]
     assert heads[0] is heads[1] is heads[2]
     assert (heads[0].method, heads[0].target, list(heads[0].hosts), heads[0].content_type,
             heads[0].content_length, heads[0].peer, heads[0].malformed) == (
         "POST", "/rpc", ["127.0.0.1"], "application/json", len(PING), "127.0.0.1", False)
-    assert requests[1].head("10.0.0.1").peer == "10.0.0.1"  # another peer: its own head
-    fields = _declared_fields(RpcRequest)
+    assert edge_head(requests[1], "10.0.0.1").peer == "10.0.0.1"  # another peer: its own
+    fields = _declared_fields(EdgeRequest)
     for request in requests:  # a repeat has every field a parsed request has, alike
         assert all(hasattr(request, name) for name in fields)
     assert [getattr(requests[2], name) for name in fields if name not in (
-        "template", "counted", "known_head", "wait_body")] == [
+        "template", "counted", "known", "wait_body")] == [
         getattr(requests[0], name) for name in fields if name not in (
-            "template", "counted", "known_head", "wait_body")]
+            "template", "counted", "known", "wait_body")]
 
 
 def test_anything_else_is_handed_off_with_its_bytes() -> None:
