@@ -41,9 +41,10 @@ import re
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import httptools
 
@@ -182,30 +183,26 @@ class EdgeRequest:
         return self.target.partition(b"?")[0]
 
 
-# Started and Completed, built for every request, are not ``frozen``: a frozen dataclass's
-# generated ``__init__`` sets each field through ``object.__setattr__`` and stays interpreted
-# in the compiled build (~0.3 us a construction there, against ~0.03 us for the ``__init__``
-# written out). Nothing assigns to them after.
+# Started and Completed, built for every request, are named tuples made by ``tuple.__new__``
+# (:data:`_started`, :data:`_completed`): no ``__init__`` of Python's runs (a frozen
+# dataclass's generated one sets each field through ``object.__setattr__``, and any written
+# out is a Python call). Tell them apart by type, not by ``==``.
 
 
-@dataclass(slots=True, init=False)
-class Started:
+class Started(NamedTuple):
     """A request's headers are complete (its body may still be on the way)."""
 
     request: EdgeRequest
 
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
 
-
-@dataclass(slots=True, init=False)
-class Completed:
+class Completed(NamedTuple):
     """The request's body is complete."""
 
     request: EdgeRequest
 
-    def __init__(self, request: EdgeRequest) -> None:
-        self.request = request
+
+_started: Final = partial(tuple.__new__, Started)
+_completed: Final = partial(tuple.__new__, Completed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,10 +223,6 @@ Event = Started | Completed | HandOff | Malformed
 _HEAD, _BODY, _OFF = 0, 1, 2
 
 
-#: What ``RequestAssembly._request`` is before llhttp's callbacks begin a message.
-_NO_REQUEST: Final[EdgeRequest | None] = None
-
-
 class RequestAssembly:
     """A connection's byte stream to request events (no I/O, no clock).
 
@@ -245,22 +238,19 @@ class RequestAssembly:
         self._state = _HEAD
         self._request: EdgeRequest | None = None
         self._events: list[Event] = []
+        #: Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
+        #: connection guard's header deadline and eviction order read it): set as each
+        #: :meth:`feed` ends (the edge reads it after every one; a value, not a call).
+        self.watch_state = "idle"
 
     @property
     def off(self) -> bool:
         return self._state == _OFF
 
-    @property
-    def watch_state(self) -> str:
-        """Where the stream stands, in :class:`~mtgateway_base.guard.HeaderWatch`'s words (the
-        connection guard's header deadline and eviction order read it)."""
-        if self._state == _HEAD:
-            return "headers" if self._buffer else "idle"
-        return "body" if self._state == _BODY else "off"
-
     def feed(self, data: bytes) -> list[Event]:
         """Account for ``data``; the events it completed, in order."""
         if self._state == _OFF:
+            self.watch_state = "off"
             return []
         events = self._events = []
         start = 0
@@ -277,6 +267,9 @@ class RequestAssembly:
                 data = self._body(data)
             else:
                 break
+        state = self._state
+        self.watch_state = ("headers" if self._buffer else "idle") if state == _HEAD \
+            else "body" if state == _BODY else "off"
         return events
 
     def _head(self, data: bytes, start: int) -> bytes:
@@ -287,8 +280,10 @@ class RequestAssembly:
         # A line ended by a bare LF: 400 at once, as aiohttp answers (RFC 9112 §2.2 lets a
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
-        # begin (the lookbehind still sees the byte before).
-        if has_bare_lf(data, start, end + 4 if end >= 0 else len(data)):
+        # begin (the byte before still counts: :func:`has_bare_lf`, written out).
+        stop = end + 4 if end >= 0 else len(data)
+        if data.count(b"\n", start, stop) != data.count(b"\r\n", start - 1 if start else 0,
+                                                       stop):
             self._malformed()
             return b""
         if end < 0:
@@ -302,34 +297,45 @@ class RequestAssembly:
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
-        # typed as the attribute, not as None: a compiled build (mypyc) would otherwise take
-        # the read below, after llhttp's callbacks set it, to be None still
-        self._request = _NO_REQUEST
+        if b"\r\n " in head or b"\r\n\t" in head:
+            # a header folded over lines (obsolete: RFC 9112 section 5.2 lets a server
+            # refuse it)
+            self._malformed()
+            return b""
+        # made here, not in llhttp's ``on_message_begin`` (a call from C on every request):
+        # ``head`` holds one header block, so llhttp begins at most one message in it
+        request = self._request = EdgeRequest()
+        # The fields are read first (their framing says how much of ``rest`` is the body);
+        # llhttp then judges the block, and refuses what they could not be read as.
+        if not _read_headers(request, head):
+            self._malformed()
+            return b""
+        length = request.content_length
+        # A body whose bytes are all here goes to llhttp with its header block, in one feed.
+        whole = length is not None and not request.chunked and len(rest) >= length \
+            and length <= self._max_body
         try:
-            self._parser.feed_data(head)
+            self._parser.feed_data(head + rest[:length] if whole and length else head)
         except httptools.HttpParserUpgrade:
             pass  # an Upgrade request (a WebSocket): not ours, handed off below
         except httptools.HttpParserError:
             self._malformed()
             return b""
-        request = self._request
-        if request is None or not request.method or b"\r\n " in head or b"\r\n\t" in head:
-            # llhttp saw no complete header block; or a header folded over lines (obsolete:
-            # RFC 9112 section 5.2 lets a server refuse it)
-            self._malformed()
-            return b""
-        if not _read_headers(request, head):
+        if not request.method:  # llhttp saw no complete header block
             self._malformed()
             return b""
         if not self._ours(request):
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
-        self._events.append(Started(request))
+        self._events.append(_started((request,)))
         if request.complete:
             self._done(request)
-        else:
-            self._state = _BODY
+            return rest[length:] if whole and length else rest
+        if whole:  # not reached: llhttp had the whole body and did not end the message
+            self._malformed()
+            return b""
+        self._state = _BODY
         return rest
 
     def _body(self, data: bytes) -> bytes:
@@ -353,7 +359,7 @@ class RequestAssembly:
         return data[size:] if size < len(data) else b""
 
     def _done(self, request: EdgeRequest) -> None:
-        self._events.append(Completed(request))
+        self._events.append(_completed((request,)))
         self._state = _HEAD if request.keep_alive else _OFF
 
     def _malformed(self) -> None:
@@ -364,9 +370,6 @@ class RequestAssembly:
         self._events.append(Malformed())
 
     # -- httptools callbacks ------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._request = EdgeRequest()
 
     def on_url(self, url: bytes) -> None:
         assert self._request is not None
@@ -398,9 +401,9 @@ class RequestAssembly:
 
 
 def _read_headers(request: EdgeRequest, head: bytes) -> bool:
-    """The header fields of ``head`` (a header block llhttp accepted) into ``request``: its
-    names (lowercase) and values, every ``Host``, the first value of each noted header, the
-    body's framing and the expectation.
+    """The header fields of ``head`` (one whole header block, which llhttp judges next) into
+    ``request``: its names (lowercase) and values, every ``Host``, the first value of each
+    noted header, the body's framing and the expectation.
 
     Read with two regular expressions over the whole block rather than llhttp's callback
     per header: a callback is a Python call for each of a device call's ten headers, and
@@ -408,7 +411,7 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
     False when the block's lines cannot be read as fields.
     """
     names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
-    if len(names) != len(values):  # not reached: llhttp refused a line without a colon
+    if len(names) != len(values):  # a line without a colon (llhttp refuses it too)
         return False
     request.head = head
     request.headers = headers = list(zip(names, values, strict=True))
@@ -419,9 +422,11 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
         elif name in _NOTED:
             if name not in noted:
                 noted[name] = value
-        elif name == b"content-length":  # llhttp refused it unless it is one number
+        elif name == b"content-length":  # llhttp refuses it unless it is one number
+            if not value.isdigit():
+                return False
             request.content_length = request.body_left = int(value)
-        elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
+        elif name == b"transfer-encoding":  # llhttp refuses it unless it ends chunked
             request.chunked = True
         elif name == b"expect":
             request.expect = True
@@ -490,6 +495,14 @@ class EdgeSettings:
     #: A client that leaves cancels the answer in progress (aiohttp's
     #: ``handler_cancellation``: a long-poll ends with its client); else it finishes.
     cancel_on_leave: bool = False
+    #: The head of the usual answer (200, a body, kept alive, HTTP/1.1) up to its
+    #: ``Content-Length`` value (``%d``), as :func:`response_bytes` writes it: made once.
+    ok_head: bytes = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok_head", (
+            b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %%d\r\n\r\n"
+            % self.content_type.encode("latin-1").replace(b"%", b"%%")))
 
 
 class HttpEdge(asyncio.Protocol):
@@ -535,6 +548,8 @@ class HttpEdge(asyncio.Protocol):
         self._drained: asyncio.Future[None] | None = None
         #: Bound once, handed to each request queued (how its body is waited for).
         self._body_waiter = self._until_body
+        #: The stream's state last told to the guard (``stream_at``: only a change is told).
+        self._told: str | None = None
 
     @property
     def transport(self) -> asyncio.Transport | None:
@@ -563,11 +578,22 @@ class HttpEdge(asyncio.Protocol):
             self._hold(data)
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
-        for event in self._assembly.feed(data):
-            self._take(event)
+        assembly = self._assembly
+        for event in assembly.feed(data):
+            if type(event) is Started:  # (``_take``'s usual case, in place)
+                if self._guard is not None:  # working from here until its answer is written
+                    self._guard.request_started()
+                event.request.wait_body = self._body_waiter
+                self._queue.append(event.request)
+            elif type(event) is not Completed:  # a body's end: ``_wake`` finds it below
+                self._take(event)
         if self._guard is not None:  # its header and body deadlines, its eviction order
-            self._guard.stream_at(self._assembly.watch_state)
-        self._wake()
+            state = assembly.watch_state
+            if state != self._told:  # (a whole request read leaves it idle, as it was)
+                self._told = state
+                self._guard.stream_at(state)
+        if self._waiter is not None:  # an answer waits for the front request's body
+            self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
             self._pause_reading()
         self._next()
@@ -599,15 +625,11 @@ class HttpEdge(asyncio.Protocol):
     # -- reading ------------------------------------------------------------------------------
 
     def _take(self, event: Event) -> None:
-        """Queue a request, keep the bytes of one for aiohttp, note a malformed one."""
-        if isinstance(event, Started):
-            if self._guard is not None:  # working from here until its answer is written
-                self._guard.request_started()
-            event.request.wait_body = self._body_waiter
-            self._queue.append(event.request)
-        elif isinstance(event, HandOff):
+        """Keep the bytes of a request for aiohttp, note a malformed one (a request is
+        queued by :meth:`data_received` itself)."""
+        if type(event) is HandOff:
             self._handoff = bytearray(event.data)  # (the guard holds it to the Host rule)
-        elif isinstance(event, Malformed) and not (
+        elif type(event) is Malformed and not (
                 self._queue and self._queue[-1] is not None and self._queue[-1].broken):
             self._queue.append(None)  # (a broken body's request is answered 400 itself)
 
@@ -641,10 +663,11 @@ class HttpEdge(asyncio.Protocol):
 
     # -- answering ----------------------------------------------------------------------------
 
-    def _next(self) -> None:
-        """Start answering the front request, or hand off, or wait idle."""
+    def _next(self) -> bool:
+        """Start answering the front request, or hand off, or wait idle; True when it left
+        the connection open and idle, waiting for a request."""
         if self._busy or self._lost:
-            return
+            return False
         if self._queue:
             self._busy = True
             if self._more is not None:  # the answering task waits: it takes the request
@@ -655,7 +678,7 @@ class HttpEdge(asyncio.Protocol):
             self._close()
         elif self._handoff is not None:
             self._hand_off()
-        elif not self._assembly.off:
+        elif self._assembly._state != _OFF:  # noqa: SLF001 - (``off``, read in place)
             # One timer per connection, not one per request: armed when none is, it closes
             # the connection if it is still idle at its deadline and otherwise re-arms for
             # the latest idle period (a call_later and cancel per request was ~2 % of the
@@ -664,17 +687,56 @@ class HttpEdge(asyncio.Protocol):
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._settings.keepalive_timeout_s,
                                                      self._keepalive_due)
+            return True
         else:
             self._close()  # the last request said Connection: close
+        return False
 
     async def _serve(self) -> None:
         """The connection's answering task: the queued requests in order, then, while the
         connection stays open and idle, a wait for the next one. One task per connection,
         not one per request: a task costs its creation and its registration with asyncio
-        (a ``WeakSet``, Python code even in the compiled build) on every call."""
+        (a ``WeakSet``, Python code) on every call. Each request is answered in this
+        coroutine's own frame, not in one it awaits: every level of the chain that waits
+        for the answer is resumed again when it comes."""
+        settings = self._settings
         try:
             while True:
-                keep = await self._answer_front()
+                request = self._queue[0]
+                keep = False
+                try:
+                    if request is None:
+                        self._write(settings.malformed)
+                    else:
+                        if request.expect:  # before the checks, as aiohttp's expect handler
+                            self._write(_CONTINUE)
+                        status, body, headers = await self._answerer(request, self._peer,
+                                                                     self._guard)
+                        keep = request.keep_alive and not self._closing \
+                            and not request.broken \
+                            and not (headers and headers.get("Connection") == "close")
+                        transport = self._transport  # (``_write``, in place)
+                        if transport is not None and not self._lost:
+                            if status == 200 and body is not None and headers is None \
+                                    and keep and request.minor == 1:  # the usual answer
+                                transport.write(settings.ok_head % len(body) + body)
+                            else:
+                                transport.write(response_bytes(request, status, body, keep,
+                                                               headers,
+                                                               settings.content_type))
+                        # (``keep``: not broken, so the body is settled once complete)
+                        if self._drained is not None or (keep and not request.complete):
+                            keep = await self._after(request, keep)
+                        else:
+                            keep = keep and not self._lost
+                except ConnectionResetError:
+                    pass  # the client left while its body was on the way
+                except Exception:  # a bug: never leak it, never leave the connection hanging
+                    log.exception("answering a request on the llhttp edge failed")
+                finally:
+                    self._queue.popleft()
+                    if request is not None and self._guard is not None:
+                        self._guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -684,8 +746,8 @@ class HttpEdge(asyncio.Protocol):
                 if self._queue:
                     continue
                 self._busy = False
-                self._next()  # idle: hand off, close, or arm the keep-alive timer
-                if self._lost or self._closing or self._assembly.off:
+                # idle: hand off, close, or arm the keep-alive timer
+                if not self._next():
                     return  # nothing more will be queued here
                 self._more = self._loop.create_future()
                 try:
@@ -707,37 +769,10 @@ class HttpEdge(asyncio.Protocol):
         if self._more is not None and not self._more.done():
             self._more.set_result(None)
 
-    async def _answer_front(self) -> bool:
-        """Answer the front request and take it off the queue; True when the connection
-        stays open."""
-        request = self._queue[0]
-        keep = False
-        try:
-            if request is None:
-                self._write(self._settings.malformed)
-                return False
-            keep = await self._answer(request)
-        except Exception:  # a bug: never leak it, never leave the connection hanging
-            log.exception("answering a request on the llhttp edge failed")
-            keep = False
-        finally:
-            self._queue.popleft()
-            if request is not None and self._guard is not None:
-                self._guard.request_finished()
-        return keep
-
-    async def _answer(self, request: EdgeRequest) -> bool:
-        """Answer ``request``; True when the connection stays open."""
-        if request.expect:
-            self._write(_CONTINUE)  # before the checks, as aiohttp's expect handler does
-        try:
-            status, body, headers = await self._answerer(request, self._peer, self._guard)
-        except ConnectionResetError:
-            return False  # the client left while its body was on the way
-        keep = request.keep_alive and not self._closing and not request.broken and not (
-            headers and headers.get("Connection") == "close")
-        self._write(response_bytes(request, status, body, keep, headers,
-                                   self._settings.content_type))
+    async def _after(self, request: EdgeRequest, keep: bool) -> bool:
+        """Once the answer is written: wait for the transport to drain, and if the request
+        was refused before its body came, read and drop the rest of it; True when the
+        connection stays open."""
         if self._drained is not None:
             await self._drained
         if keep and not request.settled:  # refused early: drop the rest of the body

@@ -43,15 +43,15 @@ class Abandoned(Exception):  # noqa: N818 - never reaches a caller
 class Job:
     """One transaction asked for on the loop: run by a worker, answered on the loop."""
 
-    __slots__ = ("abandoned", "args", "asked", "bounded", "fn", "future", "kwargs", "loop",
-                 "name", "round_trips")
+    __slots__ = ("abandoned", "args", "asked", "bounded", "deadline", "fn", "future", "kwargs",
+                 "loop", "round_trips")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        #: The transaction's name (:func:`transaction_name`).
-        self.name = transaction_name(fn)
         self.loop, self.bounded = loop, bounded
+        #: The caller's deadline on the loop (the door's timer; None: unbounded).
+        self.deadline: asyncio.TimerHandle | None = None
         self.future: asyncio.Future[tuple[Any, list[Callable[[], None]]]] = \
             loop.create_future()
         #: Set on the loop when the caller stopped waiting (deadline, cancellation): a job
@@ -61,6 +61,12 @@ class Job:
         self.asked = time.perf_counter()
         #: The messages its attempts sent to the server and waited for (``Tx.round_trips``).
         self.round_trips = 0
+
+    @property
+    def name(self) -> str:
+        """The transaction's name (:func:`transaction_name`): worked out where it is read (the
+        worker's timing, a log line, an error), not on the loop for every job."""
+        return transaction_name(self.fn)
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
