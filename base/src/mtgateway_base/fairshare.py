@@ -125,14 +125,18 @@ class Bounds:
 
     def of(self, who: Who) -> list[tuple[Kind, str, int]]:
         """The counters ``who`` takes, each with its bound, in the order they are taken."""
-        keys: list[tuple[Kind, str, int]] = []
+        # (written out, no ``append``: every request asks it two or three times)
         if who.credential:
-            keys.append(("credential", who.credential, self.per_credential))
+            first: tuple[Kind, str, int] | None = ("credential", who.credential,
+                                                   self.per_credential)
         elif self.per_address is not None:
-            keys.append(("address", who.address, self.per_address))
-        if who.owner:
-            keys.append(("owner", who.owner, self.per_owner))
-        return keys
+            first = ("address", who.address, self.per_address)
+        else:
+            first = None
+        if not who.owner:
+            return [] if first is None else [first]
+        owner: tuple[Kind, str, int] = ("owner", who.owner, self.per_owner)
+        return [owner] if first is None else [first, owner]
 
 
 #: Requests in progress (from the door's step that knew the caller to the answer).

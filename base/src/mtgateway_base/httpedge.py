@@ -114,6 +114,9 @@ class EdgeRequest:
     broken: bool
     #: ``Expect: 100-continue`` was sent (the only expectation served here).
     expect: bool
+    #: A header says the request is not an edge's (``Upgrade``, or an ``Expect`` other
+    #: than ``100-continue``): it goes to aiohttp (:func:`plain_request`).
+    foreign: bool
     #: Every ``Host`` value, and the first value of the headers the rules read (noted while
     #: the headers are read, so the checks do not scan them again).
     hosts: list[bytes]
@@ -138,6 +141,7 @@ class EdgeRequest:
         self.body_left, self.content_length, self.chunked = body_left, content_length, chunked
         self.too_large, self.complete, self.broken = too_large, complete, broken
         self.expect = expect
+        self.foreign = False
         self.hosts = [] if hosts is None else hosts
         self.noted = {} if noted is None else noted
         self.wait_body = wait_body
@@ -293,7 +297,7 @@ class RequestAssembly:
                 self._buffer += data
             return b""
         head, rest = data[:end + 4], data[end + 4:]
-        if len(head) > _MAX_LINE and (len(head) > _MAX_HEAD or any(
+        if end + 4 > _MAX_LINE and (end + 4 > _MAX_HEAD or any(
                 len(line) > _MAX_LINE for line in head.split(b"\r\n"))):
             self._malformed()
             return b""
@@ -394,10 +398,11 @@ class RequestAssembly:
             request.body.clear()
 
     def on_message_complete(self) -> None:
+        # (``keep_alive`` as llhttp said at the end of the headers: for a request it says
+        # the same at the end of the message)
         request = self._request
         assert request is not None
         request.complete = True
-        request.keep_alive = self._parser.should_keep_alive()
 
 
 def _read_headers(request: EdgeRequest, head: bytes) -> bool:
@@ -410,11 +415,12 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
     its bytes decoded one by one after (a tenth of a device call's Python calls, counted).
     False when the block's lines cannot be read as fields.
     """
-    names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
-    if len(names) != len(values):  # a line without a colon (llhttp refuses it too)
+    try:
+        headers = list(zip(_NAMES.findall(head.lower()), _VALUES.findall(head), strict=True))
+    except ValueError:  # a line without a colon (llhttp refuses it too)
         return False
     request.head = head
-    request.headers = headers = list(zip(names, values, strict=True))
+    request.headers = headers
     noted = request.noted
     for name, value in headers:
         if name == b"host":
@@ -430,17 +436,17 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
             request.chunked = True
         elif name == b"expect":
             request.expect = True
+            if value.lower() != b"100-continue":
+                request.foreign = True
+        elif name == b"upgrade":
+            request.foreign = True
     return True
 
 
 def plain_request(request: EdgeRequest) -> bool:
-    """HTTP/1.x without an upgrade or an expectation other than ``100-continue`` (the only
-    requests an edge answers itself; anything else is aiohttp's)."""
-    for name, value in request.headers:
-        if name == b"upgrade" or (name == b"expect" and (
-                value.lower() != b"100-continue" or request.minor != 1)):
-            return False
-    return True
+    """HTTP/1.x without an upgrade or an expectation other than ``100-continue`` on HTTP/1.1
+    (the only requests an edge answers itself; anything else is aiohttp's)."""
+    return not request.foreign and not (request.expect and request.minor != 1)
 
 
 def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_alive: bool,

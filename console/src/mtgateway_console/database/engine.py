@@ -209,14 +209,20 @@ class Database:
                 if taken is None:  # past its share: in its own line
                     async with lane.turn(who):
                         return await self._queue(fn, args, kwargs, bounded=True)
-        job = self._start(fn, args, kwargs, bounded=True)
+        # (``_start`` and ``_stop``, in place)
+        loop = asyncio.get_running_loop()
+        job = Job(fn, args, kwargs, loop, True)
+        self.in_flight += 1
+        self._workers.submit(job)
+        deadline = job.deadline = loop.call_later(self.bound_s, self._overdue, job)
         try:
             result, hooks = await job.future
         except BaseException:
             job.abandoned = True
             raise
         finally:
-            self._stop(job)
+            self.in_flight -= 1
+            deadline.cancel()
             if taken is not None:
                 lane.leave(taken)  # type: ignore[union-attr] # taken: there is a lane
         for hook in hooks:
@@ -254,7 +260,7 @@ class Database:
         self.in_flight += 1
         self._workers.submit(job)
         if bounded:
-            job.deadline = loop.call_at(loop.time() + self.bound_s, self._overdue, job)
+            job.deadline = loop.call_later(self.bound_s, self._overdue, job)
         return job
 
     def _stop(self, job: Job) -> None:

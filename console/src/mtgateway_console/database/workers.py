@@ -94,11 +94,13 @@ class Workers:
         self._run = run
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        #: Every thread is started (read without the lock: set once the last has been).
+        self._full = False
         self._lock = threading.Lock()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` for the next free worker (started here, up to ``size``)."""
-        if len(self._threads) < self._size:
+        if not self._full:
             with self._lock:
                 if len(self._threads) < self._size:
                     thread = threading.Thread(target=self._work, args=(self._queue,),
@@ -106,6 +108,7 @@ class Workers:
                                               name=f"mtgw-db-{len(self._threads)}")
                     self._threads.append(thread)
                     thread.start()
+                self._full = len(self._threads) >= self._size
         self._queue.put(job)
 
     def stop(self) -> list[threading.Thread]:
@@ -113,6 +116,7 @@ class Workers:
         caller to wait for); a later job starts new ones, on a queue of their own."""
         with self._lock:
             threads, self._threads = self._threads, []
+            self._full = False
             for _ in threads:
                 self._queue.put(None)
             self._queue = queue.SimpleQueue()

@@ -353,9 +353,11 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
             serving(request, Who(credential_of("device", checked.device.device_id), "",
                                  address_key(request.remote or "?")))
             if defer and known:
+                # (the connection's guard itself, on the llhttp edge: no lookup through the
+                # budget when the row commits)
                 return Caller("device_claim", device=checked.device, claim=replays.claim(
                     checked.replay_key, checked.made_at_s, now,
-                    partial(mark_authenticated, request)))
+                    partial(mark_authenticated, getattr(request, "guard", request))))
             fresh = await replays.remember(checked.replay_key, checked.made_at_s, now)
             found = fresh and not known and await authority.run(
                 approval_rows.device, checked.device.device_id) is not None

@@ -55,7 +55,6 @@ from mtgateway_base.httpedge import (
     EdgeRequest,
     EdgeSettings,
     HttpEdge,
-    plain_request,
 )
 from mtgateway_base.jsonbytes import encoder
 
@@ -101,7 +100,9 @@ def _malformed() -> bytes:
 
 def ours(request: EdgeRequest) -> bool:
     """A device call, its target exactly the route's path, on plain HTTP/1.x."""
-    return (request.method, request.target) in _TARGETS and plain_request(request)
+    # (``plain_request``, in place)
+    return (request.method, request.target) in _TARGETS and not request.foreign \
+        and not (request.expect and request.minor != 1)
 
 
 def device_routes(app: web.Application) -> dict[str, Handler]:
@@ -257,10 +258,14 @@ class DeviceEdge:
         when the call's database answer resumes it)."""
         started = time.perf_counter()
         call = DeviceCall(self._state, request, peer, guard)
-        hosts = request.hosts
-        allowed = self._hosts_seen.get(hosts[0]) if len(hosts) == 1 else False
-        if allowed is None:
-            allowed = self._host_rule(hosts[0])
+        try:
+            (host,) = request.hosts  # one Host (none, or two: refused)
+        except ValueError:
+            allowed: bool | None = False
+        else:
+            allowed = self._hosts_seen.get(host)
+            if allowed is None:
+                allowed = self._host_rule(host)
         response: Any
         if not allowed:
             response = self._misdirected(request, peer)
