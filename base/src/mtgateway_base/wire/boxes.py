@@ -56,7 +56,7 @@ def _aead(shared: bytes, device_id: str, nonce: str) -> AESGCM:
     key from SHA-256 takes): the same bytes as ``cryptography``'s ``HKDF(...).derive``, which
     costs twice the Python calls in its argument checks alone, on every lookup and refresh.
     """
-    info = BOX_INFO + b"\n" + device_id.encode("ascii") + b"\n" + nonce.encode("ascii")
+    info = BOX_INFO + f"\n{device_id}\n{nonce}".encode("ascii")
     prk = hmac.digest(_NO_SALT, shared, "sha256")
     return AESGCM(hmac.digest(prk, info + b"\x01", "sha256"))
 

@@ -113,8 +113,8 @@ def device_info(private_key: Ed25519PrivateKey) -> DeviceInfo:
 
 def proof_message(method: str, path: str, time_ms: str, body: bytes) -> bytes:
     """The bytes a device signs for one request."""
-    return (DEVICE_CONTEXT + f"{method.upper()}\n{path}\n{time_ms}\n".encode()
-            + hashlib.sha256(body).hexdigest().encode("ascii"))
+    return DEVICE_CONTEXT + (f"{method.upper()}\n{path}\n{time_ms}\n"
+                             f"{hashlib.sha256(body).hexdigest()}").encode()
 
 
 def device_proof_headers(private_key: Ed25519PrivateKey | curve25519.SigningKey, method: str,

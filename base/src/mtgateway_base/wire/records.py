@@ -18,7 +18,7 @@ import binascii
 import copy
 import functools
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -73,15 +73,11 @@ OFFLINE_GRACE_S: Final = 24 * 3600
 MAX_FUTURE_SKEW_S: Final = 300
 
 
-#: ``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-#: allow_nan=False).encode("utf-8")``, its encoder made once (``mtgateway_base.jsonbytes``).
-_canonical: Final = encoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            allow_nan=False)
-
-
-def canonical_json(obj: Any) -> bytes:
-    """The one byte form that is signed: sorted keys, no spaces, UTF-8, no floats expected."""
-    return _canonical(obj)
+#: The one byte form that is signed: sorted keys, no spaces, UTF-8, no floats expected
+#: (``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+#: allow_nan=False).encode("utf-8")``, its encoder made once: ``mtgateway_base.jsonbytes``).
+canonical_json: Final[Callable[[Any], bytes]] = encoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def console_proof_message(nonce: str, host: str) -> bytes:

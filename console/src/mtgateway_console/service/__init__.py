@@ -59,7 +59,7 @@ from ..migrations import version_of
 from ..passwords import Hashing
 from ..reports import TerminalRow
 from ..signins import StoredSessions, StoredSteps
-from ..store import AccountRow, AuthorityStore, ProofClaim
+from ..store import AccountRow, AuthorityStore, ProofClaim, StoredProofReplays
 from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals
@@ -144,6 +144,9 @@ class Authority:
         #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
         self.activity = shared.activity
         self.feed = shared.feed
+        #: The device proofs' replay rows (``store.StoredProofReplays``: made once, read by
+        #: the door on every device call).
+        self.proof_replays = StoredProofReplays(store, self)
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
         self.sessions = StoredSessions(store.database, *(
