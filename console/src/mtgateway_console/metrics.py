@@ -71,6 +71,10 @@ _REQUEST_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 #: host ~1 ms; a caller gives up after connect + statement timeouts (10 s by default).
 _DATABASE_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                             0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: The request buckets' ``le`` labels, +Inf last, as the library's histogram writes them
+#: (``floatToGoString``, untyped: typed here).
+_go_string: Callable[[float], str] = floatToGoString
+_BUCKET_LABELS: Final = tuple(_go_string(bound) for bound in (*_REQUEST_BUCKETS, math.inf))
 #: The route label of a request no route matched (404, 405): its path is anyone's to write.
 OTHER_ROUTE: Final = "other"
 
@@ -290,9 +294,9 @@ class _Requests(Collector):
             "by route", labels=["route"])
         for route, counts in list(self.timed.items()):
             buckets, total = [], 0.0
-            for bound, count in zip((*_REQUEST_BUCKETS, math.inf), counts, strict=False):
-                total += count
-                buckets.append((floatToGoString(bound), total))
+            for bound, each in zip(_BUCKET_LABELS, counts, strict=False):  # (not the sum)
+                total += each
+                buckets.append((bound, total))
             timed.add_metric([route], buckets, counts[-1])
         yield timed
 
