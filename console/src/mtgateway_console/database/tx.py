@@ -21,6 +21,7 @@ show which transactions wait on the network how often.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -237,8 +238,8 @@ class Tx:
                 if k:
                     cursor.nextset()
                 if answered is not None:
-                    answered.answer(cursor.fetchall() if cursor.description is not None
-                                    else [], cursor.rowcount)
+                    answered.answer(cursor.fetchall() if _has_rows(cursor.pgresult) else [],
+                                    cursor.rowcount)
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -258,6 +259,25 @@ class Tx:
         self.execute("COMMIT")
         if self._batching:
             self._send()
+
+
+@functools.cache
+def _row_statuses() -> frozenset[int]:
+    """The results that say "rows" even without a column (``SELECT ;``), as psycopg's
+    ``Cursor.description`` reads them: libpq's ``TUPLES_OK``, ``SINGLE_TUPLE`` and (libpq 17)
+    ``TUPLES_CHUNK``."""
+    from psycopg import pq  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+    return frozenset(int(getattr(pq.ExecStatus, name)) for name in (
+        "TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK") if hasattr(pq.ExecStatus, name))
+
+
+def _has_rows(result: Any) -> bool:
+    """Whether a statement's result carries rows (``fetchall`` reads them), as psycopg's
+    ``Cursor.description`` says, without building that description: a ``Column`` for each
+    column, its type looked up and its name decoded (most of a lookup's Python calls on the
+    worker, for a yes or no)."""
+    return bool(result) and (result.nfields > 0 or result.status in _row_statuses())
 
 
 class _Queued:
