@@ -21,7 +21,15 @@ event loop's), and for each transaction a worker runs, on ``SIGUSR1`` and off, w
 counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so on its standard output, which
 the bench reads. The daemon warms every kind up (``--warmup``
 rounds), then makes ``--calls`` calls of each kind in turn, one at a time, with the profiler
-on for exactly those. A row: per path, Python function calls per call on the loop's thread.
+on for exactly those. A row: per path, Python function calls per call on the loop's thread
+(and on the workers').
+
+The console's own timers run whatever the calls (the collector's pacing, the readiness
+check's transaction every second: some 125 Python calls a second here), so a window's count
+holds them for as long as it lasted, and a slower or busier machine, whose windows last
+longer, would count more a call. They are counted first, with the console idle for
+:data:`IDLE_S`, and their rate for each window's length is taken off its count: what is left
+is the calls'.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from tests.pgkit import PostgresServer
 
 __all__ = ["LAUNCHER", "count_calls", "main"]
 
+#: How long the console is counted idle first (its own timers' rate).
+IDLE_S: Final = 2.0
 #: ``bench/loopprofile.py``'s launcher, and a profile of each database worker thread, on for
 #: each transaction it runs while the loop's is on (``Database._execute`` wrapped before the
 #: console starts); at each stop their Python calls in all are written to
@@ -142,19 +152,35 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
                     if response.status != 200:
                         raise RuntimeError(f"{path} answered {response.status}: {text[:300]}")
 
+            async def window(calling: int | None) -> tuple[int, int, float]:
+                """One profiled window (``calls`` calls of kind ``calling``, or
+                :data:`IDLE_S` of none): the loop's Python calls, the workers', seconds."""
+                await _switch(console, signal.SIGUSR1, "callwork on")
+                started = loop.time()
+                if calling is None:
+                    await asyncio.sleep(IDLE_S)
+                else:
+                    for _ in range(calls):
+                        await call(calling)
+                lasted = loop.time() - started
+                await _switch(console, signal.SIGUSR2, "callwork off")
+                turn = len(turns)
+                turns.append(turn)
+                stats: Any = pstats.Stats(f"{out}.{turn}")  # total_calls: not in its stubs
+                workers = await asyncio.to_thread(Path(f"{out}.workers.{turn}").read_text,
+                                                  encoding="utf-8")
+                return stats.total_calls, int(workers), lasted
+
+            loop, turns = asyncio.get_running_loop(), list[int]()
             for _ in range(warmup):
                 for kind in range(len(kinds)):
                     await call(kind)
+            idle_loop, idle_workers, idle_s = await window(None)
             for kind, (_, path, _) in enumerate(kinds):
-                await _switch(console, signal.SIGUSR1, "callwork on")
-                for _ in range(calls):
-                    await call(kind)
-                await _switch(console, signal.SIGUSR2, "callwork off")
-                stats: Any = pstats.Stats(f"{out}.{kind}")  # total_calls: not in its stubs
-                counted[path] = stats.total_calls / calls
-                workers = await asyncio.to_thread(Path(f"{out}.workers.{kind}").read_text,
-                                                  encoding="utf-8")
-                off_loop[path] = int(workers) / calls
+                on_loop, on_workers, lasted = await window(kind)
+                # the console's own timers, at their idle rate for as long as the window
+                counted[path] = max(0.0, on_loop - idle_loop / idle_s * lasted) / calls
+                off_loop[path] = max(0.0, on_workers - idle_workers / idle_s * lasted) / calls
     finally:
         await asyncio.to_thread(console.stop)
     return counted, off_loop
