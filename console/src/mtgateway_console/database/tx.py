@@ -214,31 +214,38 @@ class Tx:
             cursor, prepared = self._cursor, self._prepared
             assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
             known = prepared.on(self._conn)
-            # The batch's statements in psycopg's style and all their values in order, bound
-            # by the driver once for the whole batch (a binding per statement was some twenty
-            # Python calls each, on the worker, for every statement of every call).
-            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+            # The batch's statements in psycopg's style with their values, bound by the driver
+            # for the whole batch at once (a binding per statement was some twenty Python
+            # calls each, on the worker, for every statement of every call); a batch larger
+            # than psycopg keeps its parse of (:data:`_CHUNK_VALUES`) is bound a chunk at a
+            # time, so it is not parsed anew on every call either.
+            pieces: list[tuple[str, tuple[Any, ...]]] = [] if known is not None \
+                else [("DEALLOCATE ALL", ())]
             values: list[Any] = []
             ours = set() if known is None else set(known)
-            answers: list[_Queued | None] = [None] * len(parts)
+            answers: list[_Queued | None] = [None] * len(pieces)
             for sql, args, queued in batch:
                 name = prepared.name_for(sql)
                 if name is None:
-                    parts.append(postgres_text(sql))
+                    pieces.append((postgres_text(sql), args))
                 else:
                     if name not in ours:
                         # (its ``%``, one again in ``numbered_text``, doubled for the binding)
-                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}".replace(
-                            "%", "%%"))
+                        pieces.append((f"PREPARE {name} AS {numbered_text(sql)}".replace(
+                            "%", "%%"), ()))
                         answers.append(None)
                         ours.add(name)
-                    parts.append(f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
-                                 else f"EXECUTE {name}")
+                    pieces.append((f"EXECUTE {name}({', '.join(['%s'] * len(args))})"
+                                   if args else f"EXECUTE {name}", args))
                 values.extend(args)
                 answers.append(queued)
+            query = ";\n".join([text for text, _ in pieces])
             prepared.settle(self._conn, None)  # until the server has answered
             self.round_trips += 1
-            cursor.execute(";\n".join(parts), values)
+            if len(values) <= _CHUNK_VALUES and len(query) <= _CHUNK_TEXT:
+                cursor.execute(query, values)  # the usual batch
+            else:
+                cursor.execute(_bound(cursor, pieces))
             prepared.settle(self._conn, ours)
             for k, answered in enumerate(answers):
                 if k:
@@ -265,6 +272,32 @@ class Tx:
         self.execute("COMMIT")
         if self._batching:
             self._send()
+
+
+#: A chunk of a batch bound at once holds this many values and characters at most: psycopg
+#: keeps its parse of a query up to 50 values and 4,096 bytes (``_queries``), and parses a
+#: larger one again on every call.
+_CHUNK_VALUES: Final = 50
+_CHUNK_TEXT: Final = 3000
+
+
+def _bound(cursor: Any, pieces: list[tuple[str, tuple[Any, ...]]]) -> str:
+    """A large batch's statements with their values bound (``cursor.mogrify``) a chunk at a
+    time, each within what psycopg keeps its parse of, and joined."""
+    chunks: list[str] = []
+    texts: list[str] = []
+    values: list[Any] = []
+    size = 0
+    for text, args in pieces:
+        if texts and (len(values) + len(args) > _CHUNK_VALUES
+                      or size + len(text) > _CHUNK_TEXT):
+            chunks.append(cursor.mogrify(";\n".join(texts), values))
+            texts, values, size = [], [], 0
+        texts.append(text)
+        values.extend(args)
+        size += len(text)
+    chunks.append(cursor.mogrify(";\n".join(texts), values))
+    return ";\n".join(chunks)
 
 
 @functools.cache
