@@ -38,11 +38,12 @@ def test_the_same_console_counts_the_same_work_twice(tmp_path: Path) -> None:
     # the console's target for a device call (docs/performance.md): a change that adds work
     # on the loop past it fails here, by a count the machine does not move
     assert all(one[path] <= CEILING for path in PATHS), one
-    # and the same calls' transactions on the database's workers: counted too (none for the
-    # key list, which asks the database nothing)
+    # and the same calls' transactions on the database's workers: counted too (the key list
+    # asks the database nothing: what is left there is the readiness check's transaction,
+    # once a second, less its idle rate, a few calls a call at most)
     workers = rows[0]["worker_python_calls_per_call"]
-    assert set(workers) == PATHS and workers["/v1/keys"] == 0
-    assert all(workers[path] > 0 for path in PATHS - {"/v1/keys"}), workers
+    assert set(workers) == PATHS and workers["/v1/keys"] < 20, workers
+    assert all(workers[path] > 100 for path in PATHS - {"/v1/keys"}), workers
     assert "[one] Python calls on the database's workers per call: " in proc.stdout
     assert "[one] Python calls on the loop per call: /v1/records/lookup" in proc.stdout
 
