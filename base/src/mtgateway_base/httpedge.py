@@ -15,9 +15,10 @@ Two parts, a sans-I/O core and a thin I/O shell:
   (:class:`Completed`), when a request must go to aiohttp (:class:`HandOff`, carrying every
   byte from that request's first on) and when the stream is not HTTP (:class:`Malformed`:
   400 and close). It finds each header block's end itself and feeds llhttp one message at a
-  time (a body by its ``Content-Length``, a chunked body up to each LF), so it always knows
-  where a request began: llhttp does not say where in a buffer it stopped. Conflicting or
-  doubled ``Content-Length`` and ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
+  time (a body by its ``Content-Length``, with its header block in one feed when all of it
+  has come; a chunked body up to each LF), so it always knows where a request began: llhttp
+  does not say where in a buffer it stopped. Conflicting or doubled ``Content-Length`` and
+  ``Transfer-Encoding`` are llhttp's refusals (no smuggling).
 * :class:`HttpEdge` -- the ``asyncio.Protocol`` shell. The connection guard
   (:class:`~mtgateway_base.guard.GuardedProtocol`, with ``parses``) admits the connection and
   steps out of the data path: the edge is the transport's protocol and tells the guard where
