@@ -8,17 +8,28 @@ function calls the loop's thread makes to answer one request does not move: the 
 gives the same count run after run. It is what the console's own code on the loop adds or
 saves (the door, the routes, the middlewares, aiohttp); the database work on the worker
 threads, the signature check inside libsodium and the C parts of the loop are not in it, so
-it is read beside the CPU figure, not instead of it.
+it is read beside the CPU figure, not instead of it. The same count is made on the database
+door's worker threads, where each call's transaction runs (psycopg, the statements, the
+door's own work): a second row, the work a call costs off the loop.
 
 How: per variant (``--variant NAME[,tree=PATH][,KEY=VALUE]``, as ``bench.authority`` takes
 them), a throw-away PostgreSQL database, a daemon provisioned by the variant's own code, and
 ``mtgateway-console`` started from the variant's tree under a small launcher
-(``bench/loopprofile.py``, shared with ``bench.rpcwork``, the daemon's count) that turns
-:mod:`cProfile` on for the main thread (the event loop's) on ``SIGUSR1`` and off, writing
-its counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so on its standard output,
-which the bench reads. The daemon warms every kind up (``--warmup``
+(:data:`LAUNCHER`: ``bench/loopprofile.py``'s, shared with ``bench.rpcwork``, the daemon's
+count, with the workers' count added) that turns :mod:`cProfile` on for the main thread (the
+event loop's), and for each transaction a worker runs, on ``SIGUSR1`` and off, writing its
+counts, on ``SIGUSR2`` (POSIX signals: Linux), and says so on its standard output, which
+the bench reads. The daemon warms every kind up (``--warmup``
 rounds), then makes ``--calls`` calls of each kind in turn, one at a time, with the profiler
-on for exactly those. A row: per path, Python function calls per call on the loop's thread.
+on for exactly those. A row: per path, Python function calls per call on the loop's thread
+(and on the workers').
+
+The console's own timers run whatever the calls (the collector's pacing, the readiness
+check's transaction every second: some 125 Python calls a second here), so a window's count
+holds them for as long as it lasted, and a slower or busier machine, whose windows last
+longer, would count more a call. They are counted first, with the console idle for
+:data:`IDLE_S`, and their rate for each window's length is taken off its count: what is left
+is the calls'.
 """
 
 from __future__ import annotations
@@ -33,17 +44,63 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 
 from bench.authority import _calls, _Signer, filled
 from bench.consoles import ConsoleProcess, Variant, console_config, provision
-from bench.loopprofile import LAUNCHER, switch
+from bench.loopprofile import LAUNCHER as LOOP_LAUNCHER
+from bench.loopprofile import switch
 from mtgateway_base.loop import run as run_on_loop
 from tests.pgkit import PostgresServer
 
-__all__ = ["count_calls", "main"]
+__all__ = ["LAUNCHER", "count_calls", "main"]
+
+#: How long the console is counted idle first (its own timers' rate).
+IDLE_S: Final = 2.0
+#: ``bench/loopprofile.py``'s launcher, and a profile of each database worker thread, on for
+#: each transaction it runs while the loop's is on (``Database._execute`` wrapped before the
+#: console starts); at each stop their Python calls in all are written to
+#: ``<path>.workers.<turn>``.
+LAUNCHER: Final = """
+import cProfile, threading
+from mtgateway_console.database import engine
+_workers, _lock, _local, _on = [], threading.Lock(), threading.local(), [False]
+_execute = engine.Database._execute
+def _profiled(self, job):
+    if not _on[0]:
+        return _execute(self, job)
+    profile = getattr(_local, "profile", None)
+    if profile is None:
+        profile = _local.profile = cProfile.Profile()
+        with _lock:
+            _workers.append(profile)
+    profile.enable()
+    try:
+        return _execute(self, job)
+    finally:
+        profile.disable()
+engine.Database._execute = _profiled
+def _workers_on():
+    with _lock:
+        for profile in _workers:
+            profile.clear()
+    _on[0] = True
+def _workers_off(path):
+    _on[0] = False
+    with _lock:
+        total = sum(entry.callcount for profile in _workers for entry in profile.getstats())
+    with open(path, "w") as file:
+        file.write(str(total))
+""" + LOOP_LAUNCHER.replace(
+    '    state["profile"] = cProfile.Profile()\n',
+    '    _workers_on()\n    state["profile"] = cProfile.Profile()\n').replace(
+    '    state["profile"].disable()\n', '    state["profile"].disable()\n'
+    '    _workers_off(f"{out}.workers.{state[\'turn\']}")\n')
+if LAUNCHER.count("_workers_o") != 4:  # defined twice, called twice
+    raise RuntimeError("bench/loopprofile.py's launcher changed: bench.callwork's workers' "
+                       "count no longer fits it")
 
 async def _switch(console: ConsoleProcess, signum: int, line: str) -> None:
     """Send ``signum`` to the console and wait until its launcher acted on it.
@@ -60,9 +117,10 @@ async def _switch(console: ConsoleProcess, signum: int, line: str) -> None:
 
 
 async def count_calls(server: PostgresServer, root: Path, variant: Variant, calls: int,
-                      warmup: int) -> dict[str, float]:
-    """Per path, Python function calls on ``variant``'s console loop thread per call
-    (``calls`` of each kind, after ``warmup`` rounds of every kind).
+                      warmup: int) -> tuple[dict[str, float], dict[str, float]]:
+    """Per path, Python function calls on ``variant``'s console loop thread per call, and on
+    its database workers' threads (``calls`` of each kind, after ``warmup`` rounds of every
+    kind).
 
     Raises:
         RuntimeError: a call was not answered 200, or the console did not start.
@@ -80,6 +138,7 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
     await asyncio.to_thread(console.start)
     signer, kinds = _Signer(daemon), _calls(daemon)
     counted: dict[str, float] = {}
+    off_loop: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
 
@@ -93,19 +152,38 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
                     if response.status != 200:
                         raise RuntimeError(f"{path} answered {response.status}: {text[:300]}")
 
+            async def window(calling: int | None) -> tuple[int, int, float]:
+                """One profiled window (``calls`` calls of kind ``calling``, or
+                :data:`IDLE_S` of none): the loop's Python calls, the workers', seconds."""
+                await _switch(console, signal.SIGUSR1, "callwork on")
+                started = loop.time()
+                if calling is None:
+                    await asyncio.sleep(IDLE_S)
+                else:
+                    for _ in range(calls):
+                        await call(calling)
+                lasted = loop.time() - started
+                await _switch(console, signal.SIGUSR2, "callwork off")
+                turn = len(turns)
+                turns.append(turn)
+                stats: Any = pstats.Stats(f"{out}.{turn}")  # total_calls: not in its stubs
+                workers = await asyncio.to_thread(Path(f"{out}.workers.{turn}").read_text,
+                                                  encoding="utf-8")
+                return stats.total_calls, int(workers), lasted
+
+            loop, turns = asyncio.get_running_loop(), list[int]()
             for _ in range(warmup):
                 for kind in range(len(kinds)):
                     await call(kind)
+            idle_loop, idle_workers, idle_s = await window(None)
             for kind, (_, path, _) in enumerate(kinds):
-                await _switch(console, signal.SIGUSR1, "callwork on")
-                for _ in range(calls):
-                    await call(kind)
-                await _switch(console, signal.SIGUSR2, "callwork off")
-                stats: Any = pstats.Stats(f"{out}.{kind}")  # total_calls: not in its stubs
-                counted[path] = stats.total_calls / calls
+                on_loop, on_workers, lasted = await window(kind)
+                # the console's own timers, at their idle rate for as long as the window
+                counted[path] = max(0.0, on_loop - idle_loop / idle_s * lasted) / calls
+                off_loop[path] = max(0.0, on_workers - idle_workers / idle_s * lasted) / calls
     finally:
         await asyncio.to_thread(console.stop)
-    return counted
+    return counted, off_loop
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,12 +204,16 @@ async def _run(args: argparse.Namespace, variants: list[Variant]) -> list[dict[s
     rows: list[dict[str, Any]] = []
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         for variant in variants:
-            counted = await count_calls(server, Path(tmp) / variant.name, variant,
-                                        args.calls, args.warmup)
+            counted, off_loop = await count_calls(server, Path(tmp) / variant.name, variant,
+                                                  args.calls, args.warmup)
             rows.append({"variant": variant.name, "tree": str(variant.tree),
-                         "calls": args.calls, "python_calls_per_call": counted})
+                         "calls": args.calls, "python_calls_per_call": counted,
+                         "worker_python_calls_per_call": off_loop})
             print(f"[{variant.name}] Python calls on the loop per call: "
                   + ", ".join(f"{path} {n:,.1f}" for path, n in counted.items()), flush=True)
+            print(f"[{variant.name}] Python calls on the database's workers per call: "
+                  + ", ".join(f"{path} {n:,.1f}" for path, n in off_loop.items()),
+                  flush=True)
     return rows
 
 

@@ -575,3 +575,22 @@ async def test_a_statement_sent_often_is_prepared_once_per_connection(url: str) 
     assert await db.run(_prepared_here) == {"mtgw_0": 4, "mtgw_1": 4, "mtgw_2": 1}
     await db.close()
 
+
+
+def _many_in_one_batch(tx: Tx, first: int, rows: int) -> list[Any]:
+    """``rows`` writes of three values each queued, a literal ``%`` and ``?`` among them, then
+    one read: a batch of more values and text than one binding of the driver keeps."""
+    for k in range(first, first + rows):
+        tx.execute("INSERT INTO t (k, v) VALUES (?, ? || '%?' || ?)", (k, f"v{k}%", "?"))
+    return tx.query("SELECT k, v FROM t WHERE k >= ? ORDER BY k", (first,))
+
+
+async def test_a_large_batch_travels_whole_with_its_literals(db: Database) -> None:
+    """Past the values and text a batch's binding takes at once, and past the count after
+    which a statement is prepared on its connection: every value lands as sent, every literal
+    ``%`` and ``?`` stays literal, one round trip for the writes and the read."""
+    await db.run(_create)
+    for first in (0, 1000, 2000, 3000, 4000, 5000, 6000):  # prepared from the fifth batch
+        rows = await db.run(_many_in_one_batch, first, 70)
+        assert [tuple(r) for r in rows] == [(k, f"v{k}%%??") for k in
+                                            range(first, first + 70)]

@@ -36,22 +36,23 @@ key, 64 bytes), so the conversion is paid once per key rather than per signature
 releases it around every C call), so work sent to a worker thread still frees the event loop.
 Both run on Windows: PyNaCl ships wheels with libsodium for it. This is the only module of the
 project that imports PyNaCl.
+
+libsodium is called through PyNaCl's own cffi module (``nacl._sodium``: the ``ffi`` and ``lib``
+its ``nacl.bindings`` wrap), not through those wrappers: each is several Python calls around
+the one C call (its buffers, its lengths, a checking helper), on every device call. The C
+functions are libsodium's documented API (``crypto_sign``, ``crypto_sign_open``,
+``crypto_scalarmult_base``, ``crypto_scalarmult``; a length's pointer may be ``NULL``), the
+ones PyNaCl's wrappers call; every length is checked here before one is called.
 """
 
 from __future__ import annotations
 
-import secrets
+import os
 from typing import Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from nacl.bindings import (
-    crypto_scalarmult,
-    crypto_scalarmult_base,
-    crypto_sign,
-    crypto_sign_open,
-)
-from nacl.exceptions import BadSignatureError
+from nacl._sodium import ffi, lib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["KEY_BYTES", "SIGNATURE_BYTES", "ExchangeKey", "SigningKey", "verify"]
 
@@ -82,8 +83,16 @@ class SigningKey:
         return f"SigningKey(public_raw={self.public_raw.hex()})"
 
     def sign(self, message: bytes) -> bytes:
-        """The 64-byte Ed25519 signature of ``message``."""
-        return crypto_sign(message, self._secret)[:SIGNATURE_BYTES]
+        """The 64-byte Ed25519 signature of ``message``.
+
+        Raises:
+            RuntimeError: libsodium failed (not reached: signing cannot fail).
+        """
+        size = len(message)
+        signed = ffi.new("unsigned char[]", SIGNATURE_BYTES + size)  # signature || message
+        if lib.crypto_sign(signed, ffi.NULL, message, size, self._secret) != 0:
+            raise RuntimeError("Unexpected library error")
+        return ffi.buffer(signed, SIGNATURE_BYTES)[:]  # type: ignore[no-any-return]
 
 
 def verify(public_raw: bytes, signature: bytes, message: bytes) -> None:
@@ -101,10 +110,11 @@ def verify(public_raw: bytes, signature: bytes, message: bytes) -> None:
         # libsodium reads the signature off the front of signature || message: a short one
         # would borrow the message's first bytes.
         raise InvalidSignature
-    try:
-        crypto_sign_open(signature + message, public_raw)
-    except BadSignatureError as exc:
-        raise InvalidSignature from exc
+    signed = signature + message
+    size = len(signed)
+    if lib.crypto_sign_open(ffi.new("unsigned char[]", size), ffi.NULL, signed, size,
+                            public_raw) != 0:
+        raise InvalidSignature
 
 
 class ExchangeKey:
@@ -118,9 +128,12 @@ class ExchangeKey:
     __slots__ = ("_private", "public_raw")
 
     def __init__(self) -> None:
-        self._private = secrets.token_bytes(KEY_BYTES)
+        self._private = os.urandom(KEY_BYTES)  # (what secrets.token_bytes reads, directly)
+        public = ffi.new("unsigned char[]", KEY_BYTES)
+        if lib.crypto_scalarmult_base(public, self._private) != 0:
+            raise RuntimeError("Unexpected library error")  # not reached
         #: The raw 32-byte public key.
-        self.public_raw: bytes = crypto_scalarmult_base(self._private)
+        self.public_raw: bytes = ffi.buffer(public, KEY_BYTES)[:]
 
     def __repr__(self) -> str:
         return f"ExchangeKey(public_raw={self.public_raw.hex()})"
@@ -134,7 +147,8 @@ class ExchangeKey:
         """
         if len(their_public) != KEY_BYTES:
             raise ValueError("An X25519 public key is 32 bytes long")
-        try:
-            return crypto_scalarmult(self._private, their_public)
-        except RuntimeError as exc:  # libsodium refuses an all-zero result
-            raise ValueError("Error computing shared key.") from exc
+        shared = ffi.new("unsigned char[]", KEY_BYTES)
+        if lib.crypto_scalarmult(shared, self._private, their_public) != 0:
+            # libsodium refuses an all-zero result
+            raise ValueError("Error computing shared key.")
+        return ffi.buffer(shared, KEY_BYTES)[:]  # type: ignore[no-any-return]

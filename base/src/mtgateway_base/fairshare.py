@@ -125,14 +125,18 @@ class Bounds:
 
     def of(self, who: Who) -> list[tuple[Kind, str, int]]:
         """The counters ``who`` takes, each with its bound, in the order they are taken."""
-        keys: list[tuple[Kind, str, int]] = []
+        # (written out, no ``append``: every request asks it two or three times)
         if who.credential:
-            keys.append(("credential", who.credential, self.per_credential))
+            first: tuple[Kind, str, int] | None = ("credential", who.credential,
+                                                   self.per_credential)
         elif self.per_address is not None:
-            keys.append(("address", who.address, self.per_address))
-        if who.owner:
-            keys.append(("owner", who.owner, self.per_owner))
-        return keys
+            first = ("address", who.address, self.per_address)
+        else:
+            first = None
+        if not who.owner:
+            return [] if first is None else [first]
+        owner: tuple[Kind, str, int] = ("owner", who.owner, self.per_owner)
+        return [owner] if first is None else [first, owner]
 
 
 #: Requests in progress (from the door's step that knew the caller to the answer).
@@ -193,36 +197,44 @@ class Share:
     def __init__(self, name: str, bounds: Bounds) -> None:
         self.name = name
         self.bounds = bounds
-        self._held: Counter[tuple[Kind, str]] = Counter()
+        #: What each caller holds now (a plain ``dict``: a ``Counter``'s missing key is a
+        #: Python call, on every request).
+        self._held: dict[tuple[Kind, str], int] = {}
         #: The most held at once by one caller, per kind (what a test reads).
-        self.most: Counter[Kind] = Counter()
+        self.most: Counter[Kind] = Counter({"credential": 0, "owner": 0, "address": 0})
         #: Refusals, per kind of bound that was full.
         self.refused: Counter[Kind] = Counter()
 
     def held(self, kind: Kind, name: str) -> int:
         """How many ``name`` (of ``kind``) holds now."""
-        return self._held[(kind, name)]
+        return self._held.get((kind, name), 0)
 
     def take(self, who: Who) -> Kind | None:
         """Hold one more for ``who``: None when taken, else the kind of bound that was full
         (nothing taken)."""
         keys = self.bounds.of(who)
+        held = self._held
         for kind, name, bound in keys:
-            if self._held[(kind, name)] >= bound:
+            if held.get((kind, name), 0) >= bound:
                 self.refused[kind] += 1
                 return kind
+        most = self.most
         for kind, name, _ in keys:
-            held = self._held[(kind, name)] = self._held[(kind, name)] + 1
-            self.most[kind] = max(self.most[kind], held)
+            count = held[(kind, name)] = held.get((kind, name), 0) + 1
+            if count > most[kind]:
+                most[kind] = count
         return None
 
     def give(self, who: Who) -> None:
         """Give back one :meth:`take` held for ``who``."""
+        held = self._held
         for kind, name, _ in self.bounds.of(who):
             key = (kind, name)
-            self._held[key] -= 1
-            if self._held[key] <= 0:
-                del self._held[key]
+            count = held[key] - 1
+            if count <= 0:
+                del held[key]
+            else:
+                held[key] = count
 
 
 class _Queue:
@@ -245,7 +257,7 @@ class Lane:
         self.bounds = bounds
         self._queues: dict[tuple[Kind, str], _Queue] = {}
         #: The most held at once by one caller, per kind (what a test reads).
-        self.most: Counter[Kind] = Counter()
+        self.most: Counter[Kind] = Counter({"credential": 0, "owner": 0, "address": 0})
         #: Set at the next change, for an observer waiting in :meth:`until` (None: nobody
         #: waits, so a turn costs no event: the database's lane takes one per transaction).
         self._changed: asyncio.Event | None = None
@@ -288,6 +300,48 @@ class Lane:
         finally:
             for key in reversed(taken):
                 self._release(key)
+
+    def enter(self, who: Who) -> list[tuple[tuple[Kind, str], _Queue]] | None:
+        """``who``'s share taken at once, when each of its counters has room and nobody waits
+        in its line: what was taken, to give back with :meth:`leave`; None when it must wait
+        its turn (:meth:`turn`: nothing was taken).
+
+        What :meth:`turn` does when it does not wait, without an asynchronous context
+        manager's machinery (a dozen Python calls): the database's lane takes a turn for every
+        transaction, and nearly every turn has room.
+        """
+        queues = self._queues
+        keys = self.bounds.of(who)
+        for kind, name, bound in keys:
+            queue = queues.get((kind, name))
+            if queue is not None and (queue.held >= bound or queue.waiters):
+                return None
+        taken = []
+        most = self.most
+        for kind, name, _ in keys:
+            key = (kind, name)
+            queue = queues.get(key)
+            if queue is None:
+                queue = queues[key] = _Queue()
+            queue.held += 1
+            if queue.held > most[kind]:
+                most[kind] = queue.held
+            taken.append((key, queue))
+        if self._changed is not None:
+            self._notify()
+        return taken
+
+    def leave(self, taken: list[tuple[tuple[Kind, str], _Queue]]) -> None:
+        """Give back what :meth:`enter` took (the next in a line, if any, takes its slot)."""
+        for key, queue in reversed(taken):
+            if queue.waiters:
+                self._release(key)
+                continue
+            queue.held -= 1
+            if queue.held <= 0:
+                self._queues.pop(key, None)
+            if self._changed is not None:
+                self._notify()
 
     async def _acquire(self, key: tuple[Kind, str], bound: int) -> None:
         queue = self._queues.get(key)

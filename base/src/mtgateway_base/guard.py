@@ -856,7 +856,8 @@ def connection_of(request: web.BaseRequest) -> GuardedProtocol | None:
     router (it has no application: its handler is given the connection)."""
     if not isinstance(request, web.Request):
         # a request an llhttp edge read (``httpedge.py``) carries its connection's guard
-        return cast("GuardedProtocol | None", getattr(request, "guard", None))
+        guard: GuardedProtocol | None = getattr(request, "guard", None)  # (no ``cast``: a call)
+        return guard
     budget = request.app.get(BUDGET)
     return budget.find(request.transport) if budget is not None else None
 

@@ -274,17 +274,26 @@ class RequestAssembly:
         # made here, not in llhttp's ``on_message_begin`` (a call from C on every request):
         # ``head`` holds one header block, so llhttp begins at most one message in it
         request = self._request = EdgeRequest()
+        # A header folded over lines (obsolete: RFC 9112 section 5.2 lets a server refuse
+        # it), or fields that cannot be read. They are read before llhttp judges the block
+        # (and refuses what they could not be read as), so that their framing says how much
+        # of ``rest`` is the body.
+        if b"\r\n " in head or b"\r\n\t" in head or not _read_headers(request, head):
+            self._malformed()
+            return b""
+        length = request.content_length
+        # A body whose bytes are all here goes to llhttp with its header block, in one feed
+        # (one pass through llhttp's callbacks, not two).
+        whole = length is not None and not request.chunked and len(rest) >= length \
+            and length <= self._max_body
         try:
-            self._parser.feed_data(head)
+            self._parser.feed_data(head + rest[:length] if whole and length else head)
         except httptools.HttpParserUpgrade:
             pass  # an Upgrade request (a WebSocket): not ours, handed off below
         except httptools.HttpParserError:
             self._malformed()
             return b""
-        # llhttp saw no complete header block; or a header folded over lines (obsolete:
-        # RFC 9112 section 5.2 lets a server refuse it); or fields that cannot be read
-        if not request.method or b"\r\n " in head or b"\r\n\t" in head \
-                or not _read_headers(request, head):
+        if not request.method:  # llhttp saw no complete header block
             self._malformed()
             return b""
         if not self._ours(request):
@@ -299,6 +308,12 @@ class RequestAssembly:
             self._memo_raw = head
         if request.complete:
             self._done(request)
+            if whole:
+                request.body_left = 0
+                return rest[length:] if length else rest
+        elif whole:  # not reached: llhttp had the whole body and did not end the message
+            self._malformed()
+            return b""
         else:
             self._state = _BODY
         return rest
@@ -405,7 +420,8 @@ class RequestAssembly:
 
 
 def _read_headers(request: EdgeRequest, head: bytes) -> bool:
-    """The header fields of ``head`` (a header block llhttp accepted) into ``request``: its
+    """The header fields of ``head`` (one whole header block, which llhttp judges next) into
+    ``request``: its
     names (lowercase) and values, every ``Host``, the first value of each noted header, the
     body's framing, the expectation and whether a header makes it foreign.
 
@@ -415,7 +431,7 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
     counted). False when the block's lines cannot be read as fields.
     """
     names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
-    if len(names) != len(values):  # not reached: llhttp refused a line without a colon
+    if len(names) != len(values):  # a line without a colon (llhttp refuses it too)
         return False
     request.head = head
     request.headers = headers = list(zip(names, values, strict=True))
@@ -426,7 +442,9 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
         elif name in _NOTED:
             if name not in noted:
                 noted[name] = value
-        elif name == b"content-length":  # llhttp refused it unless it is one number
+        elif name == b"content-length":  # llhttp refuses it unless it is one number
+            if not value.isdigit():
+                return False
             request.content_length = request.body_left = int(value)
         elif name == b"transfer-encoding":  # llhttp refused it unless it ends chunked
             request.chunked = True

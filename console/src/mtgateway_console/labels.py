@@ -29,10 +29,18 @@ _DOMAIN: Final = re.compile(r"\b(?:[A-Za-z0-9-]+\.)+[A-Za-z][A-Za-z0-9-]*[A-Za-z
 _SPACES: Final = re.compile(r"\s+")
 
 
+#: ASCII's control characters (its only ``Cc`` and ``Cf`` ones: 0-31 and 127) to spaces.
+_ASCII_CONTROLS: Final = {code: " " for code in (*range(32), 127)}
+
+
 def clean_label(text: str, fallback: str) -> str:
     """``text`` safe to show an owner, or ``fallback`` when nothing printable is left."""
-    printable = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch
-                        for ch in text[: MAX_LABEL * 4])
+    kept = text[: MAX_LABEL * 4]
+    if kept.isascii():  # the usual name: one translation, not a category per character
+        printable = kept.translate(_ASCII_CONTROLS)
+    else:
+        printable = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf") else ch
+                            for ch in kept)
     collapsed = _SPACES.sub(" ", printable).strip()
     defanged = _DOMAIN.sub(lambda m: m.group(0).replace(".", "[.]"),
                            _SCHEME.sub(r"\1[:]//", collapsed))

@@ -28,15 +28,24 @@ such a header is not taken for a local one.
 
 from __future__ import annotations
 
+import math
+import threading
 import time
+from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterator
 from email.message import EmailMessage
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from mtgateway_base.edge import forwarded_clients
 from mtgateway_base.exposition import exposition
@@ -63,6 +72,12 @@ _REQUEST_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
 #: host ~1 ms; a caller gives up after connect + statement timeouts (10 s by default).
 _DATABASE_BUCKETS: Final = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                             0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+#: The request buckets' ``le`` labels, +Inf last, as the library's histogram writes them
+#: (``floatToGoString``, untyped: typed here).
+_go_string: Callable[[float], str] = floatToGoString
+_BUCKET_LABELS: Final = tuple(_go_string(bound) for bound in (*_REQUEST_BUCKETS, math.inf))
+_DATABASE_LABELS: Final = tuple(_go_string(bound)
+                                for bound in (*_DATABASE_BUCKETS, math.inf))
 #: The route label of a request no route matched (404, 405): its path is anyone's to write.
 OTHER_ROUTE: Final = "other"
 
@@ -89,49 +104,27 @@ class ConsoleMetrics:
                              "by outcome (sent, failed)", ["outcome"], registry=self.registry)
         for outcome in ("sent", "failed"):
             self.mails.labels(outcome)
-        self.requests = Counter(
-            "mtgateway_console_requests", "HTTP requests answered, by route (its canonical "
-            "path, e.g. /reset/{token}; other: no route matched) and status code",
-            ["route", "status"], registry=self.registry)
-        self.request_seconds = Histogram(
-            "mtgateway_console_request_duration_seconds", "Time to answer an HTTP request, "
-            "by route", ["route"], buckets=_REQUEST_BUCKETS, registry=self.registry)
-        self.transaction_seconds = Histogram(
-            "mtgateway_console_database_transaction_seconds", "Time a database transaction "
-            "ran on a worker (connection, statements, commit, retries)",
-            buckets=_DATABASE_BUCKETS, registry=self.registry)
-        self.wait_seconds = Histogram(
-            "mtgateway_console_database_wait_seconds", "Time a database transaction waited "
-            "for a free worker (connection) before it ran", buckets=_DATABASE_BUCKETS,
-            registry=self.registry)
-        self.transactions = Counter(
-            "mtgateway_console_database_transactions", "Database transactions run, by name "
-            "(the transaction's function)", ["transaction"], registry=self.registry)
-        self.transaction_run_seconds = Counter(
-            "mtgateway_console_database_transaction_run_seconds", "Time database transactions "
-            "ran on a worker, by name (divide by the transactions for the mean)",
-            ["transaction"], registry=self.registry)
-        self.round_trips = Counter(
-            "mtgateway_console_database_round_trips", "Messages database transactions sent to "
-            "the server and waited for (PostgreSQL; none on SQLite), by name",
-            ["transaction"], registry=self.registry)
-        #: The three counters' children of each transaction name seen (set on the door's
-        #: workers; the names are the code's, so their number is bounded).
-        self._named: dict[str, tuple[Any, Any, Any]] = {}
-        #: The children of each (route, status) seen: a dict read on the loop, so a request
-        #: costs no lookup under the library's lock after the first of its kind.
-        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        #: The requests answered, counted on the loop in plain values and read at each
+        #: scrape (:class:`_Requests`).
+        self._requests = _Requests()
+        self.registry.register(self._requests)
+        #: The database's transactions, counted on its workers in plain values under one
+        #: lock and read at each scrape (:class:`_Transactions`).
+        self._transactions = _Transactions()
+        self.registry.register(self._transactions)
         self._authority: Callable[[], Authority] | None = None
         self._collector: _AuthorityCollector | None = None
 
     def answered(self, route: str, status: int, seconds: float) -> None:
         """One request answered ``status`` after ``seconds`` (``route``: a canonical path)."""
-        children = self._children.get((route, status))
-        if children is None:
-            children = self._children[route, status] = (
-                self.requests.labels(route, str(status)), self.request_seconds.labels(route))
-        children[0].inc()
-        children[1].observe(seconds)
+        requests = self._requests
+        key = (route, status)
+        requests.counted[key] = requests.counted.get(key, 0) + 1
+        timed = requests.timed.get(route)
+        if timed is None:
+            timed = requests.timed[route] = [0.0] * (len(_REQUEST_BUCKETS) + 2)
+        timed[bisect_left(_REQUEST_BUCKETS, seconds)] += 1  # the first bucket it fits
+        timed[-1] += seconds
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: _Handler) -> web.StreamResponse:
@@ -155,17 +148,7 @@ class ConsoleMetrics:
         database.timed = self._transaction_timed
 
     def _transaction_timed(self, timing: Timing) -> None:
-        self.wait_seconds.observe(timing.waited_s)
-        self.transaction_seconds.observe(timing.ran_s)
-        named = self._named.get(timing.name)
-        if named is None:
-            named = self._named[timing.name] = (
-                self.transactions.labels(timing.name),
-                self.transaction_run_seconds.labels(timing.name),
-                self.round_trips.labels(timing.name))
-        named[0].inc()
-        named[1].inc(timing.ran_s)
-        named[2].inc(timing.round_trips)
+        self._transactions.timed(timing)
 
     def watch(self, authority: Callable[[], Authority]) -> None:
         """Read the authority (``authority()``, opened at start-up) at every scrape."""
@@ -254,6 +237,110 @@ class CountingMailer:
             self._metrics.mails.labels("failed").inc()
             raise
         self._metrics.mails.labels("sent").inc()
+
+
+class _Requests(Collector):
+    """The requests answered, by route and status, and their time, by route: the series a
+    ``prometheus_client`` counter and histogram would give, counted in plain values on the
+    loop and turned into samples at each scrape.
+
+    The library's counter and histogram take a lock and make some fifteen Python calls for
+    each request (``python -m bench.callwork`` counts a device call's), where three
+    assignments here do; a scrape, every few seconds at most, does the rest.
+    """
+
+    def __init__(self) -> None:
+        #: Requests answered, by (route, status).
+        self.counted: dict[tuple[str, int], int] = {}
+        #: By route: each bucket's own count (the last, past every bound: +Inf), then the
+        #: sum of the times.
+        self.timed: dict[str, list[float]] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        counted = CounterMetricFamily(
+            "mtgateway_console_requests", "HTTP requests answered, by route (its canonical "
+            "path, e.g. /reset/{token}; other: no route matched) and status code",
+            labels=["route", "status"])
+        for (route, status), count in list(self.counted.items()):
+            counted.add_metric([route, str(status)], count)
+        yield counted
+        timed = HistogramMetricFamily(
+            "mtgateway_console_request_duration_seconds", "Time to answer an HTTP request, "
+            "by route", labels=["route"])
+        for route, counts in list(self.timed.items()):
+            timed.add_metric([route], _cumulative(_BUCKET_LABELS, counts), counts[-1])
+        yield timed
+
+
+class _Transactions(Collector):
+    """The database's transactions: the time each ran and waited for a worker (histograms),
+    and by name how many ran, for how long, with how many round trips (counters): the series
+    ``prometheus_client``'s histograms and counters would give, told by the door's worker
+    threads (``Database.timed``) and kept in plain values under one lock (the library takes
+    one per series, five a transaction, with some thirty Python calls), turned into samples
+    at each scrape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: Each bucket's own count (the last, past every bound: +Inf), then the sum.
+        self._ran = [0.0] * (len(_DATABASE_BUCKETS) + 2)
+        self._waited = [0.0] * (len(_DATABASE_BUCKETS) + 2)
+        #: By name (the code's, so bounded): transactions, seconds run, round trips.
+        self._named: dict[str, list[float]] = {}
+
+    def timed(self, timing: Timing) -> None:
+        """One transaction ran (on a worker's thread)."""
+        ran = bisect_left(_DATABASE_BUCKETS, timing.ran_s)
+        waited = bisect_left(_DATABASE_BUCKETS, timing.waited_s)
+        with self._lock:
+            self._ran[ran] += 1
+            self._ran[-1] += timing.ran_s
+            self._waited[waited] += 1
+            self._waited[-1] += timing.waited_s
+            named = self._named.get(timing.name)
+            if named is None:
+                named = self._named[timing.name] = [0.0, 0.0, 0.0]
+            named[0] += 1
+            named[1] += timing.ran_s
+            named[2] += timing.round_trips
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            ran, waited = list(self._ran), list(self._waited)
+            named = [(name, list(values)) for name, values in self._named.items()]
+        for metric, counts, text in (
+                ("mtgateway_console_database_transaction_seconds", ran,
+                 "Time a database transaction ran on a worker (connection, statements, "
+                 "commit, retries)"),
+                ("mtgateway_console_database_wait_seconds", waited,
+                 "Time a database transaction waited for a free worker (connection) before "
+                 "it ran")):
+            family = HistogramMetricFamily(metric, text)
+            family.add_metric([], _cumulative(_DATABASE_LABELS, counts), counts[-1])
+            yield family
+        for index, (metric, text) in enumerate((
+                ("mtgateway_console_database_transactions",
+                 "Database transactions run, by name (the transaction's function)"),
+                ("mtgateway_console_database_transaction_run_seconds",
+                 "Time database transactions ran on a worker, by name (divide by the "
+                 "transactions for the mean)"),
+                ("mtgateway_console_database_round_trips",
+                 "Messages database transactions sent to the server and waited for "
+                 "(PostgreSQL; none on SQLite), by name"))):
+            counter = CounterMetricFamily(metric, text, labels=["transaction"])
+            for name, values in named:
+                counter.add_metric([name], values[index])
+            yield counter
+
+
+def _cumulative(labels: tuple[str, ...], counts: list[float]) -> list[tuple[str, float]]:
+    """A histogram's buckets, each with the count at or below its bound, from each bucket's
+    own count (``counts``; its last item, the sum, is not read)."""
+    buckets, total = [], 0.0
+    for bound, each in zip(labels, counts, strict=False):
+        total += each
+        buckets.append((bound, total))
+    return buckets
 
 
 class _AuthorityCollector(Collector):

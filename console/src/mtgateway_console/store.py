@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -467,7 +466,9 @@ class StoredProofReplays:
     def entry(self, key: bytes, proof_time_s: float) -> tuple[str, int]:
         """The row a proof made at ``proof_time_s`` is remembered as: its key (hex) and when
         it may be forgotten."""
-        return key.hex(), math.ceil(proof_time_s + self._window_s)
+        until = proof_time_s + self._window_s
+        whole = int(until)  # (``math.ceil`` of a time after 1970, without the call)
+        return key.hex(), whole + 1 if until > whole else whole
 
     async def remember(self, key: bytes, proof_time_s: float, now: float) -> bool:
         """Note a proof made at ``proof_time_s``; ``False`` if it was already seen."""

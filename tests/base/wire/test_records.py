@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 from typing import Any
 
@@ -16,6 +17,8 @@ from mtgateway_base.wire.records import (
     AuthorityKey,
     AuthoritySigner,
     RecordRejected,
+    b64url_decode,
+    b64url_encode,
     canonical_json,
     console_proof_message,
     device_id_for,
@@ -213,3 +216,32 @@ def test_a_signers_repr_shows_no_secret(signer: AuthoritySigner) -> None:
     """The key's libsodium form stays out of ``repr``."""
     seed = signer.private_key.private_bytes_raw()
     assert seed.hex() not in repr(signer) and str(seed) not in repr(signer)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 31, 32, 33, 60, 64])
+def test_base64url_round_trips_without_padding(size: int) -> None:
+    data = bytes(range(256))[-size:] if size else b""
+    text = b64url_encode(data)
+    assert "=" not in text and "+" not in text and "/" not in text
+    assert text == base64.urlsafe_b64encode(data).decode().rstrip("=")
+    assert b64url_decode(text) == data
+
+
+@pytest.mark.parametrize("text", ["+/8", "YQ==", "YQ=", "Y", "YWJjZ", " YQ", "YQ\n", "Y Q",
+                                  "é", "YQ!", "=YQ"])
+def test_base64url_refuses_what_is_not_unpadded_base64url(text: str) -> None:
+    """Standard base64's own letters, padding, whitespace, a length no encoding has and
+    non-ASCII text are refused (the standard decoder would skip some of them silently)."""
+    with pytest.raises(ValueError, match="bad base64url"):
+        b64url_decode(text)
+
+
+def test_canonical_json_is_json_dumps_sorted_and_compact() -> None:
+    record = {"b": [1, "é\n\u2028", None, True], "a": {"z": "\"\\", "y": -3}, "c": ""}
+    assert canonical_json(record) == json.dumps(
+        record, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        allow_nan=False).encode("utf-8")
+    with pytest.raises(ValueError):
+        canonical_json({"x": float("nan")})
+    with pytest.raises(TypeError):
+        canonical_json({"x": {1, 2}})

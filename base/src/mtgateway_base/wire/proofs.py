@@ -113,8 +113,8 @@ def device_info(private_key: Ed25519PrivateKey) -> DeviceInfo:
 
 def proof_message(method: str, path: str, time_ms: str, body: bytes) -> bytes:
     """The bytes a device signs for one request."""
-    return (DEVICE_CONTEXT + f"{method.upper()}\n{path}\n{time_ms}\n".encode()
-            + hashlib.sha256(body).hexdigest().encode("ascii"))
+    return DEVICE_CONTEXT + (f"{method.upper()}\n{path}\n{time_ms}\n"
+                             f"{hashlib.sha256(body).hexdigest()}").encode()
 
 
 def device_proof_headers(private_key: Ed25519PrivateKey | curve25519.SigningKey, method: str,
@@ -190,7 +190,7 @@ def check_device_proof(headers: Mapping[str, str], method: str, path: str, body:
         raise ProofRejected("malformed_device_proof") from exc
     if len(raw) != 32 or device_id_for(raw) != device_id:
         raise ProofRejected("device_key_mismatch")
-    if abs(now - when_s) > MAX_PROOF_SKEW_S:
+    if not -MAX_PROOF_SKEW_S <= now - when_s <= MAX_PROOF_SKEW_S:  # (``abs``, a call)
         raise ProofRejected("device_clock_skew")
     message = proof_message(method, path, time_ms, body)
     try:

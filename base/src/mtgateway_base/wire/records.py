@@ -18,9 +18,7 @@ import binascii
 import copy
 import functools
 import hashlib
-import json
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .. import curve25519
+from ..jsonbytes import encoder
 from .errors import RecordRejected
 
 __all__ = [
@@ -72,13 +71,13 @@ CONSOLE_PROOF_CONTEXT: Final = b"mtgw-console-proof-v1\n"
 OFFLINE_GRACE_S: Final = 24 * 3600
 #: A record issued further than this in the device's future is refused (clock skew allowance).
 MAX_FUTURE_SKEW_S: Final = 300
-_B64URL_RE: Final = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
-def canonical_json(obj: Any) -> bytes:
-    """The one byte form that is signed: sorted keys, no spaces, UTF-8, no floats expected."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False).encode("utf-8")
+#: The one byte form that is signed: sorted keys, no spaces, UTF-8, no floats expected
+#: (``json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+#: allow_nan=False).encode("utf-8")``, its encoder made once: ``mtgateway_base.jsonbytes``).
+canonical_json: Final[Callable[[Any], bytes]] = encoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def console_proof_message(nonce: str, host: str) -> bytes:
@@ -89,25 +88,27 @@ def console_proof_message(nonce: str, host: str) -> bytes:
 
 
 #: Standard base64's two last letters to base64url's, and back (``binascii`` directly: the
-#: ``base64`` module's wrappers are several Python calls each, on every device call).
+#: ``base64`` module's wrappers are several Python calls each, on every device call). Back,
+#: standard base64's own two letters and ``=`` become a letter no decoder takes: base64url
+#: without padding is read, nothing else.
 _TO_URL: Final = bytes.maketrans(b"+/", b"-_")
-_FROM_URL: Final = str.maketrans("-_", "+/")
+_FROM_URL: Final = str.maketrans("-_+/=", "+/!!!")
 
 
 def b64url_encode(data: bytes) -> str:
     """Base64url without padding (signatures travel in JSON and headers)."""
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URL).decode(
-        "ascii")
+    # (the padding deleted by the same ``translate``: ``=`` is nothing else in base64)
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URL, b"=").decode("ascii")
 
 
 def b64url_decode(text: str) -> bytes:
     """Inverse of :func:`b64url_encode`; raises ``ValueError`` on garbage (strictly: the
-    standard decoder would silently skip characters outside the alphabet)."""
-    if not _B64URL_RE.match(text) or len(text) % 4 == 1:
-        raise ValueError("bad base64url")
+    standard decoder would silently skip characters outside the alphabet; its strict mode
+    refuses them, and a length no encoding has)."""
     try:
-        return binascii.a2b_base64((text + "=" * (-len(text) % 4)).translate(_FROM_URL))
-    except (binascii.Error, UnicodeEncodeError) as exc:
+        return binascii.a2b_base64(text.translate(_FROM_URL) + "=" * (-len(text) % 4),
+                                   strict_mode=True)
+    except (binascii.Error, ValueError) as exc:  # (non-ASCII text: ValueError)
         raise ValueError("bad base64url") from exc
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from mtgateway_base.configfile import redact_url
-from mtgateway_base.fairshare import Lane, current
+from mtgateway_base.fairshare import CALLER, Lane
 from mtgateway_base.wire.errors import AuthorityError, AuthorityUnreachable
 
 from .dialect import postgres_ddl, statements
@@ -107,11 +107,10 @@ def _reason(exc: BaseException) -> str:
 
 
 def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+    # ``_get_running_loop`` (asyncio's own, in its ``__all__``) answers None off a loop where
+    # ``get_running_loop`` raises: asked on a worker for every transaction, no exception
+    # made and caught each time
+    return asyncio._get_running_loop() is not None
 
 
 class Database:
@@ -192,51 +191,91 @@ class Database:
         Committed when ``fn`` returns, rolled back if it raises (its exception is raised
         here). ``tx.after_commit`` callbacks run here, on the loop, after the commit.
 
+        One coroutine, not a chain: a device call's every transaction comes through here,
+        and each level of a chain of coroutines is a Python call again when the answer
+        resumes it. The caller's turn in the lane is taken at once when it has room
+        (:meth:`~mtgateway_base.fairshare.Lane.enter`), else waited for.
+
         Raises:
             DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.
         """
-        return await self._submit(fn, args, kwargs, bounded=True)
+        lane = self.lane
+        taken = None
+        if lane is not None:
+            who = CALLER.get()
+            if who is not None:
+                taken = lane.enter(who)
+                if taken is None:  # past its share: in its own line
+                    async with lane.turn(who):
+                        return await self._queue(fn, args, kwargs, bounded=True)
+        # (``_start`` and ``_stop``, in place)
+        loop = asyncio.get_running_loop()
+        job = Job(fn, args, kwargs, loop, True)
+        self.in_flight += 1
+        self._workers.submit(job)
+        deadline = job.deadline = loop.call_later(self.bound_s, self._overdue, job)
+        try:
+            result, hooks = await job.future
+        except BaseException:
+            job.abandoned = True
+            raise
+        finally:
+            self.in_flight -= 1
+            deadline.cancel()
+            if taken is not None:
+                lane.leave(taken)  # type: ignore[union-attr] # taken: there is a lane
+        for hook in hooks:
+            hook()
+        return result  # type: ignore[no-any-return]
 
     async def run_unbounded(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
                             **kwargs: P.kwargs) -> T:
         """:meth:`run` without the caller's deadline nor PostgreSQL's statement timeout:
         for migrations, which may rewrite a large table once."""
-        return await self._submit(fn, args, kwargs, bounded=False)
-
-    async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...],
-                      kwargs: dict[str, Any], *, bounded: bool) -> T:
-        lane = self.lane
-        if lane is None or not bounded:
-            return await self._queue(fn, args, kwargs, bounded=bounded)
-        async with lane.turn(current()):
-            return await self._queue(fn, args, kwargs, bounded=bounded)
+        return await self._queue(fn, args, kwargs, bounded=False)
 
     async def _queue(self, fn: Callable[..., T], args: tuple[Any, ...],
                      kwargs: dict[str, Any], *, bounded: bool) -> T:
-        job = Job(fn, args, kwargs, asyncio.get_running_loop(), bounded)
-        self.in_flight += 1
+        job = self._start(fn, args, kwargs, bounded=bounded)
         try:
-            self._workers.submit(job)
-            try:
-                if bounded:
-                    async with asyncio.timeout(self.bound_s):
-                        result, hooks = await job.future
-                else:
-                    result, hooks = await job.future
-            except TimeoutError:
-                job.abandoned = True
-                raise DatabaseUnavailable(
-                    f"the authority's database ({self.describe()}) did not answer {job.name} "
-                    f"within {self.bound_s:g} s: {job.whereabouts(time.perf_counter())}"
-                ) from None
-            except BaseException:
-                job.abandoned = True
-                raise
+            result, hooks = await job.future
+        except BaseException:
+            job.abandoned = True
+            raise
         finally:
-            self.in_flight -= 1
+            self._stop(job)
         for hook in hooks:
             hook()
         return result  # type: ignore[no-any-return]
+
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+               *, bounded: bool) -> Job:
+        """``fn``'s job queued for the workers, its deadline armed when ``bounded``: past
+        :attr:`bound_s` its caller is answered :class:`DatabaseUnavailable` and the job is
+        abandoned (a timer on the loop, not ``asyncio.timeout``: a handful of Python calls
+        less, for each transaction)."""
+        loop = asyncio.get_running_loop()
+        job = Job(fn, args, kwargs, loop, bounded)
+        self.in_flight += 1
+        self._workers.submit(job)
+        if bounded:
+            job.deadline = loop.call_later(self.bound_s, self._overdue, job)
+        return job
+
+    def _stop(self, job: Job) -> None:
+        """The job's caller has its answer (or stopped waiting)."""
+        self.in_flight -= 1
+        if job.deadline is not None:
+            job.deadline.cancel()
+
+    def _overdue(self, job: Job) -> None:
+        """The job's caller waited :attr:`bound_s`: it is answered that the database did not
+        answer, and the job is abandoned (rolled back if it runs, skipped if not)."""
+        job.abandoned = True
+        if not job.future.done():
+            job.future.set_exception(DatabaseUnavailable(
+                f"the authority's database ({self.describe()}) did not answer {job.name} "
+                f"within {self.bound_s:g} s: {job.whereabouts(time.perf_counter())}"))
 
     # -- on a worker -------------------------------------------------------------------------
 

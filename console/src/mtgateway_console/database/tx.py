@@ -21,6 +21,7 @@ show which transactions wait on the network how often.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -213,32 +214,45 @@ class Tx:
             cursor, prepared = self._cursor, self._prepared
             assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
             known = prepared.on(self._conn)
-            parts: list[str] = [] if known is not None else ["DEALLOCATE ALL"]
+            # The batch's statements in psycopg's style with their values, bound by the driver
+            # for the whole batch at once (a binding per statement was some twenty Python
+            # calls each, on the worker, for every statement of every call); a batch larger
+            # than psycopg keeps its parse of (:data:`_CHUNK_VALUES`) is bound a chunk at a
+            # time, so it is not parsed anew on every call either.
+            pieces: list[tuple[str, tuple[Any, ...]]] = [] if known is not None \
+                else [("DEALLOCATE ALL", ())]
+            values: list[Any] = []
             ours = set() if known is None else set(known)
-            answers: list[_Queued | None] = [None] * len(parts)
+            answers: list[_Queued | None] = [None] * len(pieces)
             for sql, args, queued in batch:
                 name = prepared.name_for(sql)
                 if name is None:
-                    parts.append(cursor.mogrify(postgres_text(sql), args))
+                    pieces.append((postgres_text(sql), args))
                 else:
                     if name not in ours:
-                        parts.append(f"PREPARE {name} AS {numbered_text(sql)}")
+                        # (its ``%``, one again in ``numbered_text``, doubled for the binding)
+                        pieces.append((f"PREPARE {name} AS {numbered_text(sql)}".replace(
+                            "%", "%%"), ()))
                         answers.append(None)
                         ours.add(name)
-                    parts.append(cursor.mogrify(
-                        f"EXECUTE {name}({', '.join(['%s'] * len(args))})" if args
-                        else f"EXECUTE {name}", args))
+                    pieces.append((f"EXECUTE {name}({', '.join(['%s'] * len(args))})"
+                                   if args else f"EXECUTE {name}", args))
+                values.extend(args)
                 answers.append(queued)
+            query = ";\n".join([text for text, _ in pieces])
             prepared.settle(self._conn, None)  # until the server has answered
             self.round_trips += 1
-            cursor.execute(";\n".join(parts))
+            if len(values) <= _CHUNK_VALUES and len(query) <= _CHUNK_TEXT:
+                cursor.execute(query, values)  # the usual batch
+            else:
+                cursor.execute(_bound(cursor, pieces))
             prepared.settle(self._conn, ours)
             for k, answered in enumerate(answers):
                 if k:
                     cursor.nextset()
                 if answered is not None:
-                    answered.answer(cursor.fetchall() if cursor.description is not None
-                                    else [], cursor.rowcount)
+                    answered.answer(cursor.fetchall() if _has_rows(cursor.pgresult) else [],
+                                    cursor.rowcount)
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -258,6 +272,51 @@ class Tx:
         self.execute("COMMIT")
         if self._batching:
             self._send()
+
+
+#: A chunk of a batch bound at once holds this many values and characters at most: psycopg
+#: keeps its parse of a query up to 50 values and 4,096 bytes (``_queries``), and parses a
+#: larger one again on every call.
+_CHUNK_VALUES: Final = 50
+_CHUNK_TEXT: Final = 3000
+
+
+def _bound(cursor: Any, pieces: list[tuple[str, tuple[Any, ...]]]) -> str:
+    """A large batch's statements with their values bound (``cursor.mogrify``) a chunk at a
+    time, each within what psycopg keeps its parse of, and joined."""
+    chunks: list[str] = []
+    texts: list[str] = []
+    values: list[Any] = []
+    size = 0
+    for text, args in pieces:
+        if texts and (len(values) + len(args) > _CHUNK_VALUES
+                      or size + len(text) > _CHUNK_TEXT):
+            chunks.append(cursor.mogrify(";\n".join(texts), values))
+            texts, values, size = [], [], 0
+        texts.append(text)
+        values.extend(args)
+        size += len(text)
+    chunks.append(cursor.mogrify(";\n".join(texts), values))
+    return ";\n".join(chunks)
+
+
+@functools.cache
+def _row_statuses() -> frozenset[int]:
+    """The results that say "rows" even without a column (``SELECT ;``), as psycopg's
+    ``Cursor.description`` reads them: libpq's ``TUPLES_OK``, ``SINGLE_TUPLE`` and (libpq 17)
+    ``TUPLES_CHUNK``."""
+    from psycopg import pq  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+    return frozenset(int(getattr(pq.ExecStatus, name)) for name in (
+        "TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK") if hasattr(pq.ExecStatus, name))
+
+
+def _has_rows(result: Any) -> bool:
+    """Whether a statement's result carries rows (``fetchall`` reads them), as psycopg's
+    ``Cursor.description`` says, without building that description: a ``Column`` for each
+    column, its type looked up and its name decoded (most of a lookup's Python calls on the
+    worker, for a yes or no)."""
+    return bool(result) and (result.nfields > 0 or result.status in _row_statuses())
 
 
 class _Queued:

@@ -43,15 +43,15 @@ class Abandoned(Exception):  # noqa: N818 - never reaches a caller
 class Job:
     """One transaction asked for on the loop: run by a worker, answered on the loop."""
 
-    __slots__ = ("abandoned", "args", "asked", "bounded", "ended", "fn", "future", "kwargs",
-                 "loop", "name", "round_trips", "started")
+    __slots__ = ("abandoned", "args", "asked", "bounded", "deadline", "ended", "fn", "future",
+                 "kwargs", "loop", "round_trips", "started")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
                  loop: asyncio.AbstractEventLoop, bounded: bool) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
-        #: The transaction's name (:func:`transaction_name`).
-        self.name = transaction_name(fn)
         self.loop, self.bounded = loop, bounded
+        #: The caller's deadline on the loop (the door's timer; None: unbounded).
+        self.deadline: asyncio.TimerHandle | None = None
         self.future: asyncio.Future[tuple[Any, list[Callable[[], None]]]] = \
             loop.create_future()
         #: Set on the loop when the caller stopped waiting (deadline, cancellation): a job
@@ -81,6 +81,12 @@ class Job:
                 f"waiting and {self.ended - self.started:.2f} s running: the answer had not "
                 "reached the event loop")
 
+    @property
+    def name(self) -> str:
+        """The transaction's name (:func:`transaction_name`): worked out where it is read (the
+        worker's timing, a log line, an error), not on the loop for every job."""
+        return transaction_name(self.fn)
+
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():
@@ -107,11 +113,13 @@ class Workers:
         self._run = run
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        #: Every thread is started (read without the lock: set once the last has been).
+        self._full = False
         self._lock = threading.Lock()
 
     def submit(self, job: Job) -> None:
         """Queue ``job`` for the next free worker (started here, up to ``size``)."""
-        if len(self._threads) < self._size:
+        if not self._full:
             with self._lock:
                 if len(self._threads) < self._size:
                     thread = threading.Thread(target=self._work, args=(self._queue,),
@@ -119,6 +127,7 @@ class Workers:
                                               name=f"mtgw-db-{len(self._threads)}")
                     self._threads.append(thread)
                     thread.start()
+                self._full = len(self._threads) >= self._size
         self._queue.put(job)
 
     def stop(self) -> list[threading.Thread]:
@@ -126,6 +135,7 @@ class Workers:
         caller to wait for); a later job starts new ones, on a queue of their own."""
         with self._lock:
             threads, self._threads = self._threads, []
+            self._full = False
             for _ in threads:
                 self._queue.put(None)
             self._queue = queue.SimpleQueue()

@@ -71,7 +71,8 @@ def model(data: bytes, shape: type[M], invalid: int) -> M:
             ``invalid_request`` for JSON ``shape`` refuses, every field named (``fields``).
     """
     try:
-        return shape.model_validate_json(data or b"{}")
+        # the model's validator itself (what ``model_validate_json`` calls, a Python call less)
+        return shape.__pydantic_validator__.validate_json(data or b"{}")  # type: ignore[no-any-return]
     except ValidationError as exc:
         problems = exc.errors()
         if any(e["type"] == "json_invalid" for e in problems):

@@ -337,7 +337,7 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
             raise Refusal(429, "too_many_new_devices", "too many proofs from device keys this "
                           "console does not know; retry later", retry_after_s=wait)
     now = app[CLOCKS].wall()
-    replays = StoredProofReplays(authority.store, authority)
+    replays = authority.proof_replays
     try:
         if app[PROOFS_OFF_LOOP]:
             headers = {name: value for name in _PROOF_HEADERS
@@ -350,12 +350,15 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
                                          body, now)
             # signed by the device's key: what follows is that device's work, within its
             # share of the requests in progress
-            serving(request, Who(credential_of("device", checked.device.device_id), "",
+            # (``credential_of("device", ...)``, in place)
+            serving(request, Who("device:" + checked.device.device_id, "",
                                  address_key(request.remote or "?")))
             if defer and known:
+                # (the connection's guard itself, on the llhttp edge: no lookup through the
+                # budget when the row commits)
                 return Caller("device_claim", device=checked.device, claim=replays.claim(
                     checked.replay_key, checked.made_at_s, now,
-                    partial(mark_authenticated, request)))
+                    partial(mark_authenticated, getattr(request, "guard", request))))
             fresh = await replays.remember(checked.replay_key, checked.made_at_s, now)
             found = fresh and not known and await authority.run(
                 approval_rows.device, checked.device.device_id) is not None

@@ -55,8 +55,8 @@ from mtgateway_base.httpedge import (
     EdgeRequest,
     EdgeSettings,
     HttpEdge,
-    plain_request,
 )
+from mtgateway_base.jsonbytes import encoder
 
 from ..appkeys import CONSOLE_METRICS, FAIR_SHARE
 from ..errors import Refusal
@@ -67,8 +67,8 @@ if TYPE_CHECKING:
     import socket
     import ssl
 
-__all__ = ["DEVICE_CALLS", "DeviceCall", "DeviceEdge", "DeviceSite", "device_routes",
-           "settings"]
+__all__ = ["DEVICE_CALLS", "DeviceAnswer", "DeviceCall", "DeviceEdge", "DeviceSite",
+           "device_routes", "json_answer", "settings"]
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,9 @@ def _malformed() -> bytes:
 
 def ours(request: EdgeRequest) -> bool:
     """A device call, its target exactly the route's path, on plain HTTP/1.x."""
-    return (request.method, request.target) in _TARGETS and plain_request(request)
+    # (``plain_request``, in place)
+    return (request.method, request.target) in _TARGETS and not request.foreign \
+        and not (request.expect and request.minor != 1)
 
 
 def device_routes(app: web.Application) -> dict[str, Handler]:
@@ -114,6 +116,12 @@ def device_routes(app: web.Application) -> dict[str, Handler]:
     if missing:
         raise RuntimeError(f"device calls without a route: {sorted(missing)}")
     return found
+
+
+#: Each device call's method and path as the handlers read them, by the bytes llhttp read (a
+#: table, not a decoding per call: :func:`ours` lets through these targets alone).
+_METHODS: Final = {method.encode(): method for method, _ in DEVICE_CALLS}
+_PATHS: Final = {path.encode(): path for _, path in DEVICE_CALLS}
 
 
 class DeviceCall(dict[Any, Any]):
@@ -136,8 +144,8 @@ class DeviceCall(dict[Any, Any]):
                  guard: GuardedProtocol | None) -> None:
         self.app = app  # the application, or a read-only view of its state
         self._request = request
-        self.method = request.method.decode("latin-1")
-        self.path = request.target.decode("utf-8", "surrogateescape")
+        self.method = _METHODS[request.method]
+        self.path = _PATHS[request.target]
         self.remote = peer
         self.guard = guard
         self.transport = guard.transport if guard is not None else None
@@ -158,12 +166,42 @@ class DeviceCall(dict[Any, Any]):
             Refusal: 400, the body is not valid HTTP (a bad chunk).
             ConnectionResetError: the client left.
         """
-        body = await self._request.receive()
-        if self._request.too_large:
+        request = self._request
+        if request.complete and not request.too_large and not request.broken:
+            return bytes(request.body)  # the usual call: its body came with its head
+        body = await request.receive()
+        if request.too_large:
             raise web.HTTPRequestEntityTooLarge(max_size=0, actual_size=0)
-        if self._request.broken:
+        if request.broken:
             raise Refusal(400, "bad_request", "the request body is not valid HTTP/1.1")
         return body
+
+
+class DeviceAnswer(bytes):
+    """A device call's 200, its JSON body's bytes, for the edge to write (:func:`json_answer`):
+    what ``web.json_response`` would say, without building aiohttp's response (a dozen Python
+    calls, on every device call). The bytes themselves: made without a Python call."""
+
+    __slots__ = ()
+    status: Final = 200
+
+    @property
+    def body(self) -> bytes:
+        return self
+
+
+#: The bytes ``web.json_response`` writes for a value (``json.dumps``'s defaults).
+_json_bytes: Final = encoder()
+
+
+def json_answer(request: web.Request, data: Any) -> web.Response:
+    """``web.json_response(data)`` for ``request``: on the llhttp edge, the same body as a
+    :class:`DeviceAnswer` (the edge reads its status and body alone)."""
+    called: object = request  # (a DeviceCall is typed as aiohttp's request to its handler)
+    if type(called) is DeviceCall:
+        answer: Any = DeviceAnswer(_json_bytes(data))  # what the edge reads
+        return answer  # type: ignore[no-any-return]
+    return web.json_response(data)
 
 
 class DeviceEdge:
@@ -193,6 +231,8 @@ class DeviceEdge:
         self._state: Any = MappingProxyType(state) if isinstance(
             state := getattr(app, "_state", None), dict) else app
         self._metrics = app[CONSOLE_METRICS]
+        #: The requests in progress of the fair share (given back as each call is answered).
+        self._requests = app[FAIR_SHARE].requests
         #: Each Host value's answer to the Host rule (:meth:`_misdirected`).
         self._hosts_seen: dict[bytes, bool] = {}
         self._settings = settings
@@ -216,62 +256,68 @@ class DeviceEdge:
 
     async def answer(self, request: EdgeRequest, peer: str, guard: GuardedProtocol | None
                      ) -> Answer:
-        """One device call, through the steps of the module docstring."""
+        """One device call, through the steps of the module docstring (steps 2-4 in this
+        coroutine's own frame: each level of a chain of coroutines is a Python call again
+        when the call's database answer resumes it)."""
         started = time.perf_counter()
         call = DeviceCall(self._state, request, peer, guard)
-        response = self._misdirected(request, peer)
-        if response is None:
-            response = await self._serve(call)
-        status = response.status
+        try:
+            (host,) = request.hosts  # one Host (none, or two: refused)
+        except ValueError:
+            allowed: bool | None = False
+        else:
+            allowed = self._hosts_seen.get(host)
+            if allowed is None:
+                allowed = self._host_rule(host)
+        response: Any
+        if not allowed:
+            response = self._misdirected(request, peer)
+        else:
+            # Steps 2-4: the fair share around the route's handler, every failure one refusal.
+            token = CALLER.set(Who(address=address_key(peer)))
+            # the parts of aiohttp's request the handlers read (typed so without
+            # ``typing.cast``, a Python call on every device call)
+            as_request: web.Request = call  # type: ignore[assignment]
+            try:
+                try:
+                    response = await self._routes[call.path](as_request)
+                except Exception as exc:  # noqa: BLE001 - every failure becomes its refusal
+                    response = await self._render(as_request, refusal_of(as_request, exc))
+            finally:
+                taken = call.get(TAKEN)
+                if taken is not None:
+                    self._requests.give(taken)
+                CALLER.reset(token)
+        plain_200 = type(response) is DeviceAnswer
+        status = 200 if plain_200 else response.status
         self._metrics.answered(call.path, status, time.perf_counter() - started)
-        body: bytes | None = response.body  # type: ignore[assignment] # json_response's
+        body: bytes | None = response if plain_200 else response.body
         if self._access_log is not None:
             log_access(self._access_log, peer, call.method, call.path, None, status,
                        len(body) if body else 0, time.perf_counter() - started)
-        if len(response.headers) == 1:  # json_response's Content-Type alone: the usual
-            return status, body, None
+        if plain_200 or len(response.headers) == 1:
+            return status, body, None  # json_response's Content-Type alone: the usual
         return status, body, {name: value for name, value in response.headers.items()
                               if name not in ("Content-Type", "Content-Length")} or None
 
-    def _misdirected(self, request: EdgeRequest, peer: str) -> web.Response | None:
-        """Step 1: 421 for a Host other than loopback or ``allowed_hosts``.
+    def _host_rule(self, host: bytes) -> bool:
+        """Step 1's rule for one ``Host`` value, remembered (a few thousand values).
 
         The edge's requests have an origin-form target (a device call's path exactly:
-        :func:`ours`), so the rule's answer depends on the one Host alone: remembered per
-        Host value (a few thousand; a rule of some ten Python calls, on every call).
-        """
-        hosts = request.hosts
-        if len(hosts) == 1:
-            allowed = self._hosts_seen.get(hosts[0])
-            if allowed is None:
-                allowed = host_allowed([hosts[0].decode("utf-8", "surrogateescape")],
-                                       self._allowed)
-                if len(self._hosts_seen) >= _HOSTS_REMEMBERED:
-                    self._hosts_seen.clear()
-                self._hosts_seen[hosts[0]] = allowed
-            if allowed:
-                return None
-        values = [value.decode("utf-8", "surrogateescape") for value in hosts]
+        :func:`ours`), so the rule's answer depends on the one Host alone (a rule of some ten
+        Python calls, on every call otherwise)."""
+        allowed = host_allowed([host.decode("utf-8", "surrogateescape")], self._allowed)
+        if len(self._hosts_seen) >= _HOSTS_REMEMBERED:
+            self._hosts_seen.clear()
+        self._hosts_seen[host] = allowed
+        return allowed
+
+    def _misdirected(self, request: EdgeRequest, peer: str) -> web.Response:
+        """Step 1's refusal: 421 for a Host other than loopback or ``allowed_hosts`` (or
+        none, or more than one), noted in the port's security log."""
+        values = [value.decode("utf-8", "surrogateescape") for value in request.hosts]
         self._host_refusals.note(values[0] if len(values) == 1 else None, peer)
         return plain(Refusal(421, "misdirected", MISDIRECTED))
-
-    async def _serve(self, call: DeviceCall) -> web.Response:
-        """Steps 2-4: the fair share around the route's handler, every failure one refusal."""
-        token = CALLER.set(Who(address=address_key(call.remote)))
-        # the parts of aiohttp's request the handlers read (typed so without ``typing.cast``,
-        # a Python call on every device call)
-        request: web.Request = call  # type: ignore[assignment]
-        try:
-            try:
-                response = await self._routes[call.path](request)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes its refusal
-                response = await self._render(request, refusal_of(request, exc))
-        finally:
-            taken = call.get(TAKEN)
-            if taken is not None:
-                self._app[FAIR_SHARE].requests.give(taken)
-            CALLER.reset(token)
-        return response  # type: ignore[return-value] # json_response's, or a refusal's
 
 
 def settings(*, max_body_bytes: int, keepalive_timeout_s: float, lingering_s: float

@@ -132,10 +132,13 @@ class Door:
         Raises:
             Refusal: 429 ``too_many_requests`` past the caller's requests in progress.
         """
-        who = who_of(caller, address_key(request.remote or "?"))
-        if who is None:
-            return caller
-        serving(request, who)
+        if caller.device is None or request.get(TAKEN) is None:
+            who = who_of(caller, address_key(request.remote or "?"))
+            if who is None:
+                return caller
+            serving(request, who)
+        # else: a device counted as its own since its signature was checked
+        # (``callers.device``: the same ``Who``, its share of the requests in progress taken)
         if caller.claim is None:
             mark_authenticated(request)
         return caller

@@ -14,6 +14,7 @@ from mtgateway_base.wire.records import b64url_decode
 
 from ..appkeys import AUTHORITY
 from ..door import DOOR, refused_proof
+from ..door.edge import json_answer
 from ..errors import Refusal
 from ..shapes import Body
 from .refusals import OWNER_API
@@ -94,7 +95,7 @@ async def lookup(request: web.Request) -> web.Response:
         out["record"] = answer.record
     if answer.denied:
         out["denied"] = True
-    return web.json_response(out)
+    return json_answer(request, out)
 
 
 @routes.post("/v1/records/refresh")
@@ -108,7 +109,7 @@ async def refresh(request: web.Request) -> web.Response:
                                                        request.remote or "", claim)
     except ProofRejected as exc:  # a copy of a refresh already answered
         raise refused_proof(exc) from None
-    return web.json_response({"records": records})
+    return json_answer(request, {"records": records})
 
 
 @routes.post("/v1/device/verify")
@@ -118,7 +119,7 @@ async def verify(request: web.Request) -> web.Response:
     found, body = entry.caller.proven_device, entry.body
     answer = await request.app[AUTHORITY].verify_device(found, body.code)
     if answer.status == "approved":
-        return web.json_response({"status": "approved"})
+        return json_answer(request, {"status": "approved"})
     if answer.reason == "approvals_locked":
         raise Refusal(429, "approvals_locked", "too many wrong codes for this account; "
                    "device approvals are locked", retry_after_s=answer.retry_after_s or 1)
@@ -132,7 +133,7 @@ async def resend(request: web.Request) -> web.Response:
     found = (await request.app[DOOR].enter(request, "device")).caller.proven_device
     answer = await request.app[AUTHORITY].resend(found)
     if answer.status == "sent":
-        return web.json_response({"status": "sent"})
+        return json_answer(request, {"status": "sent"})
     if answer.status == "mail_failed":
         raise Refusal(409, "mail_failed", "a new code was made but the e-mail could not be "
                    "sent; the console's [smtp] settings need fixing")
@@ -154,6 +155,6 @@ async def status(request: web.Request) -> web.Response:
         answer = await request.app[AUTHORITY].device_status(found, claim)
     except ProofRejected as exc:  # a copy of a status already answered
         raise refused_proof(exc) from None
-    return web.json_response({
+    return json_answer(request, {
         "device_id": answer.device_id,
         "approvals": [{"owner": o, "status": s} for o, s in answer.approvals]})

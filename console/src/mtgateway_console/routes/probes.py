@@ -16,6 +16,7 @@ from pydantic import Field
 
 from ..appkeys import AUTHORITY, CONSOLE_ADDRESS, READINESS
 from ..door import DOOR
+from ..door.edge import json_answer
 from ..errors import Refusal
 from ..shapes import Body
 
@@ -54,7 +55,7 @@ async def ready(request: web.Request) -> web.Response:
 async def keys(request: web.Request) -> web.Response:
     """The authority's public signing keys."""
     found = await request.app[AUTHORITY].public_keys()
-    return web.json_response({"keys": [k.as_json() for k in found]})
+    return json_answer(request, {"keys": [k.as_json() for k in found]})
 
 
 @routes.post("/v1/hello")

@@ -22,6 +22,7 @@ from mtgateway_base.wire.reports import (
 
 from ..appkeys import AUTHORITY, CLOCKS, LONG_POLLS
 from ..door import DOOR, refused_proof
+from ..door.edge import json_answer
 from ..errors import Refusal
 from ..shapes import Body
 from .reportdetails import DetailsBody, SettlementBody
@@ -156,8 +157,8 @@ async def report_terminals(request: web.Request) -> web.Response:
     # "live": an owner of this device watches the live page: its terminals holding positions
     # are reported every few seconds instead of every 30 s until the answer stops saying so
     if await authority.live.wants_live(found.device_id):
-        return web.json_response({"stored": stored, "takes": list(TAKES), "live": True})
-    return web.json_response({"stored": stored, "takes": list(TAKES)})
+        return json_answer(request, {"stored": stored, "takes": list(TAKES), "live": True})
+    return json_answer(request, {"stored": stored, "takes": list(TAKES)})
 
 
 def _proof_time_s(request: web.Request) -> float:
@@ -193,4 +194,4 @@ async def revocations(request: web.Request) -> web.Response:
         raise refused_proof(exc) from None
     finally:
         held.leave(found.device_id, peer)
-    return web.json_response({"cursor": cursor, "token_ids": token_ids})
+    return json_answer(request, {"cursor": cursor, "token_ids": token_ids})

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -59,7 +59,7 @@ from ..migrations import version_of
 from ..passwords import Hashing
 from ..reports import TerminalRow
 from ..signins import StoredSessions, StoredSteps
-from ..store import AccountRow, AuthorityStore, ProofClaim
+from ..store import AccountRow, AuthorityStore, ProofClaim, StoredProofReplays
 from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals
@@ -144,6 +144,9 @@ class Authority:
         #: The owner's activity log and the revocation feed (``activity.py``, ``feed.py``).
         self.activity = shared.activity
         self.feed = shared.feed
+        #: The device proofs' replay rows (``store.StoredProofReplays``: made once, read by
+        #: the door on every device call).
+        self.proof_replays = StoredProofReplays(store, self)
         #: The console's sign-in sessions (``signins.py``; ``web/sessions.py`` decides their
         #: lifetimes).
         self.sessions = StoredSessions(store.database, *(
@@ -205,15 +208,16 @@ class Authority:
         """
         await self._shared.prepare()
 
-    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
-                  **kwargs: P.kwargs) -> T:
+    def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+            **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         """``fn(tx, *args)`` as one transaction through the authority's door: off the event
-        loop, the schema prepared first (``database/``).
+        loop, the schema prepared first (``database/``). (The door's coroutine itself, to
+        await: no coroutine of its own around it.)
 
         Raises:
             DatabaseUnavailable: the database did not answer within its bound.
         """
-        return await self._shared.run(fn, *args, **kwargs)
+        return self._shared.run(fn, *args, **kwargs)
 
     @property
     def prepared(self) -> bool:
@@ -248,23 +252,25 @@ class Authority:
                         halts=halt_rows.halts_of(tx, owner_email))
 
     # -- device-facing (AuthorityAPI) ----------------------------------------------------
+    # Each gives the coroutine of the part that answers it, to await: a coroutine around it
+    # would be a Python call again when the call's database answer resumes it.
 
-    async def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
-                     os: str = "", nonce: str | None = None,
-                     box_key: bytes | None = None, address: str = "",
-                     claim: ProofClaim | None = None) -> LookupAnswer:
+    def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
+               os: str = "", nonce: str | None = None,
+               box_key: bytes | None = None, address: str = "",
+               claim: ProofClaim | None = None) -> Coroutine[Any, Any, LookupAnswer]:
         """See :meth:`.records.Records.lookup` (``address``: the daemon's, over HTTP; empty
         for this machine)."""
-        return await self.records.lookup(device, token_hint=token_hint,
-                                         device_name=device_name, os=os, nonce=nonce,
-                                         box_key=box_key, address=address, claim=claim)
+        return self.records.lookup(device, token_hint=token_hint,
+                                   device_name=device_name, os=os, nonce=nonce,
+                                   box_key=box_key, address=address, claim=claim)
 
-    async def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
-                      nonce: str | None = None, box_key: bytes | None = None,
-                      address: str = "", claim: ProofClaim | None = None
-                      ) -> list[dict[str, Any]]:
+    def refresh(self, device: DeviceInfo, token_ids: Sequence[str],
+                nonce: str | None = None, box_key: bytes | None = None,
+                address: str = "", claim: ProofClaim | None = None
+                ) -> Coroutine[Any, Any, list[dict[str, Any]]]:
         """See :meth:`.records.Records.refresh`."""
-        return await self.records.refresh(device, token_ids, nonce, box_key, address, claim)
+        return self.records.refresh(device, token_ids, nonce, box_key, address, claim)
 
     async def verify_device(self, device: DeviceInfo, code: str) -> VerifyAnswer:
         """See :meth:`.approvals.Approvals.verify`."""
@@ -274,20 +280,20 @@ class Authority:
         """See :meth:`.approvals.Approvals.resend`."""
         return await self.approvals.resend(device)
 
-    async def device_status(self, device: DeviceInfo, claim: ProofClaim | None = None
-                            ) -> DeviceStatus:
+    def device_status(self, device: DeviceInfo, claim: ProofClaim | None = None
+                      ) -> Coroutine[Any, Any, DeviceStatus]:
         """See :meth:`.approvals.Approvals.status`."""
-        return await self.approvals.status(device, claim)
+        return self.approvals.status(device, claim)
 
     async def public_keys(self) -> list[AuthorityKey]:
         """The signing key (a list, so a key rotation can publish two)."""
         return [self.store.signer.key]
 
-    async def report_terminals(self, device: DeviceInfo,
-                               reports: Sequence[TerminalReport], address: str = "",
-                               claim: ProofClaim | None = None) -> int:
+    def report_terminals(self, device: DeviceInfo,
+                         reports: Sequence[TerminalReport], address: str = "",
+                         claim: ProofClaim | None = None) -> Coroutine[Any, Any, int]:
         """See :meth:`.terminals.Terminals.report`."""
-        return await self.terminals.report(device, reports, address, claim)
+        return self.terminals.report(device, reports, address, claim)
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float, claim: ProofClaim | None = None

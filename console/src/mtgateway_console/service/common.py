@@ -181,16 +181,22 @@ class Shared:
             await self.store.database.run_unbounded(_side_tables)
             self._prepared = True
 
-    async def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
-                  **kwargs: P.kwargs) -> T:
+    def run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+            **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         """``fn(tx, *args)`` as one transaction, off the event loop (the schema prepared
-        first if it is not yet).
+        first if it is not yet): the door's coroutine itself once prepared, to await (a
+        coroutine around it would be a Python call again when its answer resumes it).
 
         Raises:
             DatabaseUnavailable: the database did not answer within its bound.
         """
-        if not self._prepared:
-            await self.prepare()
+        if self._prepared:
+            return self.store.database.run(fn, *args, **kwargs)
+        return self._prepared_run(fn, *args, **kwargs)
+
+    async def _prepared_run(self, fn: Callable[Concatenate[Tx, P], T], *args: P.args,
+                            **kwargs: P.kwargs) -> T:
+        await self.prepare()
         return await self.store.database.run(fn, *args, **kwargs)
 
     # -- e-mails -------------------------------------------------------------------------

@@ -201,9 +201,10 @@ class Records:
         ``nonce``; with the request's ``box_key``, each carries its ``server_key`` sealed to
         it (``boxes.py``), so a replayed request's answer opens nothing."""
         if box_key is not None:
-            authority_key, boxes = seal(box_key, device_id, nonce or "",
-                                        {r.token_id: self._store.server_key(r)
-                                         for r, _, _ in rows})
+            sealed: dict[str, bytes] = {}  # (a loop, not a comprehension: a call of its own)
+            for r, _, _ in rows:
+                sealed[r.token_id] = self._store.server_key(r)
+            authority_key, boxes = seal(box_key, device_id, nonce or "", sealed)
         out = []
         for row, risk, pending in rows:
             record: dict[str, Any] = {
