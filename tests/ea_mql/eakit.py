@@ -261,7 +261,7 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
     # server would stamp an order seconds before the last quote it sent (no trade server
     # does: one clock stamps both).
     now_ms = max(now_ms, terminal.server_time_ms())
-    for name, symbol in symbols.items():
+    for symbol in symbols.values():
         info, ticks = symbol["info"], symbol["ticks"]
         live = []
         msc, bid, ask = max(ticks[-1][0], now_ms) + 1, ticks[-1][1], ticks[-1][2]
