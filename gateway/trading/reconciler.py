@@ -11,7 +11,10 @@ EA's record ``RESOLVED_NOT_FOUND`` at once; an outcome-unknown retcode there set
 unless the ticket it names is found at the broker, so the tag and the shape are searched as
 for a lost answer); an ambiguous one stays ``UNKNOWN`` and is reported
 (``order_status().ambiguous_tickets``, the log, an ``ambiguous`` audit line), never guessed;
-``reconcile_max_passes`` passes without any candidate resolve it ``RESOLVED_NOT_FOUND``. While
+``reconcile_max_passes`` passes without any candidate resolve it ``RESOLVED_NOT_FOUND``: a pass
+counts only for the rows that were ``UNKNOWN`` before its reads began (a row whose answer was
+lost while they ran may have been filled after them), and a pass whose read failed counts for
+none. While
 a pass runs, new ``order_send`` calls for that terminal are refused with ``-32014`` and
 ``data.reason = "reconciling"`` (fail fast; reads are not gated). SL/TP, MODIFY and REMOVE
 requests create no order to find: without the EA's record they end NOT_FOUND.
@@ -218,10 +221,15 @@ class Reconciler(NullListener):
             if rows:
                 for paper in sorted({r.paper for r in rows}):
                     venue = self._venues.of(terminal, paper)
-                    evidence = await self._evidence(venue, terminal,
-                                                    [r for r in rows if r.paper == paper])
+                    batch = [r for r in rows if r.paper == paper]
+                    evidence = await self._evidence(venue, terminal, batch)
+                    # Only the rows that were UNKNOWN before these reads began are judged by
+                    # them: a row whose answer was lost while they ran may have been filled
+                    # after them, and a miss counted from them would prove nothing (the next
+                    # pass reads after its answer).
+                    read_for = {(r.token_id, r.client_id) for r in batch}
                     for row in self.journal.unknown(key):
-                        if row.paper != paper:
+                        if row.paper != paper or (row.token_id, row.client_id) not in read_for:
                             continue
                         self._settle(row, identify(
                             order_key=row.order_key, request=row.request,

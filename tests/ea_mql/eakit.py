@@ -251,6 +251,18 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
         if not ticks or ticks[-1][0] < last["time_msc"]:
             ticks.append([last["time_msc"], last["bid"], last["ask"], last["last"],
                           last["volume"], last["flags"], last["volume_real"]])
+        bars = methods["copy_rates_from_pos"](symbol=name, timeframe=1, start_pos=0,
+                                              count=600)["rows"]
+        symbols[name] = {"info": info, "ticks": ticks, "m1": bars,
+                         **symbol_switches.get(name, {})}
+    # The fake terminal's clock starts where the emulator's clock is once every answer above
+    # was read: the emulator's clock ran on meanwhile (seconds, on a loaded machine), and a
+    # clock started from the first reading would run behind the quotes' stamps, so the fake
+    # server would stamp an order seconds before the last quote it sent (no trade server
+    # does: one clock stamps both).
+    now_ms = max(now_ms, terminal.server_time_ms())
+    for symbol in symbols.values():
+        info, ticks = symbol["info"], symbol["ticks"]
         live = []
         msc, bid, ask = max(ticks[-1][0], now_ms) + 1, ticks[-1][1], ticks[-1][2]
         step = info["point"]
@@ -260,10 +272,7 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
             bid = round(bid + step * (1 if k % 2 else -1) * (k % 5), info["digits"])
             ask = round(bid + info["spread"] * step, info["digits"])
             live.append([msc, bid, ask, 0.0, 0, 6, 0.0])
-        bars = methods["copy_rates_from_pos"](symbol=name, timeframe=1, start_pos=0,
-                                              count=600)["rows"]
-        symbols[name] = {"info": info, "ticks": ticks, "live": live, "m1": bars,
-                         **symbol_switches.get(name, {})}
+        symbol["live"] = live
     fixture: dict[str, Any] = {
         "now_ms": now_ms,
         "tz_offset_s": terminal.settings.tz_offset_s,

@@ -6,6 +6,7 @@ imports" refused with a clear word, and the MQL4 rules the kit's preprocessor en
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
@@ -138,6 +139,37 @@ async def test_a_trade_timeout_after_the_fill_resolves_to_the_position(
                                    ))["result"]
         assert (again["order"], again["deduplicated"]) == (position["ticket"], True)
         assert (await daemon.call("positions_total"))["result"] == 1
+
+
+async def test_a_trade_timeout_in_a_quiet_market_resolves_to_the_position(
+        daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
+    """MT4's TimeCurrent is the last quote's time and stands still while no quote comes; the
+    terminal here started a minute after every symbol's last quote and none comes. The EA's
+    server_time is still the server's clock now (not that quote's), so the window in which
+    reconciliation looks for an order filled under a 128 (trade timeout) holds the fill: it
+    resolves to the position. With the last quote's time for the server's clock the window
+    ended a minute before the fill and every pass missed it: RESOLVED_NOT_FOUND."""
+    path, fx = fixture4(tmp_path, live_ticks=0)
+    fx["now_ms"] += 60_000  # the terminal's clock: a minute past the last quote
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port) as ea:
+        await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
+        last_quote_s = max(s["ticks"][-1][0] for s in fx["symbols"].values()) // 1000
+        clock = (await daemon.call("server_time"))["result"]
+        assert clock["time"] >= fx["now_ms"] // 1000 > last_quote_s + 30, (clock, last_quote_s)
+        await ea.control("trade_error 128 fill")
+        error = (await daemon.call("order_send", {"request": {**BUY, "client_id": "mt4-q1"}}
+                                   ))["error"]
+        assert (error["code"], error["data"]["state"]) == (-32003, "UNKNOWN"), error
+        async with asyncio.timeout(WAIT_S):
+            while True:
+                status = (await daemon.call("order_status", ["mt4-q1"]))["result"]
+                if status["state"] != "UNKNOWN":
+                    break
+                await asyncio.sleep(50 * MS)
+        [position] = (await daemon.call("positions_get"))["result"]
+        assert position["time"] >= fx["now_ms"] // 1000
+        assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
 
 
 async def test_a_requote_is_a_result(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:

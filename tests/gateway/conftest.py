@@ -64,3 +64,23 @@ def wired_desk(journal: OrderJournal, bridge: Bridge, config: GatewayConfig, *,
     reconciler = Reconciler(journal, bridge, venues, reconcile_settings, clock=clock, sleep=sleep)
     return TradeDesk(journal, bridge, desk_settings, venues=venues, reconciler=reconciler,
                      gate=TradeGate(bridge, reconciler.reconciling), clock=clock)
+
+
+class SteppedSleep:
+    """An injected ``sleep`` that returns only when the test lets one period pass."""
+
+    def __init__(self) -> None:
+        self.periods: list[float] = []
+        self._sleepers: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+
+    async def __call__(self, seconds: float) -> None:
+        self.periods.append(seconds)
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.put_nowait(wake)
+        await wake
+
+    async def one_period(self) -> None:
+        """Wake the sleeping loop once; return when it has run its body and sleeps again."""
+        async with asyncio.timeout(TIMEOUT_S):
+            (await self._sleepers.get()).set_result(None)
+            self._sleepers.put_nowait(await self._sleepers.get())

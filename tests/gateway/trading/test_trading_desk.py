@@ -3,7 +3,6 @@ open and from the periodic loop (stepped through an injected sleep, on a real SQ
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,34 +15,14 @@ from gateway.trading.desk import OUTCOME_UNKNOWN_RETCODES, TradeDesk
 from gateway.trading.journal import OrderJournal, OrderRow, OrderState, order_key, params_hash
 from gateway.trading.reconciler import PRUNE_PERIOD_S
 from mt5model.mt5 import SUCCESS_RETCODES, TradeRetcode
-from tests.bridgekit import TIMEOUT_S, StaticVerifier
-from tests.gateway.conftest import wired_desk
+from tests.bridgekit import StaticVerifier
+from tests.gateway.conftest import SteppedSleep, wired_desk
 from tests.testkit import FakeClock
 
 REQUEST: dict[str, Any] = {"action": 1, "symbol": "EURUSD", "volume": 0.1, "type": 0}
 TERMINAL = "5012345@MTG-Demo"
 HOUR = 3600.0
 RETENTION_H = 48.0
-
-
-class SteppedSleep:
-    """An injected ``sleep`` that returns only when the test lets one period pass."""
-
-    def __init__(self) -> None:
-        self.periods: list[float] = []
-        self._sleepers: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
-
-    async def __call__(self, seconds: float) -> None:
-        self.periods.append(seconds)
-        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.put_nowait(wake)
-        await wake
-
-    async def one_period(self) -> None:
-        """Wake the sleeping loop once; return when it has run its body and sleeps again."""
-        async with asyncio.timeout(TIMEOUT_S):
-            (await self._sleepers.get()).set_result(None)
-            self._sleepers.put_nowait(await self._sleepers.get())
 
 
 @pytest.fixture

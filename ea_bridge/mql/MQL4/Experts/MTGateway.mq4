@@ -93,6 +93,7 @@ void OnDeinit(const int reason)
 // came is answered and what is new goes out now, not at the next timer pass.
 void OnTick()
   {
+   Session.methods.WatchClock();            // a quote came: the server's clock (Methods4.mqh)
    Events.Trades();
    Session.Drain();
    Events.Poll(Session);
@@ -101,6 +102,7 @@ void OnTick()
 void OnTimer()
   {
    ulong start = GetMicrosecondCount();
+   Session.methods.WatchClock();
    Events.Trades();                         // before anything is served: see Events4.mqh
    Session.TimerPass(start);
    Session.Service();

@@ -263,9 +263,25 @@ public:
    bool              CheckNames(const string m, JsonDoc &doc, const int p);
    void              Dispatch(const string m, JsonDoc &doc, const int p, JsonWriter &w);
 
-   // MT4 has no TimeTradeServer: TimeCurrent is the server time of the last quote, and the
-   // clock keeps seconds only.
+   // MT4 has no TimeTradeServer: TimeCurrent is "the last known server time (time of the
+   // last quote receipt)", which stands still while no quote comes (a quiet market, a
+   // weekend, a terminal started after the last one). The daemon takes server_time for the
+   // server's clock now (the age of a quote, the window in which reconciliation looks for an
+   // order whose answer was lost: a clock minutes behind put an order filled now outside it,
+   // and the order was given up as not found). So the answer is the server's clock as MT5's
+   // TimeTradeServer calculates it: the computer's UTC clock (TimeGMT) plus the server's
+   // offset to it, learnt when a quote is seen to arrive (its time is the server's clock
+   // then), and until one is seen the offset from the last quote rounded to a whole quarter
+   // hour (time zones are), which holds while that quote is under 7.5 min old. Never earlier
+   // than TimeCurrent. Seconds only, as MT4's clock.
    void              ServerTime(JsonWriter &w);
+   long              zone_s;           // the server's clock minus TimeGMT, from a fresh quote
+   bool              zone_known;
+   long              last_quote_s;     // TimeCurrent at the last look
+   // Looks at TimeCurrent: a quote arrived since the last look (every timer pass and tick)
+   // gives the server's offset to TimeGMT.
+   void              WatchClock(void);
+   long              ServerNow(void);
 
    void              SymbolsGet(JsonDoc &doc, const int p, JsonWriter &w);
    void              SymbolInfo(JsonDoc &doc, const int p, JsonWriter &w);
@@ -351,6 +367,9 @@ Methods4::Methods4(void)
    message = "";
    record_next = 0;
    request_id = 0;
+   zone_s = 0;
+   zone_known = false;
+   last_quote_s = 0;
   }
 
 void Methods4::Call(const string m, JsonDoc &doc, const int p, JsonWriter &w, int &code_out, string &message_out)
@@ -608,9 +627,29 @@ void Methods4::Dispatch(const string m, JsonDoc &doc, const int p, JsonWriter &w
       Results(doc, p, w);
   }
 
+void Methods4::WatchClock(void)
+  {
+   long current = (long)TimeCurrent();
+   if(last_quote_s != 0 && current > last_quote_s)
+     {
+      zone_s = current - (long)TimeGMT();
+      zone_known = true;
+     }
+   last_quote_s = current;
+  }
+
+long Methods4::ServerNow(void)
+  {
+   WatchClock();
+   long gmt = (long)TimeGMT();
+   long zone = zone_known ? zone_s : (long)MathRound((double)(last_quote_s - gmt) / 900.0) * 900;
+   long now = gmt + zone;
+   return now > last_quote_s ? now : last_quote_s;
+  }
+
 void Methods4::ServerTime(JsonWriter &w)
   {
-   long sec = (long)TimeCurrent();
+   long sec = ServerNow();
    w.BeginObj();
    w.KInt("time", sec);
    w.KInt("time_msc", sec * 1000);
