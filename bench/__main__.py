@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ea", action="store_true",
                         help="only the path through the compiled MQL5 EA (bench.eapath); a "
                              "full run includes it, --quick leaves it out unless given")
+    parser.add_argument("--spaced-calls", type=int, metavar="N",
+                        help="with --ea: the spaced calls (one every 100 ms) per side "
+                             "(default 60, quick 20)")
     parser.add_argument("--ea-compare", metavar="REV",
                         help="with --ea: also measure the EAs of this git revision (its "
                              "ea_bridge/mql built against its own test kit), beside today's")
@@ -84,14 +87,17 @@ def _plan(quick: bool, reps: int | None) -> dict[str, Any]:
     repetitions to the next on a quiet machine (the baseline's own p99 moved 30-60 % from one
     phase to the next at 50 terminals), so its medians are taken over nine shorter ones."""
     if quick:
-        return {"reps": reps or 1, "wrk_s": 1, "aiohttp_n": 200, "tcp_n": 500,
-                "ns": (1, 10, 100), "lat_s": 0.5, "tp_s": 0.5, "storm_s": 1.0,
-                "dispatch_calls": 500, "search_steps": 2, "terminal_reps": reps or 1,
-                "terminal_s": 0.5}
+        # every phase of every section once, in the shortest window that still delivers
+        # ticks and calls (wrk's shortest run is a second; the EA's one-symbol tick runs
+        # need their second): the figures mean nothing
+        return {"reps": reps or 1, "wrk_s": 1, "aiohttp_n": 100, "tcp_n": 200,
+                "ns": (1, 10, 100), "lat_s": 0.25, "tp_s": 0.3, "storm_s": 0.5,
+                "dispatch_calls": 200, "search_steps": 2, "terminal_reps": reps or 1,
+                "terminal_s": 0.5, "ea_tick_s": 1.0}
     return {"reps": reps or 3, "wrk_s": 5, "aiohttp_n": 3000, "tcp_n": 5000,
             "ns": (1, 10, 100), "lat_s": 3.0, "tp_s": 3.0, "storm_s": 5.0,
             "dispatch_calls": 5000, "search_steps": 12, "terminal_reps": reps or 9,
-            "terminal_s": 2.0}
+            "terminal_s": 2.0, "ea_tick_s": 6.0}
 
 
 def _machine() -> dict[str, Any]:
@@ -211,9 +217,10 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
         return raw
     if args.ea or not args.quick:
         raw["ea_path"] = await run_ea_path(pinning, reps=plan["reps"],
-                                           calls=plan["aiohttp_n"], tick_s=plan["lat_s"] * 2,
+                                           calls=plan["aiohttp_n"], tick_s=plan["ea_tick_s"],
                                            log=log, compare=args.ea_compare,
-                                           spaced_calls=20 if args.quick else 60)
+                                           spaced_calls=args.spaced_calls
+                                           or (20 if args.quick else 60))
         log("compiled EA path measured")
         raw["ea_summary"] = summarize_ea_path(raw["ea_path"])
     if args.ea:
@@ -239,7 +246,10 @@ async def _run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.spaced_calls is not None and args.spaced_calls < 1:
+        parser.error(f"--spaced-calls must be at least 1, not {args.spaced_calls}")
 
     def log(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)

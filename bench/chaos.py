@@ -175,8 +175,8 @@ class _World:
 
 
 @contextlib.asynccontextmanager
-async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = False
-                 ) -> AsyncIterator[_World]:
+async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = False,
+                 scale: float = 1.0) -> AsyncIterator[_World]:
     """The console, its address (where an impostor may squat), the daemon in remote mode, the
     proxy in front of its bridge, and the terminal behind the proxy."""
     console = create_console_app(ConsoleFile(data_dir=str(data_dir / "console"),
@@ -196,9 +196,10 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
     key = authority.store.signer.key
     config = GatewayConfig(
         data_dir=str(data_dir / "daemon"),
-        server=ServerConfig(port=0, request_timeout_s=2.0, trade_timeout_s=1.0,
+        server=ServerConfig(port=0, request_timeout_s=2.0 * scale, trade_timeout_s=1.0 * scale,
                             auth_failure_delay_s=0.0),
-        bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2, heartbeat_timeout_s=0.6),
+        bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2 * scale,
+                            heartbeat_timeout_s=0.6 * scale),
         trading=TradingConfig(reconcile_interval_s=0.2, comment_tag=comment_tag),
         authority=AuthorityConfig(mode="remote", url=address_url, public_key=key.b64,
                                   request_timeout_s=2.0))
@@ -268,13 +269,13 @@ def _impostor_orders(terminal: EmulatedTerminal) -> int:
                for o in terminal.broker.history_orders_get(0, now_s + 60))
 
 
-def _fault(rng: random.Random, kinds: tuple[Kind, ...]) -> Fault:
+def _fault(rng: random.Random, kinds: tuple[Kind, ...], scale: float) -> Fault:
     kind = rng.choice(kinds)
     direction = rng.choice(DIRECTIONS)
     # The request carries "order_send" on its way out; the answer carries "retcode" back.
     match = b'"order_send"' if direction == "to_ea" else b'"retcode"'
     return Fault(kind, direction, match, cut_bytes=rng.randint(1, 60),
-                 delay_s=rng.choice((0.05, 1.5)))
+                 delay_s=rng.choice((0.05, 1.5 * scale)))  # the long one: past the trade timeout
 
 
 async def _trade(http: aiohttp.ClientSession, url: str, token: str, request: dict[str, Any],
@@ -309,7 +310,7 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 kinds: tuple[Kind, ...] = KINDS, ea_version: str | None = None,
                 timeout_fill_rate: float = 0.05, rotate_rate: float = 0.01,
                 reuse_rate: float = 0.3, squat_rate: float = 0.01,
-                comment_tag: bool = False) -> ChaosReport:
+                comment_tag: bool = False, timeouts: float = 1.0) -> ChaosReport:
     """Run ``runs`` seeded trades through the faulty link; the report.
 
     ``kinds`` limits the link faults drawn; ``ea_version`` makes the terminal announce another
@@ -319,12 +320,16 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
     into the EA before a run; ``reuse_rate`` the chance a run reuses a ``client_id`` of an
     earlier token (while any is left); ``squat_rate`` the chance an impostor takes the bridge
     port or the console's address before a run. ``comment_tag``: the user consents to the
-    daemon's comment tag (``trading.comment_tag``).
+    daemon's comment tag (``trading.comment_tag``). ``timeouts`` scales the daemon's
+    timeouts (a trade's 1 s, a request's 2 s, the bridge's heartbeat every 0.2 s and its
+    0.6 s timeout) and a long delay (1.5 s, past the trade's): a silenced, cut or
+    long-delayed link is given up on sooner at a smaller one, the same seed drawing the same
+    runs and faults.
     """
     rng = random.Random(seed)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mtgw-chaos-") as tmp:
-        async with _world(Path(tmp), ea_version, comment_tag) as world, \
+        async with _world(Path(tmp), ea_version, comment_tag, timeouts) as world, \
                 aiohttp.ClientSession() as http:
             app, url, terminal, proxy, report = (world.app, world.url, world.terminal,
                                                  world.proxy, world.report)
@@ -357,7 +362,7 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
                 request["client_id"] = client_id
                 proxy.disarm()
                 if rng.random() < fault_rate:
-                    proxy.arm(_fault(rng, kinds))
+                    proxy.arm(_fault(rng, kinds, timeouts))
                 if rng.random() < timeout_fill_rate:
                     terminal.answer_next(10012)  # TRADE_RETCODE_TIMEOUT, after the fill
                     report.faults.update(["timeout_fill/ea"])

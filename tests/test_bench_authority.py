@@ -133,7 +133,7 @@ def test_the_cadence_ramp_measures_each_step(tmp_path: Path) -> None:
     """Two steps (3, then 6 daemons), every call answered, each new daemon's lookup counted
     once, one long-poll per daemon held, the console's and the client's holdings per
     daemon, no stop (the limit is far)."""
-    results = _bench(tmp_path, "--mode", "cadence", "--steps", "3,6", "--window", "2",
+    results = _bench(tmp_path, "--mode", "cadence", "--steps", "3,6", "--window", "1",
                      "--p99-limit-ms", "60000", *FAST)
     assert results["meta"]["cadence"]["report_s"] == 0.5
     rows = results["cadence"]

@@ -22,6 +22,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,26 +115,42 @@ def readme_demo_install() -> list[str]:
     return words[words.index("install") + 1:]
 
 
-def quick_start_python(cache: Path) -> Path:
+#: Where the quick start's environments are kept between runs (a CI run's test environment is
+#: new each time, the machine's cache is not), one per checkout by what it installs.
+QUICK_STARTS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / \
+    "mtgateway-ci" / "quick-start"
+#: A quick start environment no run has used for this long is removed (its checkout or its
+#: projects' metadata changed since).
+_UNUSED_S = 30 * 86_400
+
+
+def quick_start_python(cache: Path = QUICK_STARTS) -> Path:
     """The interpreter of a virtual environment made as the README's quick start makes
     ``.venv`` (``python3 -m venv``, then its demo line's ``pip install``, run from the
     repository's root, from the package index), under ``cache``; made on first use, and reused
-    while that line and the projects' metadata are the same (the installs are editable, so the
-    code is this checkout's)."""
+    while that line, the projects' metadata, this checkout's place and the interpreter are the
+    same (the installs are editable, so the code is this checkout's; ``venv`` makes an
+    environment of the base interpreter, so a new test environment of the same one reuses
+    it)."""
     install = readme_demo_install()
+    place = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
     key = hashlib.sha256("\n".join(install).encode() + b"".join(
-        (ROOT / name).read_bytes() for name in _QUICK_START_SOURCES)).hexdigest()[:12]
-    env_dir = cache / f"quick-start-{key}"
+        (ROOT / name).read_bytes() for name in _QUICK_START_SOURCES) + "\0".join(
+        (sys.base_prefix, sys.version, sys.implementation.cache_tag or "")).encode()
+                         ).hexdigest()[:12]
+    env_dir = cache / f"quick-start-{place}-{key}"
     python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    if (env_dir / "installed").is_file():
+    installed = env_dir / "installed"
+    if installed.is_file():
+        installed.touch()  # in use: not removed as unused
         return python
     cache.mkdir(parents=True, exist_ok=True)
     # one process at a time: xdist's workers may each set up the module's fixture at once
     # (worksteal spreads a module's tests), and one removed the other's half-made environment
     # (ensurepip failed in it)
     with held(cache / "quick-start.lock"):
-        if not (env_dir / "installed").is_file():
-            _make_quick_start(cache, env_dir, python, install, key)
+        if not installed.is_file():
+            _make_quick_start(cache, env_dir, python, install, key, place)
     return python
 
 
@@ -162,10 +179,18 @@ def held(path: Path) -> Iterator[None]:
 
 
 def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[str],
-                      key: str) -> None:
+                      key: str, place: str) -> None:
     """Make the quick start's environment in ``env_dir`` (see :func:`quick_start_python`)."""
-    for made in cache.glob("quick-start-*"):  # this one, half made, or an out-of-date one
-        if made.is_dir():
+    now = time.time()
+    for made in cache.glob("quick-start-*"):
+        if not made.is_dir():
+            continue
+        # this one, this checkout's out-of-date one, one left half made (the lock is held:
+        # no one is making it), or another checkout's unused for long (its runs may be
+        # using it now)
+        marker = made / "installed"
+        if made.name.startswith(f"quick-start-{place}-") or not marker.is_file() \
+                or now - marker.stat().st_mtime > _UNUSED_S:
             shutil.rmtree(made, ignore_errors=True)
     # --no-compile: what the line installs, without compiling every installed module to
     # bytecode at install (~20 s of CPU for the daemon's and the extras' distributions); the

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,7 +51,7 @@ class QuickStart:
 
 @pytest.fixture(scope="module")
 def quick_start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickStart]:
-    python = quick_start_python(Path(sys.prefix) / "test-environments")
+    python = quick_start_python()
     state_file = tmp_path_factory.mktemp("quick-start") / "demo.json"
     with demo_process(state_file, "--start-time", "2026-11-18T10:00:00Z",
                       command=[python.parent / "mtgateway"]) as printed:
