@@ -178,20 +178,25 @@ def held(path: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[str],
-                      key: str, place: str) -> None:
-    """Make the quick start's environment in ``env_dir`` (see :func:`quick_start_python`)."""
-    now = time.time()
+def sweep_quick_starts(cache: Path, place: str, now: float) -> None:
+    """Remove from ``cache`` the quick start environments no run will use again: this
+    checkout's (``place``: it is made anew), one left half made (the lock is held: no one is
+    making it), another checkout's unused for :data:`_UNUSED_S`, or whose checkout is gone (a
+    clean clone's run, removed after: kept, each run would leave one behind)."""
     for made in cache.glob("quick-start-*"):
         if not made.is_dir():
             continue
-        # this one, this checkout's out-of-date one, one left half made (the lock is held:
-        # no one is making it), or another checkout's unused for long (its runs may be
-        # using it now)
-        marker = made / "installed"
+        marker, checkout = made / "installed", made / "checkout"
         if made.name.startswith(f"quick-start-{place}-") or not marker.is_file() \
-                or now - marker.stat().st_mtime > _UNUSED_S:
+                or now - marker.stat().st_mtime > _UNUSED_S or (checkout.is_file() and not Path(
+                    checkout.read_text(encoding="utf-8")).is_dir()):
             shutil.rmtree(made, ignore_errors=True)
+
+
+def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[str],
+                      key: str, place: str) -> None:
+    """Make the quick start's environment in ``env_dir`` (see :func:`quick_start_python`)."""
+    sweep_quick_starts(cache, place, time.time())
     # --no-compile: what the line installs, without compiling every installed module to
     # bytecode at install (~20 s of CPU for the daemon's and the extras' distributions); the
     # examples and the demo compile what they import when they first import it.
@@ -199,4 +204,5 @@ def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[st
                  [str(python), "-m", "pip", "install", "--quiet", "--no-compile", *install]):
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
+    (env_dir / "checkout").write_text(str(ROOT), encoding="utf-8")
     (env_dir / "installed").write_text(key, encoding="utf-8")

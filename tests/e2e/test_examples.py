@@ -19,6 +19,7 @@ import os
 import re
 import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,12 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.commands import ROOT, quick_start_python, readme_demo_install
+from tests.e2e.commands import (
+    ROOT,
+    quick_start_python,
+    readme_demo_install,
+    sweep_quick_starts,
+)
 from tests.e2e.conftest import WAIT_S, demo_process
 
 pytestmark = [
@@ -141,3 +147,28 @@ def test_the_python_the_demo_prints_runs(quick_start: QuickStart, tmp_path: Path
     path.write_text(snippet, encoding="utf-8")
     out = run(quick_start, quick_start.python, path, state_file=False)
     assert "account 5012345 on MTG-Demo: equity" in out, f"{out}\n--- snippet ---\n{snippet}"
+
+
+def test_the_quick_starts_cache_keeps_only_what_a_run_will_use_again(tmp_path: Path) -> None:
+    """A clean clone's run makes its quick start environment under the machine's cache, and
+    its checkout is removed after: the next run's sweep removes that environment (each run
+    would otherwise leave one behind for a month), keeps another checkout's that is still
+    there, and removes this checkout's (made anew) and a half-made one."""
+    cache, gone, kept_checkout = tmp_path / "cache", tmp_path / "gone", tmp_path / "kept"
+    kept_checkout.mkdir()
+
+    def env(name: str, checkout: Path | None, installed: bool = True) -> Path:
+        made = cache / f"quick-start-{name}"
+        made.mkdir(parents=True)
+        if checkout is not None:
+            (made / "checkout").write_text(str(checkout), encoding="utf-8")
+        if installed:
+            (made / "installed").write_text("key", encoding="utf-8")
+        return made
+
+    gone_env, kept_env = env("aaaa-1", gone), env("bbbb-1", kept_checkout)
+    older = env("cccc-1", None)  # made before checkouts were noted: kept until unused
+    ours, half = env("dddd-1", kept_checkout), env("eeee-1", kept_checkout, installed=False)
+    sweep_quick_starts(cache, "dddd", time.time())
+    assert [p.exists() for p in (gone_env, kept_env, older, ours, half)] == \
+        [False, True, True, False, False]
