@@ -91,7 +91,7 @@ def _workers_off(path):
     _on[0] = False
     with _lock:
         total = sum(entry.callcount for profile in _workers for entry in profile.getstats())
-    with open(path, "w") as file:
+    with open(path, "w", encoding="utf-8") as file:
         file.write(str(total))
 """ + LOOP_LAUNCHER.replace(
     '    state["profile"] = cProfile.Profile()\n',
