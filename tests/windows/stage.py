@@ -122,8 +122,10 @@ def _step(name: str, timings: dict[str, float]) -> Iterator[None]:
 def _windows_tests(python: WindowsPython, run_dir: Path) -> Count:
     report = run_dir / "windows-tests.xml"
     code, out = python.run(
-        # a test's bound: 60 s on Linux; a process start costs seconds more on Windows
-        ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "timeout=240",
+        # a test's bound: 60 s on Linux; a process start costs seconds more on Windows. Two
+        # workers, as the stage was measured with (the Linux suite's third worker fills what
+        # its waits leave idle; under Wine a process start already keeps the cores busy)
+        ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "timeout=240", "-n", "2",
          f"--junitxml={python.path(report)}",
          *selection()], echo=sys.stdout, env={"PYTHONUNBUFFERED": "1"})
     if not report.exists():
