@@ -123,8 +123,8 @@ def _windows_tests(python: WindowsPython, run_dir: Path) -> Count:
     report = run_dir / "windows-tests.xml"
     code, out = python.run(
         # a test's bound: 60 s on Linux; a process start costs seconds more on Windows. Two
-        # workers, as the stage was measured with (the Linux suite's third worker fills what
-        # its waits leave idle; under Wine a process start already keeps the cores busy)
+        # workers, as the stage has been measured and kept within its bounds (the Linux suite's
+        # third worker fills what its waits leave idle; three have not been tried under Wine)
         ["-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "timeout=240", "-n", "2",
          f"--junitxml={python.path(report)}",
          *selection()], echo=sys.stdout, env={"PYTHONUNBUFFERED": "1"})
