@@ -171,13 +171,19 @@ def _retry_integral(model: type[M], data: dict[str, Any], exc: ValidationError) 
     libraries) sends params the published document allows, which the strict models alone would
     refuse. Tried only after a failure, so a well-typed call pays nothing for it. A float field
     takes the integer unchanged (strict mode accepts an int for a float).
+
+    When the call still fails with its integral floats read as integers, the faults said are
+    that second pass's: the call's real ones. The first pass's would also blame every integral
+    float the document allows (``deviation: 0.0`` beside a missing volume was refused as
+    "request.deviation: Input should be a valid integer"). The message names fields and
+    rules, never the values, so what it says of the call as sent and as read is the same.
     """
     normalized = _integral_as_int(data)
     if normalized is not data:
         try:
             return model.model_validate(normalized)
-        except ValidationError:
-            pass  # report the call as sent, not as rewritten
+        except ValidationError as again:
+            exc = again
     raise InvalidParams(_describe(exc)) from None
 
 

@@ -132,6 +132,20 @@ def test_an_integer_written_as_a_float_is_an_integer() -> None:
         parse(HistoryGetParams, (), {"ticket": 7.5})
 
 
+def test_a_call_refused_for_another_fault_never_blames_its_integral_floats() -> None:
+    """A call with an integral float the document allows and a real fault is refused for the
+    fault alone (found by tests/e2e/test_fuzz_rpc.py: ``order_check`` with ``deviation: 0.0``
+    and no volume was refused as "request.deviation: Input should be a valid integer" too)."""
+    with pytest.raises(InvalidParams) as info:
+        parse(SendParams, (), {"request": {"action": 1, "comment": None, "deviation": 0.0}})
+    assert "volume" in str(info.value)
+    assert "deviation" not in str(info.value)
+    fraction = r"^request\.deviation: Input should be a valid integer$"
+    with pytest.raises(InvalidParams, match=fraction):
+        parse(SendParams, (), {"request": {"action": 1, "volume": 1.0, "symbol": "EURUSD",
+                                           "deviation": 0.5}})
+
+
 def test_calc_accepts_buy_and_sell_only() -> None:
     """order_calc_* take ORDER_TYPE_BUY/SELL by name or value and nothing else."""
     assert parse(CalcMarginParams, ("ORDER_TYPE_SELL", "EURUSD", 1, 1.1), {}).action == 1
