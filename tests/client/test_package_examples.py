@@ -11,7 +11,8 @@ of their own, and the ``market_book_get`` example calls all three.
 
 The files are never edited. The changes the demo's market forces are applied as text at run
 time (:data:`CHANGES`); each must match its script, and each has its reason. Each script then
-runs in its own interpreter with ``import MetaTrader5`` resolving to ``mtgateway`` (through the
+runs in a process of its own (forked from one interpreter that imported what the scripts import
+once: :data:`_EXAMPLES_RUNNER`), with ``import MetaTrader5`` resolving to ``mtgateway`` (through the
 ``mtgateway-metatrader5`` distribution, as the README's test set-up installs it), against a
 ``mtgateway demo`` whose clock starts on a Wednesday afternoon (``--start-time``: every market
 open, whatever the real day), after the account state the Results show was made (two GBPUSD
@@ -32,6 +33,7 @@ and, after the script ends, the numpy arrays it holds have the package's dtypes 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -97,26 +99,114 @@ RECORDS = ("AccountInfo", "TerminalInfo", "SymbolInfo", "Tick", "BookInfo", "Tra
            "OrderCheckResult", "OrderSendResult", "TradePosition", "TradeOrder", "TradeDeal")
 
 #: Run inside the example's interpreter: the script (changed as above), then its globals.
-_RUNNER = """
-import json, sys
-path, code = sys.argv[1], sys.stdin.read()
-scope = {"__name__": "__main__", "__file__": path}
-try:
-    exec(compile(code, path, "exec"), scope)
-except SystemExit:
-    pass
-import numpy
-sys.stdout.flush()
-dump = {}
-for name, value in scope.items():
-    if isinstance(value, numpy.ndarray):
-        dump[name] = {"dtype": [list(d) for d in value.dtype.descr], "len": len(value)}
-    elif isinstance(value, tuple) and hasattr(type(value), "__match_args__"):
-        dump[name] = {"type": type(value).__name__, "fields": list(type(value).__match_args__),
-                      "types": [type(v).__name__ for v in value]}
-print("=== globals")
-print(json.dumps(dump))
+#: What runs the examples: an interpreter that imports once what every example imports (the
+#: client as ``MetaTrader5``, numpy, pandas, pytz: ~0.6 s of CPU an interpreter), then for each
+#: example read from its stdin (a JSON line: the file's path and the text to run) forks a
+#: process of its own, which runs it as ``__main__`` in a fresh namespace, its stdout and stderr
+#: into one pipe, then prints the numpy arrays and struct sequences the example ended with and
+#: exits as an interpreter does (its atexit handlers run); each example's output and exit code
+#: are written back as a JSON line. No example's import or call happens before its own process
+#: starts: the forked process holds the imported modules, not any state an example made.
+_EXAMPLES_RUNNER = """
+import atexit, json, os, sys, traceback
+import numpy, pandas, pytz
+import MetaTrader5
+
+
+def run(path, code):
+    scope = {"__name__": "__main__", "__file__": path}
+    try:
+        exec(compile(code, path, "exec"), scope)
+    except SystemExit:
+        pass
+    sys.stdout.flush()
+    dump = {}
+    for name, value in scope.items():
+        if isinstance(value, numpy.ndarray):
+            dump[name] = {"dtype": [list(d) for d in value.dtype.descr], "len": len(value)}
+        elif isinstance(value, tuple) and hasattr(type(value), "__match_args__"):
+            dump[name] = {"type": type(value).__name__,
+                          "fields": list(type(value).__match_args__),
+                          "types": [type(v).__name__ for v in value]}
+    print("=== globals")
+    print(json.dumps(dump))
+
+
+for line in sys.stdin:
+    job = json.loads(line)
+    read, write = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        os.dup2(write, 1)
+        os.dup2(write, 2)
+        os.close(write)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        code = 1
+        try:
+            run(job["path"], job["code"])
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            try:
+                atexit._run_exitfuncs()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        out = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    print(json.dumps({"code": os.waitstatus_to_exitcode(status),
+                      "out": out.decode(errors="replace")}), flush=True)
 """
+
+
+class Examples:
+    """The examples' runner (:data:`_EXAMPLES_RUNNER`) against one demo, started once."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def run(self, stem: str, position_id: int, changes: list[tuple[str, str, str]]
+                  ) -> tuple[str, dict[str, Any]]:
+        """The example's output and the globals it ended with."""
+        code = (EXAMPLES / f"{stem}.py").read_text(encoding="utf-8")
+        for old, new, _ in changes:
+            code = code.replace(old, new.replace("POSITION_ID", str(position_id)))
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps({"path": str(EXAMPLES / f"{stem}.py"),
+                                          "code": code}).encode() + b"\n")
+        async with asyncio.timeout(WAIT_S * 12):
+            await self.proc.stdin.drain()
+            line = await self.proc.stdout.readline()
+        assert line, f"the examples' runner ended: {self.proc.returncode}"
+        done = json.loads(line)
+        out = done["out"]
+        assert done["code"] == 0 and "=== globals" in out, out
+        printed, dump = out.rsplit("=== globals\n", 1)
+        return printed, json.loads(dump)
+
+
+@contextlib.asynccontextmanager
+async def examples(state_file: Path, tmp_path: Path) -> AsyncIterator[Examples]:
+    """The examples' runner in the environment of a program written for the package, against
+    the demo of ``state_file``, from ``tmp_path``."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _EXAMPLES_RUNNER, env=package_environment(state_file),
+        cwd=tmp_path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        limit=1 << 26)
+    try:
+        yield Examples(proc)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        async with asyncio.timeout(WAIT_S):
+            await proc.wait()
 
 
 def test_every_function_has_its_example_and_result() -> None:
@@ -163,25 +253,6 @@ def _make_state(state_file: Path) -> int:
                                     "position": opened.order})
         assert closed is not None and closed.retcode == 10009, client.last_error()
         return opened.order
-
-
-async def _run(stem: str, state_file: Path, tmp_path: Path, position_id: int,
-               changes: list[tuple[str, str, str]]) -> tuple[str, dict[str, Any]]:
-    """The example's output and the globals it ended with."""
-    code = (EXAMPLES / f"{stem}.py").read_text(encoding="utf-8")
-    for old, new, _ in changes:
-        code = code.replace(old, new.replace("POSITION_ID", str(position_id)))
-    env = package_environment(state_file)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", _RUNNER, str(EXAMPLES / f"{stem}.py"), env=env, cwd=tmp_path,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
-    async with asyncio.timeout(WAIT_S * 12):
-        out_bytes, _ = await proc.communicate(code.encode())
-    out = out_bytes.decode()
-    assert proc.returncode == 0 and "=== globals" in out, out
-    printed, dump = out.rsplit("=== globals\n", 1)
-    return printed, json.loads(dump)
 
 
 # -- reading what the documentation prints ---------------------------------------------------
@@ -324,9 +395,16 @@ async def test_the_documentation_examples_print_what_the_documentation_shows(
     # once (reading every distribution's file list costs ~0.3 s of CPU; it was done per example)
     assert shim_problem() is None, shim_problem()
     position_id = await asyncio.to_thread(_make_state, demo)
+    async with examples(demo, tmp_path) as runner:
+        await _run_all(runner, position_id)
+
+
+async def _run_all(runner: Examples, position_id: int) -> None:
+    """Every example as the page wrote it but for :data:`CHANGES`, then the two that order
+    as written."""
     failures: list[str] = []
     for stem in sorted(set(FUNCTIONS.values())):
-        printed, dump = await _run(stem, demo, tmp_path, position_id, CHANGES.get(stem, []))
+        printed, dump = await runner.run(stem, position_id, CHANGES.get(stem, []))
         try:
             assert "Traceback" not in printed, printed
             _check_against_result(stem, printed)
@@ -341,6 +419,6 @@ async def test_the_documentation_examples_print_what_the_documentation_shows(
     assert failures == [], "\n\n".join(failures)
     # as the page wrote them: RETURN filling is refused (10030) and the failure branch prints
     for stem in ("order_check", "order_send"):
-        printed, _ = await _run(stem, demo, tmp_path, position_id,
-                                [c for c in CHANGES[stem] if "FILLING" not in c[0]])
+        printed, _ = await runner.run(stem, position_id,
+                                      [c for c in CHANGES[stem] if "FILLING" not in c[0]])
         assert "retcode=10030" in printed, printed

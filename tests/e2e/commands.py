@@ -17,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,6 +105,25 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 _QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml",
                         "base/pyproject.toml", "base/setup.py", "console/pyproject.toml",
                         "console/setup.py")
+#: The ``[tool.*]`` tables of a ``pyproject.toml`` that no install reads (the linters', the type
+#: checker's, the test runner's): left out of the environment's key, since most changes to the
+#: file are to them (an import contract, a test option) and each remade the environment.
+_NOT_READ_BY_INSTALL = frozenset({"pytest", "ruff", "mypy", "importlinter", "coverage"})
+
+
+def _install_inputs() -> bytes:
+    """What of :data:`_QUICK_START_SOURCES` an install reads: each ``setup.py`` whole, each
+    ``pyproject.toml`` without the tables of :data:`_NOT_READ_BY_INSTALL`."""
+    parts = []
+    for name in _QUICK_START_SOURCES:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        if name.endswith(".toml"):
+            table = tomllib.loads(text)
+            table["tool"] = {tool: value for tool, value in table.get("tool", {}).items()
+                             if tool not in _NOT_READ_BY_INSTALL}
+            text = json.dumps(table, sort_keys=True)
+        parts.append(text)
+    return "\0".join(parts).encode()
 
 
 def readme_demo_install() -> list[str]:
@@ -127,19 +149,22 @@ _UNUSED_S = 30 * 86_400
 def quick_start_python(cache: Path = QUICK_STARTS) -> Path:
     """The interpreter of a virtual environment made as the README's quick start makes
     ``.venv`` (``python3 -m venv``, then its demo line's ``pip install``, run from the
-    repository's root, from the package index), under ``cache``; made on first use, and reused
-    while that line, the projects' metadata, this checkout's place and the interpreter are the
-    same (the installs are editable, so the code is this checkout's; ``venv`` makes an
-    environment of the base interpreter, so a new test environment of the same one reuses
-    it)."""
+    repository's root, from the package index), under ``cache``, for this checkout; reused while
+    that line, what an install reads of the projects' metadata, this checkout's place and the
+    interpreter are the same (``venv`` makes an environment of the base interpreter, so a new
+    test environment of the same one reuses it).
+
+    The lines run once a machine for a key (:func:`_made_by_the_lines`); a checkout elsewhere
+    (a clean clone, a worktree) gets a copy of that environment with its own paths in it
+    (:func:`_copy_for_here`: the installs are editable, so they name the checkout they were
+    made from), not a new install: the lines cost ~23 s of CPU, the copy ~1.5."""
     install = readme_demo_install()
     place = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
-    key = hashlib.sha256("\n".join(install).encode() + b"".join(
-        (ROOT / name).read_bytes() for name in _QUICK_START_SOURCES) + "\0".join(
+    key = hashlib.sha256("\n".join(install).encode() + _install_inputs() + "\0".join(
         (sys.base_prefix, sys.version, sys.implementation.cache_tag or "")).encode()
                          ).hexdigest()[:12]
     env_dir = cache / f"quick-start-{place}-{key}"
-    python = env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    python = _python_of(env_dir)
     installed = env_dir / "installed"
     if installed.is_file():
         installed.touch()  # in use: not removed as unused
@@ -150,8 +175,15 @@ def quick_start_python(cache: Path = QUICK_STARTS) -> Path:
     # (ensurepip failed in it)
     with held(cache / "quick-start.lock"):
         if not installed.is_file():
-            _make_quick_start(cache, env_dir, python, install, key, place)
+            sweep_quick_starts(cache, place, time.time())
+            made = _made_by_the_lines(cache / f"quick-start-lines-{key}", install, key)
+            _copy_for_here(made, env_dir)
+            (env_dir / "installed").write_text(key, encoding="utf-8")
     return python
+
+
+def _python_of(env_dir: Path) -> Path:
+    return env_dir / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
 
 
 @contextlib.contextmanager
@@ -181,28 +213,58 @@ def held(path: Path) -> Iterator[None]:
 def sweep_quick_starts(cache: Path, place: str, now: float) -> None:
     """Remove from ``cache`` the quick start environments no run will use again: this
     checkout's (``place``: it is made anew), one left half made (the lock is held: no one is
-    making it), another checkout's unused for :data:`_UNUSED_S`, or whose checkout is gone (a
+    making it), one unused for :data:`_UNUSED_S` (another checkout's, or the one the lines made
+    for a key, which the copies come from), or another checkout's whose checkout is gone (a
     clean clone's run, removed after: kept, each run would leave one behind)."""
     for made in cache.glob("quick-start-*"):
         if not made.is_dir():
             continue
         marker, checkout = made / "installed", made / "checkout"
+        lines = made.name.startswith("quick-start-lines-")
         if made.name.startswith(f"quick-start-{place}-") or not marker.is_file() \
-                or now - marker.stat().st_mtime > _UNUSED_S or (checkout.is_file() and not Path(
-                    checkout.read_text(encoding="utf-8")).is_dir()):
+                or now - marker.stat().st_mtime > _UNUSED_S or (
+                    not lines and checkout.is_file()
+                    and not Path(checkout.read_text(encoding="utf-8")).is_dir()):
             shutil.rmtree(made, ignore_errors=True)
 
 
-def _make_quick_start(cache: Path, env_dir: Path, python: Path, install: list[str],
-                      key: str, place: str) -> None:
-    """Make the quick start's environment in ``env_dir`` (see :func:`quick_start_python`)."""
-    sweep_quick_starts(cache, place, time.time())
+def _made_by_the_lines(env_dir: Path, install: list[str], key: str) -> Path:
+    """``env_dir``, made by the quick start's lines from this checkout if no run made it
+    before (see :func:`quick_start_python`); marked used."""
+    marker = env_dir / "installed"
+    if marker.is_file():
+        marker.touch()
+        return env_dir
     # --no-compile: what the line installs, without compiling every installed module to
     # bytecode at install (~20 s of CPU for the daemon's and the extras' distributions); the
     # examples and the demo compile what they import when they first import it.
     for argv in ([sys.executable, "-m", "venv", str(env_dir)],
-                 [str(python), "-m", "pip", "install", "--quiet", "--no-compile", *install]):
+                 [str(_python_of(env_dir)), "-m", "pip", "install", "--quiet", "--no-compile",
+                  *install]):
         out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, f"{' '.join(argv)}:\n{out.stdout}{out.stderr}"
     (env_dir / "checkout").write_text(str(ROOT), encoding="utf-8")
-    (env_dir / "installed").write_text(key, encoding="utf-8")
+    marker.write_text(key, encoding="utf-8")
+    return env_dir
+
+
+def _copy_for_here(made: Path, env_dir: Path) -> None:
+    """``made`` copied to ``env_dir``, every file that names ``made`` or the checkout it was
+    made from naming ``env_dir`` and this checkout instead: the scripts' interpreter line,
+    ``pyvenv.cfg``, and the editable installs' path files, finder and ``direct_url.json``.
+    What a file does not name as a whole path (a longer one that starts with it) is left."""
+    shutil.copytree(made, env_dir, symlinks=True)
+    swaps = {str(made): str(env_dir),
+             (made / "checkout").read_text(encoding="utf-8"): str(ROOT)}
+    # one pass, the longer path first (the checkout may hold the cache), each path whole:
+    # followed by a separator, a quote, the end of a line or of the file
+    whole = re.compile(b"(" + b"|".join(re.escape(old.encode()) for old in sorted(
+        swaps, key=len, reverse=True)) + rb""")(?=[/\\'"\r\n]|\Z)""")
+    for path in env_dir.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        text = whole.sub(lambda found: swaps[found.group(1).decode()].encode(), data)
+        if text != data:
+            path.write_bytes(text)
+    (env_dir / "checkout").write_text(str(ROOT), encoding="utf-8")

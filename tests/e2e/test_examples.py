@@ -5,7 +5,8 @@ their numpy step, since it installed the client without its ``[numpy]`` extra, w
 them on the test environment, which has numpy).
 
 The quick start's environment is made by its own lines (``python3 -m venv``, the demo line's
-``pip install``: :func:`~tests.e2e.commands.quick_start_python`), once, and the module shares
+``pip install``: :func:`~tests.e2e.commands.quick_start_python`), once a machine for what they
+install, each checkout given a copy naming its own paths, and the module shares
 one demo started by its ``mtgateway`` command, its clock replayed on a Wednesday (every market
 open whatever the day; the history window must follow the trade server's clock, not this
 machine's). Without their extras, the examples say what they need
@@ -90,6 +91,22 @@ def test_the_quick_start_installs_the_clients_extras(quick_start: QuickStart) ->
     assert out.strip() == "ok"
 
 
+def test_the_quick_start_runs_this_checkouts_code(quick_start: QuickStart) -> None:
+    """The environment is this checkout's: its editable installs and its scripts name this
+    checkout and this environment, never the checkout or the place of the environment it was
+    copied from (``tests/e2e/commands.py``, ``_copy_for_here``), so the examples run the code
+    under test."""
+    out = run(quick_start, quick_start.python, "-c",
+              "import gateway, mtgateway, mtgateway_base, mtgateway_console, shutil; print("
+              "*(m.__file__ for m in (gateway, mtgateway, mtgateway_base, mtgateway_console)),"
+              " shutil.which('mtgateway'), sep='\\n')", state_file=False)
+    *modules, script = out.split()
+    assert all(Path(module).is_relative_to(ROOT) for module in modules), out
+    assert Path(script).parent == quick_start.python.parent, out
+    shebang = Path(script).read_text(encoding="utf-8").splitlines()[0]
+    assert shebang == f"#!{quick_start.python}", shebang
+
+
 def test_package_style_script(quick_start: QuickStart) -> None:
     """examples/mt5_script.py trades a round trip, reads it back by the trade server's dates
     and a group, and loads 50 000 bars into numpy."""
@@ -153,7 +170,9 @@ def test_the_quick_starts_cache_keeps_only_what_a_run_will_use_again(tmp_path: P
     """A clean clone's run makes its quick start environment under the machine's cache, and
     its checkout is removed after: the next run's sweep removes that environment (each run
     would otherwise leave one behind for a month), keeps another checkout's that is still
-    there, and removes this checkout's (made anew) and a half-made one."""
+    there, and removes this checkout's (made anew) and a half-made one; the one the README's
+    lines made, which each checkout's is copied from, it keeps while a run used it within a
+    month, its checkout gone or not."""
     cache, gone, kept_checkout = tmp_path / "cache", tmp_path / "gone", tmp_path / "kept"
     kept_checkout.mkdir()
 
@@ -169,6 +188,10 @@ def test_the_quick_starts_cache_keeps_only_what_a_run_will_use_again(tmp_path: P
     gone_env, kept_env = env("aaaa-1", gone), env("bbbb-1", kept_checkout)
     older = env("cccc-1", None)  # made before checkouts were noted: kept until unused
     ours, half = env("dddd-1", kept_checkout), env("eeee-1", kept_checkout, installed=False)
+    # what the lines made, which the copies come from: kept while used, its checkout gone
+    lines, unused = env("lines-1", gone), env("lines-2", kept_checkout)
+    month_ago = time.time() - 31 * 86_400
+    os.utime(unused / "installed", (month_ago, month_ago))
     sweep_quick_starts(cache, "dddd", time.time())
-    assert [p.exists() for p in (gone_env, kept_env, older, ours, half)] == \
-        [False, True, True, False, False]
+    assert [p.exists() for p in (gone_env, kept_env, older, ours, half, lines, unused)] == \
+        [False, True, True, False, False, True, False]

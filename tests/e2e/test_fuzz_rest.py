@@ -62,6 +62,9 @@ def daemon(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture(scope="module")
 def http(daemon: ThreadedDaemon) -> Iterator[requests.Session]:
     with requests.Session() as session:
+        # loopback: no proxy, which requests would otherwise look for in the environment
+        # at every request (each variable read: ~0.3 ms of CPU a call, thousands of calls)
+        session.trust_env = False
         yield session
 
 

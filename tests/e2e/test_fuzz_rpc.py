@@ -109,6 +109,9 @@ def call(daemon: ThreadedDaemon) -> Iterator[Any]:
     """``call(method, params)``: the JSON-RPC response of one ``POST /rpc``, checked for its
     envelope (HTTP 200, JSON, version, the request's id)."""
     with requests.Session() as http:
+        # loopback: no proxy, which requests would otherwise look for in the environment
+        # at every request (each variable read: ~0.3 ms of CPU a call, thousands of calls)
+        http.trust_env = False
         http.headers["Authorization"] = f"Bearer {daemon.token}"
         counter = iter(range(1, 1 << 62))
 
