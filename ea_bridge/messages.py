@@ -79,7 +79,7 @@ EVENT_BOOK: Final = "book"
 #: ``MqlTick`` without ``time``, which is ``time_msc // 1000``, as the MT5 domain's tick holds
 #: them (``mt5model.types.Tick``, declared once there). The EA (and the emulator) write rows in
 #: this order, the daemon's hub reads them in it.
-TICK_ROW: Final = tuple(f.name for f in fields(Tick))
+TICK_ROW: Final[tuple[str, ...]] = tuple(f.name for f in fields(Tick))
 #: Whether each :data:`TICK_ROW` field is an integer (else any finite JSON number).
 _TICK_ROW_INTEGER: Final = tuple(hint is int for hint in typing.get_type_hints(Tick).values())
 #: The record each ``trade`` event type carries (``docs/protocol.md`` §7).

@@ -34,10 +34,9 @@ from mtgateway_base.throttle import AuthThrottle
 from mtgateway_base.wire.records import AuthorityKey, SignedRecord
 
 from . import client_auth, openapi, probes, rest, ws
-from .auth import RecordCache, load_or_create_device, open_secret_store
+from .auth import RecordCache
 from .auth.challenge import ChallengeAuthenticator
 from .auth.client import RemoteAuthority
-from .auth.device import DeviceIdentity
 from .auth.link import AuthorityLink
 from .auth.reporter import (
     TerminalReporter,
@@ -55,6 +54,7 @@ from .edge.door import DOOR, Door
 from .edge.middleware import guard_middleware
 from .errors import NOT_ONE_HOST, TOO_MANY_CONNECTIONS
 from .hub import Hub, HubLimits
+from .identity import device_name, open_device
 from .keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
@@ -115,19 +115,6 @@ _DEAD_MESSAGES = {
 #: leave the guard's own body deadline off.
 _GUARD_REFUSALS: Final = Refusals(misdirected=NOT_ONE_HOST.raw(),
                                   busy=TOO_MANY_CONNECTIONS.raw())
-
-
-def open_device(config: GatewayConfig, secret_store: SecretStore | None = None
-                ) -> DeviceIdentity:
-    """This machine's device identity, from ``secret_store`` or ``[device] key_storage``."""
-    store = secret_store or open_secret_store(config.device.key_storage,
-                                              config.resolved_data_dir())
-    return load_or_create_device(store)
-
-
-def device_name(config: GatewayConfig) -> str:
-    """``[device] name``, else the host name: what the owner's approval e-mail shows."""
-    return config.device.name or socket.gethostname() or "unnamed"
 
 
 def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None,

@@ -1,35 +1,33 @@
 """The ``mtgateway`` command: parse arguments, load config, start things, wait for a signal.
 
 Wiring only; every behaviour lives in the modules it calls (management commands in
-``gateway.manage``). Exit codes: 0 success, 1 a runtime failure (port in use, refused,
-unreachable), 2 a usage or configuration error.
+``gateway.manage``). Building the parser imports argparse and the few constants its options
+name; each command imports what it uses when it is dispatched, so ``mtgateway --help``, ``ea
+path`` or ``token list`` does not pay for the daemon, the emulator or the console (the suite
+starts hundreds of these processes, and a user's shell waits on each). Exit codes: 0 success,
+1 a runtime failure (port in use, refused, unreachable), 2 a usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.machinery
 import importlib.util
 import logging
 import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ea_bridge.emulator import cli as emulator_cli
-from mtgateway_base.files import InsecurePath
-from mtgateway_base.log import setup_logging
-from mtgateway_base.loop import run as run_on_loop
-from mtgateway_base.loop import stop_on_signals
-from mtgateway_base.loopback import is_loopback
+from ea_bridge.emulator import options as emulator_options
 from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 
 from ._version import __version__
-from .auth.records import SCOPES
-from .auth.secretstore import SecretStoreError
-from .config import GatewayConfig, find_config, load_config
-from .errors import ConfigError, ConsoleMissing
+
+if TYPE_CHECKING:
+    from .config import GatewayConfig
 
 __all__ = ["build_parser", "main"]
 
@@ -47,10 +45,40 @@ def _duration_s(value: str) -> int:
 
 
 def _scopes(value: str) -> frozenset[str]:
+    from .auth.records import SCOPES
+
     scopes = frozenset(s.strip() for s in value.split(",") if s.strip())
     if not scopes or not scopes <= SCOPES:
         raise argparse.ArgumentTypeError(f"scopes must be among {', '.join(sorted(SCOPES))}")
     return scopes | ({"read"} if "trade" in scopes else frozenset())
+
+
+def _when(value: str) -> float:
+    """Epoch seconds, or an ISO 8601 time (UTC when it names no zone)."""
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {value!r} (epoch seconds or ISO "
+                                         "8601)") from None
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _audit_arguments(parser: argparse.ArgumentParser) -> None:
+    """``mtgateway audit``'s options besides ``-c`` (read by :func:`gateway.trading.audit.run`)."""
+    parser.add_argument("--since", type=_when, metavar="TIME",
+                        help="lines at or after this (epoch seconds or ISO 8601, UTC)")
+    parser.add_argument("--until", type=_when, metavar="TIME", help="lines at or before this")
+    parser.add_argument("--token", dest="token_id", metavar="ID",
+                        help="one token's lines (its record id, see `mtgateway token list`)")
+    parser.add_argument("--client-id", help="one order's lines")
+    parser.add_argument("--jsonl", action="store_true",
+                        help="print JSON lines instead of a table")
+    parser.add_argument("--export", type=Path, metavar="PATH",
+                        help="write the lines to PATH as JSON lines (a new file, mode 0600)")
 
 
 def _port(value: str) -> int:
@@ -110,16 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", type=Path,
                       help="keep the demo's state here (default: a temporary directory)")
     demo.add_argument("--tick-rate", type=float, default=2.0, metavar="HZ")
-    emulator_cli.add_account_arguments(demo)
+    emulator_options.add_account_arguments(demo)
 
     audit = sub.add_parser("audit", help="print or export the trade audit trail (JSON lines)")
     _with_config(audit)
-    from .trading import audit as audit_cli
-
-    audit_cli.add_arguments(audit)
+    _audit_arguments(audit)
 
     emulator = sub.add_parser("emulator", help="an emulated terminal that connects like an EA")
-    emulator_cli.add_arguments(emulator)
+    emulator_options.add_arguments(emulator)
 
     console = sub.add_parser("console", help="the token authority as an HTTP service (now "
                                              "`mtgateway-console`; this name is read for one "
@@ -159,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--expires-in", type=_duration_s,
                         default=DEFAULT_LIFETIME_DAYS * 86_400, metavar="DURATION",
                         help=f"lifetime such as {DEFAULT_LIFETIME_DAYS}d (default), 12h")
-    create.add_argument("--scopes", type=_scopes, default=SCOPES, help="read or read,trade")
+    # a string default goes through ``type`` when ``create`` is parsed: SCOPES, without
+    # importing the auth package to build the parser
+    create.add_argument("--scopes", type=_scopes, default="read,trade",
+                        help="read or read,trade")
     create.add_argument("--label", default="", metavar="TEXT",
                         help="where the token goes, to tell tokens apart (\"EA on the VPS\"); "
                              "shown in the console and in `token list`")
@@ -256,60 +285,88 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mtgateway`` console script."""
     args = build_parser().parse_args(argv)
+    from mtgateway_base.log import setup_logging
+
     # Warnings before a command sets its own level (a deprecated variable read while finding
     # the config) are WARNING lines too; each command then sets up logging as it needs.
     setup_logging("WARNING")
     try:
-        if args.command == "ea":
-            return _ea_command(args)
-        if args.command == "check":
-            return run_on_loop(_check_command(args))
-        if args.command == "emulator":
-            setup_logging("INFO")
-            return emulator_cli.run(args)
-        if args.command == "owner":
-            return _console_command(args, "owner")
-        if args.command in ("token", "device", "paper"):
-            from . import manage
-
-            args.config_file = find_config(args.config)
-            config = load_config(args.config_file)
-            setup_logging("WARNING")
-            return run_on_loop(manage.run_command(args, config))
-        if args.command == "audit":
-            from .trading import audit as audit_cli
-            from .trading.journal import JOURNAL_DB_NAME
-
-            config = load_config(find_config(args.config))
-            return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
-        if args.command == "run":
-            config = load_config(find_config(args.config))
-            setup_logging(config.logging.level, config.logging.format)
-            if config.authority.mode == "local":
-                return _composing_console("mtgateway run in local mode (the embedded authority)",
-                                     lambda: run_on_loop(_run_daemon(config)))
-            return run_on_loop(_run_daemon(config))
-        if args.command == "console":
-            print("warning: `mtgateway console` is now the console's own command, "
-                  "`mtgateway-console`; this name works for this release only",
-                  file=sys.stderr, flush=True)
-            return _console_command(args, args.action)
-        if args.command == "setup":
-            from .setup.command import run as run_setup
-
-            return run_setup(args, find_config(args.config))
-        if args.command == "service":
-            from . import service as service_cli
-
-            return service_cli.run(args)
-        if args.command == "demo":
-            setup_logging("WARNING")
-            return _composing_console("mtgateway demo", lambda: _demo(args))
-    except (ConfigError, SecretStoreError, InsecurePath) as exc:
+        return _dispatch(args)
+    except Exception as exc:
+        if not isinstance(exc, _refusals()):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command, importing what it uses; its exit code."""
+    from mtgateway_base.log import setup_logging
+    from mtgateway_base.loop import run as run_on_loop
+
+    if args.command == "ea":
+        return _ea_command(args)
+    if args.command == "check":
+        return run_on_loop(_check_command(args))
+    if args.command == "emulator":
+        from ea_bridge.emulator import cli as emulator_cli
+
+        setup_logging("INFO")
+        return emulator_cli.run(args)
+    if args.command == "owner":
+        return _console_command(args, "owner")
+    from .config import find_config, load_config
+
+    if args.command in ("token", "device", "paper"):
+        from . import manage
+
+        args.config_file = find_config(args.config)
+        config = load_config(args.config_file)
+        setup_logging("WARNING")
+        return run_on_loop(manage.run_command(args, config))
+    if args.command == "audit":
+        from .trading import audit as audit_cli
+        from .trading.journal import JOURNAL_DB_NAME
+
+        config = load_config(find_config(args.config))
+        return audit_cli.run(args, config.resolved_data_dir() / JOURNAL_DB_NAME)
+    if args.command == "run":
+        config = load_config(find_config(args.config))
+        setup_logging(config.logging.level, config.logging.format)
+        if config.authority.mode == "local":
+            return _composing_console("mtgateway run in local mode (the embedded authority)",
+                                      lambda: run_on_loop(_run_daemon(config)))
+        return run_on_loop(_run_daemon(config))
+    if args.command == "console":
+        print("warning: `mtgateway console` is now the console's own command, "
+              "`mtgateway-console`; this name works for this release only",
+              file=sys.stderr, flush=True)
+        return _console_command(args, args.action)
+    if args.command == "setup":
+        from .setup.command import run as run_setup
+
+        return run_setup(args, find_config(args.config))
+    if args.command == "service":
+        from . import service as service_cli
+
+        return service_cli.run(args)
+    if args.command == "demo":
+        setup_logging("WARNING")
+        return _composing_console("mtgateway demo", lambda: _demo(args))
     return 2
 
+
+def _refusals() -> tuple[type[Exception], ...]:
+    """The errors a command ends with as a usage or configuration error (exit 2): the config,
+    the device key's store, a path others can write. Imported when one is raised, not at every
+    start: a module that raised one is loaded by then, and the secret store's brings the auth
+    package."""
+    from mtgateway_base.files import InsecurePath
+
+    from .auth.secretstore import SecretStoreError
+    from .errors import ConfigError
+
+    return ConfigError, SecretStoreError, InsecurePath
 
 
 def _composing_console(what: str, command: Callable[[], int]) -> int:
@@ -322,6 +379,8 @@ def _composing_console(what: str, command: Callable[[], int]) -> int:
     except ModuleNotFoundError as exc:
         if exc.name is None or not exc.name.startswith("mtgateway_console"):
             raise
+        from .errors import ConsoleMissing
+
         raise ConsoleMissing(what) from None
     try:
         return command()
@@ -331,6 +390,8 @@ def _composing_console(what: str, command: Callable[[], int]) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from mtgateway_base.loop import run as run_on_loop
+
     from .demo import run_demo  # the demo composes the console: imported only to run it
 
     return run_on_loop(run_demo(args))
@@ -424,6 +485,10 @@ async def _check_command(args: argparse.Namespace) -> int:
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:
+    from mtgateway_base.loopback import is_loopback
+
+    from .errors import ConfigError
+
     if is_loopback(host):
         return
     if not allowed:
@@ -474,7 +539,11 @@ def _fit_budget(config: GatewayConfig) -> GatewayConfig | None:
 
 
 async def _serve_daemon(config: GatewayConfig) -> int:
+    import asyncio
+
+    from mtgateway_base.files import InsecurePath
     from mtgateway_base.gcpolicy import tune_gc
+    from mtgateway_base.loop import stop_on_signals
 
     from . import unix_socket
     from .app import create_app

@@ -31,16 +31,16 @@ from mtgateway_base.wire.api import (
     IssuedToken,
     normalize_code,
 )
-from mtgateway_base.wire.errors import AuthorityError
+from mtgateway_base.wire.errors import AuthorityError, ConsoleUnproven
 from mtgateway_base.wire.records import AuthorityKey
 
-from .auth.client import RemoteAuthority
-from .auth.owner import ConsoleUnproven, OwnerConsole
 from .config import GatewayConfig, console_url_problem
 from .errors import ConsoleMissing
 
 if TYPE_CHECKING:  # the console is imported only where a command acts on the local authority
     from mtgateway_console.service import Authority
+
+    from .auth.owner import OwnerConsole
 
 __all__ = ["run_command"]
 
@@ -107,6 +107,10 @@ def _owner_console(url: str, args: argparse.Namespace,
                    config: GatewayConfig) -> OwnerConsole:
     """The console's owner API, which must prove the pinned key (``--console-key``, else
     ``[authority] public_key``) before a password is sent."""
+    # the owner API (and the auth package's HTTP client) only when a console is named: on the
+    # local authority no token command needs either
+    from .auth.owner import OwnerConsole
+
     text = getattr(args, "console_key", None) or config.authority.public_key
     try:
         pinned = AuthorityKey.from_base64(text) if text else None
@@ -359,8 +363,7 @@ def _revoked(done: bool, token_id: str, how_fast: str) -> int:
 
 
 async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
-    # here, not at the top: the daemon's app is heavy and the other commands need none of it
-    from .app import device_name, open_device
+    from .identity import device_name, open_device
 
     device = open_device(config)
     url = _console_url(args, config)
@@ -387,6 +390,8 @@ async def _device(args: argparse.Namespace, config: GatewayConfig) -> int:
             await authority.close()
         _print_approvals(status.approvals)
         return 0
+    from .auth.client import RemoteAuthority  # aiohttp's client: only for a console named
+
     async with RemoteAuthority(url, device.private_key,
                                timeout_s=config.authority.request_timeout_s) as remote:
         if args.device_command == "status":

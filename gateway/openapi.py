@@ -84,12 +84,12 @@ def _body() -> bytes:
 
 
 def route() -> web.RouteDef:
-    """``GET /api/openapi.json``: the document, built once (no token needed: it describes
-    the surface and reveals nothing of any account)."""
-    body = _body()
+    """``GET /api/openapi.json``: the document, built on the first request and kept (no token
+    needed: it describes the surface and reveals nothing of any account). Not at start: few
+    daemons are ever asked for it, and every one would pay for it before listening."""
 
     async def serve(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        return web.Response(body=_body(), content_type="application/json")
 
     return web.get("/api/openapi.json", serve)
 

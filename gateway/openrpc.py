@@ -335,13 +335,14 @@ def _document_of(table: tuple[tuple[str, RpcMethod[Any]], ...]) -> dict[str, Any
 
 
 def with_discovery(methods: Mapping[str, RpcMethod[Any]]) -> dict[str, RpcMethod[Any]]:
-    """``methods`` plus ``rpc.discover``, answering their OpenRPC document (built once per
-    process and table)."""
-    document = _document_of(tuple(methods.items()))
+    """``methods`` plus ``rpc.discover``, answering their OpenRPC document (built on the first
+    call, then kept once per process and table: building it, every model's JSON schema, costs
+    more than the rest of a daemon's start, and few daemons are ever asked for it)."""
+    table = tuple(methods.items())
 
     async def discover(ctx: Any) -> dict[str, Any]:
         """OpenRPC service discovery: this interface's OpenRPC document."""
-        return document
+        return _document_of(table)
 
     return {**methods, DISCOVER: rpc_method(discover)}
 

@@ -35,8 +35,6 @@ from pathlib import Path
 from typing import Final, Literal
 from xml.sax.saxutils import escape
 
-from .config import find_config, load_config
-
 __all__ = ["ServicePlan", "daemon_argv", "definition_path", "install", "install_commands",
            "plan", "run",
            "systemd_unit", "uninstall", "windows_task_xml"]
@@ -241,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         ConfigError: (install) the config does not load; nothing was written.
     """
+    from .config import find_config
+
     platform = _current_platform()
     if args.service_command == "status":
         return _status(platform)
@@ -261,6 +261,8 @@ def install(config: Path | None, *, print_only: bool = False) -> int:
     Raises:
         ConfigError: the config does not load; nothing was written.
     """
+    from .config import load_config
+
     platform = _current_platform()
     load_config(config)  # a broken config fails now, not at the next log-on
     todo = plan(config, platform)

@@ -54,6 +54,7 @@ from ..messages import (
     Hello,
 )
 from .market import Market
+from .options import DEFAULT_LOGIN, DEFAULT_SEED, DEFAULT_SERVER, DEFAULT_TICK_RATE_HZ
 from .symbols import default_symbols
 
 #: One tick as a ``ticks`` event row, in :data:`~ea_bridge.messages.TICK_ROW` order.
@@ -125,13 +126,13 @@ class TerminalRefused(BridgeError):
 class EmulatorSettings:
     """Who the emulated terminal is and how its simulated broker behaves."""
 
-    login: int = 5012345
-    server: str = "MTG-Demo"
+    login: int = DEFAULT_LOGIN
+    server: str = DEFAULT_SERVER
     company: str = "MT Gateway Simulated Broker"
     account_name: str = "Demo Trader"
     platform: str = "MT5"
-    seed: int = 42
-    tick_rate_hz: float = 2.0
+    seed: int = DEFAULT_SEED
+    tick_rate_hz: float = DEFAULT_TICK_RATE_HZ
     #: Symbols offered (and streamed); empty means the whole catalogue.
     symbols: tuple[str, ...] = ()
     balance: float = 10_000.0

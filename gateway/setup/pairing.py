@@ -27,11 +27,11 @@ from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 
-from ..app import device_name, open_device
 from ..auth.client import RemoteAuthority
 from ..auth.owner import OwnerConsole
 from ..config import GatewayConfig
 from ..errors import ConsoleMissing
+from ..identity import device_name, open_device
 
 if TYPE_CHECKING:
     from mtgateway_console.service import Authority

@@ -35,7 +35,7 @@ from mt5model.mt5 import OrderType, TradeAction
 
 from .journal import AuditRow
 
-__all__ = ["AuditFilter", "add_arguments", "print_audit", "read_audit", "run"]
+__all__ = ["AuditFilter", "print_audit", "read_audit", "run"]
 
 #: The trail's columns, as :class:`AuditRow` names them; a journal of an older daemon lacks
 #: the last ones (price, sl, tp), which then read as NULL.
@@ -78,34 +78,6 @@ def read_audit(path: Path, where: AuditFilter) -> Iterator[AuditRow]:
             yield AuditRow(*values)
     finally:
         db.close()
-
-
-def _when(value: str) -> float:
-    """Epoch seconds, or an ISO 8601 time (UTC when it names no zone)."""
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a time: {value!r} (epoch seconds or ISO "
-                                         "8601)") from None
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``mtgateway audit``'s options (``-c`` is added by the CLI)."""
-    parser.add_argument("--since", type=_when, metavar="TIME",
-                        help="lines at or after this (epoch seconds or ISO 8601, UTC)")
-    parser.add_argument("--until", type=_when, metavar="TIME", help="lines at or before this")
-    parser.add_argument("--token", dest="token_id", metavar="ID",
-                        help="one token's lines (its record id, see `mtgateway token list`)")
-    parser.add_argument("--client-id", help="one order's lines")
-    parser.add_argument("--jsonl", action="store_true",
-                        help="print JSON lines instead of a table")
-    parser.add_argument("--export", type=Path, metavar="PATH",
-                        help="write the lines to PATH as JSON lines (a new file, mode 0600)")
 
 
 def _json_line(row: AuditRow) -> bytes:
