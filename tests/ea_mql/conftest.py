@@ -16,6 +16,7 @@ from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, Daemon, running_daemon
 from tests.ea_mql.eakit import build_ea, finish_fixture, terminal_answers, write_fixture
+from tests.ea_mql.eakit4 import finish_fixture4, margins_1lot
 
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
@@ -60,6 +61,18 @@ def reference_fixture(path: Path, *, history_s: int = 900, **switches: Any) -> d
     next only by the milliseconds the reading took. The fixture's live ticks and switches are
     made for each call, as :func:`write_fixture` makes them."""
     return finish_fixture(path, json.loads(_reference_answers(history_s)), **switches)
+
+
+@cache
+def _reference_margins() -> dict[str, float]:
+    return margins_1lot(reference_terminal())
+
+
+def reference_fixture4(path: Path, *, history_s: int = 900, **switches: Any) -> dict[str, Any]:
+    """``write_fixture4(path, reference_terminal(), ...)`` from the answers and margins read
+    once per process (:func:`reference_fixture`)."""
+    return finish_fixture4(path, json.loads(_reference_answers(history_s)),
+                           _reference_margins(), **switches)
 
 
 @pytest.fixture
