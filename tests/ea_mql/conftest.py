@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ea_bridge import Bridge, HeartbeatSettings
@@ -13,7 +16,8 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, Daemon, running_daemon
-from tests.ea_mql.eakit import build_ea, write_fixture
+from tests.ea_mql.eakit import build_ea, finish_fixture, terminal_answers, write_fixture
+from tests.ea_mql.eakit4 import finish_fixture4, margins_1lot
 
 SYMBOLS = ("EURUSD", "USDJPY", "BTCUSD")
 TICK_RATE_HZ = 10.0
@@ -44,10 +48,39 @@ def reference_terminal(token: str = "mtgw_unused") -> EmulatedTerminal:
                             utc_clock_ms=SteppedClock(FIXTURE_MS))
 
 
+@cache
+def _reference_answers(history_s: int) -> str:
+    """The reference terminal's :func:`terminal_answers`, read once per process (as JSON, so
+    each fixture gets its own copy to edit; orjson reads it back in a sixth of json's time,
+    and refuses a NaN json wrote where json would pass it on)."""
+    return json.dumps(terminal_answers(reference_terminal(), history_s=history_s))
+
+
+def reference_fixture(path: Path, *, history_s: int = 900, **switches: Any) -> dict[str, Any]:
+    """``write_fixture(path, reference_terminal(), ...)`` without asking a new emulator the
+    same questions again: every reference terminal starts at :data:`FIXTURE_MS` with the same
+    seed, so its answers (a quarter of a second of CPU to read) differ from one reading to the
+    next only by the milliseconds the reading took. The fixture's live ticks and switches are
+    made for each call, as :func:`write_fixture` makes them."""
+    return finish_fixture(path, orjson.loads(_reference_answers(history_s)), **switches)
+
+
+@cache
+def _reference_margins() -> dict[str, float]:
+    return margins_1lot(reference_terminal())
+
+
+def reference_fixture4(path: Path, *, history_s: int = 900, **switches: Any) -> dict[str, Any]:
+    """``write_fixture4(path, reference_terminal(), ...)`` from the answers and margins read
+    once per process (:func:`reference_fixture`)."""
+    return finish_fixture4(path, orjson.loads(_reference_answers(history_s)),
+                           _reference_margins(), **switches)
+
+
 @pytest.fixture
 def fixture_file(tmp_path: Path) -> Path:
     path = tmp_path / "terminal.json"
-    write_fixture(path, reference_terminal())
+    reference_fixture(path)
     return path
 
 
@@ -76,4 +109,6 @@ def make_fixture(tmp_path: Path, terminal: EmulatedTerminal | None = None,
     """A fixture file from ``terminal`` (the reference one by default) and the fake
     terminal's ``switches``; returns its path and content."""
     path = tmp_path / "terminal.json"
-    return path, write_fixture(path, terminal or reference_terminal(), **switches)
+    if terminal is None:
+        return path, reference_fixture(path, **switches)
+    return path, write_fixture(path, terminal, **switches)

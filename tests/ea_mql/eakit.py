@@ -236,7 +236,15 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
     ``timer_failures``, ``seed``; ``symbol_switches`` maps a symbol to its own (``live_every_ms``,
     ``deal_max_volume``, ``liquidity``, ...).
     """
-    symbol_switches: dict[str, dict[str, Any]] = switches.pop("symbol_switches", {})
+    return finish_fixture(path, terminal_answers(terminal, history_s=history_s),
+                          live_ticks=live_ticks, **switches)
+
+
+def terminal_answers(terminal: EmulatedTerminal, *, history_s: int = 900) -> dict[str, Any]:
+    """What a fixture takes from ``terminal``: its clock, account, symbols (their info, the
+    last ``history_s`` of ticks, 600 M1 bars), positions, orders and history -- the costly
+    part of a fixture (a quarter of a second of CPU), a plain JSON value that
+    :func:`finish_fixture` completes."""
     methods = terminal._method_table()  # the emulator's own answers, by MT5 method name
     now_ms = terminal.server_time_ms()
     now_s = now_ms // 1000
@@ -253,14 +261,35 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
                           last["volume"], last["flags"], last["volume_real"]])
         bars = methods["copy_rates_from_pos"](symbol=name, timeframe=1, start_pos=0,
                                               count=600)["rows"]
-        symbols[name] = {"info": info, "ticks": ticks, "m1": bars,
-                         **symbol_switches.get(name, {})}
+        symbols[name] = {"info": info, "ticks": ticks, "m1": bars}
     # The fake terminal's clock starts where the emulator's clock is once every answer above
     # was read: the emulator's clock ran on meanwhile (seconds, on a loaded machine), and a
     # clock started from the first reading would run behind the quotes' stamps, so the fake
     # server would stamp an order seconds before the last quote it sent (no trade server
     # does: one clock stamps both).
     now_ms = max(now_ms, terminal.server_time_ms())
+    return {
+        "now_ms": now_ms,
+        "tz_offset_s": terminal.settings.tz_offset_s,
+        "account": methods["account_info"](),
+        "terminal": methods["terminal_info"](),
+        "symbols": symbols,
+        "positions": methods["positions_get"](),
+        "orders": methods["orders_get"](),
+        "history_orders": methods["history_orders_get"](date_from=0, date_to=now_s + 86400),
+        "deals": methods["history_deals_get"](date_from=0, date_to=now_s + 86400),
+    }
+
+
+def finish_fixture(path: Path, answers: dict[str, Any], *, live_ticks: int = 60,
+                   **switches: Any) -> dict[str, Any]:
+    """The fixture of :func:`write_fixture` from a terminal's :func:`terminal_answers`
+    (taken over, not copied): each symbol's live ticks and switches, the fake terminal's
+    switches; written to ``path`` and returned."""
+    symbol_switches: dict[str, dict[str, Any]] = switches.pop("symbol_switches", {})
+    now_ms, symbols = answers["now_ms"], answers["symbols"]
+    for name, symbol in symbols.items():
+        symbol.update(symbol_switches.get(name, {}))
     for symbol in symbols.values():
         info, ticks = symbol["info"], symbol["ticks"]
         live = []
@@ -273,18 +302,7 @@ def write_fixture(path: Path, terminal: EmulatedTerminal, *, live_ticks: int = 6
             ask = round(bid + info["spread"] * step, info["digits"])
             live.append([msc, bid, ask, 0.0, 0, 6, 0.0])
         symbol["live"] = live
-    fixture: dict[str, Any] = {
-        "now_ms": now_ms,
-        "tz_offset_s": terminal.settings.tz_offset_s,
-        "account": methods["account_info"](),
-        "terminal": methods["terminal_info"](),
-        "symbols": symbols,
-        "positions": methods["positions_get"](),
-        "orders": methods["orders_get"](),
-        "history_orders": methods["history_orders_get"](date_from=0, date_to=now_s + 86400),
-        "deals": methods["history_deals_get"](date_from=0, date_to=now_s + 86400),
-        **switches,
-    }
+    fixture: dict[str, Any] = {**answers, **switches}
     path.write_text(json.dumps(fixture), encoding="utf-8")
     return fixture
 

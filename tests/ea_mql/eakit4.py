@@ -31,9 +31,10 @@ from tests.ea_mql.eakit import (
     ROOT,
     BuildError,
     compile_once,
+    finish_fixture,
     pedantic,
     probe_cache,
-    write_fixture,
+    terminal_answers,
 )
 
 MQL4_DIR = ROOT / "ea_bridge" / "mql" / "MQL4"
@@ -132,11 +133,26 @@ def write_fixture4(path: Path, terminal: EmulatedTerminal, **switches: Any) -> d
     gives that MT5 computes: each symbol's margin for one lot (MODE_MARGINREQUIRED), taken from
     the emulator's own order_calc_margin at the current ask. ``dlls_allowed`` (False: "Allow DLL
     imports" is off) is one more switch of the MT4 kit."""
-    fixture = write_fixture(path, terminal, **switches)
+    answers = terminal_answers(terminal, history_s=switches.pop("history_s", 900))
+    return finish_fixture4(path, answers, margins_1lot(terminal), **switches)
+
+
+def margins_1lot(terminal: EmulatedTerminal) -> dict[str, float]:
+    """Each symbol's margin for one lot at ``terminal``'s current ask (MODE_MARGINREQUIRED)."""
     methods = terminal._method_table()  # the emulator's own answers, by MT5 method name
+    out = {}
+    for spec in terminal.market.specs():
+        ask = methods["symbol_info_tick"](symbol=spec.name)["ask"]
+        out[spec.name] = methods["order_calc_margin"](action=0, symbol=spec.name, volume=1.0,
+                                                      price=ask)
+    return out
+
+
+def finish_fixture4(path: Path, answers: dict[str, Any], margins: dict[str, float],
+                    **switches: Any) -> dict[str, Any]:
+    """:func:`write_fixture4`'s fixture from a terminal's answers and margins."""
+    fixture = finish_fixture(path, answers, **switches)
     for name, sym in fixture["symbols"].items():
-        ask = methods["symbol_info_tick"](symbol=name)["ask"]
-        sym["margin_1lot"] = methods["order_calc_margin"](action=0, symbol=name, volume=1.0,
-                                                          price=ask)
+        sym["margin_1lot"] = margins[name]
     path.write_text(json.dumps(fixture), encoding="utf-8")
     return fixture

@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bridgekit import RecordingListener
-from tests.ea_mql.conftest import reference_terminal
-from tests.ea_mql.eakit4 import write_fixture4
+from tests.ea_mql.conftest import reference_fixture4
 
 BUY: dict[str, Any] = {"action": "TRADE_ACTION_DEAL", "type": "ORDER_TYPE_BUY",
                        "symbol": "BTCUSD", "volume": 0.01}
@@ -22,7 +21,7 @@ def fixture4(tmp_path: Path, **switches: Any) -> tuple[Path, dict[str, Any]]:
     """``terminal4.json`` in ``tmp_path`` from the reference terminal (``switches``: the kit's
     switches); its path and content."""
     path = tmp_path / "terminal4.json"
-    return path, write_fixture4(path, reference_terminal(), **switches)
+    return path, reference_fixture4(path, **switches)
 
 
 #: A symbol's fields that are prices (``symbol_info``), on its price grid in a coarse copy.

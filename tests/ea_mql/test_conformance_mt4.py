@@ -27,9 +27,9 @@ from tests.ea_mql.conformance import (
     test_symbol_reads,
     test_trading_reads,
 )
-from tests.ea_mql.conftest import reference_terminal
+from tests.ea_mql.conftest import reference_fixture4
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
+from tests.ea_mql.eakit4 import build_ea4
 
 __all__ = ["test_check_send_and_close", "test_rates", "test_rejections_are_results",
            "test_session_reads", "test_symbol_reads", "test_trading_reads"]
@@ -46,7 +46,7 @@ def ea4_binary() -> Path:
 @pytest.fixture
 def fixture4(tmp_path: Path) -> Path:
     path = tmp_path / "terminal4.json"
-    write_fixture4(path, reference_terminal())
+    reference_fixture4(path)
     return path
 
 

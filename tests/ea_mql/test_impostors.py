@@ -18,9 +18,9 @@ import pytest
 from ea_bridge import Bridge
 from tests.bridgekit import RecordingListener, Squatter
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import TOKEN, reference_terminal
-from tests.ea_mql.eakit import CompiledEA, build_ea, write_fixture
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
+from tests.ea_mql.conftest import TOKEN, reference_fixture, reference_fixture4
+from tests.ea_mql.eakit import CompiledEA, build_ea
+from tests.ea_mql.eakit4 import build_ea4
 
 PLATFORMS = ["MT5", "MT4"]
 
@@ -28,10 +28,10 @@ PLATFORMS = ["MT5", "MT4"]
 def _ea(platform: str, tmp_path: Path, port: int) -> CompiledEA:
     if platform == "MT5":
         path = tmp_path / "terminal.json"
-        write_fixture(path, reference_terminal())
+        reference_fixture(path)
         return CompiledEA(build_ea(), path, token=TOKEN, port=port)
     path = tmp_path / "terminal4.json"
-    write_fixture4(path, reference_terminal())
+    reference_fixture4(path)
     return CompiledEA(build_ea4(), path, token=TOKEN, port=port)
 
 

@@ -36,9 +36,9 @@ from tests.e2e.conftest import (
     Daemon,
     connected_terminal,
 )
-from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_terminal
+from tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ, make_fixture, reference_fixture4
 from tests.ea_mql.eakit import ROOT, CompiledEA
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
+from tests.ea_mql.eakit4 import build_ea4
 
 #: The checks every run reports, in order (trading ones with --trade).
 READS = ["session", "account", "symbols", "quotes", "tick_history", "rates", "large_answer",
@@ -137,7 +137,7 @@ async def test_the_check_passes_on_the_compiled_mt5_ea(
 async def test_the_check_passes_on_the_compiled_mt4_ea(
         daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
     path = tmp_path / "terminal4.json"
-    write_fixture4(path, reference_terminal(), live_ticks=3000)
+    reference_fixture4(path, live_ticks=3000)
     async with CompiledEA(ea4_binary, path, token=daemon.token, port=daemon.bridge.port):
         await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
         code, out, _, data = await check(daemon, tmp_path, "--trade")

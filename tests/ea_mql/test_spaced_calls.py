@@ -18,9 +18,9 @@ import pytest
 from ea_bridge import Bridge, HeartbeatSettings
 from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
+from tests.ea_mql.conftest import TOKEN, make_fixture, reference_fixture4
 from tests.ea_mql.eakit import CompiledEA
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
+from tests.ea_mql.eakit4 import build_ea4
 
 CALLS = 30
 #: Of CALLS spaced calls, at least this many must find the EA waiting. The EA waits all but
@@ -111,7 +111,7 @@ async def test_a_spaced_call_finds_the_mt4_ea_waiting(ea4_binary: Path, tmp_path
     """With socket timeouts that end between the clock's ticks (whether Windows' select does
     is not documented): the MT4 EA used to wait SocketWaitMs (9 ms) of each 15.6 ms pass."""
     path = tmp_path / "terminal4.json"
-    write_fixture4(path, reference_terminal(), live_ticks=900)
+    reference_fixture4(path, live_ticks=900)
     async with quiet_bridge() as (b, listener), CompiledEA(
             ea4_binary, path, token=TOKEN, port=b.port,
             quirks={"MQLSHIM_FINE_TIMEOUTS": "1"}) as ea:

@@ -945,8 +945,33 @@ RULES: tuple[Rule, ...] = (
 # ---- running it --------------------------------------------------------------------------------
 
 
+#: :func:`_faults` of a file already checked, by what the rules read of it: its code and
+#: preprocessor lines, whether it is a program, and the program's types and statics. A tree
+#: checked again with one file edited (each probe of the gate's tests, a rebuild after an
+#: edit) re-reads only what the edit changed; the rules are pure functions of that key, save
+#: the icon rule, which looks on disk, so a file with an ``icon`` property is never kept.
+_CHECKED: dict[tuple[object, ...], list[Fault]] = {}
+_CHECKED_MOST = 256
+
+
 def _faults(unit: mqlpre.Unit, lang: str, program: bool, tree: Tree,
             path: Path | None) -> list[Fault]:
+    on_disk = any(d.text == "#property" and len(d.parts) > 1 and d.parts[1].text == "icon"
+                  for d in unit.pp)
+    key = (unit.shown, lang, program, tuple(unit.code), tuple(unit.pp),
+           tuple(sorted(tree.types.items())), tuple(sorted(tree.statics)))
+    if not on_disk and (known := _CHECKED.get(key)) is not None:
+        return list(known)
+    found = _check_unit(unit, lang, program, tree, path)
+    if not on_disk:
+        if len(_CHECKED) >= _CHECKED_MOST:
+            del _CHECKED[next(iter(_CHECKED))]
+        _CHECKED[key] = found
+    return list(found)
+
+
+def _check_unit(unit: mqlpre.Unit, lang: str, program: bool, tree: Tree,
+                path: Path | None) -> list[Fault]:
     declared = [*declarations(unit.code), *macros(unit.pp)]
     src = Source(unit.shown, language(lang), program, unit.code, unit.pp, declared,
                  Parsed(unit.code), tree, path)
