@@ -65,7 +65,8 @@ def test_the_parser_and_the_management_commands_import_only_what_they_use(tmp_pa
     imported aiohttp's client and, for ``device``, the whole daemon; create_app built the
     OpenRPC and OpenAPI documents before the daemon listened."""
     done = subprocess.run([sys.executable, "-c", _PROBE, str(tmp_path / "data")],
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, encoding="utf-8", timeout=120,
+                          check=False)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert _loaded(seen["parser"], _NOT_FOR_THE_PARSER) == []
