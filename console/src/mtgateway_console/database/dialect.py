@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from typing import Final
 
-__all__ = ["numbered_text", "postgres_ddl", "postgres_text", "statements"]
+__all__ = ["numbered_text", "placeholders", "postgres_ddl", "postgres_text", "statements"]
 
 #: A dollar quote's opening tag (``$$`` or ``$name$``).
 _DOLLAR_TAG: Final = re.compile(r"\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -120,3 +120,11 @@ def postgres_ddl(script: str) -> str:
 def statements(script: str) -> list[str]:
     """The statements of ``script``, split at its ``;`` (DDL: no ``;`` inside a literal)."""
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+@lru_cache(maxsize=2048)
+def placeholders(sql: str) -> int:
+    """How many values ``sql`` (``?`` placeholders) takes: its ``?`` outside literals,
+    quoted identifiers and comments (:func:`postgres_text`'s ``%s``; its only other ``%``
+    is a doubled one)."""
+    return postgres_text(sql).replace("%%", "").count("%s")

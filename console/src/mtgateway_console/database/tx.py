@@ -21,13 +21,15 @@ show which transactions wait on the network how often.
 
 from __future__ import annotations
 
-import functools
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .dialect import numbered_text, postgres_text
+from .dialect import numbered_text, placeholders, postgres_text
+
+if TYPE_CHECKING:
+    from .link import Link
 
 __all__ = ["PREPARE_AFTER", "Cursor", "Tx"]
 
@@ -55,43 +57,74 @@ class Cursor(Protocol):
 PREPARE_AFTER: Final = 5
 _PREPARABLE: Final = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 
+#: libpq's result statuses (``ExecStatusType``, fixed by its ABI; psycopg's
+#: ``pq.ExecStatus``), as the plain integers a result's ``status`` answers: an empty statement
+#: (none is sent; psycopg answers it as a command done), a command done (its row count), rows.
+_EMPTY_QUERY: Final = 0
+_COMMAND_OK: Final = 1
+_TUPLES_OK: Final = 2
+
+#: How a statement travels in a batch: the name it is prepared under (None: sent as it is),
+#: its text in the batch (psycopg's ``%s`` style: the statement, or ``EXECUTE name(%s, ...)``),
+#: the ``PREPARE`` that goes before its first ``EXECUTE`` on a connection, and how many values
+#: it takes.
+_Plan = tuple[str | None, str, str, int]
+
 
 class _Prepared:
-    """The statements prepared on each connection, by name: ``PREPARE`` is not undone by a
-    rollback, so a batch that failed leaves its connection "unsure" (whichever of its
-    ``PREPARE`` ran stays), and that connection's next batch starts with ``DEALLOCATE ALL``."""
+    """The door's record of how each statement travels (:data:`_Plan`) and of each
+    connection's :class:`~.link.Link` (which holds the names prepared on it).
+
+    A statement sent :data:`PREPARE_AFTER` times is given a name, and each connection
+    prepares it with its next batch and runs it by name after. A plan that is final (named,
+    or never to be: not a ``SELECT``, ``INSERT``, ...) is read from :attr:`plans` without a
+    lock (a ``dict``'s ``get`` is atomic, and a plan is written once), so a batch pays one
+    look-up a statement; a statement's first sends are counted under the lock."""
 
     def __init__(self) -> None:
+        #: The final plans, by statement.
+        self.plans: dict[str, _Plan] = {}
         self._uses: dict[str, int] = {}
-        self._names: dict[str, str] = {}
-        self._on: weakref.WeakKeyDictionary[Any, set[str] | None] = \
-            weakref.WeakKeyDictionary()
+        self._named = 0
+        self._links: weakref.WeakKeyDictionary[Any, Link] = weakref.WeakKeyDictionary()
         #: The door's workers share this record: one name must never be given to two
         #: statements (a connection would run the wrong one).
         self._lock = threading.Lock()
 
-    def name_for(self, sql: str) -> str | None:
-        """The name ``sql`` is prepared under once it has been sent often enough, or None."""
+    def plan(self, sql: str) -> _Plan:
+        """How ``sql`` travels now (counted as one more send of it)."""
         with self._lock:
-            name = self._names.get(sql)
-            if name is not None:
-                return name
+            plan = self.plans.get(sql)
+            if plan is not None:
+                return plan
+            text = postgres_text(sql)
+            values = placeholders(sql)
+            if not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
+                plan = self.plans[sql] = (None, text, "", values)
+                return plan
             uses = self._uses.get(sql, 0) + 1
-            self._uses[sql] = uses
-            if uses < PREPARE_AFTER or not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
-                return None
-            name = self._names[sql] = f"mtgw_{len(self._names)}"
-            return name
+            if uses < PREPARE_AFTER:
+                self._uses[sql] = uses
+                return (None, text, "", values)
+            del self._uses[sql]
+            name = f"mtgw_{self._named}"
+            self._named += 1
+            # (its ``%``, one again in ``numbered_text``, doubled: the batch is %-formatted)
+            prepare = f"PREPARE {name} AS {numbered_text(sql)}".replace("%", "%%")
+            run = f"EXECUTE {name}({', '.join(['%s'] * values)})" if values \
+                else f"EXECUTE {name}"
+            plan = self.plans[sql] = (name, run, prepare, values)
+            return plan
 
-    def on(self, conn: Any) -> set[str] | None:
-        """The names prepared on ``conn`` (None: unsure, after a failed batch)."""
-        with self._lock:
-            return self._on.setdefault(conn, set())
+    def link(self, conn: Any) -> Link:
+        """``conn``'s :class:`~.link.Link` (made with its first batch)."""
+        link = self._links.get(conn)
+        if link is None:
+            from .link import Link  # noqa: PLC0415 - only PostgreSQL transactions batch
 
-    def settle(self, conn: Any, names: set[str] | None) -> None:
-        """What ``conn`` has prepared now (None: unsure until its next batch resets it)."""
-        with self._lock:
-            self._on[conn] = names
+            with self._lock:
+                link = self._links.setdefault(conn, Link(conn))
+        return link
 
 
 class Tx:
@@ -99,9 +132,10 @@ class Tx:
     the function run through :meth:`Database.run` returns, rolled back if it raises.
 
     **On PostgreSQL the statements travel in batches.** A statement is queued, not sent; the
-    queue goes to the server as one message (psycopg's client-side binding,
-    :class:`psycopg.ClientCursor`: the values merged into the text by the driver's own
-    quoting, the statements separated by ``;``) when an answer is wanted: the rows or row
+    queue goes to the server as one message (the values merged into the text by the driver's
+    own quoting, as psycopg's :class:`~psycopg.ClientCursor` binds them, the statements
+    separated by ``;``, sent through the connection's libpq link, ``link.py``) when an answer
+    is wanted: the rows or row
     count of one of its statements, or the ``COMMIT``, which travels with the writes before
     it. A report is then two round trips, not eight; each one saved is a worker's sleep and
     wake, the GIL handed to the loop and back, and a server backend woken
@@ -110,7 +144,7 @@ class Tx:
     :meth:`query`, :meth:`query_one` and :meth:`changes` say at the call site that they wait.
     """
 
-    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_cursor", "_due",
+    __slots__ = ("_after_commit", "_batch", "_batching", "_conn", "_due", "_link",
                  "_prepared", "_read", "_sent", "postgres", "round_trips")
 
     def __init__(self, conn: Any, postgres: bool, batching: bool = False,
@@ -120,10 +154,10 @@ class Tx:
         self.postgres = postgres
         self._after_commit: list[Callable[[], None]] = []
         #: Whether statements are queued until an answer is wanted (else each waits for its
-        #: answer), the queue, and the client-side cursor that sends it.
+        #: answer), the queue, and the connection's libpq link that sends it (``link.py``).
         self._batching = batching
         self._batch: list[tuple[str, tuple[Any, ...], _Queued]] = []
-        self._cursor: Any = None
+        self._link: Link | None = None
         #: The door's record of what each connection has prepared (batches only).
         self._prepared = prepared
         #: Checks to run once the answers sent for are read (:meth:`when_answered`).
@@ -143,7 +177,8 @@ class Tx:
             if self.postgres:
                 self.round_trips += 1
             return cursor
-        queued = _Queued(self)
+        queued = _Queued()
+        queued._tx, queued._rows = self, None
         self._batch.append((sql, tuple(args), queued))
         self._sent += 1
         return queued
@@ -204,55 +239,58 @@ class Tx:
         """Send the statements queued as one message (one round trip) and hand each its
         answer; then run the checks waiting for them (their own reads find nothing queued).
         A statement sent often is prepared on the connection once (``PREPARE`` in the batch)
-        and then run by name (``EXECUTE``), so the server parses and plans it once."""
+        and then run by name (``EXECUTE``), so the server parses and plans it once.
+
+        The batch is the statements' texts joined, with every value merged in as a literal
+        by psycopg's quoting (:class:`~.link.Link`): the text is ours, the values never are.
+        Each statement's values are counted against its placeholders first, so that a
+        statement given too few or too many can never take another's."""
         batch, self._batch = self._batch, []
         if batch:
-            import psycopg  # noqa: PLC0415 - only PostgreSQL transactions batch
-
-            if self._cursor is None:
-                self._cursor = psycopg.ClientCursor(self._conn)
-            cursor, prepared = self._cursor, self._prepared
-            assert prepared is not None  # noqa: S101 - the door gives one to every batching Tx
-            known = prepared.on(self._conn)
-            # The batch's statements in psycopg's style with their values, bound by the driver
-            # for the whole batch at once (a binding per statement was some twenty Python
-            # calls each, on the worker, for every statement of every call); a batch larger
-            # than psycopg keeps its parse of (:data:`_CHUNK_VALUES`) is bound a chunk at a
-            # time, so it is not parsed anew on every call either.
-            pieces: list[tuple[str, tuple[Any, ...]]] = [] if known is not None \
-                else [("DEALLOCATE ALL", ())]
+            link = self._link
+            if link is None:
+                link = self._link = self._prepared.link(self._conn)  # type: ignore[union-attr]
+            prepared: _Prepared = self._prepared  # type: ignore[assignment]
+            plans = prepared.plans
+            ours = link.names
+            texts: list[str] = []
+            answers: list[_Queued | None] = []
+            if ours is None:  # unsure what the connection has prepared: nothing, now
+                ours, texts, answers = set(), ["DEALLOCATE ALL"], [None]
             values: list[Any] = []
-            ours = set() if known is None else set(known)
-            answers: list[_Queued | None] = [None] * len(pieces)
             for sql, args, queued in batch:
-                name = prepared.name_for(sql)
-                if name is None:
-                    pieces.append((postgres_text(sql), args))
-                else:
-                    if name not in ours:
-                        # (its ``%``, one again in ``numbered_text``, doubled for the binding)
-                        pieces.append((f"PREPARE {name} AS {numbered_text(sql)}".replace(
-                            "%", "%%"), ()))
-                        answers.append(None)
-                        ours.add(name)
-                    pieces.append((f"EXECUTE {name}({', '.join(['%s'] * len(args))})"
-                                   if args else f"EXECUTE {name}", args))
-                values.extend(args)
+                name, text, prepare, count = plans.get(sql) or prepared.plan(sql)
+                if len(args) != count:
+                    raise _miscounted(sql, count, len(args))
+                if name is not None and name not in ours:
+                    texts.append(prepare)
+                    answers.append(None)
+                    ours.add(name)
+                texts.append(text)
                 answers.append(queued)
-            query = ";\n".join([text for text, _ in pieces])
-            prepared.settle(self._conn, None)  # until the server has answered
+                values += args
+            query = ";\n".join(texts).encode(link.encoding) % tuple(map(link.literal, values))
+            link.names = None  # until the server has answered
             self.round_trips += 1
-            if len(values) <= _CHUNK_VALUES and len(query) <= _CHUNK_TEXT:
-                cursor.execute(query, values)  # the usual batch
-            else:
-                cursor.execute(_bound(cursor, pieces))
-            prepared.settle(self._conn, ours)
-            for k, answered in enumerate(answers):
-                if k:
-                    cursor.nextset()
-                if answered is not None:
-                    answered.answer(cursor.fetchall() if _has_rows(cursor.pgresult) else [],
-                                    cursor.rowcount)
+            results = link.round_trip(query)
+            transformer = link.transformer
+            for result, answered in zip(results, answers):
+                status = result.status
+                if status == _TUPLES_OK:
+                    if answered is not None:
+                        transformer.set_pgresult(result)
+                        answered._rowcount = count = result.ntuples
+                        answered._rows = transformer.load_rows(0, count, tuple)
+                elif status == _COMMAND_OK or status == _EMPTY_QUERY:
+                    if answered is not None:
+                        count = result.command_tuples
+                        answered._rowcount = -1 if count is None else count
+                        answered._rows = []
+                else:
+                    raise link.failure(result)
+            if len(results) != len(answers):
+                raise _unanswered(len(answers), len(results))
+            link.names = ours
         self._read = True
         while self._due:
             due, self._due = self._due, []
@@ -274,64 +312,34 @@ class Tx:
             self._send()
 
 
-#: A chunk of a batch bound at once holds this many values and characters at most: psycopg
-#: keeps its parse of a query up to 50 values and 4,096 bytes (``_queries``), and parses a
-#: larger one again on every call.
-_CHUNK_VALUES: Final = 50
-_CHUNK_TEXT: Final = 3000
+def _miscounted(sql: str, placeholders: int, values: int) -> Exception:
+    """A statement given more or fewer values than it has placeholders, as psycopg says it."""
+    from psycopg import errors  # noqa: PLC0415 - only PostgreSQL transactions batch
+
+    return errors.ProgrammingError(f"the query has {placeholders} placeholders but {values} "
+                                   f"parameters were passed: {sql[:80]!r}")
 
 
-def _bound(cursor: Any, pieces: list[tuple[str, tuple[Any, ...]]]) -> str:
-    """A large batch's statements with their values bound (``cursor.mogrify``) a chunk at a
-    time, each within what psycopg keeps its parse of, and joined."""
-    chunks: list[str] = []
-    texts: list[str] = []
-    values: list[Any] = []
-    size = 0
-    for text, args in pieces:
-        if texts and (len(values) + len(args) > _CHUNK_VALUES
-                      or size + len(text) > _CHUNK_TEXT):
-            chunks.append(cursor.mogrify(";\n".join(texts), values))
-            texts, values, size = [], [], 0
-        texts.append(text)
-        values.extend(args)
-        size += len(text)
-    chunks.append(cursor.mogrify(";\n".join(texts), values))
-    return ";\n".join(chunks)
+def _unanswered(statements: int, results: int) -> Exception:
+    """A batch the server answered with fewer (or more) results than statements, none an
+    error: not PostgreSQL's way, so nothing of it is trusted."""
+    from psycopg import errors  # noqa: PLC0415 - only PostgreSQL transactions batch
 
-
-@functools.cache
-def _row_statuses() -> frozenset[int]:
-    """The results that say "rows" even without a column (``SELECT ;``), as psycopg's
-    ``Cursor.description`` reads them: libpq's ``TUPLES_OK``, ``SINGLE_TUPLE`` and (libpq 17)
-    ``TUPLES_CHUNK``."""
-    from psycopg import pq  # noqa: PLC0415 - only PostgreSQL transactions batch
-
-    return frozenset(int(getattr(pq.ExecStatus, name)) for name in (
-        "TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK") if hasattr(pq.ExecStatus, name))
-
-
-def _has_rows(result: Any) -> bool:
-    """Whether a statement's result carries rows (``fetchall`` reads them), as psycopg's
-    ``Cursor.description`` says, without building that description: a ``Column`` for each
-    column, its type looked up and its name decoded (most of a lookup's Python calls on the
-    worker, for a yes or no)."""
-    return bool(result) and (result.nfields > 0 or result.status in _row_statuses())
+    return errors.InternalError(f"a batch of {statements} statements got {results} results")
 
 
 class _Queued:
-    """A statement's cursor in a batch: reading its rows or row count sends the batch."""
+    """A statement's cursor in a batch: reading its rows or row count sends the batch.
+
+    Made without an ``__init__`` (:meth:`Tx.execute` sets its transaction and no rows yet)
+    and answered by the batch setting its rows and row count: a call less each, on every
+    statement of every transaction."""
 
     __slots__ = ("_rowcount", "_rows", "_tx")
 
-    def __init__(self, tx: Tx) -> None:
-        self._tx = tx
-        self._rows: list[Any] | None = None
-        self._rowcount = -1
-
-    def answer(self, rows: list[Any], rowcount: int) -> None:
-        """The statement's answer, from the batch that carried it."""
-        self._rows, self._rowcount = rows, rowcount
+    _tx: Tx
+    _rows: list[Any] | None
+    _rowcount: int
 
     def _answered(self) -> list[Any]:
         if self._rows is None:
