@@ -41,7 +41,7 @@ class Link:
     ``PREPARE`` is not undone by a rollback, so the next batch starts with ``DEALLOCATE
     ALL``)."""
 
-    __slots__ = ("encoding", "literal", "names", "pgconn", "transformer")
+    __slots__ = ("encoding", "literal", "names", "pgconn", "plans", "transformer")
 
     def __init__(self, conn: Any) -> None:
         self.pgconn: Any = conn.pgconn
@@ -52,6 +52,9 @@ class Link:
         #: The client encoding the statements' text is sent in.
         self.encoding: str = self.transformer.encoding
         self.names: set[str] | None = set()
+        #: How each statement travels in this encoding (``tx._Prepared``'s, shared by every
+        #: connection of the encoding).
+        self.plans: dict[str, Any] = {}
 
     def round_trip(self, query: bytes) -> list[Any]:
         """Send ``query`` (one or more statements) and wait for every result: one per

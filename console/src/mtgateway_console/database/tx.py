@@ -65,10 +65,11 @@ _COMMAND_OK: Final = 1
 _TUPLES_OK: Final = 2
 
 #: How a statement travels in a batch: the name it is prepared under (None: sent as it is),
-#: its text in the batch (psycopg's ``%s`` style: the statement, or ``EXECUTE name(%s, ...)``),
-#: the ``PREPARE`` that goes before its first ``EXECUTE`` on a connection, and how many values
-#: it takes.
-_Plan = tuple[str | None, str, str, int]
+#: its text in the batch in the connection's encoding, %-formatted with its values' literals
+#: (psycopg's style: ``%s`` for each value, ``%%`` a ``%``; the statement, or ``EXECUTE
+#: name(%s, ...)``), and the ``PREPARE`` that goes before its first ``EXECUTE`` on a
+#: connection (sent as it is).
+_Plan = tuple[str | None, bytes, bytes]
 
 
 class _Prepared:
@@ -77,43 +78,47 @@ class _Prepared:
 
     A statement sent :data:`PREPARE_AFTER` times is given a name, and each connection
     prepares it with its next batch and runs it by name after. A plan that is final (named,
-    or never to be: not a ``SELECT``, ``INSERT``, ...) is read from :attr:`plans` without a
-    lock (a ``dict``'s ``get`` is atomic, and a plan is written once), so a batch pays one
-    look-up a statement; a statement's first sends are counted under the lock."""
+    or never to be: not a ``SELECT``, ``INSERT``, ...) is read from its encoding's
+    :attr:`~.link.Link.plans` without a lock (a ``dict``'s ``get`` is atomic, and a plan is
+    written once), so a batch pays one look-up a statement; a statement's first sends are
+    counted under the lock."""
 
     def __init__(self) -> None:
-        #: The final plans, by statement.
-        self.plans: dict[str, _Plan] = {}
+        #: The final plans, by client encoding and statement.
+        self._plans: dict[str, dict[str, _Plan]] = {}
         self._uses: dict[str, int] = {}
-        self._named = 0
+        #: The names given, by statement.
+        self._names: dict[str, str] = {}
         self._links: weakref.WeakKeyDictionary[Any, Link] = weakref.WeakKeyDictionary()
         #: The door's workers share this record: one name must never be given to two
         #: statements (a connection would run the wrong one).
         self._lock = threading.Lock()
 
-    def plan(self, sql: str) -> _Plan:
-        """How ``sql`` travels now (counted as one more send of it)."""
+    def plan(self, sql: str, encoding: str) -> _Plan:
+        """How ``sql`` travels now on a connection of ``encoding`` (counted as one more send
+        of it)."""
         with self._lock:
-            plan = self.plans.get(sql)
+            plans = self._plans.setdefault(encoding, {})
+            plan = plans.get(sql)
             if plan is not None:
                 return plan
-            text = postgres_text(sql)
+            text = postgres_text(sql).encode(encoding)
+            name = self._names.get(sql)
+            if name is None:
+                if not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
+                    plan = plans[sql] = (None, text, b"")
+                    return plan
+                uses = self._uses.get(sql, 0) + 1
+                if uses < PREPARE_AFTER:
+                    self._uses[sql] = uses
+                    return (None, text, b"")
+                del self._uses[sql]
+                name = self._names[sql] = f"mtgw_{len(self._names)}"
+            prepare = f"PREPARE {name} AS {numbered_text(sql)}"  # (sent as it is)
             values = placeholders(sql)
-            if not sql.lstrip()[:6].upper().startswith(_PREPARABLE):
-                plan = self.plans[sql] = (None, text, "", values)
-                return plan
-            uses = self._uses.get(sql, 0) + 1
-            if uses < PREPARE_AFTER:
-                self._uses[sql] = uses
-                return (None, text, "", values)
-            del self._uses[sql]
-            name = f"mtgw_{self._named}"
-            self._named += 1
-            # (its ``%``, one again in ``numbered_text``, doubled: the batch is %-formatted)
-            prepare = f"PREPARE {name} AS {numbered_text(sql)}".replace("%", "%%")
             run = f"EXECUTE {name}({', '.join(['%s'] * values)})" if values \
                 else f"EXECUTE {name}"
-            plan = self.plans[sql] = (name, run, prepare, values)
+            plan = plans[sql] = (name, run.encode(encoding), prepare.encode(encoding))
             return plan
 
     def link(self, conn: Any) -> Link:
@@ -122,8 +127,10 @@ class _Prepared:
         if link is None:
             from .link import Link  # noqa: PLC0415 - only PostgreSQL transactions batch
 
+            link = Link(conn)
             with self._lock:
-                link = self._links.setdefault(conn, Link(conn))
+                link.plans = self._plans.setdefault(link.encoding, {})
+                link = self._links.setdefault(conn, link)
         return link
 
 
@@ -243,33 +250,36 @@ class Tx:
 
         The batch is the statements' texts joined, with every value merged in as a literal
         by psycopg's quoting (:class:`~.link.Link`): the text is ours, the values never are.
-        Each statement's values are counted against its placeholders first, so that a
-        statement given too few or too many can never take another's."""
+        Each statement's values are merged into its own text (which refuses too few or too
+        many), so that a statement can never take another's."""
         batch, self._batch = self._batch, []
         if batch:
             link = self._link
             if link is None:
                 link = self._link = self._prepared.link(self._conn)  # type: ignore[union-attr]
             prepared: _Prepared = self._prepared  # type: ignore[assignment]
-            plans = prepared.plans
+            plan_of, encoding, literal = link.plans.get, link.encoding, link.literal
             ours = link.names
-            texts: list[str] = []
+            texts: list[bytes] = []
             answers: list[_Queued | None] = []
             if ours is None:  # unsure what the connection has prepared: nothing, now
-                ours, texts, answers = set(), ["DEALLOCATE ALL"], [None]
-            values: list[Any] = []
+                ours, texts, answers = set(), [b"DEALLOCATE ALL"], [None]
             for sql, args, queued in batch:
-                name, text, prepare, count = plans.get(sql) or prepared.plan(sql)
-                if len(args) != count:
-                    raise _miscounted(sql, count, len(args))
+                name, text, prepare = plan_of(sql) or prepared.plan(sql, encoding)
                 if name is not None and name not in ours:
                     texts.append(prepare)
                     answers.append(None)
                     ours.add(name)
-                texts.append(text)
+                try:
+                    # each statement's own values into its own text: a statement given too
+                    # few or too many fails here, and can never take another's
+                    texts.append(text % tuple(map(literal, args)))
+                except TypeError:
+                    if len(args) != placeholders(sql):
+                        raise _miscounted(sql, args) from None
+                    raise
                 answers.append(queued)
-                values += args
-            query = ";\n".join(texts).encode(link.encoding) % tuple(map(link.literal, values))
+            query = b";\n".join(texts)
             link.names = None  # until the server has answered
             self.round_trips += 1
             results = link.round_trip(query)
@@ -312,12 +322,12 @@ class Tx:
             self._send()
 
 
-def _miscounted(sql: str, placeholders: int, values: int) -> Exception:
+def _miscounted(sql: str, args: tuple[Any, ...]) -> Exception:
     """A statement given more or fewer values than it has placeholders, as psycopg says it."""
     from psycopg import errors  # noqa: PLC0415 - only PostgreSQL transactions batch
 
-    return errors.ProgrammingError(f"the query has {placeholders} placeholders but {values} "
-                                   f"parameters were passed: {sql[:80]!r}")
+    return errors.ProgrammingError(f"the query has {placeholders(sql)} placeholders but "
+                                   f"{len(args)} parameters were passed: {sql[:80]!r}")
 
 
 def _unanswered(statements: int, results: int) -> Exception:
