@@ -670,3 +670,25 @@ def test_the_batchs_result_statuses_are_libpqs() -> None:
     assert (txmodule._EMPTY_QUERY, txmodule._COMMAND_OK, txmodule._TUPLES_OK) == (  # noqa: SLF001
         psycopg.pq.ExecStatus.EMPTY_QUERY, psycopg.pq.ExecStatus.COMMAND_OK,
         psycopg.pq.ExecStatus.TUPLES_OK)
+
+
+def _insert_then_miscount(tx: Tx, k: int) -> None:
+    tx.execute("INSERT INTO t (k) VALUES (?)", (k,))  # its fifth send: PREPARE queued with it
+    tx.execute("INSERT INTO t (k, v) VALUES (?, ?)", (k + 1,))  # refused before anything went
+    tx.query("SELECT 1")
+
+
+async def test_a_batch_refused_before_it_was_sent_leaves_no_name_behind(url: str) -> None:
+    """A batch that fails before it is sent (a statement given too few values), with a
+    ``PREPARE`` in it that never reached the server: the connection's next batch does not
+    take the name for prepared (it would run a statement the server does not know), it
+    starts afresh."""
+    db = Database(url=url, pool_size=1)
+    await db.run(_create)
+    for k in range(4):
+        await db.run(_insert_and_count, k)
+    with pytest.raises(psycopg.ProgrammingError, match="2 placeholders but 1 parameters"):
+        await db.run(_insert_then_miscount, 10)
+    assert await db.run(_insert_and_count, 4) == 5
+    assert await db.run(_count) == 5
+    await db.close()

@@ -62,7 +62,7 @@ class Link:
         it). The wait is psycopg's, in C, with the GIL released."""
         pgconn = self.pgconn
         pgconn.send_query(query)
-        return wait(execute(pgconn), pgconn.socket)  # type: ignore[no-any-return]
+        return wait(execute(pgconn), pgconn.socket)
 
     def failure(self, result: Any) -> Exception:
         """The exception a result that is not an answer stands for, as psycopg's cursor

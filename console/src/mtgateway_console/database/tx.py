@@ -260,6 +260,9 @@ class Tx:
             prepared: _Prepared = self._prepared  # type: ignore[assignment]
             plan_of, encoding, literal = link.plans.get, link.encoding, link.literal
             ours = link.names
+            # unsure until the server has answered: a batch that fails from here on, sent or
+            # not, leaves the connection's next one to start afresh
+            link.names = None
             texts: list[bytes] = []
             answers: list[_Queued | None] = []
             if ours is None:  # unsure what the connection has prepared: nothing, now
@@ -280,11 +283,11 @@ class Tx:
                     raise
                 answers.append(queued)
             query = b";\n".join(texts)
-            link.names = None  # until the server has answered
             self.round_trips += 1
             results = link.round_trip(query)
             transformer = link.transformer
-            for result, answered in zip(results, answers):
+            # (not strict: a batch that failed is answered up to its failing statement)
+            for result, answered in zip(results, answers, strict=False):
                 status = result.status
                 if status == _TUPLES_OK:
                     if answered is not None:
