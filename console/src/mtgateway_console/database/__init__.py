@@ -37,6 +37,8 @@ The rooms, by job:
 * ``dialect``: the ``?`` lexer (``?`` to psycopg's ``%s``, or ``$1`` to prepare) and the DDL;
 * ``tx``: :class:`Tx`, one transaction's statements and their batches, and the statements
   each connection has prepared;
+* ``link``: one PostgreSQL connection as the batches drive it (libpq through psycopg's C
+  parts: the values' quoting, the send and wait, the rows' loading);
 * ``workers``: the threads every transaction runs on, and its name;
 * ``engine``: :class:`Database`, the SQLite file or the PostgreSQL pool behind ``run``.
 """
