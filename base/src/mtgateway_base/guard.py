@@ -455,7 +455,8 @@ class GuardedProtocol(asyncio.Protocol):
         self._limits = budget.limits
         self._watch = HeaderWatch()
         self._timer: asyncio.TimerHandle | None = None
-        #: What the armed deadline waits for: "headers", "body" or "" (nothing).
+        #: What the armed deadline waits for: "open" (a first byte), "headers", "body" or ""
+        #: (nothing).
         self._phase = ""
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -490,8 +491,9 @@ class GuardedProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport
-        # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
-        self.transport = cast(asyncio.Transport, transport)
+        # (an isinstance check here once kept every 421 and 503 from being written on uvloop;
+        # typed so without ``typing.cast``, a Python call on every connection).
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.peer_key = address_key(self.peer)
@@ -504,8 +506,10 @@ class GuardedProtocol(asyncio.Protocol):
             transport.set_protocol(self._inner)
         self._inner.connection_made(transport)
         # The header deadline covers a connection that stays silent (re-armed at its first
-        # byte, when its phase becomes "headers").
-        self._arm(self._limits.header_timeout_s)
+        # byte, when its phase becomes "headers"; disarmed if that byte brings a whole
+        # request: a timer cancelled, not one left to fire for nothing on every connection).
+        self._phase = "open"
+        self._timer = self._loop.call_later(self._limits.header_timeout_s, self._on_deadline)
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted or not self._watched(data):
@@ -571,7 +575,8 @@ class GuardedProtocol(asyncio.Protocol):
         """Tell the budget when a credential holder's request starts or stops arriving (it
         is then walked with the connections that showed none); the arrival orders the
         evictions within a rank (the request arriving longest leaves first)."""
-        arriving = self.arriving
+        state = self._watch.state  # (:attr:`arriving`, in place)
+        arriving = self._fresh or state == "headers" or state in _BODY_STATES
         if arriving == self._told_arriving:
             return
         self._told_arriving = arriving
@@ -630,7 +635,9 @@ class GuardedProtocol(asyncio.Protocol):
     def closed(self) -> None:
         """The connection is closed (told by a parsing inner protocol, which the transport
         tells): its slot in the budget is free."""
-        self._disarm()
+        if self._timer is not None:  # (``_disarm``, in place)
+            self._timer.cancel()
+            self._timer = None
         if self._lingering:
             self._lingering = False
             self._budget.stop_lingering(self.peer_key)
