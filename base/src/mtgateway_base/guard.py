@@ -297,7 +297,11 @@ class ConnectionBudget:
             return False  # evicted or refused ones still closing: the descriptors are the limit
         self._open[conn] = None
         self._by_transport[conn.transport] = conn
-        self._count(conn, 1)
+        # (``_count(conn, 1)``, in place: every connection is admitted here)
+        self.active += 1
+        self._per_peer.setdefault(conn.peer_key, {})[conn] = None
+        if not conn.authenticated:
+            self._unproven[conn] = None
         return True
 
     def start_lingering(self, peer_key: str = "") -> bool:
@@ -334,31 +338,29 @@ class ConnectionBudget:
             del self._open[conn]
             self._by_transport.pop(conn.transport, None)
             if not conn.evicting:
-                self._count(conn, -1)
+                self._uncount(conn)
 
-    def _count(self, conn: GuardedProtocol, delta: int) -> None:
-        self.active += delta
-        if delta > 0:
-            self._per_peer.setdefault(conn.peer_key, {})[conn] = None
-            if not conn.authenticated:
-                self._unproven[conn] = None
-            return
+    def _uncount(self, conn: GuardedProtocol) -> None:
+        """``conn`` no longer holds a place (closed, or evicted): out of every walk."""
+        self.active -= 1
         mine = self._per_peer[conn.peer_key]
         del mine[conn]
         if not mine:
             del self._per_peer[conn.peer_key]
+        # (each walk it can be in: one ``pop`` each, a built-in call)
         self._unproven.pop(conn, None)
         self._arriving.pop(conn, None)
         self._idle_holders.pop(conn, None)
-        self._held.pop(conn, None)
-        self._held_last.pop(conn, None)
+        if conn.held:
+            self._held.pop(conn, None)
+            self._held_last.pop(conn, None)
 
     def proven(self, conn: GuardedProtocol) -> None:
         """``conn`` showed a credential (:meth:`GuardedProtocol.authenticate`)."""
         self._unproven.pop(conn, None)
         if conn.evicting or conn not in self._open:
             return
-        if conn.arriving:
+        if conn._told_arriving:  # (:attr:`GuardedProtocol.arriving`, as last told)
             self._arriving[conn] = None
         elif not conn.busy:
             self._idle_holders[conn] = None
@@ -422,7 +424,7 @@ class ConnectionBudget:
         if best is None:
             return False
         best.evict()
-        self._count(best, -1)
+        self._uncount(best)
         return True
 
 
@@ -521,11 +523,32 @@ class GuardedProtocol(asyncio.Protocol):
 
     def stream_at(self, state: str) -> None:
         """A parsing inner protocol read bytes: its stream stands in ``state`` (a
-        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
+        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``).
+
+        Told at least once on every connection (its first request's bytes): :meth:`_follow`
+        and :meth:`_arrives` in place, the same steps without their three Python calls."""
         self._fresh = False
         self._watch.state = state
-        self._follow()
-        self._arrives()
+        limits = self._limits
+        phase = ("headers" if state == "headers"
+                 else "body" if limits.body_timeout_s is not None
+                 and state in _BODY_STATES else "")
+        if phase != self._phase:
+            self._phase = phase
+            if phase == "headers":
+                self._arm(limits.header_timeout_s)
+            elif phase == "body":
+                self._arm(cast(float, limits.body_timeout_s))
+            elif self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        arriving = state == "headers" or state in _BODY_STATES  # (no longer fresh)
+        if arriving != self._told_arriving:
+            self._told_arriving = arriving
+            if arriving:
+                self.since = self._loop.time()
+            if self.authenticated:
+                self._budget.arrives(self, arriving)
 
     def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
         """A parsing inner protocol hands the connection on: the guard becomes the transport's
@@ -561,8 +584,9 @@ class GuardedProtocol(asyncio.Protocol):
             self._arm(self._limits.header_timeout_s)
         elif phase == "body":
             self._arm(cast(float, self._limits.body_timeout_s))
-        else:
-            self._disarm()
+        elif self._timer is not None:  # (``_disarm``, in place)
+            self._timer.cancel()
+            self._timer = None
 
     @property
     def arriving(self) -> bool:

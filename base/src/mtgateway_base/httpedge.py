@@ -254,14 +254,18 @@ class HttpEdge(asyncio.Protocol):
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # (once a connection: ``_stop_keepalive`` and ``_release`` in place)
         self._lost = True
         self._edges.discard(self)
-        self._stop_keepalive()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(ConnectionResetError("the client left"))
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
-        self._release()
+        if self._more is not None and not self._more.done():  # the answering task waits
+            self._more.set_result(None)
         if self._settings.cancel_on_leave and self._busy and self._task is not None:
             self._task.cancel()  # the answer in progress ends with its client
         if self.guard is not None:
