@@ -120,21 +120,24 @@ class AcceptingServer(asyncio.AbstractServer):
         server = cls(loop, sockets, factory, ssl_context=ssl_context, batch=batch)
         for sock in sockets:
             sock.setblocking(False)
-            loop.add_reader(sock.fileno(), server._accept, sock, _accepted(sock), sock.proto)
+            loop.add_reader(sock.fileno(), server._accept, sock, _accepted(sock), sock.family,
+                            sock.proto)
         server._serving = True
         return server
 
-    def _accept(self, sock: socket.socket, kind: type[_Accepted] | None, proto: int) -> None:
+    def _accept(self, sock: socket.socket, kind: type[_Accepted] | None, family: int,
+                proto: int) -> None:
         """Accept what ``sock`` has queued (at most ``batch``); ``kind``: the class of its
         connections' sockets (:func:`_accepted`), made from the descriptor the accept gives
-        (TCP_NODELAY is set by the loop's TCP transport)."""
+        with ``sock``'s ``family`` and ``proto`` (TCP_NODELAY is set by the loop's TCP
+        transport)."""
         for _ in range(self._batch):
             try:
                 if kind is None:
                     conn, _ = sock.accept()
                 else:
                     fd, _ = sock._accept()  # type: ignore[attr-defined] # (``socket.accept``'s)
-                    conn = kind(kind.family, socket.SOCK_STREAM, proto, fd)
+                    conn = kind(family, socket.SOCK_STREAM, proto, fd)
             except (BlockingIOError, InterruptedError):
                 return  # EAGAIN: the queue is empty
             except OSError as exc:
