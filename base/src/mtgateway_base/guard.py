@@ -903,7 +903,7 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
     # costs ~0.1 us, and the daemon's /rpc edge marks a guard on every call
     conn = where if where is None or isinstance(where, GuardedProtocol) \
         else connection_of(where)
-    if conn is not None:
+    if conn is not None and not conn.authenticated:  # (once a connection: a call less after)
         conn.authenticate()
 
 
