@@ -24,6 +24,7 @@ import pytest
 from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import CONNECTIONS, create_console_app, start_console
 from mtgateway_console.mailer import RecordingMailer
+from tests.testkit import until
 
 pytestmark = pytest.mark.network_edge
 
@@ -85,10 +86,8 @@ async def test_each_connection_is_served_without_delay_and_released_when_its_cli
             assert guard.peer == "127.0.0.1"
         for _, writer in clients:
             writer.close()
-        deadline = asyncio.get_running_loop().time() + 10
-        while budget.active and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)  # the closes reach the loop in its next passes
-        assert budget.active == 0 and budget.connections() == []
+        await until(lambda: budget.active == 0)  # the closes reach the loop in its next passes
+        assert budget.connections() == []
     finally:
         for _, writer in clients:
             writer.close()
