@@ -24,6 +24,12 @@ rounds), then makes ``--calls`` calls of each kind in turn, one at a time, with 
 on for exactly those. A row: per path, Python function calls per call on the loop's thread
 (and on the workers').
 
+A daemon's report comes every 30 s, longer than its client keeps an idle connection, so at
+the daemons' real cadence most reports open a connection of their own: the connection's
+accept, admission, timers and close are paid on top of the call. One more row counts that,
+:data:`NEW_CONNECTION`: ``--calls`` reports, each on a connection opened for it and closed by
+the client once answered (the count per report, the connection's work and the call's).
+
 The console's own timers run whatever the calls (the collector's pacing, the readiness
 check's transaction every second: some 125 Python calls a second here), so a window's count
 holds them for as long as it lasted, and a slower or busier machine, whose windows last
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import pstats
@@ -55,10 +62,15 @@ from bench.loopprofile import switch
 from mtgateway_base.loop import run as run_on_loop
 from tests.pgkit import PostgresServer
 
-__all__ = ["LAUNCHER", "count_calls", "main"]
+__all__ = ["LAUNCHER", "NEW_CONNECTION", "count_calls", "main"]
 
 #: How long the console is counted idle first (its own timers' rate).
 IDLE_S: Final = 2.0
+#: The row of a report on a connection of its own (opened for it, closed by the client once
+#: answered): what a report costs at the daemons' cadence.
+NEW_CONNECTION: Final = "/v1/terminals/report, a new connection"
+#: The kind of call that row makes (``bench.authority._calls``' order).
+_REPORT: Final = 2
 #: ``bench/loopprofile.py``'s launcher, and a profile of each database worker thread, on for
 #: each transaction it runs while the loop's is on (``Database._execute`` wrapped before the
 #: console starts); at each stop their Python calls in all are written to
@@ -137,31 +149,44 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
                              root / "console.log", launcher=("-c", LAUNCHER, str(out)))
     await asyncio.to_thread(console.start)
     signer, kinds = _Signer(daemon), _calls(daemon)
+    if kinds[_REPORT][1] != "/v1/terminals/report":
+        raise RuntimeError("bench.authority's calls changed order: no report at "
+                           f"{_REPORT}")
     counted: dict[str, float] = {}
     off_loop: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
 
-            async def call(kind: int) -> None:
+            async def call(kind: int, opened: bool = False) -> None:
+                """One call of ``kind``; ``opened``: on a connection of its own, kept alive
+                as a daemon's is and closed by the client once answered (as a daemon's
+                client closes a connection idle past its keep-alive): a session of its
+                own, closed after it."""
                 method, path, body = kinds[kind]
                 body = filled(body, daemon)
                 headers = signer.headers(method, path, body) if path != "/v1/keys" else {}
-                async with session.request(method, console.url + path, data=body or None,
-                                           headers=headers) as response:
-                    text = await response.text()
-                    if response.status != 200:
-                        raise RuntimeError(f"{path} answered {response.status}: {text[:300]}")
+                async with contextlib.AsyncExitStack() as own:
+                    through = await own.enter_async_context(aiohttp.ClientSession()) \
+                        if opened else session
+                    async with through.request(method, console.url + path, data=body or None,
+                                               headers=headers) as response:
+                        text = await response.text()
+                        if response.status != 200:
+                            raise RuntimeError(
+                                f"{path} answered {response.status}: {text[:300]}")
 
-            async def window(calling: int | None) -> tuple[int, int, float]:
-                """One profiled window (``calls`` calls of kind ``calling``, or
-                :data:`IDLE_S` of none): the loop's Python calls, the workers', seconds."""
+            async def window(calling: int | None, opened: bool = False
+                             ) -> tuple[int, int, float]:
+                """One profiled window (``calls`` calls of kind ``calling``, each on a
+                connection of its own if ``opened``, or :data:`IDLE_S` of none): the loop's
+                Python calls, the workers', seconds."""
                 await _switch(console, signal.SIGUSR1, "callwork on")
                 started = loop.time()
                 if calling is None:
                     await asyncio.sleep(IDLE_S)
                 else:
                     for _ in range(calls):
-                        await call(calling)
+                        await call(calling, opened)
                 lasted = loop.time() - started
                 await _switch(console, signal.SIGUSR2, "callwork off")
                 turn = len(turns)
@@ -175,12 +200,17 @@ async def count_calls(server: PostgresServer, root: Path, variant: Variant, call
             for _ in range(warmup):
                 for kind in range(len(kinds)):
                     await call(kind)
+                await call(_REPORT, opened=True)
             idle_loop, idle_workers, idle_s = await window(None)
             for kind, (_, path, _) in enumerate(kinds):
                 on_loop, on_workers, lasted = await window(kind)
                 # the console's own timers, at their idle rate for as long as the window
                 counted[path] = max(0.0, on_loop - idle_loop / idle_s * lasted) / calls
                 off_loop[path] = max(0.0, on_workers - idle_workers / idle_s * lasted) / calls
+            on_loop, on_workers, lasted = await window(_REPORT, opened=True)
+            counted[NEW_CONNECTION] = max(0.0, on_loop - idle_loop / idle_s * lasted) / calls
+            off_loop[NEW_CONNECTION] = max(0.0, on_workers - idle_workers / idle_s * lasted
+                                           ) / calls
     finally:
         await asyncio.to_thread(console.stop)
     return counted, off_loop

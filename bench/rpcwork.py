@@ -23,6 +23,11 @@ A row: Python calls per call, the part that are built-ins, and the calls by grou
 each part of the path, with the built-ins it calls); ``--top N`` lists the functions called
 most and who calls them.
 
+``--new-connections`` sends each call on a connection of its own, closed by the client once
+answered (as a client that calls less often than it keeps a connection does): the count is then
+the call's and the connection's (its accept, the guard's admission and deadlines, the edge's
+set-up, the close).
+
 ``--instructions`` adds the second count the machine does not move: the machine instructions
 the loop's thread executes per call, the daemon run again under valgrind's callgrind with its
 instrumentation on for exactly the counted calls (the same windows). It sees everything the
@@ -225,9 +230,11 @@ async def _serving(variant: Variant, *, launcher: Sequence[str] = ("-m", "gatewa
 
 
 async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
-                    top: int = 0, rounds: int = 1) -> dict[str, Any]:
+                    top: int = 0, rounds: int = 1, *, new_connections: bool = False
+                    ) -> dict[str, Any]:
     """``variant``'s daemon's Python calls on its loop thread per ``/rpc`` call (``calls``
-    counted in each of ``rounds`` windows, after ``warmup``): each window's, and over them
+    counted in each of ``rounds`` windows, after ``warmup``; ``new_connections``: each on a
+    connection of its own, closed by the client once answered): each window's, and over them
     all the total, the built-ins among them, by group, and the ``top`` functions called
     most. The profiles stay in ``root/profile.<window>``.
 
@@ -240,11 +247,15 @@ async def count_rpc(root: Path, variant: Variant, calls: int, warmup: int,
                         stdout=subprocess.PIPE) as (daemon, client):
         for _ in range(warmup):
             await _checked(client)
+            if new_connections:
+                await client.close()
         popen = daemon.proc.popen
         for window in range(rounds):
             await switch(popen, signal.SIGUSR1, "callwork on")
             for _ in range(calls):
                 await _checked(client)
+                if new_connections:
+                    await client.close()  # (the next call opens one)
             await switch(popen, signal.SIGUSR2, "callwork off")
             counted: Any = pstats.Stats(f"{out}.{window}")  # total_calls: not in its stubs
             per_round.append(counted.total_calls / calls)
@@ -334,6 +345,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, default=1,
                         help="windows of --calls counted in the same daemon, each reported "
                              "(default 1): the count is the same in each")
+    parser.add_argument("--new-connections", action="store_true",
+                        help="each call on a connection of its own, closed by the client "
+                             "once answered (the connection's work counted with the call's)")
     parser.add_argument("--instructions", action="store_true",
                         help="also count the machine instructions on the loop's thread per "
                              "call, the daemon run again under valgrind's callgrind (slow: "
@@ -351,7 +365,8 @@ def _print_row(name: str, row: dict[str, Any]) -> None:
     rounds = ""
     if len(row["rounds"]) > 1:
         rounds = "; windows " + ", ".join(f"{n:,.1f}" for n in row["rounds"])
-    print(f"[{name}] Python calls on the loop per /rpc call: "
+    where = " on a connection of its own" if row.get("new_connections") else ""
+    print(f"[{name}] Python calls on the loop per /rpc call{where}: "
           f"{row['python_calls_per_call']:,.1f} ({row['builtin_calls_per_call']:,.1f} of them "
           f"built-ins{rounds})", flush=True)
     if "instructions_per_call" in row:
@@ -372,7 +387,8 @@ async def _run(args: argparse.Namespace, variants: list[Variant]) -> list[dict[s
             root = Path(tmp) / variant.name
             root.mkdir()
             row = await count_rpc(root, variant, args.calls, args.warmup, args.top,
-                                  args.rounds)
+                                  args.rounds, new_connections=args.new_connections)
+            row["new_connections"] = args.new_connections
             if args.instructions:
                 instructions = await count_instructions(root, variant, args.calls,
                                                         args.warmup, args.rounds)
@@ -399,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.calls < 1 or args.rounds < 1 or args.warmup < 0 or args.top < 0:
         print("--calls and --rounds must be at least 1, --warmup and --top at least 0",
               file=sys.stderr)
+        return 2
+    if args.instructions and args.new_connections:
+        print("--instructions counts calls on one kept connection: not with "
+              "--new-connections", file=sys.stderr)
         return 2
     if args.instructions and not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         print("--instructions runs the daemon under valgrind's callgrind: install valgrind "

@@ -64,3 +64,13 @@ def test_bad_counts_are_refused_before_anything_starts() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 2
     assert "--calls and --rounds must be at least 1" in proc.stderr
+
+
+def test_instructions_are_counted_on_one_kept_connection_only() -> None:
+    """``--new-connections`` counts the Python calls alone: asked with ``--instructions`` it
+    is refused before anything starts."""
+    proc = subprocess.run([sys.executable, "-m", "bench.rpcwork", "--new-connections",
+                           "--instructions"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert "not with --new-connections" in proc.stderr

@@ -103,7 +103,8 @@ class RpcSite(GuardedSite):
 
         def factory() -> asyncio.Protocol:
             edge = HttpEdge(answer, settings, budget, server, edges)
-            return GuardedProtocol(edge, budget, parses=True)
+            guard = edge.guard = GuardedProtocol(edge, budget, parses=True)  # (told, not found)
+            return guard
         return factory
 
     async def stop(self) -> None:

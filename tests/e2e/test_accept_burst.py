@@ -24,6 +24,7 @@ import pytest
 from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import CONNECTIONS, create_console_app, start_console
 from mtgateway_console.mailer import RecordingMailer
+from tests.testkit import until
 
 pytestmark = pytest.mark.network_edge
 
@@ -54,4 +55,40 @@ async def test_a_burst_of_connections_is_accepted_in_a_few_loop_passes(tmp_path:
     finally:
         for sock in burst:
             sock.close()
+        await runner.cleanup()
+
+
+async def test_each_connection_is_served_without_delay_and_released_when_its_client_leaves(
+        tmp_path: Path) -> None:
+    """What a connection's set-up no longer does itself is still done: its socket has
+    TCP_NODELAY (set by the loop's TCP transport, asyncio's or uvloop's; neither the accept
+    nor the edge sets it), the edge knows its guard (told by the site's factory), and a
+    connection the client closes after its device call gives its place back."""
+    app = create_console_app(ConsoleFile(data_dir=str(tmp_path), console=ConsoleConfig(
+        port=0)), mailer=RecordingMailer())
+    runner, port = await start_console(app, "127.0.0.1", 0)
+    budget = app[CONNECTIONS]
+    clients: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+    try:
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /v1/keys HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            clients.append((reader, writer))
+        guards = budget.connections()
+        assert len(guards) == 3 and budget.active == 3
+        for guard in guards:
+            assert guard.transport is not None
+            sock = guard.transport.get_extra_info("socket")
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+            assert getattr(guard.inner, "guard", None) is guard, guard.inner  # the edge's
+            assert guard.peer == "127.0.0.1"
+        for _, writer in clients:
+            writer.close()
+        await until(lambda: budget.active == 0)  # the closes reach the loop in its next passes
+        assert budget.connections() == []
+    finally:
+        for _, writer in clients:
+            writer.close()
         await runner.cleanup()

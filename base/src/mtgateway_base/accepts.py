@@ -14,6 +14,16 @@ it is readable, accepts until ``EAGAIN`` (at most ``batch`` per pass, so one bur
 the loop from everything else), handing each connection to the loop with
 ``connect_accepted_socket`` (TLS included). It is the ``asyncio.AbstractServer`` aiohttp's
 site keeps: ``close`` and ``sockets``.
+
+Every connection a daemon opens passes here (a daemon's report every 30 s comes on a new
+connection: ``python -m bench.callwork``'s row of one), so the accept is made without the
+``socket`` module's Python layer: ``socket.accept`` is a Python function that reads the
+listening socket's ``family`` and ``type`` (each an enum made by three Python calls), and
+uvloop reads the accepted socket's three more times. The listening socket's own accept
+(``_accept``, which the ``socket`` module's wraps) gives the descriptor, and the socket is
+made as an :class:`_Accepted` of the listener's family, whose ``family`` and ``type`` are
+values, not properties (a ``socket.socket`` still: uvloop detaches it when the connection
+closes, so its descriptor is closed once, by libuv).
 """
 
 from __future__ import annotations
@@ -33,6 +43,32 @@ log = logging.getLogger("gateway.guard")
 #: memory, or the peer gave up before the accept): logged, the next readiness tries again.
 _TRANSIENT = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM,
                         errno.ECONNABORTED, errno.EPERM})
+
+
+class _Accepted(socket.socket):
+    """An accepted TCP connection's socket, its ``type`` a value (an accepted socket is the
+    listener's type: a stream)."""
+
+    __slots__ = ()
+    type = socket.SOCK_STREAM
+
+
+class _AcceptedV4(_Accepted):
+    __slots__ = ()
+    family = socket.AF_INET
+
+
+class _AcceptedV6(_Accepted):
+    __slots__ = ()
+    family = socket.AF_INET6
+
+
+def _accepted(listener: socket.socket) -> type[_Accepted] | None:
+    """The socket class of ``listener``'s connections (None: not TCP over IPv4 or IPv6, whose
+    connections are made by the ``socket`` module's own accept)."""
+    if listener.type != socket.SOCK_STREAM:
+        return None
+    return {socket.AF_INET: _AcceptedV4, socket.AF_INET6: _AcceptedV6}.get(listener.family)
 
 
 def accepts_one_per_pass(loop: asyncio.AbstractEventLoop) -> bool:
@@ -84,14 +120,24 @@ class AcceptingServer(asyncio.AbstractServer):
         server = cls(loop, sockets, factory, ssl_context=ssl_context, batch=batch)
         for sock in sockets:
             sock.setblocking(False)
-            loop.add_reader(sock.fileno(), server._accept, sock)
+            loop.add_reader(sock.fileno(), server._accept, sock, _accepted(sock), sock.family,
+                            sock.proto)
         server._serving = True
         return server
 
-    def _accept(self, sock: socket.socket) -> None:
+    def _accept(self, sock: socket.socket, kind: type[_Accepted] | None, family: int,
+                proto: int) -> None:
+        """Accept what ``sock`` has queued (at most ``batch``); ``kind``: the class of its
+        connections' sockets (:func:`_accepted`), made from the descriptor the accept gives
+        with ``sock``'s ``family`` and ``proto`` (TCP_NODELAY is set by the loop's TCP
+        transport)."""
         for _ in range(self._batch):
             try:
-                conn, _ = sock.accept()
+                if kind is None:
+                    conn, _ = sock.accept()
+                else:
+                    fd, _ = sock._accept()  # type: ignore[attr-defined] # (``socket.accept``'s)
+                    conn = kind(family, socket.SOCK_STREAM, proto, fd)
             except (BlockingIOError, InterruptedError):
                 return  # EAGAIN: the queue is empty
             except OSError as exc:
@@ -100,7 +146,6 @@ class AcceptingServer(asyncio.AbstractServer):
                     return
                 raise
             conn.setblocking(False)
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             task = self._loop.create_task(self._connect(conn))
             self._handshakes.add(task)
             task.add_done_callback(self._handshakes.discard)

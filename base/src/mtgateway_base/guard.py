@@ -297,7 +297,11 @@ class ConnectionBudget:
             return False  # evicted or refused ones still closing: the descriptors are the limit
         self._open[conn] = None
         self._by_transport[conn.transport] = conn
-        self._count(conn, 1)
+        # (``_count(conn, 1)``, in place: every connection is admitted here)
+        self.active += 1
+        self._per_peer.setdefault(conn.peer_key, {})[conn] = None
+        if not conn.authenticated:
+            self._unproven[conn] = None
         return True
 
     def start_lingering(self, peer_key: str = "") -> bool:
@@ -334,31 +338,29 @@ class ConnectionBudget:
             del self._open[conn]
             self._by_transport.pop(conn.transport, None)
             if not conn.evicting:
-                self._count(conn, -1)
+                self._uncount(conn)
 
-    def _count(self, conn: GuardedProtocol, delta: int) -> None:
-        self.active += delta
-        if delta > 0:
-            self._per_peer.setdefault(conn.peer_key, {})[conn] = None
-            if not conn.authenticated:
-                self._unproven[conn] = None
-            return
+    def _uncount(self, conn: GuardedProtocol) -> None:
+        """``conn`` no longer holds a place (closed, or evicted): out of every walk."""
+        self.active -= 1
         mine = self._per_peer[conn.peer_key]
         del mine[conn]
         if not mine:
             del self._per_peer[conn.peer_key]
+        # (each walk it can be in: one ``pop`` each, a built-in call)
         self._unproven.pop(conn, None)
         self._arriving.pop(conn, None)
         self._idle_holders.pop(conn, None)
-        self._held.pop(conn, None)
-        self._held_last.pop(conn, None)
+        if conn.held:
+            self._held.pop(conn, None)
+            self._held_last.pop(conn, None)
 
     def proven(self, conn: GuardedProtocol) -> None:
         """``conn`` showed a credential (:meth:`GuardedProtocol.authenticate`)."""
         self._unproven.pop(conn, None)
         if conn.evicting or conn not in self._open:
             return
-        if conn.arriving:
+        if conn._told_arriving:  # (:attr:`GuardedProtocol.arriving`, as last told)
             self._arriving[conn] = None
         elif not conn.busy:
             self._idle_holders[conn] = None
@@ -422,7 +424,7 @@ class ConnectionBudget:
         if best is None:
             return False
         best.evict()
-        self._count(best, -1)
+        self._uncount(best)
         return True
 
 
@@ -455,7 +457,8 @@ class GuardedProtocol(asyncio.Protocol):
         self._limits = budget.limits
         self._watch = HeaderWatch()
         self._timer: asyncio.TimerHandle | None = None
-        #: What the armed deadline waits for: "headers", "body" or "" (nothing).
+        #: What the armed deadline waits for: "open" (a first byte), "headers", "body" or ""
+        #: (nothing).
         self._phase = ""
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -490,8 +493,9 @@ class GuardedProtocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport
-        # (an isinstance check here once kept every 421 and 503 from being written on uvloop).
-        self.transport = cast(asyncio.Transport, transport)
+        # (an isinstance check here once kept every 421 and 503 from being written on uvloop;
+        # typed so without ``typing.cast``, a Python call on every connection).
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self.peer_key = address_key(self.peer)
@@ -504,8 +508,10 @@ class GuardedProtocol(asyncio.Protocol):
             transport.set_protocol(self._inner)
         self._inner.connection_made(transport)
         # The header deadline covers a connection that stays silent (re-armed at its first
-        # byte, when its phase becomes "headers").
-        self._arm(self._limits.header_timeout_s)
+        # byte, when its phase becomes "headers"; disarmed if that byte brings a whole
+        # request: a timer cancelled, not one left to fire for nothing on every connection).
+        self._phase = "open"
+        self._timer = self._loop.call_later(self._limits.header_timeout_s, self._on_deadline)
 
     def data_received(self, data: bytes) -> None:
         if not self._admitted or not self._watched(data):
@@ -517,11 +523,32 @@ class GuardedProtocol(asyncio.Protocol):
 
     def stream_at(self, state: str) -> None:
         """A parsing inner protocol read bytes: its stream stands in ``state`` (a
-        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
+        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``).
+
+        Told at least once on every connection (its first request's bytes): :meth:`_follow`
+        and :meth:`_arrives` in place, the same steps without their three Python calls."""
         self._fresh = False
         self._watch.state = state
-        self._follow()
-        self._arrives()
+        limits = self._limits
+        phase = ("headers" if state == "headers"
+                 else "body" if limits.body_timeout_s is not None
+                 and state in _BODY_STATES else "")
+        if phase != self._phase:
+            self._phase = phase
+            if phase == "headers":
+                self._arm(limits.header_timeout_s)
+            elif phase == "body":
+                self._arm(cast(float, limits.body_timeout_s))
+            elif self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        arriving = state == "headers" or state in _BODY_STATES  # (no longer fresh)
+        if arriving != self._told_arriving:
+            self._told_arriving = arriving
+            if arriving:
+                self.since = self._loop.time()
+            if self.authenticated:
+                self._budget.arrives(self, arriving)
 
     def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
         """A parsing inner protocol hands the connection on: the guard becomes the transport's
@@ -557,8 +584,9 @@ class GuardedProtocol(asyncio.Protocol):
             self._arm(self._limits.header_timeout_s)
         elif phase == "body":
             self._arm(cast(float, self._limits.body_timeout_s))
-        else:
-            self._disarm()
+        elif self._timer is not None:  # (``_disarm``, in place)
+            self._timer.cancel()
+            self._timer = None
 
     @property
     def arriving(self) -> bool:
@@ -571,7 +599,8 @@ class GuardedProtocol(asyncio.Protocol):
         """Tell the budget when a credential holder's request starts or stops arriving (it
         is then walked with the connections that showed none); the arrival orders the
         evictions within a rank (the request arriving longest leaves first)."""
-        arriving = self.arriving
+        state = self._watch.state  # (:attr:`arriving`, in place)
+        arriving = self._fresh or state == "headers" or state in _BODY_STATES
         if arriving == self._told_arriving:
             return
         self._told_arriving = arriving
@@ -630,7 +659,9 @@ class GuardedProtocol(asyncio.Protocol):
     def closed(self) -> None:
         """The connection is closed (told by a parsing inner protocol, which the transport
         tells): its slot in the budget is free."""
-        self._disarm()
+        if self._timer is not None:  # (``_disarm``, in place)
+            self._timer.cancel()
+            self._timer = None
         if self._lingering:
             self._lingering = False
             self._budget.stop_lingering(self.peer_key)
@@ -872,7 +903,7 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
     # costs ~0.1 us, and the daemon's /rpc edge marks a guard on every call
     conn = where if where is None or isinstance(where, GuardedProtocol) \
         else connection_of(where)
-    if conn is not None:
+    if conn is not None and not conn.authenticated:  # (once a connection: a call less after)
         conn.authenticate()
 
 

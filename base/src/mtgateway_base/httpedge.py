@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -108,10 +107,18 @@ def response_bytes(request: EdgeRequest, status: int, body: bytes | None, keep_a
 
 def _ok_head(content_type: str) -> bytes:
     """The usual answer's head (200, kept alive, HTTP/1.1), to be filled with ``%`` by the
-    body's length and the body."""
-    return (b"HTTP/1.1 200 OK\r\nContent-Type: "
+    body's length and the body (made once per ``Content-Type``, not per connection)."""
+    head = _OK_HEADS.get(content_type)
+    if head is None:
+        head = _OK_HEADS[content_type] = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: "
             + content_type.encode("latin-1").replace(b"%", b"%%")
             + b"\r\nContent-Length: %d\r\n\r\n%s")
+    return head
+
+
+#: :func:`_ok_head`'s heads by ``Content-Type`` (a process has one or two).
+_OK_HEADS: Final[dict[str, bytes]] = {}
 
 
 #: What an edge's ``answer`` gives back: the status, the body (JSON) and any other headers.
@@ -171,11 +178,14 @@ class HttpEdge(asyncio.Protocol):
         self._edges = edges
         self._assembly = RequestAssembly(settings.max_body_bytes, settings.ours,
                                          repeats=settings.repeats)
-        #: The usual answer's head (:func:`_ok_head`), made once.
-        self._ok = _ok_head(settings.content_type)
+        #: The usual answer's head (:func:`_ok_head`, made once per process).
+        self._ok = _OK_HEADS.get(settings.content_type) or _ok_head(settings.content_type)
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
-        self._guard: GuardedProtocol | None = None
+        #: The connection's guard (None when served without one): set by whoever puts the
+        #: edge behind its guard (the site's protocol factory), else found in the budget when
+        #: the connection is made.
+        self.guard: GuardedProtocol | None = None
         self._peer = "?"
         self._queue: deque[EdgeRequest | None] = deque()  # None: a malformed request
         #: The connection's one answering task (:meth:`_serve`), from its first request on;
@@ -203,21 +213,20 @@ class HttpEdge(asyncio.Protocol):
         """The connection's transport (None before it is made)."""
         return self._transport
 
-    @property
-    def guard(self) -> GuardedProtocol | None:
-        """The connection's guard (None when served without one)."""
-        return self._guard
-
     # -- asyncio.Protocol (the transport's own, from the guard's connection_made on) ----------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (no TCP_NODELAY of its own: asyncio's TCP transports, selector and proactor, and
+        # uvloop's set it on every TCP connection they make)
         self._transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self._peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._guard = self._budget.find(transport)
+        guard = self.guard
+        if guard is None:
+            guard = self.guard = self._budget.find(transport)
+        if guard is not None:
+            self._peer = guard.peer  # (the guard read it when it admitted the connection)
+        else:
+            peer = transport.get_extra_info("peername")
+            self._peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self._edges.add(self)
 
     def data_received(self, data: bytes) -> None:
@@ -227,17 +236,17 @@ class HttpEdge(asyncio.Protocol):
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
             if type(event) is EdgeRequest:  # (``_take``'s usual case, in place)
-                if self._guard is not None:  # working from here until its answer is written
-                    self._guard.request_started()
+                if self.guard is not None:  # working from here until its answer is written
+                    self.guard.request_started()
                 event.wait_body = self._body_waiter
                 self._queue.append(event)
             else:
                 self._take(event)
-        if self._guard is not None:  # its header and body deadlines, its eviction order
+        if self.guard is not None:  # its header and body deadlines, its eviction order
             state = self._assembly.watch_state
             if state != self._told:  # (a whole request read leaves it idle, as it was)
                 self._told = state
-                self._guard.stream_at(state)
+                self.guard.stream_at(state)
         if self._waiter is not None:  # an answer waits for the front request's body
             self._wake()
         if len(self._queue) > _MAX_QUEUED and self._reading:
@@ -245,18 +254,22 @@ class HttpEdge(asyncio.Protocol):
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        # (once a connection: ``_stop_keepalive`` and ``_release`` in place)
         self._lost = True
         self._edges.discard(self)
-        self._stop_keepalive()
+        if self._keepalive is not None:
+            self._keepalive.cancel()
+            self._keepalive = None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(ConnectionResetError("the client left"))
         if self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
-        self._release()
+        if self._more is not None and not self._more.done():  # the answering task waits
+            self._more.set_result(None)
         if self._settings.cancel_on_leave and self._busy and self._task is not None:
             self._task.cancel()  # the answer in progress ends with its client
-        if self._guard is not None:
-            self._guard.closed()
+        if self.guard is not None:
+            self.guard.closed()
 
     def pause_writing(self) -> None:
         if self._drained is None:
@@ -357,7 +370,7 @@ class HttpEdge(asyncio.Protocol):
                         if request.expect:  # before the checks, as aiohttp's expect handler
                             self._write(_CONTINUE)
                         status, body, headers = await self._answerer(request, self._peer,
-                                                                     self._guard)
+                                                                     self.guard)
                         keep = request.keep_alive and not self._closing \
                             and not request.broken \
                             and not (headers and headers.get("Connection") == "close")
@@ -380,8 +393,8 @@ class HttpEdge(asyncio.Protocol):
                     log.exception("answering a request on the llhttp edge failed")
                 finally:
                     self._queue.popleft()
-                    if request is not None and self._guard is not None:
-                        self._guard.request_finished()
+                    if request is not None and self.guard is not None:
+                        self.guard.request_finished()
                 if not keep:
                     self._close()
                     return
@@ -491,8 +504,8 @@ class HttpEdge(asyncio.Protocol):
         self._edges.discard(self)  # aiohttp's own shutdown closes it from now
         self._stop_keepalive()
         self._release()
-        if self._guard is not None:
-            if not self._guard.take_back(self._make_aiohttp, data):
+        if self.guard is not None:
+            if not self.guard.take_back(self._make_aiohttp, data):
                 return  # the guard refused what it saw (and closed)
         else:
             protocol = self._make_aiohttp()

@@ -241,10 +241,17 @@ class DeviceEdge:
         self.edges: set[HttpEdge] = set()
 
     def protocol(self, budget: ConnectionBudget, aiohttp_protocol: Callable[[], Any]
-                 ) -> HttpEdge:
-        """A connection's edge (aiohttp's protocol made by ``aiohttp_protocol`` on a
-        hand-off)."""
-        return HttpEdge(self.answer, self._settings, budget, aiohttp_protocol, self.edges)
+                 ) -> Callable[[], GuardedProtocol]:
+        """What makes each connection's protocol: its edge (aiohttp's protocol made by
+        ``aiohttp_protocol`` on a hand-off) behind its guard, which admits it. One function
+        call a connection: the edge is told its guard as it is made, not looked up."""
+        answer, settings, edges = self.answer, self._settings, self.edges
+
+        def connection() -> GuardedProtocol:
+            edge = HttpEdge(answer, settings, budget, aiohttp_protocol, edges)
+            guard = edge.guard = GuardedProtocol(edge, budget, parses=True)
+            return guard
+        return connection
 
     async def drain(self, app: web.Application) -> None:
         """At the application's shutdown, after its held answers were ended (the long-polls):
@@ -350,8 +357,7 @@ class DeviceSite(GuardedSite):
         self._edge = edge
 
     def protocol_factory(self, server: web.Server) -> Callable[[], asyncio.Protocol]:
-        budget, edge = self._budget, self._edge
-        return lambda: GuardedProtocol(edge.protocol(budget, server), budget, parses=True)
+        return self._edge.protocol(self._budget, server)
 
     async def stop(self) -> None:
         """Stop listening; each edge connection closes now if idle, else after the call in
