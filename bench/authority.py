@@ -824,7 +824,8 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
 def _no_collector_pauses() -> None:
     """No cyclic collection in this process while it plays the daemons (every mode).
 
-    Why: every simulated daemon lives in this one process, so its heap holds thousands of
+    Why: a share of the simulated daemons lives in one process (this one, or each client
+    process, which does the same: ``bench/fleetshares.py``), so its heap holds thousands of
     daemons' sessions and records, and a full collection of it stopped the loop that times
     every call for up to 495 ms at 3,000 daemons (``LoopWatch``, 11 full collections in two
     minutes; they reclaimed 69 objects), a wait on the console's answers no real daemon has:

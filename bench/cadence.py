@@ -119,10 +119,11 @@ class Cadence:
 class LoopWatch:
     """The bench's own event loop, watched while it plays the daemons.
 
-    Why: every simulated daemon shares this process's one loop, and a call is timed from its
-    start to its answer as this loop sees them. A call answered by the console while the loop
-    ran other daemons' work, or while the collector stopped it, is timed late by that much,
-    which no real daemon (a process of its own) would see. A p99 can only be called the
+    Why: every simulated daemon of a share (``bench/fleetshares.py``) shares its process's
+    one loop, and a call is timed from its start to its answer as this loop sees them. A
+    call answered by the console while the loop ran other daemons' work, or while the
+    collector stopped it, is timed late by that much, which no real daemon (a process of its
+    own) would see. A p99 can only be called the
     console's when this loop's lag and pauses are well below it, so each window reports them
     beside the calls.
 

@@ -120,6 +120,17 @@ def test_each_instance_gets_its_own_cpu_or_all_share_the_ones_named() -> None:
     assert _console_cpus(_parser().parse_args([])) == []
 
 
+def test_a_fleet_is_split_so_no_client_process_plays_more_than_4000_daemons() -> None:
+    """One process for a small fleet, three for 10,000 (each within its descriptors); a
+    count chosen is kept, and 0 is refused with a clear error."""
+    from bench.fleetshares import client_processes
+
+    assert [client_processes(n) for n in (6, 4000, 4001, 10_000)] == [1, 1, 2, 3]
+    assert client_processes(10_000, 5) == 5 and client_processes(6, 2) == 2
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--client-processes", "0"])
+
+
 def test_roundrobin_alternates_whatever_the_instances_hold() -> None:
     routes = Routes(["http://a", "http://b"], "roundrobin")
     routes.in_flight[:] = [100, 0]
