@@ -47,6 +47,11 @@ until every daemon has its record (lookup with a sealed box, verified), a report
 its long-poll answered; p50/p99 of each daemon's time; refusals and failures by reason; and
 daemons refused for good (none expected); ``--storm-limit`` bounds the wait.
 
+Both open-loop modes split a fleet larger than 4,000 daemons over client processes, each
+with its own loop and at most 4,000 daemons (``--client-processes K`` chooses; 1 runs them in
+this process; ``bench/fleetshares.py``): one process's descriptor limit and one loop's lag
+bound what one process can play. Every figure is computed over all their calls.
+
 Figures depend on the machine: run it on a quiet one (``docs/performance.md`` has the lead's
 commands). ``--console-cpus``/``--client-cpus`` pin the consoles and the bench (Linux);
 ``--pin-instances`` gives each instance a CPU of its own, as an operator running several on one
@@ -76,7 +81,7 @@ import aiohttp
 import orjson
 
 from bench.alternation import ORDERS, compare, print_comparison, rounds
-from bench.cadence import Cadence, Fleet, LoopWatch, Recorder
+from bench.cadence import Cadence, LoopWatch
 from bench.common import percentile
 from bench.consoles import (
     SERVER,
@@ -88,6 +93,7 @@ from bench.consoles import (
     provision,
     raise_open_files,
 )
+from bench.fleetshares import DAEMONS_PER_PROCESS, FleetShares, client_processes, process_stats
 from mtgateway_base.curve25519 import SigningKey
 from mtgateway_base.loop import run as run_on_loop
 from mtgateway_base.wire.boxes import BoxOpener
@@ -153,20 +159,6 @@ async def _set_up(server: PostgresServer, root: Path, variant: Variant, instance
         if console.budget_capped():
             print(f"  note: {console.budget_capped()}", flush=True)
     return _Setup(consoles, configs, database_url, provisioned)
-
-
-def _client_stats() -> dict[str, float]:
-    """The bench process's own memory, descriptors and CPU (the simulated daemons' cost)."""
-    times = os.times()
-    rss = 0
-    try:
-        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-        fds = len(os.listdir("/proc/self/fd"))
-    except OSError:
-        fds = 0
-    return {"rss_kib": rss, "fds": fds, "cpu_s": times.user + times.system}
 
 
 def _per(value: float, n: int) -> float:
@@ -453,7 +445,7 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
             closed_before = 0
             for n in daemons:
                 began, consoles_before, client_before = (time.monotonic(), setup.stats(),
-                                                         _client_stats())
+                                                         process_stats())
                 try:
                     # the simulated daemons on the daemon's loop (uvloop where installed),
                     # as in the open-loop modes
@@ -473,7 +465,7 @@ def run_closed(server: PostgresServer, tmp: Path, variant: Variant, daemons: lis
                        "guard_closes": closed - closed_before,
                        "console_cores_busy": (setup.stats().get("cpu_s", 0.0)
                                               - consoles_before.get("cpu_s", 0.0)) / wall,
-                       "client_cores_busy": (_client_stats()["cpu_s"]
+                       "client_cores_busy": (process_stats()["cpu_s"]
                                              - client_before["cpu_s"]) / wall}
                 closed_before = closed
                 split = "/".join(str(c) for c in row["calls_per_instance"])
@@ -510,12 +502,22 @@ class CadenceRun:
     spread_addresses: bool
     #: The CPUs of each console instance (instance k: the k-th, round; all when empty).
     console_cpus: tuple[tuple[int, ...], ...] = ()
+    #: Client processes the simulated daemons are split over (1: this one, on its loop).
+    client_processes: int = 1
+
+    def shares(self, setup: _Setup) -> FleetShares:
+        """The fleet of ``setup``'s daemons, split as this run says."""
+        assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
+        return FleetShares(setup.daemons, setup.urls, [setup.consoles[0].key], self.cadence,
+                           spread_addresses=self.spread_addresses,
+                           processes=self.client_processes)
 
 
-def _holdings(setup: _Setup, before: dict[str, float], n: int) -> dict[str, Any]:
-    """What the consoles and the client hold with ``n`` daemons, in all and per daemon."""
+def _holdings(setup: _Setup, before: dict[str, float], n: int,
+              client: dict[str, float]) -> dict[str, Any]:
+    """What the consoles and the client (``client``: every client process's stats, summed)
+    hold with ``n`` daemons, in all and per daemon."""
     after = setup.stats()
-    client = _client_stats()
     sessions = postgres_sessions(setup.database_url)
     return {
         "console_rss_mib": after.get("rss_kib", 0) / 1024,
@@ -547,37 +549,38 @@ def _stop_reason(row: dict[str, Any], limit_ms: float) -> str:
 async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
                       steps: list[int], instances: int, how: CadenceRun
                       ) -> list[dict[str, Any]]:
-    """The ramp: one row per step, until a step's p99 passes the limit or a call fails."""
+    """The ramp: one row per step, until a step's p99 passes the limit or a call fails. The
+    daemons run in ``how.client_processes`` processes (``bench/fleetshares.py``), every
+    figure computed over all their calls."""
     setup = await _set_up(server, tmp / f"{variant.name}-cadence-k{instances}", variant,
                           instances, max(steps), how.console_cpus)
-    loop = asyncio.get_running_loop()
     rows: list[dict[str, Any]] = []
     baseline = setup.stats()
-    recorder = Recorder()
-    assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
-    fleet = Fleet(setup.daemons, setup.urls, [setup.consoles[0].key], how.cadence, recorder,
-                  spread_addresses=how.spread_addresses)
-    watch = LoopWatch()
-    watch.start()
+    fleet = how.shares(setup)
     try:
+        await fleet.start()
         for n in steps:
-            began, cpu_before, client_before = loop.time(), setup.stats(), _client_stats()
-            recorder.mark()
-            await fleet.grow(n, how.spread_s)
+            began, cpu_before = time.monotonic(), setup.stats()
+            client_before = await fleet.stats()
+            await fleet.mark("main")
+            await fleet.grow("main", n, how.spread_s)
             await asyncio.sleep(how.window_s)
-            ended = loop.time()
+            ended = time.monotonic()
             wall = ended - began
-            holdings = await asyncio.to_thread(_holdings, setup, baseline, n)
+            measured = await fleet.window("main", began, ended)
+            client = measured["stats"]
+            holdings = await asyncio.to_thread(_holdings, setup, baseline, n, client)
             cores = (holdings.pop("cpu_s") - cpu_before.get("cpu_s", 0.0)) / wall
-            client = _client_stats()
-            calls = recorder.window(began, ended)
+            calls = measured["calls"]
+            _, refused, crashed = await fleet.status("main")
             row: dict[str, Any] = {
                 "variant": variant.name, "instances": instances, "daemons": n,
                 "seconds": wall, "calls": calls,
                 # the figure a change to the console is judged by (alternation.compare)
                 "console_cpu_us_per_call": _per(cores * wall * 1e6, calls["all"]["calls"]),
-                "client_loop": watch.window(began, ended),
-                "long_polls_held_max": recorder.polls_held_max,
+                "client_loop": measured["client_loop"],
+                "client_processes": measured["shares"],
+                "long_polls_held_max": measured["long_polls_held_max"],
                 "console_cores_busy": cores,
                 "daemons_per_busy_core": n / cores if cores > 0 else math.nan,
                 "client_cores_busy": (client["cpu_s"] - client_before["cpu_s"]) / wall,
@@ -586,16 +589,15 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
                 "guard_closes": sum(c.guard_closes() for c in setup.consoles),
                 "budget_capped": [c.budget_capped() for c in setup.consoles
                                   if c.budget_capped()],
-                "refused_for_good": fleet.refused(),
-                "crashed": [repr(e) for e in fleet.crashed()][:5]}
+                "refused_for_good": refused,
+                "crashed": crashed[:5]}
             row["stopped"] = _stop_reason(row, how.p99_limit_ms)
             rows.append(row)
             _print_cadence(row)
             if row["stopped"]:
                 break
     finally:
-        await watch.stop()
-        await fleet.stop()
+        await fleet.close()
         await asyncio.to_thread(setup.stop)
     return rows
 
@@ -604,7 +606,8 @@ def _print_cadence(row: dict[str, Any]) -> None:
     calls, lag = row["calls"], row["client_loop"]
     kinds = ", ".join(f"{k} {v['calls']} p99 {v['p99_ms']:.0f}"
                       for k, v in calls.items() if k not in ("all", "failures", "poll_late_ms"))
-    print(f"[{row['variant']}] cadence instances={row['instances']} daemons={row['daemons']}: "
+    print(f"[{row['variant']}] cadence instances={row['instances']} daemons={row['daemons']} "
+          f"in {len(row['client_processes'])} client process(es): "
           f"p50 {calls['all']['p50_ms']:.1f} ms, p99 {calls['all']['p99_ms']:.1f} ms over "
           f"{calls['all']['calls']} calls ({kinds}); {row['long_polls_held_max']} long-polls "
           f"held, late p99 {calls['poll_late_ms']['p99']:.0f} ms; failures "
@@ -624,50 +627,50 @@ def _print_cadence(row: dict[str, Any]) -> None:
 async def run_storm(server: PostgresServer, tmp: Path, variant: Variant, daemons: int,
                     instances: int, how: CadenceRun, down_s: float, limit_s: float
                     ) -> dict[str, Any]:
-    """One storm row (see the module)."""
+    """One storm row (see the module); the daemons split over client processes as the
+    cadence ramp's are."""
     setup = await _set_up(server, tmp / f"{variant.name}-storm-k{instances}", variant,
                           instances, daemons, how.console_cpus)
     baseline = setup.stats()
-    loop = asyncio.get_running_loop()
-    assert setup.consoles[0].key is not None  # noqa: S101 - set by start()
-    keys = [setup.consoles[0].key]
-    warm = Fleet(setup.daemons, setup.urls, keys, how.cadence, Recorder(),
-                 spread_addresses=how.spread_addresses)
-    recorder = Recorder()
-    cold = Fleet(setup.daemons, setup.urls, keys, how.cadence, recorder,
-                 spread_addresses=how.spread_addresses, seed=2)
+    fleet = how.shares(setup)
     try:
-        await warm.grow(daemons, how.spread_s)
+        await fleet.start()
+        await fleet.grow("warm", daemons, how.spread_s)
         await asyncio.sleep(how.window_s)
-        warm_served = sum(1 for s in warm.served() if s is not None)
-        await warm.stop()
+        warm_served = sum(1 for s in (await fleet.status("warm"))[0] if s is not None)
+        await fleet.stop("warm")
         for console in setup.consoles:
             await asyncio.to_thread(console.stop)
-        stopped = loop.time()
-        await cold.grow(daemons, 0.0)  # every daemon restarts at once, the consoles down
+        stopped = time.monotonic()
+        # every daemon restarts at once, the consoles down
+        await fleet.grow("cold", daemons, 0.0, seed=2)
         await asyncio.sleep(down_s)
         for console in setup.consoles:
             await asyncio.to_thread(console.start)
-        back = loop.time()
-        while loop.time() - back < limit_s:
-            served = cold.served()
-            if all(s is not None for s in served) or cold.refused() or cold.crashed():
+        back = time.monotonic()
+        while time.monotonic() - back < limit_s:
+            served, refused, crashed = await fleet.status("cold")
+            if all(s is not None for s in served) or refused or crashed:
                 break
             await asyncio.sleep(0.1)
-        ended = loop.time()
-        served = cold.served()
+        ended = time.monotonic()
+        served, refused, crashed = await fleet.status("cold")
         times = [s - back for s in served if s is not None]
+        measured = await fleet.window("cold", back, ended)
+        while_down = await fleet.window("cold", stopped, back)
         row: dict[str, Any] = {
             "variant": variant.name, "instances": instances, "daemons": daemons,
             "down_s": back - stopped, "served_before": warm_served,
             "served": len(times), "not_served": daemons - len(times),
             "all_served_s": max(times) if len(times) == daemons else math.nan,
             "served_p50_s": percentile(times, 50), "served_p99_s": percentile(times, 99),
-            "calls": recorder.window(back, ended),
-            "failures_while_down": recorder.window(stopped, back)["failures"],
-            "refused_for_good": cold.refused(),
-            "crashed": [repr(e) for e in cold.crashed()][:5],
-            **await asyncio.to_thread(_holdings, setup, baseline, daemons)}
+            "calls": measured["calls"],
+            "failures_while_down": while_down["calls"]["failures"],
+            "client_processes": measured["shares"],
+            "client_processes_while_down": while_down["shares"],
+            "refused_for_good": refused,
+            "crashed": crashed[:5],
+            **await asyncio.to_thread(_holdings, setup, baseline, daemons, measured["stats"])}
         row.pop("cpu_s")
         failures = row["calls"]["failures"]
         print(f"[{variant.name}] storm instances={instances} daemons={daemons}: "
@@ -679,7 +682,7 @@ async def run_storm(server: PostgresServer, tmp: Path, variant: Variant, daemons
               f"{dict(sorted(failures.items(), key=lambda kv: -kv[1])[:6])}", flush=True)
         return row
     finally:
-        await cold.stop()
+        await fleet.close()
         await asyncio.to_thread(setup.stop)
 
 
@@ -687,6 +690,13 @@ async def run_storm(server: PostgresServer, tmp: Path, variant: Variant, daemons
 
 def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part.strip()]
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: at least 1")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -750,7 +760,13 @@ def _parser() -> argparse.ArgumentParser:
                              "instance on one host its own CPU (systemd CPUAffinity=, docker "
                              "--cpuset-cpus)")
     parser.add_argument("--client-cpus", type=_ints, default=[],
-                        help="pin the bench (the simulated daemons) to these CPUs")
+                        help="pin the bench (the simulated daemons, in every client "
+                             "process) to these CPUs")
+    parser.add_argument("--client-processes", type=_at_least_one, default=None,
+                        help="cadence, storm: split the simulated daemons over this many "
+                             "client processes, each with its own loop (default: enough "
+                             f"that each runs at most {DAEMONS_PER_PROCESS}; 1, this "
+                             "process, for a smaller fleet; bench/fleetshares.py)")
     parser.add_argument("--client-nice", type=int, default=0,
                         help="closed: the simulated daemons' niceness while they run (e.g. "
                              "-5: their loop first, as a fleet on other machines; Linux, "
@@ -787,7 +803,8 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
     how = CadenceRun(cadence, args.spread if args.spread is not None else cadence.report_s,
                      args.window, args.p99_limit_ms,
                      spread_addresses=not args.one_address and sys.platform == "linux",
-                     console_cpus=tuple(tuple(c) for c in _console_cpus(args)))
+                     console_cpus=tuple(tuple(c) for c in _console_cpus(args)),
+                     client_processes=args.processes)
     instances = args.instances or [1]
     out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
     for round_, ordered in enumerate(rounds(variants, args.repeat, args.order)):
@@ -807,7 +824,8 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
 def _no_collector_pauses() -> None:
     """No cyclic collection in this process while it plays the daemons (every mode).
 
-    Why: every simulated daemon lives in this one process, so its heap holds thousands of
+    Why: a share of the simulated daemons lives in one process (this one, or each client
+    process, which does the same: ``bench/fleetshares.py``), so its heap holds thousands of
     daemons' sessions and records, and a full collection of it stopped the loop that times
     every call for up to 495 ms at 3,000 daemons (``LoopWatch``, 11 full collections in two
     minutes; they reclaimed 69 objects), a wait on the console's answers no real daemon has:
@@ -827,16 +845,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.client_cpus:
         os.sched_setaffinity(0, set(args.client_cpus))
     largest = max(args.steps) if args.mode == "cadence" else max(args.daemons or [1000])
-    soft, hard = raise_open_files(3 * largest + 1024)
-    if args.mode != "closed" and soft < 2 * largest + 256:
-        print(f"warning: this process may open {soft} files (hard limit {hard}); "
-              f"{largest} simulated daemons may need {2 * largest + 256}", file=sys.stderr)
+    args.processes = 1 if args.mode == "closed" else client_processes(largest,
+                                                                        args.client_processes)
+    # each client process opens the descriptors of its share of the daemons
+    share = math.ceil(largest / args.processes)
+    soft, hard = raise_open_files(3 * share + 1024)
+    if args.mode != "closed" and soft < 2 * share + 256:
+        print(f"warning: a client process may open {soft} files (hard limit {hard}); "
+              f"{share} simulated daemons may need {2 * share + 256} (--client-processes)",
+              file=sys.stderr)
     meta: dict[str, Any] = {"mode": args.mode, "argv": sys.argv[1:] if argv is None else argv,
                             "variants": [v.describe() for v in variants],
                             "repeat": args.repeat, "order": args.order,
                             "cadence": asdict(_cadence(args)),
                             "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
-                            "cpus": os.cpu_count(), "open_files": [soft, hard]}
+                            "cpus": os.cpu_count(), "open_files": [soft, hard],
+                            "client_processes": args.processes}
     results: dict[str, Any] = {"meta": meta}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         if args.mode == "closed":

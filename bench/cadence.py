@@ -24,9 +24,10 @@ came past the wait asked) and notes each daemon's first success of each kind.
 
 Daemons start spread out (:meth:`Fleet.grow`), and each one's first refresh falls at a random
 point of its interval, as in a fleet that has been running a while; each gets its own
-loopback source address (``bench.consoles.daemon_address``), as N machines would. Ten
-thousand fit in one process: an asyncio loop (uvloop when installed) and the OS's
-descriptor limit, raised to its hard limit.
+loopback source address (``bench.consoles.daemon_address``), as N machines would. One
+process runs a few thousand on its loop (uvloop when installed) within its descriptor limit
+(about two a daemon); a larger fleet is split over client processes by
+``bench/fleetshares.py``, each running one :class:`Fleet` share.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -118,10 +119,11 @@ class Cadence:
 class LoopWatch:
     """The bench's own event loop, watched while it plays the daemons.
 
-    Why: every simulated daemon shares this process's one loop, and a call is timed from its
-    start to its answer as this loop sees them. A call answered by the console while the loop
-    ran other daemons' work, or while the collector stopped it, is timed late by that much,
-    which no real daemon (a process of its own) would see. A p99 can only be called the
+    Why: every simulated daemon of a share (``bench/fleetshares.py``) shares its process's
+    one loop, and a call is timed from its start to its answer as this loop sees them. A
+    call answered by the console while the loop ran other daemons' work, or while the
+    collector stopped it, is timed late by that much, which no real daemon (a process of its
+    own) would see. A p99 can only be called the
     console's when this loop's lag and pauses are well below it, so each window reports them
     beside the calls.
 
@@ -421,18 +423,30 @@ class SimulatedDaemon:
 class Fleet:
     """Simulated daemons, started spread out, spread round-robin over the console URLs (a
     daemon keeps its console, as behind a balancer without stickiness it would keep its
-    connections)."""
+    connections).
 
-    def __init__(self, provisioned: Sequence[Provisioned], urls: Sequence[str],
-                 keys: Sequence[AuthorityKey], cadence: Cadence, recorder: Recorder, *,
-                 spread_addresses: bool, seed: int = 1) -> None:
-        self._provisioned = provisioned
+    ``share`` ``(k, K)``: this fleet runs only the daemons whose index is ``k`` modulo ``K``
+    (one of K client processes, ``bench/fleetshares.py``); a daemon keeps its index in the
+    whole fleet, so its console, its loopback address and its credentials are the ones it has
+    when one process runs them all. ``provisioned`` is indexed the same way: the whole list,
+    or a mapping holding at least this share's daemons.
+    """
+
+    def __init__(self, provisioned: Sequence[Provisioned] | Mapping[int, Provisioned],
+                 urls: Sequence[str], keys: Sequence[AuthorityKey], cadence: Cadence,
+                 recorder: Recorder, *, spread_addresses: bool, seed: int = 1,
+                 share: tuple[int, int] = (0, 1)) -> None:
+        self._provisioned: Mapping[int, Provisioned] = (
+            provisioned if isinstance(provisioned, Mapping) else dict(enumerate(provisioned)))
         self._urls = list(urls)
         self._keys = list(keys)
         self._cadence = cadence
         self.recorder = recorder
         self._spread = spread_addresses
         self._rng = random.Random(seed)
+        self._share = share
+        #: Daemons of the whole fleet started so far (this share's among them are running).
+        self._grown = 0
         self.daemons: list[SimulatedDaemon] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -440,16 +454,21 @@ class Fleet:
         return len(self.daemons)
 
     async def grow(self, count: int, spread_s: float) -> None:
-        """Start daemons until there are ``count``, each after a delay uniform in
-        ``[0, spread_s)``; returns once the last has started.
+        """Start this share's daemons among the whole fleet's first ``count``, each after a
+        delay uniform in ``[0, spread_s)``; returns once the last has started.
 
         Raises:
-            ValueError: more daemons asked for than were provisioned.
+            ValueError: a daemon asked for that was not provisioned.
         """
-        if count > len(self._provisioned):
-            raise ValueError(f"{count} daemons asked, {len(self._provisioned)} provisioned")
+        k, of = self._share
+        wanted = [i for i in range(self._grown, count) if i % of == k]
+        missing = [i for i in wanted if i not in self._provisioned]
+        if missing:
+            raise ValueError(f"{count} daemons asked; daemon {missing[0]} (and "
+                             f"{len(missing) - 1} more) not provisioned")
+        self._grown = max(self._grown, count)
         added = []
-        for i in range(len(self.daemons), count):
+        for i in wanted:
             daemon = SimulatedDaemon(i, self._provisioned[i], self._urls[i % len(self._urls)],
                                      self._keys, self._cadence, self.recorder,
                                      spread_addresses=self._spread, rng=self._rng)

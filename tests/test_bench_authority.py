@@ -120,6 +120,17 @@ def test_each_instance_gets_its_own_cpu_or_all_share_the_ones_named() -> None:
     assert _console_cpus(_parser().parse_args([])) == []
 
 
+def test_a_fleet_is_split_so_no_client_process_plays_more_than_4000_daemons() -> None:
+    """One process for a small fleet, three for 10,000 (each within its descriptors); a
+    count chosen is kept, and 0 is refused with a clear error."""
+    from bench.fleetshares import client_processes
+
+    assert [client_processes(n) for n in (6, 4000, 4001, 10_000)] == [1, 1, 2, 3]
+    assert client_processes(10_000, 5) == 5 and client_processes(6, 2) == 2
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["--client-processes", "0"])
+
+
 def test_roundrobin_alternates_whatever_the_instances_hold() -> None:
     routes = Routes(["http://a", "http://b"], "roundrobin")
     routes.in_flight[:] = [100, 0]
@@ -132,14 +143,26 @@ def test_roundrobin_alternates_whatever_the_instances_hold() -> None:
 def test_the_cadence_ramp_measures_each_step(tmp_path: Path) -> None:
     """Two steps (3, then 6 daemons), every call answered, each new daemon's lookup counted
     once, one long-poll per daemon held, the console's and the client's holdings per
-    daemon, no stop (the limit is far)."""
+    daemon, no stop (the limit is far). The daemons split over two client processes, both
+    pinned to the CPU asked: every figure counts both processes' calls."""
+    cpu = min(os.sched_getaffinity(0))
     results = _bench(tmp_path, "--mode", "cadence", "--steps", "3,6", "--window", "1",
-                     "--p99-limit-ms", "60000", *FAST)
+                     "--p99-limit-ms", "60000", "--client-processes", "2",
+                     "--client-cpus", str(cpu), *FAST)
     assert results["meta"]["cadence"]["report_s"] == 0.5
+    assert results["meta"]["client_processes"] == 2
     rows = results["cadence"]
     assert [r["daemons"] for r in rows] == [3, 6]
     for row in rows:
         calls = row["calls"]
+        shares = row["client_processes"]
+        # daemon i in process i % 2; each process's own, pinned, every call of both counted
+        assert [s["daemons"] for s in shares] == [(row["daemons"] + 1) // 2,
+                                                  row["daemons"] // 2], shares
+        assert len({s["pid"] for s in shares}) == 2 and os.getpid() not in {
+            s["pid"] for s in shares}
+        assert all(s["cpus"] == [cpu] and s["calls"] > 0 for s in shares), shares
+        assert sum(s["calls"] for s in shares) == calls["all"]["calls"], row
         assert calls["failures"] == {} and row["stopped"] == "", row
         assert calls["lookup"]["calls"] == 3  # the step's new daemons, at their start
         assert calls["report"]["calls"] > 0 and calls["poll_start"]["calls"] == 3
@@ -167,13 +190,19 @@ def test_the_restart_storm_serves_every_daemon(tmp_path: Path) -> None:
     (their lookups fail: connection refused); once it listens again, every daemon has its
     record, a report accepted and a long-poll answered, none refused."""
     row = _bench(tmp_path, "--mode", "storm", "--daemons", "8", "--window", "1",
-                 "--down", "1", *FAST)["storm"][0]
+                 "--down", "1", "--client-processes", "2", *FAST)["storm"][0]
     assert row["served_before"] == 8
     assert (row["served"], row["not_served"], row["refused_for_good"]) == (8, 0, {}), row
     assert 0 < row["served_p50_s"] <= row["served_p99_s"] <= row["all_served_s"]
     assert not math.isnan(row["all_served_s"]) and row["down_s"] >= 1
     assert any(key.startswith("lookup: ") for key in row["failures_while_down"]), row
     assert row["calls"]["lookup"]["calls"] == 8
+    # two client processes, four daemons each: each one's failures while the console was
+    # down are in the row, none lost, and so are each one's calls once it was back
+    down, back = row["client_processes_while_down"], row["client_processes"]
+    assert [s["daemons"] for s in back] == [4, 4] and all(s["failures"] > 0 for s in down)
+    assert sum(s["failures"] for s in down) == sum(row["failures_while_down"].values())
+    assert sum(s["calls"] for s in back) == row["calls"]["all"]["calls"], row
 
 
 async def test_the_bench_watches_its_own_loop_for_lag_and_collections() -> None:
