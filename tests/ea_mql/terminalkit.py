@@ -60,16 +60,17 @@ async def loaded(b: Bridge, method: str, params: dict[str, Any], tries: int = 10
 
 async def answered_in_ea_time(b: Bridge, ea: CompiledEA, method: str, params: dict[str, Any],
                               until: Callable[[Any], bool] = lambda _: True,
-                              step_ms: int = 1000, most_ms: int = 60_000) -> Any:
+                              step_ms: int = 1000, most_ms: int = 60_000,
+                              held: bool = True) -> Any:
     """Ask ``method`` until an answer satisfies ``until``, moving the EA's clocks on by
     ``step_ms`` (the kit's ``advance``) each time its answer is still to come, -32008 or
     unsatisfying: the terminal's modelled durations (a synchronization, the helper's settle
     time, the EA's ``HistoryWaitMs``) pass as they would, without the test waiting them out.
-    Before each step a ping is answered while the call is held (an EA stuck in a copy could
-    not answer it), which is also the gateway's word the EA's heartbeat needs: a step is
-    that long a silence to it. A step of 1 s lets the helper look at least once a second of
-    its clock (every 250 ms on a terminal), so a wrong judgment of what it sees between two
-    landings is not skipped over.
+    Before each step a ping is answered, the gateway's word the EA's heartbeat needs (a step
+    is that long a silence to it); ``held``: the first call is still held when that first
+    ping is answered, as in :func:`held_then_answered` (an EA stuck in a copy could not). A
+    step of 1 s lets the helper look at least once a second of its clock (every 250 ms on a
+    terminal), so a wrong judgment of what it sees between two landings is not skipped over.
 
     Raises:
         AssertionError: still no such answer after ``most_ms`` of the EA's clock.
@@ -77,9 +78,10 @@ async def answered_in_ea_time(b: Bridge, ea: CompiledEA, method: str, params: di
     moved = 0
     pending = asyncio.create_task(b.call(TERMINAL, method, params, WAIT_S))
     try:
+        await asyncio.sleep(0)  # the request goes out before the ping
+        assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
+        assert not (held and pending.done()), "the history call was answered before a later ping"
         while True:
-            await asyncio.sleep(0)  # the request goes out before the ping
-            assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
             if pending.done():
                 try:
                     got = pending.result()
@@ -93,6 +95,8 @@ async def answered_in_ea_time(b: Bridge, ea: CompiledEA, method: str, params: di
             assert moved < most_ms, f"no answer to {method} in {most_ms} ms of the EA's clock"
             await ea.control(f"advance {step_ms}")
             moved += step_ms
+            await asyncio.sleep(0)  # a call asked again goes out before the ping
+            assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
     finally:
         pending.cancel()
 

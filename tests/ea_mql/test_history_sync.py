@@ -63,7 +63,7 @@ async def test_a_synchronization_slower_than_any_settle_time_never_makes_the_ea_
         assert await history_waits(ea) == 0
         # the synchronization lands about 15 s of the EA's clock later
         again = await answered_in_ea_time(b, ea, "copy_ticks_range", query,
-                                          until=lambda got: bool(got["rows"]))
+                                          until=lambda got: bool(got["rows"]), held=False)
         assert [r[5] for r in again["rows"]] == want
         assert await history_waits(ea) == 0
 
