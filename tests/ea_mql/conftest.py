@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from functools import cache
@@ -91,17 +92,33 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
         yield running
 
 
-@pytest.fixture
-async def bridge() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
-    """The real ``Bridge`` alone (no daemon around it), knowing TOKEN, with its listener."""
+@contextlib.asynccontextmanager
+async def _bridge(heartbeat: HeartbeatSettings) -> AsyncIterator[tuple[Bridge, RecordingListener]]:
     listener = RecordingListener()
     bridge = Bridge(StaticVerifier({TOKEN: (TERMINAL, "tok-1")}), listener, port=0,
-                    heartbeat=HeartbeatSettings(0.5, 1.5))
+                    heartbeat=heartbeat)
     await bridge.start()
     try:
         yield bridge, listener
     finally:
         await bridge.close()
+
+
+@pytest.fixture
+async def bridge() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
+    """The real ``Bridge`` alone (no daemon around it), knowing TOKEN, with its listener."""
+    async with _bridge(HeartbeatSettings(0.5, 1.5)) as running:
+        yield running
+
+
+@pytest.fixture
+async def bridge_daemon_heartbeat() -> AsyncIterator[tuple[Bridge, RecordingListener]]:
+    """``bridge`` with the daemon's own heartbeat (a ping every 5 s, dead after 15 s of
+    silence), for a test that moves the EA's clocks on (``terminalkit.answered_in_ea_time``):
+    each jump is a second of silence to the EA, which ``bridge``'s 1.5 s timeout leaves
+    half a second of wall-clock time to outlast on a loaded machine."""
+    async with _bridge(HeartbeatSettings()) as running:
+        yield running
 
 
 def make_fixture(tmp_path: Path, terminal: EmulatedTerminal | None = None,

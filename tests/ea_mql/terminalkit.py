@@ -1,7 +1,8 @@
 """The kit's terminal as the fault and rule tests of the MQL5 EA set it up and watch it: the
 reference terminal with a position already open (:func:`with_open_position`), a history call
 held while a ping overtakes it (:func:`held_then_answered`, asked again while it answers
--32008: :func:`loaded`), the ticks of one symbol that are not on disk
+-32008: :func:`loaded`; the same with the EA's clocks moved on instead of waited for:
+:func:`answered_in_ea_time`), the ticks of one symbol that are not on disk
 (:func:`ticks_not_on_disk`), what the kit reports (:func:`kit_lines`, :func:`history_waits`,
 :func:`spied`), and the trade events a bridge listener recorded (:func:`trades`).
 
@@ -12,6 +13,7 @@ they live here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,49 @@ async def loaded(b: Bridge, method: str, params: dict[str, Any], tries: int = 10
             if exc.code != -32008:
                 raise
     return await b.call(TERMINAL, method, params, WAIT_S)
+
+
+async def answered_in_ea_time(b: Bridge, ea: CompiledEA, method: str, params: dict[str, Any],
+                              until: Callable[[Any], bool] = lambda _: True,
+                              step_ms: int = 1000, most_ms: int = 60_000,
+                              held: bool = True) -> Any:
+    """Ask ``method`` until an answer satisfies ``until``, moving the EA's clocks on by
+    ``step_ms`` (the kit's ``advance``) each time its answer is still to come, -32008 or
+    unsatisfying: the terminal's modelled durations (a synchronization, the helper's settle
+    time, the EA's ``HistoryWaitMs``) pass as they would, without the test waiting them out.
+    Before each step a ping is answered, the gateway's word the EA's heartbeat needs (a step
+    is that long a silence to it); ``held``: the first call is still held when that first
+    ping is answered, as in :func:`held_then_answered` (an EA stuck in a copy could not). A
+    step of 1 s lets the helper look at least once a second of its clock (every 250 ms on a
+    terminal), so a wrong judgment of what it sees between two landings is not skipped over.
+
+    Raises:
+        AssertionError: still no such answer after ``most_ms`` of the EA's clock.
+    """
+    moved = 0
+    pending = asyncio.create_task(b.call(TERMINAL, method, params, WAIT_S))
+    try:
+        await asyncio.sleep(0)  # the request goes out before the ping
+        assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
+        assert not (held and pending.done()), "the history call was answered before a later ping"
+        while True:
+            if pending.done():
+                try:
+                    got = pending.result()
+                except EAError as exc:
+                    if exc.code != -32008:
+                        raise
+                else:
+                    if until(got):
+                        return got
+                pending = asyncio.create_task(b.call(TERMINAL, method, params, WAIT_S))
+            assert moved < most_ms, f"no answer to {method} in {most_ms} ms of the EA's clock"
+            await ea.control(f"advance {step_ms}")
+            moved += step_ms
+            await asyncio.sleep(0)  # a call asked again goes out before the ping
+            assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
+    finally:
+        pending.cancel()
 
 
 async def kit_lines(ea: CompiledEA, command: str, prefix: str) -> list[str]:

@@ -8,7 +8,6 @@ terminal variables behind (E-3). Each test fails on the EA and helper before tho
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.ea_mql.conformance import result
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.terminalkit import (
+    answered_in_ea_time,
     held_then_answered,
     history_waits,
     kit_lines,
@@ -31,43 +31,40 @@ Bridged = tuple[Bridge, RecordingListener]
 
 
 async def test_a_synchronization_in_pieces_is_waited_for(
-        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+        bridge_daemon_heartbeat: Bridged, ea_binary: Path, tmp_path: Path) -> None:
     """D-2, C5-4: the synchronization brings the ticks back in three pieces, one every 4 s,
     the newest first. The old helper took the first tick on disk unchanged for 3 s for "the
     server keeps no older ticks", and the EA's own copy then waited for the rest; now the EA
     never waits and the answer holds every tick of the range."""
-    b, _ = bridge
+    b, _ = bridge_daemon_heartbeat
     path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=12_000, tick_sync_steps=3)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
-        got = await loaded(b, "copy_ticks_range", query)
+        got = await answered_in_ea_time(b, ea, "copy_ticks_range", query)
         assert await history_waits(ea) == 0
         assert [r[5] for r in got["rows"]] == want
 
 
 async def test_a_synchronization_slower_than_any_settle_time_never_makes_the_ea_wait(
-        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+        bridge_daemon_heartbeat: Bridged, ea_binary: Path, tmp_path: Path) -> None:
     """C5-4: a synchronization of 25 s, longer than the helper waits for a first tick to move
     (10 s for this range). The helper then takes the ticks for older than the server keeps,
     and the EA answers what is on disk (none of the range: it starts its copy at the first
     tick on disk) instead of waiting in its copy for the synchronization. The helper keeps
     looking meanwhile: once the ticks land, the same call answers all of them, and the EA
-    never waited."""
-    b, _ = bridge
+    never waited. The 25 s pass on the EA's clocks (the kit's ``advance``, a second at a
+    time), not on the test's."""
+    b, _ = bridge_daemon_heartbeat
     path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=25_000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
-        first = await loaded(b, "copy_ticks_range", query)
+        first = await answered_in_ea_time(b, ea, "copy_ticks_range", query)
         assert first["rows"] == []
         assert await history_waits(ea) == 0
-        rows: list[int] = []
-        for _ in range(200):  # the synchronization lands about 15 s later
-            again = await b.call(TERMINAL, "copy_ticks_range", query, WAIT_S)
-            rows = [r[5] for r in again["rows"]]
-            if rows:
-                break
-            await asyncio.sleep(0.1)
-        assert rows == want
+        # the synchronization lands about 15 s of the EA's clock later
+        again = await answered_in_ea_time(b, ea, "copy_ticks_range", query,
+                                          until=lambda got: bool(got["rows"]), held=False)
+        assert [r[5] for r in again["rows"]] == want
         assert await history_waits(ea) == 0
 
 

@@ -7,14 +7,19 @@ is what keeps that second from costing every EA test a second of wall-clock time
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.ea_mql.conftest import make_fixture
-from tests.ea_mql.eakit import build_probe
+from ea_bridge import Bridge
+from tests.bridgekit import RecordingListener
+from tests.e2e.conftest import TERMINAL, WAIT_S
+from tests.ea_mql.conftest import TOKEN, make_fixture
+from tests.ea_mql.eakit import CompiledEA, build_probe
 
 #: Sleeps before and after its first network call, and says what each clock showed.
 PROBE = """\
@@ -104,3 +109,31 @@ async def test_real_sleep_waits_every_sleep_out(probe: Path, tmp_path: Path) -> 
     assert int(report.group(1)) >= NAP_MS
     assert "KIT: network reached, 0 ms slept without waiting" in lines
     assert "KIT: slept without waiting 0 ms" in lines
+
+
+async def test_advance_moves_every_clock_at_once(
+        bridge_daemon_heartbeat: tuple[Bridge, RecordingListener], ea_binary: Path,
+        tmp_path: Path) -> None:
+    """The control ``advance <ms>`` (kit/common/mql_runtime.h), which the history tests use to
+    pass a synchronization on the EA's clocks instead of waiting it out: the server time the
+    EA answers moves that much at once, the wall clock does not, and the kit counts it as
+    time slept without waiting; the session lives through it (the gateway spoke just before,
+    and the jump is shorter than the heartbeat's timeout)."""
+    b, listener = bridge_daemon_heartbeat
+    path, _ = make_fixture(tmp_path)
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        before = (await b.call(TERMINAL, "server_time", {}, WAIT_S))["time"]
+        started = time.monotonic()
+        assert await b.call(TERMINAL, "ping", {}, WAIT_S) == {}
+        await ea.control("advance 10000")
+        after = (await b.call(TERMINAL, "server_time", {}, WAIT_S))["time"]
+        waited_s = time.monotonic() - started
+        assert 10 <= after - before <= 10 + math.ceil(waited_s) + 1, (before, after)
+        assert waited_s < 10
+        assert len(listener.ups) == 1 and not listener.downs
+        with pytest.raises(AssertionError, match="KIT: error advance 0: usage"):
+            await ea.control("advance 0")
+    [total] = [int(m.group(1)) for line in ea.lines
+               if (m := re.match(r"KIT: slept without waiting (\d+) ms", line))]
+    assert total >= 10_000

@@ -17,10 +17,10 @@ from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture
 from tests.ea_mql.eakit import CompiledEA
 from tests.ea_mql.terminalkit import (
+    answered_in_ea_time,
     held_then_answered,
     history_waits,
     kit_lines,
-    loaded,
     spied,
     ticks_not_on_disk,
     trades,
@@ -68,15 +68,16 @@ async def test_ticks_not_on_disk_are_synchronized_by_the_helper_not_the_ea(
 
 
 async def test_a_slow_synchronization_is_not_taken_for_loaded(
-        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+        bridge_daemon_heartbeat: Bridged, ea_binary: Path, tmp_path: Path) -> None:
     """C5-4: the same range as above, but the synchronization brings its ticks after 8 s, in
     one piece. The old helper took a first tick on disk unchanged for 3 s for "the server has
-    no older ticks", and the EA's own copy then waited for the rest of the synchronization."""
-    b, _ = bridge
+    no older ticks", and the EA's own copy then waited for the rest of the synchronization.
+    The 8 s pass on the EA's clocks (the kit's ``advance``), not on the test's."""
+    b, _ = bridge_daemon_heartbeat
     path, _, query, want = ticks_not_on_disk(tmp_path, tick_sync_ms=8000)
     async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
         await b.wait_for_terminal(TERMINAL, WAIT_S)
-        got = await loaded(b, "copy_ticks_range", query)
+        got = await answered_in_ea_time(b, ea, "copy_ticks_range", query)
         assert await history_waits(ea) == 0
         assert [r[5] for r in got["rows"]] == want
 

@@ -147,6 +147,21 @@ inline void _control_poll() {
   }
 }
 
+// `advance <ms>`: the program's clocks move <ms> ahead at once, as they do over a Sleep before
+// the network (mql_clock.h): GetTickCount, GetMicrosecondCount, the server time, the timers, the
+// live ticks and a synchronization in progress all see that much time gone by, and what fell
+// due meanwhile is due now (a timer's missed periods do not queue, as in the terminal). A test
+// moves the terminal's modelled durations on (a 25 s tick synchronization, the settle time an
+// indicator waits out) instead of waiting them out on the wall clock. To the program's peers
+// the jump is silence of that length: a test keeps each jump inside the session's heartbeat.
+inline void _register_clock_controls() {
+  _controls()["advance"] = [](const std::vector<std::string>& w) {
+    long ms = w.size() == 2 ? strtol(w[1].c_str(), nullptr, 10) : 0;
+    if (ms <= 0) return std::string("usage: advance <ms>");
+    _slept_ns += (int64_t)ms * 1000000;
+    return std::string(); };
+}
+
 // ---- steps the terminal takes on its own --------------------------------------------------------
 // A broker action (a stop loss, a close from the terminal's window) changes the account in
 // steps, and the program sees each step's transaction before the next step lands: the harness

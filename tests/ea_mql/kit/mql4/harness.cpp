@@ -55,6 +55,7 @@ int main() {
   FakeTerminalLoad(fixture);
   if (!_inputs_from_env()) return 2;
   _register_terminal_controls();
+  _register_clock_controls();
   _on_tick_arrived = [](const std::string& symbol) {
     if constexpr (MQL_HAS(EA, OnTick)) if (symbol == _symbol_now._utf8()) _queue.post(_EV_TICK, []() { EA::OnTick(); });
   };

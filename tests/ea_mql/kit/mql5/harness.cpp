@@ -83,6 +83,7 @@ static std::string _reinit(int reason) {
 static void _bind_controls() {
   _register_terminal_controls();
   _register_net_controls();
+  _register_clock_controls();
   _controls()["chart_change"] = [](const std::vector<std::string>& w) {
     if (w.size() > 1) { if (!_sym8(w[1])) return std::string("unknown symbol"); _symbol_now = _S(w[1]); }
     if (w.size() > 2) _period_now = (ENUM_TIMEFRAMES)atoi(w[2].c_str());
