@@ -692,3 +692,21 @@ async def test_a_batch_refused_before_it_was_sent_leaves_no_name_behind(url: str
     assert await db.run(_insert_and_count, 4) == 5
     assert await db.run(_count) == 5
     await db.close()
+
+
+def _cpu_spent_waiting(tx: Tx, seconds: float) -> float:
+    """The worker thread's CPU seconds while the server sleeps ``seconds``."""
+    began = time.thread_time()
+    tx.query("SELECT pg_sleep(?)", (seconds,))
+    return time.thread_time() - began
+
+
+async def test_a_worker_waiting_for_the_server_sleeps_and_does_not_spin(url: str) -> None:
+    """While PostgreSQL works on a batch, its worker thread is blocked on the socket, not
+    polling it: a half-second statement costs the thread almost no CPU. (psycopg's ``wait``
+    defaults to a poll that returns at once; given that, the worker spun for the whole wait,
+    at least a third of a core even on a loaded machine.)"""
+    db = Database(url=url, pool_size=1)
+    spent = await db.run(_cpu_spent_waiting, 0.5)
+    await db.close()
+    assert spent < 0.05, f"{spent:.3f} s of CPU in a 0.5 s wait"

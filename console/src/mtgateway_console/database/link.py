@@ -33,6 +33,12 @@ from psycopg.waiting import wait
 
 __all__ = ["Link"]
 
+#: How long one wait for the server blocks before it looks again (seconds): psycopg's own
+#: ``Connection.wait`` interval. psycopg's ``wait`` defaults to 0, a poll that returns at
+#: once: left at that, a worker spun on its socket (and on the GIL) for as long as the
+#: server worked, which was a quarter of the console's CPU at the daemons' cadence.
+WAIT_INTERVAL_S = 0.1
+
 
 class Link:
     """One connection's libpq handle, the ``Transformer`` that quotes its values and loads its
@@ -59,10 +65,11 @@ class Link:
     def round_trip(self, query: bytes) -> list[Any]:
         """Send ``query`` (one or more statements) and wait for every result: one per
         statement, up to and including the first that failed (the server runs none after
-        it). The wait is psycopg's, in C, with the GIL released."""
+        it). The wait is psycopg's, in C, with the GIL released, blocked in ``poll`` until
+        the server answers (woken every ``WAIT_INTERVAL_S`` at most, as psycopg's own)."""
         pgconn = self.pgconn
         pgconn.send_query(query)
-        return wait(execute(pgconn), pgconn.socket)
+        return wait(execute(pgconn), pgconn.socket, WAIT_INTERVAL_S)
 
     def failure(self, result: Any) -> Exception:
         """The exception a result that is not an answer stands for, as psycopg's cursor
