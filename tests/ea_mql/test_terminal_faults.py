@@ -352,11 +352,21 @@ async def test_a_refusal_right_before_the_close_is_read(ea_binary: Path, tmp_pat
         assert not any("gateway closed the connection" in c for c in ea.chart)
 
 
+def send_waiting(lines: list[str]) -> bool:
+    """The EA waits inside SocketSend for the gateway to read (the kit says so)."""
+    return any(x.startswith("KIT: send waiting") for x in lines)
+
+
+# The EA's send budget (MTGW_SEND_TIMEOUT_MS) and a clock tick over it: a wait ends on a tick.
+SEND_BUDGET_MS = 5000 + 16
+
+
 async def test_a_gateway_that_stops_reading_cannot_hold_the_ea(
         ea_binary: Path, tmp_path: Path) -> None:
     """A gateway that sends requests and never reads their answers: once the socket's buffers
-    are full, SocketSend waits, for 5 s at most (SocketTimeouts), then the EA drops the
-    connection and tries again, instead of hanging in SocketSend for ever."""
+    are full, SocketSend waits, for 5 s of the EA's clock at most (SocketTimeouts; the kit's
+    ``advance`` moves that clock on while the EA waits), then the EA drops the connection and
+    tries again, instead of hanging in SocketSend for ever."""
     async def flood(conn: BridgeConnection, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> None:
         conn.accept("flood")
@@ -369,8 +379,44 @@ async def test_a_gateway_that_stops_reading_cannot_hold_the_ea(
     path, _ = make_fixture(tmp_path)
     async with fake_gateway(flood, rcvbuf=4096) as (port, connections), \
             CompiledEA(ea_binary, path, token=TOKEN, port=port) as ea:
-        await ea.wait_for_chart("connection to the gateway lost while sending", timeout_s=20)
-        await ea.wait_for(lambda _: connections[0] >= 2, timeout_s=WAIT_S)
+        await ea.wait_for(send_waiting)
+        await ea.control(f"advance {SEND_BUDGET_MS}")
+        await ea.wait_for_chart("connection to the gateway lost while sending")
+        await ea.wait_for(lambda _: connections[0] >= 2)
+
+
+async def test_a_gateway_that_reads_slowly_cannot_hold_the_ea_past_its_send_budget(
+        ea_binary: Path, tmp_path: Path) -> None:
+    """A gateway that asks for a 1 MB answer and reads it 4 KiB every 100 ms: each SocketSend
+    (a 16 KiB send buffer) gets some of it taken within its timeout, so the old EA, which gave
+    the rest of every short write a fresh 5 s, stayed in its send for the 20 s and more the frame takes
+    to drain (its timer, ticks and heartbeat waiting with it; a slower reader, for ever). The
+    frame has one 5 s budget now: once 5 s of the EA's clock pass while it waits in the send,
+    it drops the connection, says how much was taken, and connects again."""
+    taken = [0]
+
+    async def trickle(conn: BridgeConnection, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        conn.accept("trickle")
+        conn.send_request("symbol_info", {"symbol": "USDJPY"})
+        writer.write(conn.data_to_send())
+        while data := await reader.read(4096):
+            taken[0] += len(data)
+            await asyncio.sleep(0.1)
+
+    path, fx = make_fixture(tmp_path)
+    fx["symbols"]["USDJPY"]["info"]["description"] = "x" * 1_000_000
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    async with fake_gateway(trickle, rcvbuf=4096) as (port, connections), \
+            CompiledEA(ea_binary, path, token=TOKEN, port=port,
+                       quirks={"MQLSHIM_SNDBUF": "16384"}) as ea:
+        await ea.wait_for(send_waiting)
+        # still in its send, and the gateway still reading it
+        await ea.wait_for(lambda _: taken[0] > 0)
+        assert not any("lost while sending" in c for c in ea.chart)
+        await ea.control(f"advance {SEND_BUDGET_MS}")
+        await ea.wait_for_chart("connection to the gateway lost while sending (it took")
+        await ea.wait_for(lambda _: connections[0] >= 2)
 
 
 async def test_an_answer_too_large_for_a_frame_is_an_error(
