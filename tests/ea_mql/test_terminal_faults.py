@@ -389,10 +389,10 @@ async def test_a_gateway_that_reads_slowly_cannot_hold_the_ea_past_its_send_budg
         ea_binary: Path, tmp_path: Path) -> None:
     """A gateway that asks for a 1 MB answer and reads it 4 KiB every 100 ms: each SocketSend
     (a 16 KiB send buffer) gets some of it taken within its timeout, so the old EA, which gave
-    the rest of every short write a fresh 5 s, stayed in its send for the 20 s and more the frame takes
-    to drain (its timer, ticks and heartbeat waiting with it; a slower reader, for ever). The
-    frame has one 5 s budget now: once 5 s of the EA's clock pass while it waits in the send,
-    it drops the connection, says how much was taken, and connects again."""
+    the rest of every short write a fresh 5 s, stayed in its send for the 20 s and more the
+    frame takes to drain (its timer, ticks and heartbeat waiting with it; a slower reader, for
+    ever). The frame has one 5 s budget now: once 5 s of the EA's clock pass while it waits in
+    the send, it drops the connection, says how much was taken, and connects again."""
     taken = [0]
 
     async def trickle(conn: BridgeConnection, reader: asyncio.StreamReader,
