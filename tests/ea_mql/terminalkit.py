@@ -4,7 +4,10 @@ held while a ping overtakes it (:func:`held_then_answered`, asked again while it
 -32008: :func:`loaded`; the same with the EA's clocks moved on instead of waited for:
 :func:`answered_in_ea_time`), the ticks of one symbol that are not on disk
 (:func:`ticks_not_on_disk`), what the kit reports (:func:`kit_lines`, :func:`history_waits`,
-:func:`spied`), and the trade events a bridge listener recorded (:func:`trades`).
+:func:`spied`), the trade events a bridge listener recorded (:func:`trades`), a gateway that
+runs the handshake and then does what a test says (:func:`fake_gateway`), one that reads a
+large answer slowly (:class:`SlowReader`) and the EA's send budget passing meanwhile
+(:func:`budget_passes_while_sending`).
 
 The terminal-fault tests, the terminal-rule tests and the MT4 EA's rule tests share these, so
 they live here.
@@ -13,14 +16,19 @@ they live here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import secrets
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ea_bridge import Bridge, EAError
-from tests.bridgekit import RecordingListener
+from ea_bridge import Bridge, EAError, HeartbeatSettings
+from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
+from tests.bridgekit import RecordingListener, daemon_proof
 from tests.e2e.conftest import TERMINAL, WAIT_S
-from tests.ea_mql.conftest import make_fixture, reference_terminal
+from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import CompiledEA
 
 
@@ -148,3 +156,96 @@ def with_open_position(volume: float = 0.02) -> tuple[Any, int]:
         "action": 1, "type": 0, "symbol": "BTCUSD", "volume": volume})
     assert sent["retcode"] == 10009, sent
     return terminal, int(sent["order"])
+
+
+@contextlib.asynccontextmanager
+async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamReader,
+                                               asyncio.StreamWriter], Coroutine[Any, Any, None]],
+                       rcvbuf: int = 0) -> AsyncIterator[tuple[int, list[int]]]:
+    """A gateway that runs the handshake, then hands the connection to ``after_auth``;
+    yields its port and the count of connections (in a list, so it updates)."""
+    connections = [0]
+    writers: list[asyncio.StreamWriter] = []
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        writers.append(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        conn = BridgeConnection(clock=time.monotonic, heartbeat=HeartbeatSettings(5.0, 15.0))
+        while not conn.should_close:
+            data = await reader.read(65536)
+            if not data:
+                break
+            conn.receive_data(data)
+            for event in conn.events_received():
+                if isinstance(event, HelloReceived):
+                    nonce = secrets.token_hex(32)
+                    conn.send_challenge(nonce, 0, daemon_proof(TOKEN, event.hello, nonce))
+                elif isinstance(event, AuthReceived):
+                    await after_auth(conn, reader, writer)
+                    return
+            writer.write(conn.data_to_send())
+        writer.close()
+
+    sock = socket.socket()
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.bind(("127.0.0.1", 0))
+    server = await asyncio.start_server(serve, sock=sock)
+    try:
+        yield sock.getsockname()[1], connections
+    finally:
+        server.close()
+        for task in handlers:
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+class SlowReader:
+    """A :func:`fake_gateway` session that asks for ``symbol``'s info (a large answer, when the
+    fixture gives it a long description) and reads it 4 KiB every 100 ms, counting in
+    ``taken`` what it read: the EA's send is never stuck for long, and never done quickly."""
+
+    def __init__(self, symbol: str = "USDJPY") -> None:
+        self.symbol, self.taken = symbol, 0
+        self._more = asyncio.Event()
+
+    async def __call__(self, conn: BridgeConnection, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+        conn.accept("trickle")
+        conn.send_request("symbol_info", {"symbol": self.symbol})
+        writer.write(conn.data_to_send())
+        while data := await reader.read(4096):
+            self.taken += len(data)
+            self._more.set()
+            await asyncio.sleep(0.1)
+
+    async def takes(self, count: int) -> None:
+        """Wait until ``count`` more bytes are read (from any connection)."""
+        goal = self.taken + count
+        async with asyncio.timeout(WAIT_S):
+            while self.taken < goal:
+                self._more.clear()
+                await self._more.wait()
+
+
+async def budget_passes_while_sending(ea: CompiledEA, gateway: SlowReader,
+                                      budget_ms: int = 5000) -> None:
+    """Once the EA waits in its send to a :class:`SlowReader`, move its clock on a second at a
+    time (the kit's ``advance``), each step once the gateway has taken more of the frame,
+    until ``budget_ms`` and a second more have passed: an EA that gives each short write a
+    fresh timeout, or that times only the silences between two takes, is still sending then.
+    """
+    await ea.wait_for(lambda lines: any(x.startswith("KIT: send waiting") for x in lines))
+    assert not any("lost while sending" in c for c in ea.chart)
+    for _ in range(budget_ms // 1000 + 1):
+        await gateway.takes(8192)
+        await ea.control("advance 1000")

@@ -9,26 +9,25 @@ failing at start."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import secrets
 import shutil
 import socket
-import time
-from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ea_bridge import Bridge, EAError, HeartbeatSettings, TerminalId
-from ea_bridge.connection import AuthReceived, BridgeConnection, HelloReceived
+from ea_bridge.connection import BridgeConnection
 from mtgateway.credential import TokenKeys
-from tests.bridgekit import RecordingListener, StaticVerifier, daemon_proof
+from tests.bridgekit import RecordingListener, StaticVerifier
 from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import MQL5_DIR, BuildError, CompiledEA, build_ea
 from tests.ea_mql.terminalkit import (
+    SlowReader,
+    budget_passes_while_sending,
+    fake_gateway,
     held_then_answered,
     ticks_not_on_disk,
     trades,
@@ -282,57 +281,6 @@ async def test_an_order_cancelled_in_the_terminal_is_reported_removed(
 
 # ---- the session's sockets (E-6, E-7, E-9, §8) --------------------------------------------------
 
-@contextlib.asynccontextmanager
-async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamReader,
-                                               asyncio.StreamWriter], Coroutine[Any, Any, None]],
-                       rcvbuf: int = 0) -> AsyncIterator[tuple[int, list[int]]]:
-    """A gateway that runs the handshake, then hands the connection to ``after_auth``;
-    yields its port and the count of connections (in a list, so it updates)."""
-    connections = [0]
-    writers: list[asyncio.StreamWriter] = []
-    handlers: list[asyncio.Task[Any]] = []
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        connections[0] += 1
-        writers.append(writer)
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.append(task)
-        conn = BridgeConnection(clock=time.monotonic, heartbeat=HeartbeatSettings(5.0, 15.0))
-        while not conn.should_close:
-            data = await reader.read(65536)
-            if not data:
-                break
-            conn.receive_data(data)
-            for event in conn.events_received():
-                if isinstance(event, HelloReceived):
-                    nonce = secrets.token_hex(32)
-                    conn.send_challenge(nonce, 0, daemon_proof(TOKEN, event.hello, nonce))
-                elif isinstance(event, AuthReceived):
-                    await after_auth(conn, reader, writer)
-                    return
-            writer.write(conn.data_to_send())
-        writer.close()
-
-    sock = socket.socket()
-    if rcvbuf:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    sock.bind(("127.0.0.1", 0))
-    server = await asyncio.start_server(serve, sock=sock)
-    try:
-        yield sock.getsockname()[1], connections
-    finally:
-        server.close()
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        for writer in writers:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
-        await server.wait_closed()
-
-
 async def test_a_refusal_right_before_the_close_is_read(ea_binary: Path, tmp_path: Path) -> None:
     """The gateway answers the auth with a refusal and closes at once: the read that meets the
     close returns -1 with the refusal appended, and the EA shows it (and stops) instead of
@@ -352,11 +300,21 @@ async def test_a_refusal_right_before_the_close_is_read(ea_binary: Path, tmp_pat
         assert not any("gateway closed the connection" in c for c in ea.chart)
 
 
+def send_waiting(lines: list[str]) -> bool:
+    """The EA waits inside SocketSend for the gateway to read (the kit says so)."""
+    return any(x.startswith("KIT: send waiting") for x in lines)
+
+
+# The EA's send budget (MTGW_SEND_TIMEOUT_MS) and a clock tick over it: a wait ends on a tick.
+SEND_BUDGET_MS = 5000 + 16
+
+
 async def test_a_gateway_that_stops_reading_cannot_hold_the_ea(
         ea_binary: Path, tmp_path: Path) -> None:
     """A gateway that sends requests and never reads their answers: once the socket's buffers
-    are full, SocketSend waits, for 5 s at most (SocketTimeouts), then the EA drops the
-    connection and tries again, instead of hanging in SocketSend for ever."""
+    are full, SocketSend waits, for 5 s of the EA's clock at most (SocketTimeouts; the kit's
+    ``advance`` moves that clock on while the EA waits), then the EA drops the connection and
+    tries again, instead of hanging in SocketSend for ever."""
     async def flood(conn: BridgeConnection, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter) -> None:
         conn.accept("flood")
@@ -369,8 +327,30 @@ async def test_a_gateway_that_stops_reading_cannot_hold_the_ea(
     path, _ = make_fixture(tmp_path)
     async with fake_gateway(flood, rcvbuf=4096) as (port, connections), \
             CompiledEA(ea_binary, path, token=TOKEN, port=port) as ea:
-        await ea.wait_for_chart("connection to the gateway lost while sending", timeout_s=20)
-        await ea.wait_for(lambda _: connections[0] >= 2, timeout_s=WAIT_S)
+        await ea.wait_for(send_waiting)
+        await ea.control(f"advance {SEND_BUDGET_MS}")
+        await ea.wait_for_chart("connection to the gateway lost while sending")
+        await ea.wait_for(lambda _: connections[0] >= 2)
+
+
+async def test_a_gateway_that_reads_slowly_cannot_hold_the_ea_past_its_send_budget(
+        ea_binary: Path, tmp_path: Path) -> None:
+    """A gateway that asks for a 1 MB answer and reads it 4 KiB every 100 ms: each SocketSend
+    (a 16 KiB send buffer) gets some of it taken within its timeout, so the old EA, which gave
+    the rest of every short write a fresh 5 s, stayed in its send for the 20 s and more the
+    frame takes to drain (its timer, ticks and heartbeat waiting with it; a slower reader, for
+    ever). The frame has one 5 s budget now: once 5 s of the EA's clock pass while it sends,
+    it drops the connection, says how much was taken, and connects again."""
+    gateway = SlowReader()
+    path, fx = make_fixture(tmp_path)
+    fx["symbols"]["USDJPY"]["info"]["description"] = "x" * 1_000_000
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    async with fake_gateway(gateway, rcvbuf=4096) as (port, connections), \
+            CompiledEA(ea_binary, path, token=TOKEN, port=port,
+                       quirks={"MQLSHIM_SNDBUF": "16384"}) as ea:
+        await budget_passes_while_sending(ea, gateway)
+        await ea.wait_for_chart("connection to the gateway lost while sending (it took")
+        await ea.wait_for(lambda _: connections[0] >= 2)
 
 
 async def test_an_answer_too_large_for_a_frame_is_an_error(

@@ -125,8 +125,8 @@ inline std::vector<std::string> _split_words(const std::string& line) {
   while (i < line.size()) { while (i < line.size() && line[i] == ' ') ++i; size_t j = i; while (j < line.size() && line[j] != ' ') ++j; if (j > i) w.push_back(line.substr(i, j - i)); i = j; }
   return w;
 }
-// Apply every complete command line waiting on stdin (never blocks).
-inline void _control_poll() {
+// Take in whatever waits on stdin (never blocks).
+inline void _control_read() {
   if (!_stdin_open) return;
   static bool nb = (fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK), true); (void)nb;
   char b[4096];
@@ -136,10 +136,19 @@ inline void _control_poll() {
     if (r == 0) _stdin_open = false;
     break;
   }
+}
+// Apply every complete command line waiting on stdin (never blocks). `only`: apply the lines
+// at the head that are that command, and stop at the first other one (kept, in order, for the
+// event loop): what a program blocked inside a call may see happen meanwhile (mql5_net.h).
+inline void _control_poll(const char* only = nullptr) {
+  _control_read();
   size_t nl;
   while ((nl = _stdin_buf.find('\n')) != std::string::npos) {
-    std::string line = _stdin_buf.substr(0, nl); _stdin_buf.erase(0, nl + 1);
-    auto words = _split_words(line); if (words.empty()) continue;
+    std::string line = _stdin_buf.substr(0, nl);
+    auto words = _split_words(line);
+    if (only && !words.empty() && words[0] != only) return;
+    _stdin_buf.erase(0, nl + 1);
+    if (words.empty()) continue;
     auto it = _controls().find(words[0]);
     std::string why = it == _controls().end() ? "unknown command" : it->second(words);
     if (why.empty()) printf("KIT: ok %s\n", line.c_str()); else printf("KIT: error %s: %s\n", line.c_str(), why.c_str());

@@ -25,7 +25,9 @@
 //   terminal holds its own, so a program that cleans up more than it started would tear down
 //   the terminal's networking (the kit stops it).
 // Switches the EA must survive: MQLSHIM_CHUNK=n (recv returns at most n bytes),
-// MQLSHIM_SEND_CHUNK=n (send writes at most n bytes). Control `net fail_answer`: the connection
+// MQLSHIM_SEND_CHUNK=n (send writes at most n bytes), MQLSHIM_SNDBUF=n (the send buffer is n
+// bytes, not Linux's autotuned megabytes: see mql5_net.h). A select that waits for a connected
+// socket to take more prints `KIT: send waiting` and applies `advance` meanwhile. Control `net fail_answer`: the connection
 // breaks (WSAECONNRESET, the peer sees it closed) under the next send that carries an
 // order_send answer, so a test can lose an answer after the order was executed.
 #pragma once
@@ -78,11 +80,16 @@ inline int WSACleanup() {
   --refs; return 0;
 }
 inline int WSAGetLastError() { need_dll("WSAGetLastError"); return last_error; }
+inline int stream_socket() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int sndbuf = _env("MQLSHIM_SNDBUF", 0); if (fd >= 0 && sndbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  return fd;
+}
 inline int socket(int af, int type, int protocol) {
   need_dll("socket");
   if (af != AF_INET) return fail(WSAEAFNOSUPPORT);
   if (type != SOCK_STREAM || (protocol != 0 && protocol != IPPROTO_TCP)) return fail(WSAEINVAL);
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0); if (fd < 0) return fail(10024);  // WSAEMFILE
+  int fd = stream_socket(); if (fd < 0) return fail(10024);  // WSAEMFILE
   int h = next_handle; next_handle += 4; socks()[h] = Sock{fd}; return h;
 }
 inline int closesocket(int s) { need_dll("closesocket"); Sock* k = find(s); if (!k) return -1; ::close(k->fd); socks().erase(s); return 0; }
@@ -122,7 +129,7 @@ inline int connect_state(Sock& k) {
   int64_t now = _mono_ns();
   if (now - k.connect_started >= (int64_t)2000000000) { k.connecting = false; return -1; }
   // Windows retries the SYN: try again on a fresh socket (the port may have opened)
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0); if (fd < 0) return 0;
+  int fd = stream_socket(); if (fd < 0) return 0;
   ::close(k.fd); k.fd = fd; k.refused = false; start_connect(k);
   return k.connected ? 1 : 0;
 }
@@ -162,6 +169,9 @@ inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, Mql
   int ms = timeout[0] * 1000 + timeout[1] / 1000;
   int64_t deadline = ms <= 0 ? _mono_ns() : _wait_deadline_ns((uint)ms, _fine_timeouts());
   bool waited = false;
+  // a wait for a socket to take more (a send waiting for the peer to read) says so, and applies
+  // the `advance` lines that come meanwhile, as mql5_net.h's SocketSend does
+  bool watch = !w.empty() && ms > 0 && find(w[0])->connected;
   while (true) {
     std::vector<int> rr, ww, xx;
     for (int h : r) { Sock* k = find(h); pollfd p{k->fd, POLLIN, 0}; if (k->connected && poll(&p, 1, 0) == 1) rr.push_back(h); }
@@ -170,12 +180,15 @@ inline int select(int nfds, MqlArray<int>& readfds, MqlArray<int>& writefds, Mql
     int n = (int)(rr.size() + ww.size() + xx.size());
     if (n > 0 && !rr.empty() && waited) ++woken;
     if (n > 0 || _mono_ns() >= deadline || IsStopped()) { set_put(readfds, rr); set_put(writefds, ww); set_put(exceptfds, xx); return n; }
+    if (!waited && watch) { printf("KIT: send waiting\n"); fflush(stdout); }
     waited = true;
     std::vector<pollfd> ps;
     for (int h : r) ps.push_back(pollfd{find(h)->fd, POLLIN, 0});
     for (int h : w) ps.push_back(pollfd{find(h)->fd, POLLOUT, 0});
+    if (watch && _stdin_open) ps.push_back(pollfd{0, POLLIN, 0});
     int64_t step = _mono_ns() + 100000000;  // re-check pending connects at least every 100 ms
     _poll_until(ps.data(), ps.size(), std::min(deadline, step));
+    if (watch && _stdin_open && ps.back().revents) { _control_poll("advance"); watch = _stdin_buf.find('\n') == std::string::npos; }
   }
 }
 inline int send(int s, MqlArray<uchar>& buf, int len, int flags) {

@@ -13,6 +13,13 @@
 //   and returns -1 with error 5273 when the peer closed, WITH the bytes read before the close
 //   appended ("even if we got -1 ... buffer may contain valid data": wstransport.mqh);
 // - SocketSend returns "the number of bytes written", which can be fewer than asked;
+// - SocketTimeouts sets the socket's own timeouts ("default: none, so operations wait
+//   forever", Book §7.5.7): a SocketSend blocks until every byte is taken or the send timeout
+//   passes, and then returns what was taken (Linux's SO_SNDTIMEO; -1 if nothing was), the
+//   connection left open. The wait is on the program's clock (mql_clock.h), which in a terminal
+//   is the system's, the one that times the socket: an `advance` sent while the program is
+//   blocked in a send moves it on there too, so a test need not wait out a 5 s timeout. The
+//   kit prints `KIT: send waiting` when a send first waits for the peer to read.
 // - SocketIsReadable "speculatively returns 1" on an empty buffer, "as a rule, the first time a
 //   function is called on a socket" (Book, network_socket_state);
 // - SocketIsConnected reports what the last read, send or readability check learnt: a peer's
@@ -24,6 +31,10 @@
 //   MQLSHIM_READ_EXACT=1    SocketRead waits for all buffer_maxlen bytes (else what is there)
 //   MQLSHIM_CHUNK=n         SocketRead returns at most n bytes (fragmentation)
 //   MQLSHIM_SEND_CHUNK=n    SocketSend writes at most n bytes per call
+//   MQLSHIM_SNDBUF=n        the socket's send buffer is n bytes (SO_SNDBUF), not Linux's
+//                           autotuned one (megabytes on loopback, where a send waits until a
+//                           third of it is free): a peer reading a little at a time lets a
+//                           waiting send go on a little at a time, as a small buffer does
 //   MQLSHIM_CONNECTED=early SocketIsConnected is false as soon as the peer's FIN arrived
 #pragma once
 #include <arpa/inet.h>
@@ -40,7 +51,7 @@
 #define ERR_NETSOCKET_HANDSHAKE_FAILED 5274
 #define ERR_NETSOCKET_NO_CERTIFICATE 5275
 
-struct _Sock { int fd; bool alive = false; bool read_once = false; };
+struct _Sock { int fd; bool alive = false; bool read_once = false; uint send_timeout_ms = 0; };
 // `net fail_send <n>` (control command): the n-th SocketSend from now fails as a broken
 // connection does (-1, 5273), to show what the EA does with what it had still to send;
 // `net fail_send_with <text>`: the next SocketSend whose bytes contain <text> fails so (an
@@ -57,12 +68,17 @@ inline bool _host_allowed(const std::string& host);
 inline _Sock* _sock(int h) { auto it = _socks().find(h); if (it == _socks().end()) { _last_error = ERR_NETSOCKET_INVALIDHANDLE; return nullptr; } return &it->second; }
 inline int _open_sockets() { return (int)_socks().size(); }
 
+inline int _stream_socket() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int sndbuf = _env("MQLSHIM_SNDBUF", 0); if (fd >= 0 && sndbuf > 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  return fd;
+}
 inline int SocketCreate(uint flags = SOCKET_DEFAULT) {
   (void)flags;
   ::_reach_network();
   if (_sockets_refused()) { _last_error = ERR_FUNCTION_NOT_ALLOWED; return INVALID_HANDLE; }
   if (_open_sockets() >= _MAX_SOCKETS) { _last_error = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = _stream_socket();
   if (fd < 0) { _last_error = ERR_NETSOCKET_TOO_MANY_OPENED; return INVALID_HANDLE; }
   int h = _next_socket_handle++; _socks()[h] = _Sock{fd}; return h;
 }
@@ -100,7 +116,7 @@ inline bool SocketConnect(int s, const string& server, uint port, uint timeout_r
     }
     if (err != ECONNREFUSED || _mono_ns() >= deadline || IsStopped()) break;
     // Windows retries the SYN after a refusal: wait a little, on a fresh socket, and try again
-    int fd = socket(AF_INET, SOCK_STREAM, 0); if (fd < 0) break;
+    int fd = _stream_socket(); if (fd < 0) break;
     ::close(k->fd); k->fd = fd;
     pollfd none{-1, 0, 0}; _poll_until(&none, 0, std::min(deadline, _mono_ns() + (int64_t)100000000));
   }
@@ -140,9 +156,9 @@ inline uint SocketIsReadable(const int s) {
 inline bool SocketIsWritable(const int s) { _Sock* k = _sock(s); return k && k->alive; }
 inline bool SocketTimeouts(int s, uint timeout_send_ms, uint timeout_receive_ms) {
   _Sock* k = _sock(s); if (!k) return false;
-  timeval a{(time_t)(timeout_send_ms / 1000), (suseconds_t)(timeout_send_ms % 1000) * 1000};
+  k->send_timeout_ms = timeout_send_ms;  // SocketSend waits it out on the program's clock
   timeval b{(time_t)(timeout_receive_ms / 1000), (suseconds_t)(timeout_receive_ms % 1000) * 1000};
-  return setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &a, sizeof a) == 0 && setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &b, sizeof b) == 0;
+  return setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &b, sizeof b) == 0;
 }
 inline int SocketRead(int s, MqlArray<uchar>& buffer, uint buffer_maxlen, uint timeout_ms) {
   _Sock* k = _sock(s); if (!k) return -1;
@@ -186,12 +202,28 @@ inline int SocketSend(int s, const MqlArray<uchar>& buffer, uint buffer_len) {
     _fail_send_with.clear(); k->alive = false; _last_error = ERR_NETSOCKET_IO_ERROR; return -1;
   }
   int chunk = _env("MQLSHIM_SEND_CHUNK", 0); if (chunk > 0 && len > (size_t)chunk) len = (size_t)chunk;
-  ssize_t r = send(k->fd, buffer._v.data(), len, MSG_NOSIGNAL);
-  if (r < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK) k->alive = false;  // a send timeout leaves it open
-    _last_error = ERR_NETSOCKET_IO_ERROR; return -1;
+  // blocking, with the send timeout (0: none) on the program's clock (see the top)
+  int64_t deadline = k->send_timeout_ms == 0 ? INT64_MAX : _wait_deadline_ns(k->send_timeout_ms, _fine_timeouts());
+  size_t done = 0; bool waited = false;
+  while (done < len) {
+    ssize_t r = send(k->fd, buffer._v.data() + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (r > 0) { done += (size_t)r; continue; }
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { k->alive = false; _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }
+    if (!waited) { printf("KIT: send waiting, %zu of %zu bytes taken\n", done, len); fflush(stdout); }
+    waited = true;
+    bool watch = true;  // stdin, until a command other than `advance` heads it (left for the event loop)
+    while (true) {  // until the peer reads, the timeout passes or an `advance` moves the clock past it
+      if (_mono_ns() >= deadline || IsStopped()) break;
+      pollfd p[2] = {{k->fd, POLLOUT, 0}, {watch && _stdin_open ? 0 : -1, POLLIN, 0}};
+      _poll_until(p, 2, std::min(deadline, _mono_ns() + (int64_t)100000000));
+      if (p[1].revents) { _control_poll("advance"); watch = _stdin_buf.find('\n') == std::string::npos; }
+      if (p[0].revents) break;
+    }
+    if (!(_mono_ns() < deadline && !IsStopped())) break;
   }
-  return (int)r;
+  if (done == 0 && len > 0) { _last_error = ERR_NETSOCKET_IO_ERROR; return -1; }  // timed out: left open
+  return (int)done;
 }
 
 inline void _register_net_controls() {

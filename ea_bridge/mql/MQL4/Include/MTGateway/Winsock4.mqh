@@ -116,7 +116,7 @@ public:
    int               Read(uchar &out[], const int want);
 
    // Writes all n bytes of data, waiting for room at most timeout_ms in total; false when the
-   // connection broke or the peer stopped reading for that long.
+   // connection broke, the peer had not taken them all by then, or the EA is being removed.
    bool              SendAll(const uchar &data[], const int n, const int timeout_ms);
 
 private:
@@ -307,7 +307,9 @@ bool CWinsock::SendAll(const uchar &data[], const int n, const int timeout_ms)
         }
       error = WSAGetLastError();
       long waited_ms = (long)((GetMicrosecondCount() - start) / 1000);
-      if(error != WSAEWOULDBLOCK || waited_ms >= timeout_ms)
+      // one deadline for the whole frame (a gateway taking a little within every wait cannot
+      // stretch it), and none at all once the EA is being removed
+      if(error != WSAEWOULDBLOCK || waited_ms >= timeout_ms || IsStopped())
         {
          open = false;
          return false;

@@ -32,6 +32,7 @@
 #define MTGW_HANDSHAKE_MAX     16384
 #define MTGW_CONNECT_MS        200    // a refused loopback connect waits this long on Windows
 #define MTGW_SEND_TIMEOUT_MS   5000   // a gateway that stops reading cannot hold the EA longer
+#define MTGW_READ_TIMEOUT_MS   0      // the socket's own; every SocketRead passes its wait
 #define MTGW_BACKOFF_MIN_MS    250
 #define MTGW_BACKOFF_MAX_MS    5000
 #define MTGW_DRAIN_READS       256
@@ -235,9 +236,10 @@ public:
    void              Drop(const string why, const string text);
    void              Connect(void);
 
-   // One frame, written whole: a short write sends the rest (SocketSend "returns the number
-   // of bytes written"). MTGW_TOO_LARGE: above the frame limit, nothing sent; MTGW_NOT_SENT:
-   // the connection is gone (dropped here).
+   // One frame, written whole within MTGW_SEND_TIMEOUT_MS: a short write sends the rest
+   // (SocketSend "returns the number of bytes written"), each further SocketSend given only
+   // what is left of the budget. MTGW_TOO_LARGE: above the frame limit, nothing sent;
+   // MTGW_NOT_SENT: the connection is gone (dropped here, as when the budget ran out).
    int               SendFrame(const string json);
 
    int               Buffered(void) const;
@@ -512,7 +514,7 @@ void CGatewaySession::Connect(void)
       return;
      }
    // a gateway that stops reading must not hold the EA inside SocketSend for ever
-   if(!SocketTimeouts(sock, MTGW_SEND_TIMEOUT_MS, 0))
+   if(!SocketTimeouts(sock, MTGW_SEND_TIMEOUT_MS, MTGW_READ_TIMEOUT_MS))
       Print("MT Gateway: SocketTimeouts failed (error ", IntegerToString(GetLastError()), ")");
    rx_start = 0;
    rx_end = 0;
@@ -547,9 +549,24 @@ int CGatewaySession::SendFrame(const string json)
    int n = BuildFrame(json, frame);
    if(n - 4 > max_frame)
       return MTGW_TOO_LARGE;
+   // Each SocketSend may wait its socket's whole send timeout and return a short count (Linux
+   // does, once the timeout passes with part of the data taken): a loop giving every further
+   // send a fresh timeout is held for as long as the gateway reads a little within each one.
+   // So the frame has one budget, and each further send waits at most what is left of it.
+   ulong start = GetMicrosecondCount();
    int sent = SocketSend(sock, frame, (uint)n);
+   bool shortened = false;   // the socket's send timeout is below MTGW_SEND_TIMEOUT_MS
+   bool late = false;        // the budget ran out with the frame part sent
    while(sent > 0 && sent < n)
      {
+      long left_ms = MTGW_SEND_TIMEOUT_MS - (long)((GetMicrosecondCount() - start) / 1000);
+      // 0 would mean no timeout at all; a socket whose timeout cannot be shortened is dropped
+      if(left_ms < 1 || !SocketTimeouts(sock, (uint)left_ms, MTGW_READ_TIMEOUT_MS))
+        {
+         late = true;
+         break;
+        }
+      shortened = true;
       uchar rest[];
       ArrayCopy(rest, frame, 0, sent, n - sent);
       int more = SocketSend(sock, rest, (uint)(n - sent));
@@ -557,9 +574,16 @@ int CGatewaySession::SendFrame(const string json)
      }
    if(sent != n)
      {
-      Drop("io", "connection to the gateway lost while sending (error " + IntegerToString(GetLastError()) + ")");
+      if(late)
+         Drop("io", "connection to the gateway lost while sending (it took " + IntegerToString(sent) + " of " +
+              IntegerToString(n) + " bytes in " + IntegerToString(MTGW_SEND_TIMEOUT_MS / 1000) + " s)");
+      else
+         Drop("io", "connection to the gateway lost while sending (error " + IntegerToString(GetLastError()) + ")");
       return MTGW_NOT_SENT;
      }
+   // the frame went out; a timeout left short only makes the next frames stricter
+   if(shortened && !SocketTimeouts(sock, MTGW_SEND_TIMEOUT_MS, MTGW_READ_TIMEOUT_MS))
+      Print("MT Gateway: SocketTimeouts failed (error ", IntegerToString(GetLastError()), ")");
    return MTGW_SENT;
   }
 
