@@ -24,6 +24,7 @@ import pytest
 from hypothesis import settings
 
 from tests.pgkit import PostgresServer, postgres_server
+from tests.rewrites import share_the_rewriting
 from tests.windows.reasons import REASONS, skip_reason
 
 # Hypothesis's per-example deadline is a timed assertion: on a loaded machine an example of
@@ -69,6 +70,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's bytecode folder goes with the process that made it."""
     if _pycache is not None:
         shutil.rmtree(_pycache, ignore_errors=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A worker of ``-n N`` writes its share of the test modules' rewritten bytecode before
+    it collects, so the workers do that work once between them (``tests/rewrites.py``)."""
+    workerinput = getattr(session.config, "workerinput", None)
+    if workerinput is None:
+        return
+    worker = int(str(workerinput["workerid"]).removeprefix("gw"))
+    share_the_rewriting(session.config, Path(__file__).parent, worker,
+                        int(workerinput["workercount"]))
 
 
 def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item
