@@ -58,12 +58,16 @@ import orjson
 from .benchea import BenchEA, TickSource, connect_bench_ea, push_ticks
 from .common import ROOT, Pinning, Proc, free_port, median, proc_cpu_s, wait_http
 from .daemon import RunDaemon
+from .rpc import EA_LOGIN, EA_SERVER
 
 __all__ = ["FanoutDaemon", "FanoutFloor", "FloorSource", "Stalled", "Subscribers",
            "run_fanout"]
 
-LOGIN: Final = 7000001
-SERVER: Final = "Bench-Server"
+#: The bench terminal: the /rpc section's (``bench.rpc``), so that one run issues its owner and
+#: token once (``bench.daemon``: a daemon gets a copy of what was issued for its terminal)
+#: instead of once a section; each daemon still has a directory, a state, of its own.
+LOGIN: Final = EA_LOGIN
+SERVER: Final = EA_SERVER
 SYMBOL: Final = "GBPUSD"
 LATENCY_RATE_HZ: Final = 200.0
 STORM_RATE_HZ: Final = 5000.0
