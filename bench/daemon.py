@@ -51,17 +51,27 @@ def create_tokens(config: Path, logins: Sequence[int], server: str,
     Raises:
         RuntimeError: a command failed or printed no token.
     """
-    paths = [str(tree)] if tree == ROOT else [
-        str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
-                     if (tree / part / "src").is_dir())]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
-               MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     first, *more = logins
     actions = [["-m", "gateway", "owner", "-c", str(config), "create", "--email", OWNER],
                ["-m", "gateway", "token", "-c", str(config), "create", "--login", str(first),
                 "--server", server, "--email", OWNER]]
     if more:
         actions.append(["-m", "bench.daemon", str(config), server, *map(str, more)])
+    return _run_issuing(actions, len(logins), tree)
+
+
+def _run_issuing(actions: Sequence[Sequence[str]], expected: int, tree: Path) -> list[str]:
+    """Run each command (``tree``'s code) in turn; the tokens they printed, ``expected`` of
+    them.
+
+    Raises:
+        RuntimeError: a command failed or printed no token.
+    """
+    paths = [str(tree)] if tree == ROOT else [
+        str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
+                     if (tree / part / "src").is_dir())]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
+               MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     tokens: list[str] = []
     for action in actions:
         done = subprocess.run(  # noqa: S603 - our own interpreter and CLI
@@ -73,8 +83,8 @@ def create_tokens(config: Path, logins: Sequence[int], server: str,
             raise RuntimeError(f"{' '.join(action[1:4])} failed: "
                                f"{done.stdout}{done.stderr}"[-1500:])
         tokens += issued
-    if len(tokens) != len(logins):
-        raise RuntimeError(f"{len(tokens)} tokens issued for {len(logins)} terminals")
+    if len(tokens) != expected:
+        raise RuntimeError(f"{len(tokens)} tokens issued for {expected} terminals")
     return tokens
 
 
@@ -133,12 +143,29 @@ def _issued_data(data: Path, logins: tuple[int, ...], server: str,
 def _issue_once(logins: tuple[int, ...], server: str,
                 tree: Path = ROOT) -> tuple[Path, list[str]]:
     """A data directory issued for ``logins`` at ``server`` by ``tree``'s commands (removed
-    when the process ends), and its tokens."""
+    when the process ends), and its tokens.
+
+    When this process already issued a directory for the first of these logins at the same
+    server by the same tree (``bench.terminals``' counts: 10 terminals, then 50), that one is
+    copied and only the logins it lacks are issued into the copy, as :func:`create_tokens`
+    issues its further ones: the same files (the owner, a token for each login) as issuing
+    them all afresh, without a second owner (its password hash) and first token (two more
+    interpreter starts)."""
     made = Path(tempfile.mkdtemp(prefix="mtgw-bench-issued-"))
     atexit.register(shutil.rmtree, made, True)
     config = made / "config.toml"
     config.write_text(f'data_dir = "{made / "data"}"\n', encoding="utf-8")
-    return made / "data", create_tokens(config, list(logins), server, tree)
+    prefix = max((key for key in _ISSUED if key[1:] == (server, tree)
+                  and len(key[0]) < len(logins) and logins[:len(key[0])] == key[0]),
+                 key=lambda key: len(key[0]), default=None)
+    if prefix is None:
+        return made / "data", create_tokens(config, list(logins), server, tree)
+    template, tokens = _ISSUED[prefix]
+    shutil.copytree(template, made / "data")
+    more = logins[len(prefix[0]):]
+    issued = _run_issuing([["-m", "bench.daemon", str(config), server, *map(str, more)]],
+                          len(more), tree)
+    return made / "data", [*tokens, *issued]
 
 
 class RunDaemon:

@@ -3,7 +3,9 @@
 Set-up (see ``bench.benchea`` for why a bench EA): ``mtgateway run -c <tmp config>`` in
 its own process with a token for the bench terminal (``bench.daemon``), the bench EA (in
 this process) connected to its bridge port, and one subscriber process
-(``bench.subscribers``) with N WebSocket clients subscribed to the bench symbol.
+(``bench.subscribers``) with N WebSocket clients subscribed to the bench symbol: the same
+process for every N, the floor's and the isolation's, each set of sockets closed before the
+next is opened (a set is measured alone, as if in a process of its own).
 
 Phases, per N in (1, 10, 100):
 
@@ -56,12 +58,16 @@ import orjson
 from .benchea import BenchEA, TickSource, connect_bench_ea, push_ticks
 from .common import ROOT, Pinning, Proc, free_port, median, proc_cpu_s, wait_http
 from .daemon import RunDaemon
+from .rpc import EA_LOGIN, EA_SERVER
 
 __all__ = ["FanoutDaemon", "FanoutFloor", "FloorSource", "Stalled", "Subscribers",
            "run_fanout"]
 
-LOGIN: Final = 7000001
-SERVER: Final = "Bench-Server"
+#: The bench terminal: the /rpc section's (``bench.rpc``), so that one run issues its owner and
+#: token once (``bench.daemon``: a daemon gets a copy of what was issued for its terminal)
+#: instead of once a section; each daemon still has a directory, a state, of its own.
+LOGIN: Final = EA_LOGIN
+SERVER: Final = EA_SERVER
 SYMBOL: Final = "GBPUSD"
 LATENCY_RATE_HZ: Final = 200.0
 STORM_RATE_HZ: Final = 5000.0
@@ -166,12 +172,27 @@ class Subscribers:
             sys.executable, "-m", "bench.subscribers", daemon.ws_url, SYMBOL, str(n), cwd=ROOT,
             env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
         subs = cls(proc)
-        await subs._send(" ".join(tokens) if tokens else daemon.token)
+        try:
+            await subs._send(" ".join(tokens) if tokens else daemon.token)
+            await subs._ready(timeout_s)
+        except BaseException:
+            await subs.close()
+            raise
+        return subs
+
+    async def connect(self, daemon: RunDaemon | FanoutFloor, n: int,
+                      timeout_s: float = 30.0) -> None:
+        """Close this process's sockets, then open ``n`` to ``daemon`` (its token), as
+        :meth:`start` would in a new process."""
+        await self._send(f"connect {daemon.ws_url} {n}")
+        await self._send(daemon.token)
+        await self._ready(timeout_s)
+
+    async def _ready(self, timeout_s: float) -> None:
         async with asyncio.timeout(timeout_s):
-            line = await subs._line()
+            line = await self._line()
         if line != "READY":
             raise RuntimeError(f"subscribers did not start: {line!r}")
-        return subs
 
     async def _send(self, line: str) -> None:
         assert self._proc.stdin is not None
@@ -313,17 +334,14 @@ async def _capacity(subs: Subscribers, ea: BenchEA, n: int, step_s: float, overl
             "saturated": failed_at is not None}
 
 
-async def _fanout_n(daemon: FanoutDaemon, n: int, lat_s: float, tp_s: float,
-                    search_steps: int) -> dict[str, Any]:
+async def _fanout_n(subs: Subscribers, daemon: FanoutDaemon, n: int, lat_s: float,
+                    tp_s: float, search_steps: int) -> dict[str, Any]:
     assert daemon.ea is not None
-    subs = await Subscribers.start(daemon, n)
-    try:
-        latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s, daemon.proc.pid)
-        overload_hz = min(50_000.0, 300_000.0 / n)
-        capacity = await _capacity(subs, daemon.ea, n, tp_s / 2, overload_hz, search_steps)
-        throughput = await subs.measure(daemon.ea, overload_hz, tp_s)
-    finally:
-        await subs.close()
+    await subs.connect(daemon, n)
+    latency = await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s, daemon.proc.pid)
+    overload_hz = min(50_000.0, 300_000.0 / n)
+    capacity = await _capacity(subs, daemon.ea, n, tp_s / 2, overload_hz, search_steps)
+    throughput = await subs.measure(daemon.ea, overload_hz, tp_s)
     return {"n": n, "latency": latency, "capacity": capacity, "throughput": throughput}
 
 
@@ -334,13 +352,13 @@ def _pooled(reps: list[dict[str, Any]]) -> dict[str, Any]:
             "count": sum(r["count"] for r in reps), "reps": reps}
 
 
-async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float,
+async def _isolation(subs: Subscribers, daemon: FanoutDaemon, lat_s: float, storm_s: float,
                      reps: int) -> dict[str, Any]:
     """Without / with a stalled subscriber, alternated ``reps`` times (a fresh stalled socket
     each time), then the storm with the last stalled socket still open. The change is taken
     between the medians, so one noisy phase on the VM cannot decide it."""
     assert daemon.ea is not None
-    subs = await Subscribers.start(daemon, 10)
+    await subs.connect(daemon, 10)
     without: list[dict[str, Any]] = []
     with_stalled: list[dict[str, Any]] = []
     samples: list[int] = []
@@ -350,23 +368,20 @@ async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float,
             samples.append(daemon.memory().get("VmRSS", 0))
             await asyncio.sleep(0.1)
 
-    try:
-        for rep in range(reps):
-            without.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
-            stalled = Stalled(daemon)
-            try:
-                await asyncio.sleep(0.2)
-                with_stalled.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
-                if rep == reps - 1:  # the storm, with this stalled socket still open
-                    before = daemon.memory()
-                    sampler = asyncio.create_task(sample())
-                    storm = await subs.measure(daemon.ea, STORM_RATE_HZ, storm_s)
-                    sampler.cancel()
-                    after = daemon.memory()
-            finally:
-                stalled.close()
-    finally:
-        await subs.close()
+    for rep in range(reps):
+        without.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
+        stalled = Stalled(daemon)
+        try:
+            await asyncio.sleep(0.2)
+            with_stalled.append(await subs.measure(daemon.ea, LATENCY_RATE_HZ, lat_s))
+            if rep == reps - 1:  # the storm, with this stalled socket still open
+                before = daemon.memory()
+                sampler = asyncio.create_task(sample())
+                storm = await subs.measure(daemon.ea, STORM_RATE_HZ, storm_s)
+                sampler.cancel()
+                after = daemon.memory()
+        finally:
+            stalled.close()
     baseline, stalled_summary = _pooled(without), _pooled(with_stalled)
     half = samples[len(samples) // 2:] or [0]
     return {
@@ -381,13 +396,11 @@ async def _isolation(daemon: FanoutDaemon, lat_s: float, storm_s: float,
     }
 
 
-async def _floor_latency(floor: FanoutFloor, n: int, lat_s: float) -> dict[str, Any]:
+async def _floor_latency(subs: Subscribers, floor: FanoutFloor, n: int,
+                         lat_s: float) -> dict[str, Any]:
     assert floor.source is not None
-    subs = await Subscribers.start(floor, n)
-    try:
-        return await subs.measure(floor.source, LATENCY_RATE_HZ, lat_s, floor.proc.pid)
-    finally:
-        await subs.close()
+    await subs.connect(floor, n)
+    return await subs.measure(floor.source, LATENCY_RATE_HZ, lat_s, floor.proc.pid)
 
 
 async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s: float,
@@ -396,18 +409,23 @@ async def run_fanout(pinning: Pinning, *, ns: tuple[int, ...], reps: int, lat_s:
     each N's latency phase is repeated on the fan-out floor right after the daemon's."""
     daemon = FanoutDaemon(pinning)
     floor = FanoutFloor(pinning)
+    subs: Subscribers | None = None
     try:
         await daemon.start()
         await floor.start()
+        # one subscriber process for every set of sockets: each phase connects its own
+        subs = await Subscribers.start(floor, 0)
         runs: dict[int, list[dict[str, Any]]] = {n: [] for n in ns}
         for _ in range(reps):
             for n in ns:
-                run = await _fanout_n(daemon, n, lat_s, tp_s, search_steps)
-                run["floor_latency"] = await _floor_latency(floor, n, lat_s)
+                run = await _fanout_n(subs, daemon, n, lat_s, tp_s, search_steps)
+                run["floor_latency"] = await _floor_latency(subs, floor, n, lat_s)
                 runs[n].append(run)
-        isolation = await _isolation(daemon, lat_s, storm_s, reps)
+        isolation = await _isolation(subs, daemon, lat_s, storm_s, reps)
         memory = daemon.memory()
     finally:
+        if subs is not None:
+            await subs.close()
         floor.stop()
         daemon.stop()
     return {"runs": {str(n): r for n, r in runs.items()}, "isolation": isolation,

@@ -12,6 +12,10 @@ entry, ``per_token``, each token's own summary in the order given.
   JSON line: messages delivered, the time from ``start`` to the last message, and the
   latency percentiles (``monotonic_ns() - volume`` after orjson has parsed the message, the
   bench EA having put its send time in ``volume``);
+* ``connect URL N``: close every socket, then open N per token of the next line (the
+  tokens, as on the first line) to URL, subscribe them as above, and print ``READY``: one
+  process serves every set of sockets of a run (``bench.fanout``'s sizes, the daemon's and
+  the fan-out floor's), its interpreter and aiohttp started once, not once a set;
 * ``quit``: close everything and exit.
 
 Every message is parsed with orjson, as a real client would, so the figures include the
@@ -78,15 +82,20 @@ def _summary(stats: _Stats) -> dict[str, Any]:
             "p50_us": pct(50), "p99_us": pct(99), "max_us": (lat[-1] / 1000) if lat else None}
 
 
-async def _run(url: str, symbol: str, n: int, tokens: list[str]) -> None:
-    import aiohttp
+class _Sockets:
+    """One set of subscribed sockets, every message read by a task of its own."""
 
-    loop = asyncio.get_running_loop()
-    stdin = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-    stats = _Stats()
-    each = [_Stats() for _ in tokens] if len(tokens) > 1 else []
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+    def __init__(self, stats: _Stats, each: list[_Stats], sockets: list[Any],
+                 readers: list[asyncio.Task[None]]) -> None:
+        self.stats, self.each, self.sockets, self.readers = stats, each, sockets, readers
+
+    @classmethod
+    async def open(cls, session: Any, url: str, symbol: str, n: int,
+                   tokens: list[str]) -> _Sockets:
+        import aiohttp
+
+        stats = _Stats()
+        each = [_Stats() for _ in tokens] if len(tokens) > 1 else []
         sockets = [await session.ws_connect(url, max_msg_size=0,
                                             headers={"Authorization": f"Bearer {token}"})
                    for token in tokens for _ in range(n)]
@@ -103,8 +112,27 @@ async def _run(url: str, symbol: str, n: int, tokens: list[str]) -> None:
                 raise RuntimeError(f"subscribe failed: {reply}")
         readers = [asyncio.create_task(_reader(ws, stats, each[i // n] if each else None))
                    for i, ws in enumerate(sockets)]
+        return cls(stats, each, sockets, readers)
+
+    async def close(self) -> None:
+        for ws in self.sockets:
+            await ws.close()
+        for task in self.readers:
+            task.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+
+
+async def _run(url: str, symbol: str, n: int, tokens: list[str]) -> None:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        now = await _Sockets.open(session, url, symbol, n, tokens)
         print("READY", flush=True)
         while line := (await stdin.readline()).decode().strip():
+            stats, each = now.stats, now.each
             if line == "start":
                 for one in (stats, *each):
                     one.count, one.latencies, one.conflated = 0, [], 0
@@ -122,13 +150,15 @@ async def _run(url: str, symbol: str, n: int, tokens: list[str]) -> None:
                 if each:
                     summary["per_token"] = [_summary(one) for one in each]
                 print(orjson.dumps(summary).decode(), flush=True)
+            elif line.startswith("connect "):
+                _, url, count = line.split()
+                tokens = (await stdin.readline()).decode().split()
+                await now.close()
+                now = await _Sockets.open(session, url, symbol, int(count), tokens)
+                print("READY", flush=True)
             elif line == "quit":
                 break
-        for ws in sockets:
-            await ws.close()
-        for task in readers:
-            task.cancel()
-        await asyncio.gather(*readers, return_exceptions=True)
+        await now.close()
 
 
 def main(argv: list[str]) -> int:
