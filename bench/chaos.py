@@ -200,7 +200,7 @@ async def _world(data_dir: Path, ea_version: str | None, comment_tag: bool = Fal
                             auth_failure_delay_s=0.0),
         bridge=BridgeConfig(port=0, heartbeat_interval_s=0.2 * scale,
                             heartbeat_timeout_s=0.6 * scale),
-        trading=TradingConfig(reconcile_interval_s=0.2, comment_tag=comment_tag),
+        trading=TradingConfig(reconcile_interval_s=0.2 * scale, comment_tag=comment_tag),
         authority=AuthorityConfig(mode="remote", url=address_url, public_key=key.b64,
                                   request_timeout_s=2.0))
     app = create_app(config, secret_store=MemorySecretStore())
@@ -322,9 +322,10 @@ async def chaos(runs: int, seed: int, fault_rate: float = 0.5, deadline_s: float
     port or the console's address before a run. ``comment_tag``: the user consents to the
     daemon's comment tag (``trading.comment_tag``). ``timeouts`` scales the daemon's
     timeouts (a trade's 1 s, a request's 2 s, the bridge's heartbeat every 0.2 s and its
-    0.6 s timeout) and a long delay (1.5 s, past the trade's): a silenced, cut or
-    long-delayed link is given up on sooner at a smaller one, the same seed drawing the same
-    runs and faults.
+    0.6 s timeout), its reconciliation period (0.2 s) and a long delay (1.5 s, past the
+    trade's): a silenced, cut or long-delayed link is given up on sooner at a smaller one,
+    and a lost order found (or given up on after its passes) sooner, the same seed drawing
+    the same runs and faults.
     """
     rng = random.Random(seed)
     t0 = time.monotonic()

@@ -87,6 +87,16 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _calls(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError("expected a number of calls, 1 or more")
+    return count
+
+
 def _with_config(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
     # On an action of a command group the default is SUPPRESS, so `token -c F create` and
     # `token create -c F` both work (a nested default would overwrite the group's value).
@@ -264,6 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long to listen to the tick stream (default 10)")
     check.add_argument("--history-timeout", type=float, default=60.0, metavar="S",
                        help="how long history the terminal is loading may take (default 60)")
+    check.add_argument("--wait", type=float, default=5.0, metavar="S",
+                       help="how long the EA may take to connect (default 5)")
+    check.add_argument("--spaced-calls", type=_calls, default=20, metavar="N",
+                       help="calls, one every 100 ms, the latency report times (default 20)")
     check.add_argument("--json", type=Path, metavar="PATH", help="also write the report as JSON")
     device = sub.add_parser("device", help="this machine as a device of the authority")
     _with_config(device)
@@ -471,7 +485,8 @@ async def _check_command(args: argparse.Namespace) -> int:
                                      state_file=str(args.state_file) if args.state_file else None,
                                      trade=args.trade, symbol=args.symbol,
                                      stream_s=args.seconds,
-                                     history_timeout_s=args.history_timeout)
+                                     history_timeout_s=args.history_timeout,
+                                     wait_s=args.wait, spaced_calls=args.spaced_calls)
     except TradingRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

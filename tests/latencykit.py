@@ -5,6 +5,10 @@ network round trip away, on one machine.
 a synchronous call through it (the fault the test exists to catch) sees the call slow, not
 deadlocked. Each chunk the server sends is written to the client ``delay_s`` after it arrived,
 in order (a pipe with latency, not a throttle); the client's bytes pass at once.
+
+:meth:`LatencyProxy.delay` raises the delay from then on (never lowers it: a chunk written
+sooner than one before it would overtake it), so a test sets up its server at no latency and
+pays the round trips only where it watches.
 """
 
 from __future__ import annotations
@@ -31,12 +35,19 @@ class LatencyProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
+    def delay(self, delay_s: float) -> None:
+        """Delay what the server sends by ``delay_s`` from now on (at least the delay before:
+        later chunks keep their order)."""
+        if delay_s < self.delay_s:
+            raise ValueError(f"the delay only rises ({self.delay_s} s now, {delay_s} s asked)")
+        self.delay_s = delay_s  # one float, read by the proxy's thread at each chunk
+
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    delay_s: float) -> None:
+                    delayed: bool) -> None:
         loop = asyncio.get_running_loop()
         try:
             while data := await reader.read(_CHUNK):
-                if delay_s:
+                if delayed and (delay_s := self.delay_s):
                     # written delay_s after it arrived: later chunks keep their order
                     loop.call_later(delay_s, self._write, writer, data)
                 else:
@@ -44,7 +55,7 @@ class LatencyProxy:
         except OSError:
             pass
         finally:
-            loop.call_later(delay_s, writer.close)
+            loop.call_later(self.delay_s if delayed else 0.0, writer.close)
 
     @staticmethod
     def _write(writer: asyncio.StreamWriter, data: bytes) -> None:
@@ -60,8 +71,8 @@ class LatencyProxy:
             client_w.close()
             return
         self._writers.add(server_w)
-        await asyncio.gather(self._pipe(client_r, server_w, 0.0),
-                             self._pipe(server_r, client_w, self.delay_s))
+        await asyncio.gather(self._pipe(client_r, server_w, False),
+                             self._pipe(server_r, client_w, True))
 
     async def _start(self) -> int:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)

@@ -78,14 +78,15 @@ async def _timed(p: Probe, count: int, gap_s: float) -> list[int]:
     return samples
 
 
-async def _latency(p: Probe, report: Report) -> Check:
+async def _latency(p: Probe, report: Report, spaced_calls: int) -> Check:
     """Sequential and spaced calls, and the streamed ticks' age; the check: a call is answered
-    from the EA's wait in its socket, not at its next timer pass."""
+    from the EA's wait in its socket, not at its next timer pass (the back-to-back calls
+    decide it; the spaced ones, one every :data:`SPACED_GAP_S`, are reported)."""
     rows: list[tuple[str, list[int]]] = [
         (f"symbol_info_tick({p.symbol}), {SEQUENTIAL_CALLS} back to back",
          await _timed(p, SEQUENTIAL_CALLS, 0.0)),
         (f"symbol_info_tick({p.symbol}), one every {SPACED_GAP_S * 1000:g} ms",
-         await _timed(p, SPACED_CALLS, SPACED_GAP_S))]
+         await _timed(p, spaced_calls, SPACED_GAP_S))]
     if p.tick_ages_ns:
         rows.append(("tick age at receipt (the broker's clock against this machine's)",
                      p.tick_ages_ns))
@@ -101,7 +102,7 @@ async def _latency(p: Probe, report: Report) -> Check:
 
 
 async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str | None,
-               stream_s: float, history_timeout_s: float,
+               stream_s: float, history_timeout_s: float, spaced_calls: int,
                sleep: Callable[[float], Awaitable[None]]) -> None:
     status = await client.call("gateway_status")
     term = status["terminal"]
@@ -127,7 +128,7 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
     await _probe_symbol(p, symbol)
     for name, check in READ_CHECKS:
         report.checks.append(await _guarded(name, check, p))
-    report.checks.append(await _latency(p, report))
+    report.checks.append(await _latency(p, report, spaced_calls))
     if not trade:
         report.notes.append("trading checks not run: add --trade (demo and paper accounts "
                             "only)")
@@ -159,9 +160,13 @@ async def _guarded(name: str, check: Callable[[Probe], Awaitable[tuple[str, str]
 async def run_selfcheck(*, url: str | None = None, token: str | None = None,
                         state_file: str | None = None, trade: bool = False,
                         symbol: str | None = None, stream_s: float = 10.0,
-                        history_timeout_s: float = 60.0,
+                        history_timeout_s: float = 60.0, wait_s: float = 5.0,
+                        spaced_calls: int = SPACED_CALLS,
                         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Report:
     """Connect like any client and run every check; the report says what each found.
+
+    ``wait_s`` is how long the EA may take to connect (one reconnecting is waited for);
+    ``spaced_calls`` how many calls, one every :data:`SPACED_GAP_S`, the latency report times.
 
     Raises:
         SelfCheckError: the daemon cannot be reached, refuses the token or has no EA.
@@ -172,12 +177,13 @@ async def run_selfcheck(*, url: str | None = None, token: str | None = None,
         raise SelfCheckError(endpoint.description)
     async with AsyncClient() as client:
         if not await client.initialize(token=endpoint.token, url=endpoint.base_url,
-                                       timeout=5000):
+                                       timeout=round(wait_s * 1000)):
             raise SelfCheckError(f"cannot use the gateway: {client.last_error().description}")
         report = Report(url=endpoint.base_url)
         try:
             await _run(client, report, trade=trade, symbol=symbol, stream_s=stream_s,
-                       history_timeout_s=history_timeout_s, sleep=sleep)
+                       history_timeout_s=history_timeout_s, spaced_calls=spaced_calls,
+                       sleep=sleep)
         except MtGatewayError as exc:
             raise SelfCheckError(f"the gateway failed a call: {exc.error.description}") from None
         return report

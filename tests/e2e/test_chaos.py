@@ -20,10 +20,12 @@ from mtgateway.credential import TokenKeys
 async def test_seeded_runs_through_every_fault_keep_the_invariants() -> None:
     """150 runs, half of them with a fault: every kind fires in both directions, every
     order settles, zero duplicates, the journal agrees with the broker, one outcome each.
-    The daemon's timeouts at half the bench's (a trade's 0.5 s, the heartbeat's 0.3 s): a
-    silenced or long-delayed link is given up on sooner, the seed draws the same runs and
-    faults."""
-    report = await chaos(150, seed=20261122, fault_rate=0.5, timeouts=0.5)
+    The daemon's timeouts at a quarter of the bench's (a trade's 0.25 s, the heartbeat's
+    0.15 s, a reconciliation pass every 0.05 s): a silenced or long-delayed link is given up
+    on sooner and a lost order found or given up on sooner; the seed draws the same runs and
+    faults. (A heartbeat missed under load is one more dropped link, which the invariants
+    must survive as they survive the proxy's.)"""
+    report = await chaos(150, seed=20261122, fault_rate=0.5, timeouts=0.25)
     assert report.violations == [], "\n".join(report.lines())
     assert report.runs == 150 and report.retries > 0
     fired = {key.split("/")[0] for key in report.faults}
@@ -46,7 +48,7 @@ async def test_timeout_fills_and_ids_reused_under_new_tokens_keep_the_invariants
     daemon before the order key showed both: RESOLVED_NOT_FOUND beside an executed order, and
     ACCEPTED with nothing executed)."""
     report = await chaos(40, seed=16, fault_rate=0.3, ea_version=ea_version,
-                         timeout_fill_rate=0.3, rotate_rate=0.15)
+                         timeout_fill_rate=0.3, rotate_rate=0.15, timeouts=0.5)
     assert report.violations == [], "\n".join(report.lines())
     assert report.rotations > 0 and report.reused > 0, report.lines()
     assert report.faults["timeout_fill/ea"] > 0
@@ -59,7 +61,8 @@ async def test_timeout_fills_and_ids_reused_under_new_tokens_keep_the_invariants
 async def test_with_consent_to_the_tag_the_invariants_hold_too() -> None:
     """trading.comment_tag on: orders without a comment carry g:<client_id> (the bench checks
     each), and the same faults keep the invariants."""
-    report = await chaos(30, seed=33, fault_rate=0.3, timeout_fill_rate=0.3, comment_tag=True)
+    report = await chaos(30, seed=33, fault_rate=0.3, timeout_fill_rate=0.3, comment_tag=True,
+                         timeouts=0.5)
     assert report.violations == [], "\n".join(report.lines())
     assert "RESOLVED_ACCEPTED" in report.states
 
@@ -68,8 +71,9 @@ async def test_impostors_on_both_ports_obtain_nothing() -> None:
     """Review round 4 (issue 30 item 5), CI-sized: impostors take the bridge port and the
     console's address between runs; the EA serves the bridge one nothing beyond its hello and
     executes none of its orders, and the console's one, replaying what it kept, obtains no
-    password, digest, server key or session; trading keeps its invariants meanwhile."""
-    report = await chaos(60, seed=30, fault_rate=0.3, squat_rate=0.3)
+    password, digest, server key or session; trading keeps its invariants meanwhile. The
+    daemon's timeouts at a quarter of the bench's, as above: the squats are what is tested."""
+    report = await chaos(60, seed=30, fault_rate=0.3, squat_rate=0.3, timeouts=0.25)
     assert report.violations == [], "\n".join(report.lines())
     assert report.squats["bridge"] > 0 and report.squats["console"] > 0, report.lines()
     assert report.impostor_connections >= report.squats["bridge"] and report.replayed > 0

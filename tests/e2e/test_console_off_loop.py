@@ -10,7 +10,9 @@ the door) must not produce one such line. The detector is shown to catch one syn
 query on the loop, so its silence means something.
 
 The pages are rendered once first (templates are compiled once per process); then the round
-of requests is watched.
+of requests is watched. The console starts, the owner signs in and the pages warm up at no
+latency (nothing is watched then); the proxy's delay is raised to :data:`ROUND_TRIP_S` before
+the watched rounds and the detector's own check, so only they pay the round trips.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -76,18 +79,26 @@ def slow_callbacks() -> Iterator[SlowCallbacks]:
         logger.removeHandler(handler)
 
 
+@dataclass(frozen=True)
+class FarDatabase:
+    """A fresh database behind a :class:`LatencyProxy`: its URL through the proxy."""
+
+    url: str
+    proxy: LatencyProxy
+
+
 @pytest.fixture
-def far_database(postgres: PostgresServer) -> Iterator[str]:
-    """A fresh database one :data:`ROUND_TRIP_S` away: its URL."""
+def far_database(postgres: PostgresServer) -> Iterator[FarDatabase]:
+    """A fresh database behind the proxy, at no latency until the test raises it."""
     url = postgres.new_database()
-    with LatencyProxy(postgres.port, ROUND_TRIP_S) as proxy:
-        yield url.replace(f":{postgres.port}/", f":{proxy.port}/")
+    with LatencyProxy(postgres.port, 0.0) as proxy:
+        yield FarDatabase(url.replace(f":{postgres.port}/", f":{proxy.port}/"), proxy)
 
 
 @pytest.fixture
-async def far_console(tmp_path: Path, far_database: str) -> AsyncIterator[Console]:
-    """The console on the database one round trip away."""
-    async with running_console(tmp_path, far_database) as console:
+async def far_console(tmp_path: Path, far_database: FarDatabase) -> AsyncIterator[Console]:
+    """The console on the database behind the proxy."""
+    async with running_console(tmp_path, far_database.url) as console:
         yield console
 
 
@@ -110,14 +121,16 @@ async def _a_round_of_requests(console: Console, browser: Browser) -> None:
 
 
 async def test_no_store_call_holds_the_console_loop(
-        far_console: Console, far_database: str, slow_callbacks: SlowCallbacks) -> None:
+        far_console: Console, far_database: FarDatabase,
+        slow_callbacks: SlowCallbacks) -> None:
     loop = asyncio.get_running_loop()
     browser = Browser(far_console.url)
     # for the detector's own check (connected before the loop is watched)
-    conn = await asyncio.to_thread(psycopg.connect, far_database)
+    conn = await asyncio.to_thread(psycopg.connect, far_database.url)
     try:
         assert (await browser.sign_in(OWNER, PASSWORD)).status == 303
         await _pages(browser)  # warm: the templates, the pool
+        far_database.proxy.delay(ROUND_TRIP_S)  # the database one round trip away from now
         loop.set_debug(True)
         loop.slow_callback_duration = SLOW_S
         try:

@@ -23,10 +23,17 @@ from tests.e2e.conftest import (
     TERMINAL,
     WAIT_S,
     Daemon,
+    running_daemon,
     running_demo,
 )
 
 pytestmark = pytest.mark.not_on_windows("posix-signals")
+
+#: A read's timeout here: a second past the heartbeat's, so a read in flight on a frozen
+#: terminal that ends in -32013 was ended by its own timeout and not the heartbeat (which
+#: would have dropped the session a second sooner, -32001), without waiting the suite's
+#: WAIT_S / 2 for it.
+REQUEST_TIMEOUT_S = HEARTBEAT_TIMEOUT_S + 1.0
 
 
 class EmulatorProcess:
@@ -54,6 +61,12 @@ class EmulatorProcess:
                 self.proc.send_signal(signal.SIGCONT)
                 self.proc.kill()
             await self.proc.wait()
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path) -> AsyncIterator[Daemon]:
+    async with running_daemon(tmp_path, request_timeout_s=REQUEST_TIMEOUT_S) as running:
+        yield running
 
 
 @pytest.fixture
@@ -100,8 +113,10 @@ async def test_hung_terminal_is_dropped_within_the_heartbeat_timeout(
     await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)
     assert (await daemon.call("account_info"))["result"]["login"] == LOGIN
     emulator.signal(signal.SIGSTOP)
+    asked_at = loop.time()
     pending = await daemon.call("account_info")  # frozen with this read in flight
     assert pending["error"]["code"] == -32013, pending
+    assert loop.time() - asked_at >= REQUEST_TIMEOUT_S - 0.1  # its own timeout, in full
     await daemon.bridge.wait_for_terminal_down(TERMINAL, WAIT_S)
     emulator.signal(signal.SIGCONT)
     await daemon.bridge.wait_for_terminal(TERMINAL, WAIT_S)

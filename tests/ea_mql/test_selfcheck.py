@@ -44,6 +44,9 @@ from tests.ea_mql.eakit4 import build_ea4
 READS = ["session", "account", "symbols", "quotes", "tick_history", "rates", "large_answer",
          "deep_history", "trading_reads", "market_depth", "tick_stream", "events", "latency"]
 TRADES = ["market_order", "computed_stops", "pending_order", "trade_events"]
+#: The latency report's spaced calls (one every 100 ms; the command's default is 20): the
+#: back-to-back calls decide the latency check, the spaced ones are reported.
+SPACED_CALLS = 5
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +61,8 @@ async def check(daemon: Daemon, tmp_path: Path, *args: str) -> tuple[int, str, s
            "MTGATEWAY_URL": f"http://127.0.0.1:{daemon.http_port}"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "check", "--seconds", "2", "--history-timeout", "20",
-        "--json", str(report), *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+        "--spaced-calls", str(SPACED_CALLS), "--json", str(report), *args, cwd=ROOT, env=env,
+        stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 110)
     data = json.loads(report.read_text(encoding="utf-8")) if report.exists() else None
@@ -83,6 +87,7 @@ def assert_all_pass(code: int, out: str, data: Any, platform: str, trading: bool
     assert f"terminal: {platform} build {data['build']}, EA {data['ea_version']}" in out
     assert f"@ {SERVER} ({kind})" in out
     assert "back to back: p50" in out and "one every 100 ms: p50" in out
+    assert [lat["n"] for lat in data["latency"]][:2] == [200, SPACED_CALLS], data["latency"]
     assert not [c for c in data["checks"] if SUCCESS_AS_REFUSAL.search(c["evidence"])], out
 
 
@@ -232,9 +237,10 @@ async def test_trading_checks_are_refused_on_a_real_account(
 
 
 async def test_without_an_ea_the_check_says_so(daemon: Daemon, tmp_path: Path) -> None:
-    code, out, err, data = await check(daemon, tmp_path)
+    """No EA connects within --wait (1 s here; 5 s by default): the command says so."""
+    code, out, err, data = await check(daemon, tmp_path, "--wait", "1")
     assert (code, out, data) == (1, "", None)
-    assert "has no EA connected" in err and daemon.token not in err
+    assert "has no EA connected (waited 1000 ms)" in err and daemon.token not in err
 
 
 async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Daemon) -> None:

@@ -1,0 +1,28 @@
+"""``mtgateway check``'s waits as options: what an owner runs keeps its defaults (5 s for the
+EA to connect, 20 spaced calls), a test may shorten them, and a count of calls below one is
+refused with a clear error rather than a report without its spaced row."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.cli import build_parser
+from gateway.selfcheck import SPACED_CALLS
+
+
+def test_the_defaults_are_the_commands_own() -> None:
+    args = build_parser().parse_args(["check"])
+    assert (args.wait, args.spaced_calls) == (5.0, SPACED_CALLS) == (5.0, 20)
+
+
+def test_a_shorter_wait_and_fewer_calls_are_taken() -> None:
+    args = build_parser().parse_args(["check", "--wait", "0.5", "--spaced-calls", "3"])
+    assert (args.wait, args.spaced_calls) == (0.5, 3)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_no_spaced_call_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["check", "--spaced-calls", value])
+    assert exited.value.code == 2
+    assert "expected a number of calls, 1 or more" in capsys.readouterr().err
