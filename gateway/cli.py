@@ -87,6 +87,16 @@ def _port(value: str) -> int:
     return int(value)
 
 
+def _wait(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < 86400:  # NaN is refused too
+        raise argparse.ArgumentTypeError("expected seconds above 0 (0.5, 5)")
+    return seconds
+
+
 def _calls(value: str) -> int:
     try:
         count = int(value)
@@ -274,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long to listen to the tick stream (default 10)")
     check.add_argument("--history-timeout", type=float, default=60.0, metavar="S",
                        help="how long history the terminal is loading may take (default 60)")
-    check.add_argument("--wait", type=float, default=5.0, metavar="S",
+    check.add_argument("--wait", type=_wait, default=5.0, metavar="S",
                        help="how long the EA may take to connect (default 5)")
     check.add_argument("--spaced-calls", type=_calls, default=20, metavar="N",
                        help="calls, one every 100 ms, the latency report times (default 20)")

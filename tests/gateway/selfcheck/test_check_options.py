@@ -1,6 +1,6 @@
 """``mtgateway check``'s waits as options: what an owner runs keeps its defaults (5 s for the
-EA to connect, 20 spaced calls), a test may shorten them, and a count of calls below one is
-refused with a clear error rather than a report without its spaced row."""
+EA to connect, 20 spaced calls), a test may shorten them, and a count of calls below one, or a
+wait of no time, is refused with a clear error rather than a report without its spaced row."""
 
 from __future__ import annotations
 
@@ -26,3 +26,11 @@ def test_no_spaced_call_is_refused(value: str, capsys: pytest.CaptureFixture[str
         build_parser().parse_args(["check", "--spaced-calls", value])
     assert exited.value.code == 2
     assert "expected a number of calls, 1 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon"])
+def test_a_wait_of_no_time_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["check", "--wait", value])
+    assert exited.value.code == 2
+    assert "expected seconds above 0" in capsys.readouterr().err
