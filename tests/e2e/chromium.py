@@ -4,8 +4,9 @@ Chromium from Debian's ``chromium`` package, driven by Selenium through Debian's
 ``chromium-driver`` (``.ci/run`` installs both; without them a test fails, it never skips).
 Selenium's calls block, so :class:`Walk` runs each step in a worker thread and the event loop
 keeps serving the pages. A browser costs 0.7 s of CPU and 1.7 s to start, so each test process
-keeps the one a test leaves (one per window size) for the next, its cookies and cache cleared
-and its page blank (:func:`chromium`); one a test left failing is closed instead. The
+keeps the one a test leaves for the next, whatever window size either wants (the window is
+resized), its cookies and cache cleared and its page blank (:func:`chromium`); one a test left
+failing is closed instead. The
 auth-flow walk (``test_browser.py``) and the console's own walk (``test_console_browser.py``)
 share these; where their screenshots go is the ``shots`` fixture (``tests/e2e/conftest.py``).
 """
@@ -56,8 +57,9 @@ class _Browser:
             shutil.rmtree(self.profile, ignore_errors=True)
 
 
-#: The browsers tests have left, by window size, for the next test of this process.
-_idle: dict[tuple[int, int], _Browser] = {}
+#: The browser a test has left for the next test of this process (any window size: one
+#: browser resized costs a few milliseconds, a second browser 0.7 s of CPU and 1-2 s to start).
+_idle: list[_Browser] = []
 
 
 def _start(width: int, height: int) -> _Browser:
@@ -100,26 +102,45 @@ def _cleared(browser: _Browser) -> bool:
     return True
 
 
+def _sized(browser: _Browser, width: int, height: int) -> bool:
+    """Whether ``browser``'s window could be made ``width`` x ``height`` (as ``--window-size``
+    makes a new one) and shows pages ``width`` wide."""
+    driver = browser.driver
+    try:
+        driver.set_window_size(width, height)
+        size = driver.get_window_size()
+        inner = driver.execute_script("return window.innerWidth;")
+    except WebDriverException:
+        return False
+    return (size["width"], size["height"], int(inner)) == (width, height, width)
+
+
 @atexit.register
 def quit_idle() -> None:
     """Close the browsers kept for later tests (at the end of the test process)."""
     while _idle:
-        _idle.popitem()[1].quit()
+        _idle.pop().quit()
 
 
 @contextlib.contextmanager
 def chromium(width: int = 1280, height: int = 900) -> Iterator[WebDriver]:
     """Headless Chromium as fresh (no cookie, nothing cached, a blank page; see
     :func:`_cleared`), nothing fetched from the network by itself, its window ``width`` x
-    ``height`` CSS pixels: the one an earlier test of this process left, or a new one."""
-    browser = _idle.pop((width, height), None) or _start(width, height)
+    ``height`` CSS pixels: the one an earlier test of this process left (its window made that
+    size), or a new one."""
+    browser = _idle.pop() if _idle else None
+    if browser is not None and not _sized(browser, width, height):
+        browser.quit()
+        browser = None
+    if browser is None:
+        browser = _start(width, height)
     passed = False
     try:
         yield browser.driver
         passed = True
     finally:
-        if passed and (width, height) not in _idle and _cleared(browser):
-            _idle[(width, height)] = browser
+        if passed and not _idle and _cleared(browser):
+            _idle.append(browser)
         else:
             browser.quit()
 
@@ -133,6 +154,23 @@ def chromium_at(width: int) -> Iterator[WebDriver]:
             driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
                 "width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
         yield driver
+
+
+@contextlib.contextmanager
+def paced(driver: WebDriver, times: int) -> Iterator[None]:
+    """The pages ``driver`` opens meanwhile have their repeating timers (``setInterval``) fire
+    ``times`` as often: the page's own clock injected, so a test of what a page's script does
+    every few seconds by itself waits a fraction of that, not the seconds. The pages are the
+    console's own; only the period changes, what runs on each tick is theirs."""
+    added = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "(() => { const every = window.setInterval.bind(window);"
+        f" window.setInterval = (run, ms, ...args) => every(run, (ms || 0) / {int(times)},"
+        " ...args); })();")})
+    try:
+        yield
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                               {"identifier": added["identifier"]})
 
 
 class Walk:

@@ -26,7 +26,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.client import RemoteAuthority
 from gateway.keys import BRIDGE, DEVICE
-from tests.e2e.chromium import STEP_S, Walk, chromium
+from tests.e2e.chromium import STEP_S, Walk, chromium, paced
 from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, world
 
 CODE = re.compile(r"device verify (\d{4} \d{4})")
@@ -77,8 +77,10 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
             assert token not in await b.do(lambda: driver.page_source)  # never again
 
             # 4. Start the (emulated) terminal with the token: this machine is new.
+            # (retrying at most every 0.5 s while its device waits for approval, not 4 s)
             terminal = EmulatedTerminal(token, port=w.bridge_port, settings=EmulatorSettings(
-                login=LOGIN, server=SERVER, symbols=("EURUSD", "BTCUSD")))
+                login=LOGIN, server=SERVER, symbols=("EURUSD", "BTCUSD"),
+                reconnect_max_s=0.5))
             ea = asyncio.create_task(terminal.run())
             try:
                 # The new machine is not the owner's yet: once it asked (the code's e-mail
@@ -103,16 +105,19 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
                     answer = await client.verify_device(device.info, found[-1].group(1))
                 assert answer.status == "approved"
 
-                # 6. The dashboard shows the terminal active (the EA retries by itself).
-                await b.open("/")
-                await b.wait_for('tr[data-state="active"]')
-                row = await b.do(lambda: b.text('tr[data-state="active"]'))
-                assert f"{LOGIN}@{SERVER}" in row and "MT5" in row
-                # every getting-started step is done: the checklist goes (the page reloads
-                # itself when its rows turn active under a checklist still waiting for that)
-                await b.do(lambda: WebDriverWait(driver, STEP_S, poll_frequency=0.1).until(
-                    lambda d: not d.find_elements(By.ID, "getting-started")))
-                await b.shot("07-dashboard-active")
+                # 6. The dashboard shows the terminal active (the EA retries by itself; the
+                # page's own 2 s refresh brings the row, its clock paced to 0.2 s here).
+                with paced(driver, 10):
+                    await b.open("/")
+                    await b.wait_for('tr[data-state="active"]')
+                    row = await b.do(lambda: b.text('tr[data-state="active"]'))
+                    assert f"{LOGIN}@{SERVER}" in row and "MT5" in row
+                    # every getting-started step is done: the checklist goes (the page
+                    # reloads itself when its rows turn active under a checklist still
+                    # waiting for that)
+                    await b.do(lambda: WebDriverWait(driver, STEP_S, poll_frequency=0.1).until(
+                        lambda d: not d.find_elements(By.ID, "getting-started")))
+                    await b.shot("07-dashboard-active")
 
                 # 7. account_info with the same token.
                 status, body = await w.rpc(token)
@@ -127,10 +132,11 @@ async def test_the_auth_flow_in_a_real_browser(tmp_path: Path, shots: Path) -> N
                 await b.click("confirm-yes")
                 await b.wait_for("#notice")
                 await w.daemon[BRIDGE].wait_for_terminal_down(TERMINAL, STEP_S)
-                await b.open("/")
-                await b.wait_for('tr[data-state="refused"]')
-                assert "token revoked" in await b.do(lambda: b.text("#terminal-rows"))
-                await b.shot("08-dashboard-refused")
+                with paced(driver, 10):  # the refused row comes with the page's refresh
+                    await b.open("/")
+                    await b.wait_for('tr[data-state="refused"]')
+                    assert "token revoked" in await b.do(lambda: b.text("#terminal-rows"))
+                    await b.shot("08-dashboard-refused")
                 status, body = await w.rpc(token)
                 assert status == 401 and body["error"]["data"]["reason"] == "token_revoked"
 

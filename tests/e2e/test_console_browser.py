@@ -40,8 +40,8 @@ async def test_the_owner_flows_in_a_real_browser(console: Console, shots: Path,
         await b.wait_for("#login-form")
         await b.fits("00-login")
 
-        # Sign in: the dashboard starts with the getting-started checklist, nothing done.
-        await b.open("/login")
+        # Sign in (on the page just checked): the dashboard starts with the getting-started
+        # checklist, nothing done.
         await b.fill({"email": OWNER, "password": PASSWORD})
         await b.submit("login")
         await b.page("/", "#getting-started", "01-dashboard-checklist")

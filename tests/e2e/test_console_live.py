@@ -19,7 +19,7 @@ import pytest
 from mtgateway_console.equity import Point
 from mtgateway_console.web.chart import BOTTOM, HEIGHT, TOP
 from mtgateway_console.web.livechart import GAP_S, drawdown, live_chart
-from tests.e2e.chromium import Owner, chromium_at
+from tests.e2e.chromium import Owner, chromium_at, paced
 from tests.e2e.consolekit import (
     OWNER,
     PASSWORD,
@@ -237,7 +237,8 @@ async def test_a_page_whose_stream_is_refused_fetches_its_panels_by_itself(
         tmp_path: Path, shots: Path) -> None:
     """With this address's streams all held (``max_streams_per_peer = 1``, held by another
     session), the page's stream is refused 429 and its script fetches the panels every few
-    seconds instead (the browser never reopens a refused stream)."""
+    seconds instead (the browser never reopens a refused stream). The page's timers run ten
+    times as fast (:func:`paced`, its clock injected): two of its 5 s ticks in 1 s, not 10."""
     out = shots / "live-refused"
     out.mkdir(parents=True, exist_ok=True)
     async with running_console(tmp_path, max_streams_per_peer=1) as console:
@@ -247,7 +248,7 @@ async def test_a_page_whose_stream_is_refused_fetches_its_panels_by_itself(
             async with holder.session.get(console.url + "/live/stream") as held:
                 assert held.status == 200
                 assert await held.content.readline() == b"retry: 3000\n"
-                with chromium_at(1280) as driver:
+                with chromium_at(1280) as driver, paced(driver, 10):
                     b = Owner(driver, console.url, out)
                     await b.sign_in(OWNER, PASSWORD)
                     await b.wait_for("#terminal-rows")
