@@ -79,7 +79,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if workerinput is None:
         return
     worker = int(str(workerinput["workerid"]).removeprefix("gw"))
-    share_the_rewriting(session.config, Path(__file__).parent, worker,
+    here = Path(session.config.invocation_params.dir)
+    paths = [(here / arg.split("::")[0]).resolve() for arg in session.config.args]
+    share_the_rewriting(session.config, paths, Path(__file__).parent.resolve(), worker,
                         int(workerinput["workercount"]))
 
 

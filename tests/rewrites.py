@@ -30,13 +30,26 @@ import pytest
 __all__ = ["rotated", "share_the_rewriting", "rewritten_modules"]
 
 
-def rewritten_modules(root: Path, patterns: Iterable[str]) -> list[Path]:
-    """The modules under ``root`` that pytest rewrites as test modules: those matching the
-    ``python_files`` patterns, and the ``conftest.py`` files, in a fixed order."""
+def rewritten_modules(paths: Iterable[Path], top: Path, patterns: Iterable[str]) -> list[Path]:
+    """The modules a run of ``paths`` (files or folders under ``top``) has pytest rewrite as
+    test modules: those matching the ``python_files`` patterns under each, and the
+    ``conftest.py`` files in them and in the folders between them and ``top``, in a fixed
+    order. A run of one file writes that file's, not the whole suite's."""
     globs = [*patterns, "conftest.py"]
-    found = [path for path in root.rglob("*.py")
-             if any(fnmatch.fnmatch(path.name, glob) for glob in globs)
-             and "__pycache__" not in path.parts]
+    found: set[Path] = set()
+    for path in paths:
+        if path.is_dir():
+            found.update(module for module in path.rglob("*.py")
+                         if any(fnmatch.fnmatch(module.name, glob) for glob in globs)
+                         and "__pycache__" not in module.parts)
+        elif path.is_file() and any(fnmatch.fnmatch(path.name, glob) for glob in globs):
+            found.add(path)
+        folders = [path, *path.parents] if path.is_dir() else list(path.parents)
+        for folder in folders:
+            if folder != top and top not in folder.parents:
+                break
+            if (folder / "conftest.py").is_file():
+                found.add(folder / "conftest.py")
     return sorted(found)
 
 
@@ -48,8 +61,10 @@ def rotated(items: Sequence[Path], worker: int, workers: int) -> list[Path]:
     return [*items[start:], *items[:start]]
 
 
-def share_the_rewriting(config: pytest.Config, root: Path, worker: int, workers: int) -> int:
-    """Write the rewritten bytecode of every test module under ``root`` that has none yet,
+def share_the_rewriting(config: pytest.Config, paths: Iterable[Path], top: Path, worker: int,
+                        workers: int) -> int:
+    """Write the rewritten bytecode of every test module the run of ``paths`` (under ``top``)
+    collects that has none yet,
     this worker's share first; how many this worker wrote. Nothing when bytecode is not
     written or pytest's assertion rewriting is off or has changed shape."""
     try:
@@ -62,7 +77,8 @@ def share_the_rewriting(config: pytest.Config, root: Path, worker: int, workers:
     if sys.dont_write_bytecode or config.getoption("assertmode") != "rewrite":
         return 0
     written = 0
-    for path in rotated(rewritten_modules(root, config.getini("python_files")), worker, workers):
+    modules = rewritten_modules(paths, top, config.getini("python_files"))
+    for path in rotated(modules, worker, workers):
         folder = cache_dir(path)
         pyc = folder / (path.name[:-3] + tail)
         if pyc.exists():
