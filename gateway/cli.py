@@ -93,7 +93,7 @@ def _wait(value: str) -> float:
     except ValueError:
         seconds = 0.0
     if not 0 < seconds < 86400:  # NaN is refused too
-        raise argparse.ArgumentTypeError("expected seconds above 0 (0.5, 5)")
+        raise argparse.ArgumentTypeError("expected seconds above 0 and under a day (0.5, 5)")
     return seconds
 
 

@@ -28,7 +28,7 @@ def test_no_spaced_call_is_refused(value: str, capsys: pytest.CaptureFixture[str
     assert "expected a number of calls, 1 or more" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "soon", "86400"])
 def test_a_wait_of_no_time_is_refused(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         build_parser().parse_args(["check", "--wait", value])
