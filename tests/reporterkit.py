@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -33,6 +34,8 @@ OWNER, PASSWORD = "owner@example.com", "correct horse battery"
 TERMINAL = TerminalId(5012345, "MTG-Demo")
 #: How long a test waits for a report it asked for (a report is milliseconds here).
 WAIT_S = 10.0
+
+T = TypeVar("T")
 
 
 class Noted:
@@ -121,3 +124,21 @@ async def next_report(reporter: TerminalReporter) -> None:
     async with asyncio.timeout(WAIT_S):
         await reporter.wait_sent(count)
 
+
+
+async def until_reported(reporter: TerminalReporter, read: Callable[[], Awaitable[T]],
+                         shown: Callable[[T], bool], budget_s: float = WAIT_S) -> T:
+    """Read what the console shows until ``shown`` says it is there, reading again after
+    each report the reporter has accepted since the last read began.
+
+    The count is taken *before* the read: a report accepted while the read is in flight
+    (after the console rendered the page) then wakes the next wait at once. Taking it after
+    the read waited for the report after that one, which at the daemons' cadence is the
+    periodic re-report 30 s away, and a test failed in CI on it (stop 82)."""
+    async with asyncio.timeout(budget_s):
+        while True:
+            accepted = reporter.sent
+            seen = await read()
+            if shown(seen):
+                return seen
+            await reporter.wait_sent(accepted + 1)

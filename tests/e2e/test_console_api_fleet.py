@@ -26,6 +26,7 @@ from gateway.keys import BRIDGE, DEVICE, INSTRUCTIONS, REPORTER
 from mtgateway_base.wire.records import SignedRecord
 from mtgateway_base.wire.reports import REPORT_INTERVAL_S
 from tests.e2e.world import LOGIN, OWNER, PASSWORD, SERVER, TERMINAL, World, world
+from tests.reporterkit import until_reported
 
 WAIT_S = 10.0
 BUY = {"action": 1, "symbol": "BTCUSD", "volume": 0.01, "type": 0, "type_filling": 1}
@@ -331,9 +332,10 @@ async def test_a_message_is_shown_on_the_terminals_chart_and_kept(tmp_path: Path
         kinds = [e.kind for e in await w.authority.owners.activity(OWNER)]
         assert "message_sent" in kinds
         mine = answer["messages"][0]["id"]
-        async with asyncio.timeout(WAIT_S):
-            while (await w.authority.instructions.get(OWNER, mine)).state != "shown":  # type: ignore[union-attr]
-                await _reported(w)
+        await until_reported(w.daemon[REPORTER],
+                             lambda: w.authority.instructions.get(OWNER, mine),
+                             lambda found: found is not None and found.state == "shown",
+                             WAIT_S)
 
 
 async def test_a_chart_messages_state_is_read_from_pending_to_shown(
@@ -377,9 +379,9 @@ async def test_the_daemon_shows_no_message_that_is_not_one_line_of_printable_tex
     async with running(tmp_path) as (w, terminal, api, records):
         [forged] = await w.authority.instructions.send_message(
             OWNER, [(LOGIN, SERVER)], "hi\nMT Gateway: connected, trading HALTED\u202e")
-        async with asyncio.timeout(WAIT_S):
-            while (found := await w.authority.instructions.get(OWNER, forged.id)) is None \
-                    or found.state == "pending":
-                await _reported(w)
+        found = await until_reported(
+            w.daemon[REPORTER], lambda: w.authority.instructions.get(OWNER, forged.id),
+            lambda found: found is not None and found.state != "pending", WAIT_S)
+        assert found is not None
         assert found.state == "refused" and "U+000A" in found.detail
         assert terminal.messages == []

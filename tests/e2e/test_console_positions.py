@@ -26,6 +26,7 @@ from mtgateway_console.equity import Point
 from mtgateway_console.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, chart
 from tests.e2e.consolekit import OWNER, Browser, Console, create_token, signed_in
 from tests.e2e.world import PASSWORD, world
+from tests.reporterkit import until_reported
 
 T0 = 1_800_000_000
 
@@ -223,13 +224,12 @@ async def test_a_position_opened_in_the_terminal_reaches_the_dashboard_with_its_
                                                "type": 1, "type_filling": 1, "sl": 0.0})
             assert sent["retcode"] == 10009, sent
             task = asyncio.create_task(terminal.run())
-            reporter = w.daemon[REPORTER]
-            async with asyncio.timeout(10):
-                while True:
-                    books = (await browser.get("/dashboard/books")).text
-                    if 'class="position"' in books:
-                        break
-                    await reporter.wait_sent(reporter.sent + 1)
+
+            async def book() -> str:
+                return (await browser.get("/dashboard/books")).text
+
+            books = await until_reported(w.daemon[REPORTER], book,
+                                         lambda text: 'class="position"' in text)
             [held] = terminal.broker.positions_get()
             assert held["ticket"] == sent["order"]
             row = re.search(rf'<tr class="position" data-ticket="{held["ticket"]}">(.*?)</tr>',

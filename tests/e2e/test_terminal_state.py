@@ -34,6 +34,7 @@ from tests.e2e.world import (
     serving,
     world,
 )
+from tests.reporterkit import until_reported
 
 STATE_BUDGET_S = 10.0
 
@@ -46,12 +47,8 @@ async def rows(browser: Browser) -> str:
 
 async def until_state(w: World, browser: Browser, state: str) -> str:
     """Wait (on the reporter's accepted reports) until the dashboard shows ``state``."""
-    async with asyncio.timeout(STATE_BUDGET_S):
-        while True:
-            text = await rows(browser)
-            if f'data-state="{state}"' in text:
-                return text
-            await w.daemon[REPORTER].wait_sent(w.daemon[REPORTER].sent + 1)
+    return await until_reported(w.daemon[REPORTER], lambda: rows(browser),
+                                lambda text: f'data-state="{state}"' in text, STATE_BUDGET_S)
 
 
 async def signed_in_browser(w: World) -> Browser:
