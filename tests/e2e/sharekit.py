@@ -343,10 +343,12 @@ async def _approved_device(console: Console, key: Ed25519PrivateKey, login: int)
     token = (await issue_token(console, login=login))["token"]
     from mtgateway.credential import token_hint  # noqa: PLC0415 - the client's, for a lookup
 
+    # counted before the lookup: the code's mail may arrive while its answer is read
+    mailed = len(console.sink.messages)
     status, _, _ = await console.device("POST", "/v1/records/lookup", {
         "token_hint": token_hint(token), "device_name": "attacker", "os": "Linux"}, key=key)
     assert status == 200
-    mails = await console.sink.wait_for(len(console.sink.messages) + 1)
+    mails = await console.sink.wait_for(mailed + 1)
     code = re.search(r"verify (\d{4} \d{4})", mails[-1].get_payload(decode=True).decode())
     assert code is not None
     status, _, _ = await console.device("POST", "/v1/device/verify", {"code": code.group(1)},
