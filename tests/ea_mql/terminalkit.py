@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import socket
 import time
@@ -249,3 +250,21 @@ async def budget_passes_while_sending(ea: CompiledEA, gateway: SlowReader,
     for _ in range(budget_ms // 1000 + 1):
         await gateway.takes(8192)
         await ea.control("advance 1000")
+
+
+async def slow_reader_cannot_hold_the_ea(binary: Path, fixture: tuple[Path, dict[str, Any]],
+                                         dropped: str) -> None:
+    """Either EA (``binary``, with its ``fixture``: the path and the data written there) meets
+    a :class:`SlowReader` asking for a 1 MB answer through a 16 KiB send buffer: once its send
+    budget has passed (:func:`budget_passes_while_sending`), its chart says ``dropped`` and it
+    connects again. The MQL5 and MQL4 EAs' tests of the one rule, written once."""
+    path, fx = fixture
+    fx["symbols"]["USDJPY"]["info"]["description"] = "x" * 1_000_000
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    gateway = SlowReader()
+    async with fake_gateway(gateway, rcvbuf=4096) as (port, connections), \
+            CompiledEA(binary, path, token=TOKEN, port=port,
+                       quirks={"MQLSHIM_SNDBUF": "16384"}) as ea:
+        await budget_passes_while_sending(ea, gateway)
+        await ea.wait_for_chart(dropped)
+        await ea.wait_for(lambda _: connections[0] >= 2)

@@ -25,7 +25,7 @@ from tests.ea_mql.conftest import TOKEN
 from tests.ea_mql.eakit import KIT, BuildError, CompiledEA
 from tests.ea_mql.eakit4 import MQL4_DIR, assemble, build_ea4
 from tests.ea_mql.mt4kit import BUY, fixture4, trades
-from tests.ea_mql.terminalkit import SlowReader, budget_passes_while_sending, fake_gateway
+from tests.ea_mql.terminalkit import slow_reader_cannot_hold_the_ea
 from tests.testkit import MS
 
 
@@ -269,16 +269,8 @@ async def test_a_gateway_that_reads_slowly_cannot_hold_the_ea4_past_its_send_bud
     reads it 4 KiB every 100 ms (a 16 KiB send buffer) takes some of it within every second,
     and still the EA gives the whole frame 5 s of its clock (one deadline around its sends and
     selects, not one per take), then drops the connection and connects again."""
-    gateway = SlowReader()
-    path, fx = fixture4(tmp_path)
-    fx["symbols"]["USDJPY"]["info"]["description"] = "x" * 1_000_000
-    path.write_text(json.dumps(fx), encoding="utf-8")
-    async with fake_gateway(gateway, rcvbuf=4096) as (port, connections), \
-            CompiledEA(ea4_binary, path, token=TOKEN, port=port,
-                       quirks={"MQLSHIM_SNDBUF": "16384"}) as ea:
-        await budget_passes_while_sending(ea, gateway)
-        await ea.wait_for_chart("connection to the gateway lost while sending")
-        await ea.wait_for(lambda _: connections[0] >= 2)
+    await slow_reader_cannot_hold_the_ea(ea4_binary, fixture4(tmp_path),
+                                         "connection to the gateway lost while sending")
 
 
 async def test_connects_once_the_gateway_is_up(ea4_binary: Path, tmp_path: Path) -> None:

@@ -25,10 +25,9 @@ from tests.e2e.conftest import TERMINAL, WAIT_S
 from tests.ea_mql.conftest import TOKEN, make_fixture, reference_terminal
 from tests.ea_mql.eakit import MQL5_DIR, BuildError, CompiledEA, build_ea
 from tests.ea_mql.terminalkit import (
-    SlowReader,
-    budget_passes_while_sending,
     fake_gateway,
     held_then_answered,
+    slow_reader_cannot_hold_the_ea,
     ticks_not_on_disk,
     trades,
     with_open_position,
@@ -341,16 +340,9 @@ async def test_a_gateway_that_reads_slowly_cannot_hold_the_ea_past_its_send_budg
     frame takes to drain (its timer, ticks and heartbeat waiting with it; a slower reader, for
     ever). The frame has one 5 s budget now: once 5 s of the EA's clock pass while it sends,
     it drops the connection, says how much was taken, and connects again."""
-    gateway = SlowReader()
-    path, fx = make_fixture(tmp_path)
-    fx["symbols"]["USDJPY"]["info"]["description"] = "x" * 1_000_000
-    path.write_text(json.dumps(fx), encoding="utf-8")
-    async with fake_gateway(gateway, rcvbuf=4096) as (port, connections), \
-            CompiledEA(ea_binary, path, token=TOKEN, port=port,
-                       quirks={"MQLSHIM_SNDBUF": "16384"}) as ea:
-        await budget_passes_while_sending(ea, gateway)
-        await ea.wait_for_chart("connection to the gateway lost while sending (it took")
-        await ea.wait_for(lambda _: connections[0] >= 2)
+    await slow_reader_cannot_hold_the_ea(
+        ea_binary, make_fixture(tmp_path),
+        "connection to the gateway lost while sending (it took")
 
 
 async def test_an_answer_too_large_for_a_frame_is_an_error(
