@@ -159,12 +159,20 @@ def with_open_position(volume: float = 0.02) -> tuple[Any, int]:
     return terminal, int(sent["order"])
 
 
+#: The security policy's heartbeat (ping every 5 s, dead after 15 s): a fake gateway's own
+#: unless a test says otherwise.
+POLICY_HEARTBEAT = HeartbeatSettings()
+
+
 @contextlib.asynccontextmanager
 async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamReader,
                                                asyncio.StreamWriter], Coroutine[Any, Any, None]],
-                       rcvbuf: int = 0) -> AsyncIterator[tuple[int, list[int]]]:
-    """A gateway that runs the handshake, then hands the connection to ``after_auth``;
-    yields its port and the count of connections (in a list, so it updates)."""
+                       rcvbuf: int = 0, *, token: str = TOKEN,
+                       heartbeat: HeartbeatSettings = POLICY_HEARTBEAT,
+                       ) -> AsyncIterator[tuple[int, list[int]]]:
+    """A gateway that runs the handshake (proving ``token``; its welcome says ``heartbeat``),
+    then hands the connection to ``after_auth``; yields its port and the count of connections
+    (in a list, so it updates)."""
     connections = [0]
     writers: list[asyncio.StreamWriter] = []
     handlers: list[asyncio.Task[Any]] = []
@@ -175,7 +183,7 @@ async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamRea
         task = asyncio.current_task()
         assert task is not None
         handlers.append(task)
-        conn = BridgeConnection(clock=time.monotonic, heartbeat=HeartbeatSettings(5.0, 15.0))
+        conn = BridgeConnection(clock=time.monotonic, heartbeat=heartbeat)
         while not conn.should_close:
             data = await reader.read(65536)
             if not data:
@@ -184,7 +192,7 @@ async def fake_gateway(after_auth: Callable[[BridgeConnection, asyncio.StreamRea
             for event in conn.events_received():
                 if isinstance(event, HelloReceived):
                     nonce = secrets.token_hex(32)
-                    conn.send_challenge(nonce, 0, daemon_proof(TOKEN, event.hello, nonce))
+                    conn.send_challenge(nonce, 0, daemon_proof(token, event.hello, nonce))
                 elif isinstance(event, AuthReceived):
                     await after_auth(conn, reader, writer)
                     return

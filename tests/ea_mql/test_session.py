@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
-import time
 from pathlib import Path
 
 import pytest
 
-from ea_bridge.connection import AuthReceived, BridgeConnection, HeartbeatSettings, HelloReceived
+from ea_bridge.connection import BridgeConnection, HeartbeatSettings
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
 from gateway.auth import generate_token
 from gateway.keys import DEVICE
 from mtgateway.credential import token_hint
-from tests.bridgekit import daemon_proof
 from tests.e2e.conftest import (
     HEARTBEAT_TIMEOUT_S,
     LOGIN,
@@ -28,6 +25,7 @@ from tests.e2e.conftest import (
 )
 from tests.e2e.world import OWNER, world
 from tests.ea_mql.eakit import CompiledEA
+from tests.ea_mql.terminalkit import fake_gateway
 
 #: The socket behaviours MQL5 leaves open, which the EA must survive (kit/mql5/mql5_net.h):
 #: fragmented reads, SocketRead waiting for every byte asked, SocketIsReadable's speculative 1
@@ -219,38 +217,18 @@ SILENT_TOKEN = "mtgw_" + "A" * 38
 async def test_silent_gateway_is_declared_dead(ea_binary: Path, fixture_file: Path) -> None:
     """A gateway that completes the handshake and then says nothing: the EA gives up after the
     welcome's heartbeat timeout, says so on the chart, and connects again."""
-    connections = 0
 
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        conn = BridgeConnection(clock=time.monotonic, heartbeat=HeartbeatSettings(0.2, 0.6))
-        while not conn.should_close:
-            data = await reader.read(65536)
-            if not data:
-                break
-            conn.receive_data(data)
-            for event in conn.events_received():
-                if isinstance(event, HelloReceived):
-                    nonce = secrets.token_hex(32)
-                    conn.send_challenge(nonce, 0, daemon_proof(SILENT_TOKEN, event.hello, nonce))
-                elif isinstance(event, AuthReceived):
-                    conn.accept("silent")  # the proof is not checked: this gateway is a mute
-            writer.write(conn.data_to_send())
-            if conn.state.value == "ready":
-                await reader.read()  # swallow everything, answer nothing
-                break
-        writer.close()
+    async def mute(conn: BridgeConnection, reader: asyncio.StreamReader,
+                   writer: asyncio.StreamWriter) -> None:
+        conn.accept("silent")  # the proof is not checked: this gateway is a mute
+        writer.write(conn.data_to_send())
+        await reader.read()  # swallow everything, answer nothing
 
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        async with CompiledEA(ea_binary, fixture_file, token=SILENT_TOKEN,
-                              port=port) as ea:
-            await ea.wait_for_chart("no word from the gateway for 600 ms")
-            await ea.wait_for(lambda _: connections >= 2)
-    finally:
-        server.close()
+    async with fake_gateway(mute, token=SILENT_TOKEN,
+                            heartbeat=HeartbeatSettings(0.2, 0.6)) as (port, connections), \
+            CompiledEA(ea_binary, fixture_file, token=SILENT_TOKEN, port=port) as ea:
+        await ea.wait_for_chart("no word from the gateway for 600 ms")
+        await ea.wait_for(lambda _: connections[0] >= 2)
 
 
 async def test_deinit_says_bye(daemon: Daemon, ea_binary: Path, fixture_file: Path) -> None:
