@@ -504,6 +504,9 @@ class CadenceRun:
     console_cpus: tuple[tuple[int, ...], ...] = ()
     #: Client processes the simulated daemons are split over (1: this one, on its loop).
     client_processes: int = 1
+    #: Measure each step from the end of its spread (its daemons' starts left out: a fleet's
+    #: steady hosting cost), not from its start.
+    steady: bool = False
 
     def shares(self, setup: _Setup) -> FleetShares:
         """The fleet of ``setup``'s daemons, split as this run says."""
@@ -564,6 +567,9 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
             client_before = await fleet.stats()
             await fleet.mark("main")
             await fleet.grow("main", n, how.spread_s)
+            if how.steady:  # the window alone: the step's starts (lookups, first polls) left out
+                began, cpu_before = time.monotonic(), setup.stats()
+                client_before = await fleet.stats()
             await asyncio.sleep(how.window_s)
             ended = time.monotonic()
             wall = ended - began
@@ -731,6 +737,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--window", type=float, default=60.0,
                         help="cadence: seconds measured after each step's spread; storm: "
                              "seconds at cadence before the restart (default 60)")
+    parser.add_argument("--steady", action="store_true",
+                        help="cadence: measure each step's window alone, after its spread "
+                             "(the daemons' starts, a lookup and a first poll each, left out)")
     parser.add_argument("--p99-limit-ms", type=float, default=250.0)
     parser.add_argument("--down", type=float, default=5.0,
                         help="storm: seconds the consoles stay down (default 5)")
@@ -804,7 +813,7 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
                      args.window, args.p99_limit_ms,
                      spread_addresses=not args.one_address and sys.platform == "linux",
                      console_cpus=tuple(tuple(c) for c in _console_cpus(args)),
-                     client_processes=args.processes)
+                     client_processes=args.processes, steady=args.steady)
     instances = args.instances or [1]
     out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
     for round_, ordered in enumerate(rounds(variants, args.repeat, args.order)):
@@ -860,7 +869,8 @@ def main(argv: list[str] | None = None) -> int:
                             "cadence": asdict(_cadence(args)),
                             "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
                             "cpus": os.cpu_count(), "open_files": [soft, hard],
-                            "client_processes": args.processes}
+                            "client_processes": args.processes,
+                            "steady": bool(getattr(args, "steady", False))}
     results: dict[str, Any] = {"meta": meta}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         if args.mode == "closed":

@@ -177,6 +177,24 @@ def test_the_cadence_ramp_measures_each_step(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_a_steady_window_leaves_the_daemons_starts_out(tmp_path: Path) -> None:
+    """``--steady``: a step is measured from the end of its spread, so its daemons' lookups
+    and first polls (a start's cost, paid once a daemon) are not in its calls or its CPU;
+    their reports and refreshes are."""
+    results = _bench(tmp_path, "--mode", "cadence", "--steps", "3", "--window", "1.5",
+                     "--p99-limit-ms", "60000", "--steady", *FAST)
+    assert results["meta"]["steady"] is True
+    [row] = results["cadence"]
+    calls = row["calls"]
+    assert calls["failures"] == {} and row["stopped"] == "", row
+    assert "lookup" not in calls or calls["lookup"]["calls"] == 0, calls
+    assert "poll_start" not in calls or calls["poll_start"]["calls"] == 0, calls
+    assert calls["report"]["calls"] > 0
+    assert row["seconds"] < 1.5 + 0.5, row  # the window, not the spread before it
+    assert row["console_cpu_us_per_call"] > 0
+
+
+@pytest.mark.timeout(300)
 def test_the_cadence_ramp_stops_past_its_limit(tmp_path: Path) -> None:
     """A step whose p99 passes the limit is the last (a limit no call can meet)."""
     rows = _bench(tmp_path, "--mode", "cadence", "--steps", "2,4", "--window", "1",
