@@ -870,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
                             "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
                             "cpus": os.cpu_count(), "open_files": [soft, hard],
                             "client_processes": args.processes,
-                            "steady": bool(getattr(args, "steady", False))}
+                            "steady": args.steady}
     results: dict[str, Any] = {"meta": meta}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         if args.mode == "closed":

@@ -190,7 +190,6 @@ def test_a_steady_window_leaves_the_daemons_starts_out(tmp_path: Path) -> None:
     assert "lookup" not in calls or calls["lookup"]["calls"] == 0, calls
     assert "poll_start" not in calls or calls["poll_start"]["calls"] == 0, calls
     assert calls["report"]["calls"] > 0
-    assert row["seconds"] < 1.5 + 0.5, row  # the window, not the spread before it
     assert row["console_cpu_us_per_call"] > 0
 
 
