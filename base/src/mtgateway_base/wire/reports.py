@@ -32,8 +32,11 @@ __all__ = ["MAX_DEALS", "MAX_REPORTED_POSITIONS", "MAX_TRADES", "REPORT_INTERVAL
 #: in its answer (``takes``: the package's ``__init__`` says why): ``book`` (a paper account's
 #: figures and details say their book; it came a release before the list, so every console
 #: that answers ``takes`` reads it), ``digits`` (the symbols' digits) and ``live_book`` (the
-#: report's ``live``: the broker's book beside a paper one). Added to, never renamed.
-TAKES: Final = ("digits", "book", "live_book")
+#: report's ``live``: the broker's book beside a paper one), and ``poll_report`` (not a field:
+#: the report carried by the revocation long-poll, its body's ``terminals``, so a daemon's
+#: periodic report and its poll's renewal are one signed call on one connection). Added to,
+#: never renamed.
+TAKES: Final = ("digits", "book", "live_book", "poll_report")
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
 #: The most open positions one terminal's report carries (the largest by ``|profit|``).

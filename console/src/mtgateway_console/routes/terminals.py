@@ -10,6 +10,7 @@ from pydantic import Field
 
 from mtgateway_base.guard import mark_held
 from mtgateway_base.prices import MAX_DIGITS
+from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.reports import (
     MAX_REPORTED_POSITIONS,
@@ -133,10 +134,13 @@ class ReportBody(Body):
 
 
 class RevocationsBody(Body):
-    """``POST /v1/device/revocations`` (a long-poll)."""
+    """``POST /v1/device/revocations`` (a long-poll), with the daemon's periodic report when
+    it carries one (``terminals``, as ``POST /v1/terminals/report``'s: ``TAKES``'
+    ``poll_report``)."""
 
     cursor: int | None = Field(default=None, ge=0)
     wait_s: float = Field(default=25.0, ge=0, le=MAX_POLL_S)
+    terminals: list[TerminalReportBody] | None = Field(default=None, max_length=1000)
 
 
 @routes.post("/v1/terminals/report")
@@ -144,21 +148,33 @@ async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
     entry = await request.app[DOOR].enter(request, "device_claim", ReportBody, invalid=400)
     found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
+    try:
+        stored = await request.app[AUTHORITY].report_terminals(
+            found, _believed(request, body.terminals), request.remote or "", claim)
+    except ProofRejected as exc:  # a copy of a report already stored
+        raise refused_proof(exc) from None
+    return json_answer(request, await _report_answer(request, found, stored))
+
+
+def _believed(request: web.Request, terminals: list[TerminalReportBody]
+              ) -> list[TerminalReport]:
+    """A report's terminals as the authority stores them."""
     # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
     # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
     # on the console's clock
     offset = request.app[CLOCKS].wall() - _proof_time_s(request)
-    authority = request.app[AUTHORITY]
-    try:
-        stored = await authority.report_terminals(
-            found, [t.report(offset) for t in body.terminals], request.remote or "", claim)
-    except ProofRejected as exc:  # a copy of a report already stored
-        raise refused_proof(exc) from None
+    return [t.report(offset) for t in terminals]
+
+
+async def _report_answer(request: web.Request, found: DeviceInfo,
+                         stored: int) -> dict[str, object]:
+    """What a stored report is answered: how many were believed, the fields this console
+    takes, and whether an owner watches the live page."""
     # "live": an owner of this device watches the live page: its terminals holding positions
     # are reported every few seconds instead of every 30 s until the answer stops saying so
-    if await authority.live.wants_live(found.device_id):
-        return json_answer(request, {"stored": stored, "takes": list(TAKES), "live": True})
-    return json_answer(request, {"stored": stored, "takes": list(TAKES)})
+    if await request.app[AUTHORITY].live.wants_live(found.device_id):
+        return {"stored": stored, "takes": list(TAKES), "live": True}
+    return {"stored": stored, "takes": list(TAKES)}
 
 
 def _proof_time_s(request: web.Request) -> float:
@@ -171,7 +187,13 @@ def _proof_time_s(request: web.Request) -> float:
 
 @routes.post("/v1/device/revocations")
 async def revocations(request: web.Request) -> web.Response:
-    """Held until a revocation concerns this device, or ``wait_s`` passes."""
+    """Held until a revocation concerns this device, or ``wait_s`` passes.
+
+    A poll that carries the daemon's report (``terminals``) has it stored as ``POST
+    /v1/terminals/report`` would, in the poll's first transaction with the proof's replay
+    row; its answer adds that report's (``stored``, ``takes``, ``live``, read when the poll
+    ends). A poll refused (too many held, a proof seen before, a report refused) stores
+    nothing."""
     entry = await request.app[DOOR].enter(request, "device_claim", RevocationsBody,
                                           invalid=400)
     found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
@@ -185,13 +207,23 @@ async def revocations(request: web.Request) -> web.Response:
     # held, not worked: a full connection budget may end it for a newcomer after every
     # idle connection and live stream (the daemon polls again with its cursor, so no
     # revocation is lost): bounded polls that could never be evicted let one owner's
-    # devices, from a few addresses, hold what every daemon shares
+    # devices, from a few addresses, hold what every daemon shares (one ended while its
+    # report's transaction runs leaves the daemon sending that report again)
     mark_held(request, last=True)
+    authority, wait_s, stored = request.app[AUTHORITY], min(body.wait_s, held.longest_s), None
     try:
-        cursor, token_ids = await request.app[AUTHORITY].wait_revocations(
-            found, body.cursor, min(body.wait_s, held.longest_s), claim)
+        if body.terminals is None:
+            cursor, token_ids = await authority.wait_revocations(found, body.cursor, wait_s,
+                                                                 claim)
+        else:
+            cursor, token_ids, stored = await authority.report_and_wait(
+                found, _believed(request, body.terminals), body.cursor, wait_s,
+                request.remote or "", claim)
     except ProofRejected as exc:  # a copy of a poll already held
         raise refused_proof(exc) from None
     finally:
         held.leave(found.device_id, peer)
-    return json_answer(request, {"cursor": cursor, "token_ids": token_ids})
+    answer: dict[str, object] = {"cursor": cursor, "token_ids": token_ids}
+    if stored is not None:
+        answer.update(await _report_answer(request, found, stored))
+    return json_answer(request, answer)

@@ -295,6 +295,14 @@ class Authority:
         """See :meth:`.terminals.Terminals.report`."""
         return self.terminals.report(device, reports, address, claim)
 
+    def report_and_wait(self, device: DeviceInfo, reports: Sequence[TerminalReport],
+                        cursor: int | None, timeout_s: float, address: str = "",
+                        claim: ProofClaim | None = None
+                        ) -> Coroutine[Any, Any, tuple[int, list[str], int]]:
+        """See :meth:`.terminals.Terminals.report_and_wait`."""
+        return self.terminals.report_and_wait(device, reports, cursor, timeout_s, address,
+                                              claim)
+
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float, claim: ProofClaim | None = None
                                ) -> tuple[int, list[str]]:

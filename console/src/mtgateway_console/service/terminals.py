@@ -143,6 +143,34 @@ class Terminals:
         return await self._shared.run(equity.series_of, normalize_email(owner_email),
                                       self._shared.now())
 
+    async def report_and_wait(self, device: DeviceInfo, reports: Sequence[TerminalReport],
+                              cursor: int | None, timeout_s: float, address: str = "",
+                              claim: ProofClaim | None = None) -> tuple[int, list[str], int]:
+        """A long-poll that carries its daemon's report (``TAKES``' ``poll_report``): the
+        report stored as :meth:`report` stores it, in the poll's first transaction (with the
+        proof's replay row, before the feed's read), then the poll held as
+        :meth:`wait_revocations` holds it. One transaction where a report and a renewal were
+        two: the next cursor, the token ids, and how many states were stored.
+
+        Raises:
+            ProofRejected: the claim's proof was seen before (nothing is stored or held).
+        """
+        device_id = checked(device).device_id
+        if not self._shared.prepared:
+            await self._shared.prepare()
+        stored = [0]
+        kept, now = list(reports), self._shared.now()
+
+        def first(tx: Tx) -> None:
+            if claim is not None:
+                claim.record(tx)
+            # (a transaction run again on another connection stores, and counts, again)
+            stored[0] = self._report(tx, device_id, kept, now, address)
+
+        cursor, token_ids = await self._shared.feed.wait(device_id, cursor, timeout_s,
+                                                         first=first)
+        return cursor, token_ids, stored[0]
+
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float, claim: ProofClaim | None = None
                                ) -> tuple[int, list[str]]:
