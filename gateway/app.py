@@ -308,9 +308,13 @@ async def _authority_ctx(app: web.Application) -> AsyncIterator[None]:
     except BaseException:
         await link.close()
         raise
+    # revocations reach this daemon within seconds, not at the next refresh; a console's
+    # long-poll carries the periodic report too, when the console takes it
+    watcher = watch_revocations(link, cache.device, cache.refresh_once,
+                                carrier=app[REPORTER]) if isinstance(link, RemoteAuthority) \
+        else watch_revocations(link, cache.device, cache.refresh_once)
     tasks = [asyncio.create_task(cache.run()), asyncio.create_task(app[REPORTER].run()),
-             # revocations reach this daemon within seconds, not at the next refresh
-             asyncio.create_task(watch_revocations(link, cache.device, cache.refresh_once))]
+             asyncio.create_task(watcher)]
     try:
         yield
     finally:

@@ -50,13 +50,27 @@ class Noted:
         self.inner = inner
         #: Each report body sent, in order.
         self.sent: list[list[TerminalReport]] = []
-        for hint in ("live_wanted", "takes_books", "takes_live_book"):
+        #: Each report body a revocation long-poll carried (``wait_revocations``), in order.
+        self.carried: list[list[TerminalReport]] = []
+        for hint in ("live_wanted", "takes_books", "takes_live_book", "takes_poll_reports"):
             if hasattr(inner, hint):
                 setattr(self, hint, getattr(inner, hint))
 
     async def report_terminals(self, device: DeviceInfo, reports: list[TerminalReport]) -> int:
         self.sent.append(reports)
         return await self.inner.report_terminals(device, reports)
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float, reports: list[TerminalReport] | None = None
+                               ) -> tuple[int, list[str]]:
+        """The inner sink's long-poll (one that carries reports when given some: a
+        ``CarryingSource``), noting the reports it carries."""
+        if reports is None:
+            return await self.inner.wait_revocations(  # type: ignore[attr-defined,no-any-return]
+                device, cursor, timeout_s)
+        self.carried.append(reports)
+        return await self.inner.wait_revocations(  # type: ignore[attr-defined,no-any-return]
+            device, cursor, timeout_s, reports=reports)
 
     @property
     def last(self) -> TerminalReport:

@@ -248,10 +248,20 @@ class RemoteAuthority:
                                reports: list[TerminalReport]) -> int:
         """``POST /v1/terminals/report``: how many states the console kept."""
         self._check(device)
+        _, answer = await self._call("POST", "/v1/terminals/report",
+                                     {"terminals": self._reports_json(reports)}, signed=True)
+        return self._report_answered(answer)
+
+    def _reports_json(self, reports: list[TerminalReport]) -> list[dict[str, Any]]:
+        """``reports`` with the fields the console said it takes."""
         taken = self._takes or frozenset()
-        body = {"terminals": [_report_json(r, digits="digits" in taken,
-                                           live_book="live_book" in taken) for r in reports]}
-        _, answer = await self._call("POST", "/v1/terminals/report", body, signed=True)
+        return [_report_json(r, digits="digits" in taken, live_book="live_book" in taken)
+                for r in reports]
+
+    def _report_answered(self, answer: dict[str, Any]) -> int:
+        """What a report's answer says (a report's own, or a long-poll's that carried one):
+        how many states were kept; the fields it takes and whether an owner watches the
+        live page are noted for the next reports."""
         if answer.get("live") is True:  # an owner watches the live page (``live_wanted``)
             self._live_until = time.monotonic() + LIVE_HOLD_S
         takes = answer.get("takes")
@@ -277,6 +287,11 @@ class RemoteAuthority:
         LiveBookHint``): its last answer named ``live_book`` among the fields it takes."""
         return "live_book" in (self._takes or ())
 
+    def takes_poll_reports(self) -> bool:
+        """Whether the console takes the periodic report on the revocation long-poll
+        (``reporter.PollReportHint``): its last report answer named ``poll_report``."""
+        return "poll_report" in (self._takes or ())
+
     def live_wanted(self) -> bool:
         """Whether the console asked for live reports within the last :data:`LIVE_HOLD_S`
         (``reporter.LiveHint``): an owner of this device watches its live page. Behind a
@@ -285,17 +300,24 @@ class RemoteAuthority:
         return time.monotonic() < self._live_until
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
-                               timeout_s: float) -> tuple[int, list[str]]:
-        """``POST /v1/device/revocations``: held open by the console up to ``timeout_s``."""
+                               timeout_s: float, reports: list[TerminalReport] | None = None
+                               ) -> tuple[int, list[str]]:
+        """``POST /v1/device/revocations``: held open by the console up to ``timeout_s``;
+        with ``reports``, carrying them (only to a console that takes them:
+        :meth:`takes_poll_reports`), its answer read as a report's too."""
         self._check(device)
         body: dict[str, Any] = {"wait_s": timeout_s}
         if cursor is not None:
             body["cursor"] = cursor
+        if reports is not None:
+            body["terminals"] = self._reports_json(reports)
         _, answer = await self._call("POST", "/v1/device/revocations", body, signed=True,
                                      timeout_s=timeout_s + self._timeout_s)
         new_cursor, ids = answer.get("cursor"), answer.get("token_ids")
         if not isinstance(new_cursor, int) or not isinstance(ids, list):
             raise AuthorityUnreachable("authority answered the revocation feed malformed")
+        if reports is not None:
+            self._report_answered(answer)
         return new_cursor, [str(i) for i in ids]
 
 if TYPE_CHECKING:  # mypy proves the remote authority implements the protocol the daemon uses

@@ -24,7 +24,7 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, cast, overload, runtime_checkable
 
 from ea_bridge import EAVerifier, Hello, ObservedVerifier, SessionInfo, TerminalId
 from mtgateway_base.prices import MAX_DIGITS
@@ -44,10 +44,10 @@ from mtgateway_base.wire.reports import (
 )
 from mtgateway_base.wire.venues import Book
 
-__all__ = ["DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint", "LiveHint",
-           "ReportSink",
-           "RevocationSource", "TerminalReporter", "account_details", "account_figures",
-           "open_positions", "symbol_digits", "watch_revocations"]
+__all__ = ["CARRY_GRACE_S", "DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "Carried",
+           "CarryingSource", "LiveBookHint", "LiveHint", "PollReportHint", "ReportCarrier",
+           "ReportSink", "RevocationSource", "TerminalReporter", "account_details",
+           "account_figures", "open_positions", "symbol_digits", "watch_revocations"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -66,6 +66,10 @@ MIN_POLL_WAIT_S: Final = 10.0
 #: How long a wait shortened after a cut stays so before the full one is tried again (a
 #: console restart also ends a held poll, once, and is no proxy).
 SHORTENED_FOR_S: Final = 3600.0
+#: How long past its interval the reporter waits for the long-poll to carry its periodic
+#: report (``TerminalReporter.take``) before sending it itself: a poll that failed, or one
+#: backing off, leaves the report to go on its own a few seconds late, never not at all.
+CARRY_GRACE_S: Final = 5.0
 #: The most a report waits for one terminal's figures (a slow EA must not delay the states).
 FIGURES_TIMEOUT_S: Final = 2.0
 #: The least time between two reports: a busy terminal's trade events are reported together.
@@ -302,6 +306,57 @@ class RevocationSource(Protocol):
         ...
 
 
+@runtime_checkable
+class PollReportHint(Protocol):
+    """A sink whose console takes the periodic report on the revocation long-poll
+    (``client.RemoteAuthority``: its answers' ``takes`` name ``poll_report``). A sink without
+    it is reported to on its own calls only."""
+
+    def takes_poll_reports(self) -> bool:
+        """True: the long-poll may carry the periodic report."""
+        ...
+
+
+class CarryingSource(Protocol):
+    """A revocation long-poll that can carry the periodic report (``client.RemoteAuthority``):
+    one signed call on one connection every interval, where a report on a connection of its
+    own (a daemon's client keeps an idle one 15 s; it reports every 30 s) and the poll's
+    renewal were two."""
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float, reports: list[TerminalReport] | None = None
+                               ) -> tuple[int, list[str]]:
+        """As :meth:`RevocationSource.wait_revocations`, carrying ``reports``."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Carried:
+    """A periodic report given to the long-poll to carry: what was read, what goes to the
+    console, and whether the console was known to keep books apart when it was composed."""
+
+    read: list[TerminalReport]
+    reports: list[TerminalReport]
+    books: bool | None
+
+
+class ReportCarrier(Protocol):
+    """What the revocation watcher asks of the reporter to carry its periodic report
+    (:class:`TerminalReporter`)."""
+
+    def carry_in(self) -> float | None:
+        """Seconds until the periodic report is due; None while the poll cannot carry it."""
+        ...
+
+    async def take(self) -> Carried | None:
+        """The periodic report, to carry now (None: nothing to report)."""
+        ...
+
+    def carried(self, taken: Carried, ok: bool) -> None:
+        """Whether the poll carrying ``taken`` was answered."""
+        ...
+
+
 class TerminalReporter:
     """This daemon's terminal states, reported to the authority on change and periodically.
 
@@ -363,6 +418,8 @@ class TerminalReporter:
         self._retry_s = retry_s
         self._states: dict[TerminalId, TerminalReport] = {}
         self._changed = asyncio.Event()
+        #: The loop's time of the last report sent, or given to the long-poll to carry.
+        self._last_at = -math.inf
         #: Bumped after each report the authority accepted (tests wait on it).
         self.sent = 0
         self._sent_event = asyncio.Event()
@@ -572,29 +629,67 @@ class TerminalReporter:
             return self._live_interval_s
         return self._interval_s
 
+    def _carrying(self) -> bool:
+        """Whether the long-poll carries the periodic report: its console takes it, there is
+        something to report, and no owner watches live (whose reports come every few
+        seconds, on their own)."""
+        sink = self._sink
+        return (isinstance(sink, PollReportHint) and sink.takes_poll_reports()
+                and bool(self._states) and self.next_wait_s() >= self._interval_s)
+
+    def carry_in(self) -> float | None:
+        """Seconds until the periodic report is due (``interval_s`` after the last report
+        sent or carried), for the revocation long-poll to carry it then; None while it
+        cannot (:meth:`_carrying`): the reporter sends it then."""
+        if not self._carrying():
+            return None
+        return max(0.0, self._last_at + self._interval_s - asyncio.get_running_loop().time())
+
+    async def take(self) -> Carried | None:
+        """The periodic report, composed now for the long-poll to carry (None: nothing to
+        report). The reporter's own timer waits :data:`CARRY_GRACE_S` past the interval
+        for the next one; a change is still reported at once, on its own."""
+        if not self._states:
+            return None
+        self._last_at = asyncio.get_running_loop().time()
+        read, books, reports = await self._compose()
+        return Carried(read, reports, books)
+
+    def carried(self, taken: Carried, ok: bool) -> None:
+        """The poll carrying ``taken`` was answered (``ok``): the report was accepted, as one
+        sent on its own; or it failed, and the reporter sends the report itself now."""
+        if ok:
+            self._sent_ok(taken.read, taken.books, taken.reports)
+        else:
+            self._last_at = -math.inf
+            self._changed.set()
+
     async def run(self) -> None:
-        """Report on every change, and every ``interval_s`` anyway, until cancelled."""
+        """Report on every change, and every ``interval_s`` anyway, until cancelled (the
+        periodic report left to the long-poll while it carries it: :meth:`take`)."""
         loop = asyncio.get_running_loop()
         last = -MIN_GAP_S
         while True:
+            wait_s = self.next_wait_s()
+            if self._carrying():  # the long-poll's: this one only when it did not
+                wait_s = max(0.0, self._last_at + self._interval_s + CARRY_GRACE_S
+                             - loop.time())
             # asyncio.timeout, not wait_for: Python 3.11's wait_for returns the event's result
             # when a cancellation meets the wake-up, and the shutdown then waited an interval.
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.next_wait_s()):
+                async with asyncio.timeout(wait_s):
                     await self._changed.wait()
+            if not self._changed.is_set() and self._carrying() \
+                    and loop.time() < self._last_at + self._interval_s + CARRY_GRACE_S:
+                continue  # the long-poll carried it meanwhile
             gap = last + MIN_GAP_S - loop.time()
             if gap > 0:  # changes that come together go in one report
                 await asyncio.sleep(gap)
-            last = loop.time()
+            last = self._last_at = loop.time()
             self._changed.clear()
             if not self._states:
                 continue
-            books = self._books_taken()
-            live_book = self._live_book_taken()
-            read = [dataclasses.replace(await self._with_book(await self._with_figures(r)),
-                                        done=tuple(self._done.get(terminal, ())))
-                    for terminal, r in list(self._states.items())]
-            reports = [_for_console(r, books, live_book) for r in read]
+            read, books, reports = await self._compose()
             try:
                 await self._sink.report_terminals(self._device, reports)
             except (AuthorityUnreachable, AuthorityRefused) as exc:
@@ -607,18 +702,34 @@ class TerminalReporter:
                 log.exception("terminal state report failed")
                 await asyncio.sleep(self._retry_s)
                 continue
-            self._accepted(reports)
-            # positions in either book move the P/L an owner watches (the live book's too,
-            # beside a paper one)
-            self._holding = any((r.figures is not None and r.figures.positions > 0)
-                                or (r.live is not None and r.live.positions_total > 0)
-                                for r in reports)
-            self.sent += 1
-            self._sent_event.set()
-            if books is None and self._books_taken() and any(_paper(r) for r in read):
-                # the first answer said the console keeps books apart: the paper figures
-                # this report went without follow at once, not at the next interval
-                self._changed.set()
+            self._sent_ok(read, books, reports)
+
+    async def _compose(self) -> tuple[list[TerminalReport], bool | None,
+                                      list[TerminalReport]]:
+        """Every terminal's report with what can be read of it now: as read, whether the
+        console keeps books apart, and as the console takes it."""
+        books = self._books_taken()
+        live_book = self._live_book_taken()
+        read = [dataclasses.replace(await self._with_book(await self._with_figures(r)),
+                                    done=tuple(self._done.get(terminal, ())))
+                for terminal, r in list(self._states.items())]
+        return read, books, [_for_console(r, books, live_book) for r in read]
+
+    def _sent_ok(self, read: list[TerminalReport], books: bool | None,
+                 reports: list[TerminalReport]) -> None:
+        """The authority accepted ``reports`` (composed from ``read``, ``books`` as then)."""
+        self._accepted(reports)
+        # positions in either book move the P/L an owner watches (the live book's too,
+        # beside a paper one)
+        self._holding = any((r.figures is not None and r.figures.positions > 0)
+                            or (r.live is not None and r.live.positions_total > 0)
+                            for r in reports)
+        self.sent += 1
+        self._sent_event.set()
+        if books is None and self._books_taken() and any(_paper(r) for r in read):
+            # the first answer said the console keeps books apart: the paper figures
+            # this report went without follow at once, not at the next interval
+            self._changed.set()
 
     def _books_taken(self) -> bool | None:
         """Whether the sink's console keeps a paper book apart (:class:`BooksHint`)."""
@@ -658,11 +769,29 @@ def _word(reason: str) -> str:
     return word[:64]
 
 
+@overload
 async def watch_revocations(source: RevocationSource, device: DeviceInfo,
+                            refresh: Callable[[], Awaitable[object]], *,
+                            wait_s: float = ..., max_backoff_s: float = ...,
+                            sleep: Callable[[float], Awaitable[None]] = ...,
+                            clock: Callable[[], float] = ..., carrier: None = ...) -> None: ...
+
+
+@overload
+async def watch_revocations(source: CarryingSource, device: DeviceInfo,
+                            refresh: Callable[[], Awaitable[object]], *,
+                            wait_s: float = ..., max_backoff_s: float = ...,
+                            sleep: Callable[[float], Awaitable[None]] = ...,
+                            clock: Callable[[], float] = ...,
+                            carrier: ReportCarrier) -> None: ...
+
+
+async def watch_revocations(source: RevocationSource | CarryingSource, device: DeviceInfo,
                             refresh: Callable[[], Awaitable[object]], *,
                             wait_s: float = POLL_WAIT_S, max_backoff_s: float = 30.0,
                             sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                            clock: Callable[[], float] = time.monotonic) -> None:
+                            clock: Callable[[], float] = time.monotonic,
+                            carrier: ReportCarrier | None = None) -> None:
     """Hold the revocation long-poll open; ``refresh`` the records when one arrives.
 
     An unreachable authority is retried with a doubling wait (1 s up to
@@ -674,6 +803,13 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
     same way and revocations would arrive only with the five-minute refresh. One cut alone
     (a console restarting ends every held poll once, each after its own time) changes
     nothing: a fleet would otherwise renew twice as often for an hour after each restart.
+
+    With a ``carrier`` (the reporter; ``source`` then carries reports), a console that takes
+    it has each poll end when the periodic report is due and the next one carry it: one
+    signed call on one connection every report interval, instead of a report on a
+    connection of its own and 0.6 renewals (``docs/performance.md``). A report due sooner
+    than :data:`MIN_POLL_WAIT_S` goes with the poll starting now; a poll that fails hands its
+    report back to the reporter, which sends it itself.
     """
     cursor: int | None = None
     backoff = 1.0
@@ -682,13 +818,28 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
     while True:
         if asked < wait_s and clock() >= full_again_at:
             asked = wait_s
+        this, taken = asked, None
+        if carrier is not None:
+            due = carrier.carry_in()
+            if due is not None and due < MIN_POLL_WAIT_S:
+                taken = await carrier.take()
+                due = carrier.carry_in()
+            if due is not None:  # held until the next one is due
+                this = min(asked, max(MIN_POLL_WAIT_S, due))
         started = clock()
         try:
-            cursor, token_ids = await source.wait_revocations(device, cursor, asked)
+            if taken is None:
+                cursor, token_ids = await source.wait_revocations(device, cursor, this)
+            else:  # (a carrier comes with a source that carries: the overloads)
+                carrying = cast("CarryingSource", source)
+                cursor, token_ids = await carrying.wait_revocations(device, cursor, this,
+                                                                    reports=taken.reports)
         except (AuthorityUnreachable, AuthorityRefused) as exc:
+            if taken is not None and carrier is not None:
+                carrier.carried(taken, ok=False)
             held = clock() - started
             cut = isinstance(exc, AuthorityUnreachable) and cursor is not None \
-                and MIN_POLL_WAIT_S <= held < asked - 1
+                and MIN_POLL_WAIT_S <= held < this - 1
             if cut and last_cut is not None and abs(held - last_cut) <= max(3.0,
                                                                              0.2 * last_cut):
                 asked = max(MIN_POLL_WAIT_S, min(held, last_cut) - 5)
@@ -705,10 +856,14 @@ async def watch_revocations(source: RevocationSource, device: DeviceInfo,
             backoff = min(backoff * 2, max_backoff_s)
             continue
         except Exception:
+            if taken is not None and carrier is not None:
+                carrier.carried(taken, ok=False)
             log.exception("revocation feed failed")
             await sleep(backoff)
             backoff = min(backoff * 2, max_backoff_s)
             continue
+        if taken is not None and carrier is not None:
+            carrier.carried(taken, ok=True)
         backoff, last_cut = 1.0, None
         if token_ids:
             # The feed names every token whose record changed: a revocation, and also a new
