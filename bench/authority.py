@@ -81,7 +81,7 @@ import aiohttp
 import orjson
 
 from bench.alternation import ORDERS, compare, print_comparison, rounds
-from bench.cadence import Cadence, LoopWatch
+from bench.cadence import Cadence, LoopWatch, answered
 from bench.common import percentile
 from bench.consoles import (
     SERVER,
@@ -583,7 +583,8 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
                 "variant": variant.name, "instances": instances, "daemons": n,
                 "seconds": wall, "calls": calls,
                 # the figure a change to the console is judged by (alternation.compare)
-                "console_cpu_us_per_call": _per(cores * wall * 1e6, calls["all"]["calls"]),
+                # (a report a long-poll carried is a call the console answered too)
+                "console_cpu_us_per_call": _per(cores * wall * 1e6, answered(calls)),
                 "client_loop": measured["client_loop"],
                 "client_processes": measured["shares"],
                 "long_polls_held_max": measured["long_polls_held_max"],
@@ -752,6 +753,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="its long-poll's wait (default: the daemon's, 50)")
     parser.add_argument("--keepalive-s", type=float, help="how long its client keeps an idle "
                         "connection (default: the daemon's, 15)")
+    parser.add_argument("--no-carry", action="store_true",
+                        help="every report on its own call, as a daemon before the long-poll "
+                        "carried the periodic one (default: carried to a console that takes "
+                        "it, as the daemon does)")
     parser.add_argument("--variant", action="append", type=Variant.parse, default=None,
                         help="NAME[,tree=PATH][,KEY=VALUE...]: a console to measure "
                              "(repeatable; default: this tree as it is)")
@@ -803,7 +808,7 @@ def _cadence(args: argparse.Namespace) -> Cadence:
                                               ("poll_s", args.poll_s),
                                               ("keepalive_s", args.keepalive_s))
               if value is not None}
-    return Cadence(**chosen)
+    return Cadence(**chosen, carry=not args.no_carry)
 
 
 async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,

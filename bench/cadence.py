@@ -6,15 +6,18 @@ defaults, so it calls the console exactly as ``mtgateway run`` in remote mode do
 * the console client, :class:`~gateway.auth.client.RemoteAuthority` (every call signed with
   the device key, 10 s per call), with an aiohttp session of its own: a real daemon's
   session keeps its connections open for 15 s after a call (aiohttp's default), so a daemon
-  holds its long-poll's connection all the time and a second one for its reports part of the
-  time (the bench reports descriptors per daemon on both sides);
+  holds its long-poll's connection all the time, and a second one for its reports part of the
+  time when they go on their own (the bench reports descriptors per daemon on both sides);
 * the record cache, :class:`~gateway.auth.cache.RecordCache`: a lookup at start (with a
   fresh nonce and box key; the record's signature verified and its ``server_key`` box
   opened), then a refresh of its record every ``[authority] refresh_interval_s`` (300 s);
 * the reporter, :class:`~gateway.auth.reporter.TerminalReporter`: its terminal ``active``
   with account figures and two open positions, every 30 s (retried every 2 s on failure);
 * the revocation watcher, :func:`~gateway.auth.reporter.watch_revocations`: one long-poll
-  held (``POLL_WAIT_S``, 50 s) and renewed, backing off 1 s doubling to 30 s on failure.
+  held (``POLL_WAIT_S``, 50 s) and renewed, backing off 1 s doubling to 30 s on failure; to a
+  console that takes it (``poll_report``), each poll held until the periodic report is due
+  and the next one carrying it, as the daemon's watcher does (``Cadence.carry``; a carried
+  report is timed as ``carried``, a held call, and counted among the calls answered).
 
 A lookup that fails is retried at the pace of the EA's reconnections (a refused handshake:
 250 ms doubling to 5 s, ``MTGW_BACKOFF_*`` in the EA's source), since it is the EA's
@@ -69,7 +72,7 @@ from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, Position, TerminalReport
 
 __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "TimedLink",
-           "ea_backoff_s"]
+           "answered", "ea_backoff_s"]
 
 #: The EA's source, where its reconnection back-off is defined.
 _EA_SESSION: Final = ROOT / "ea_bridge" / "mql" / "MQL5" / "Include" / "MTGateway" / "Session.mqh"
@@ -108,6 +111,10 @@ class Cadence:
     #: last one's connection) was measured and not kept:
     #: ``docs/history/performance-notes.md``, "A record's basis in one read".
     keepalive_s: float = 15.0
+    #: Whether the long-poll carries the periodic report to a console that takes it
+    #: (``poll_report``), as the daemon's watcher does (``--no-carry``: every report on its
+    #: own, as a daemon before it; a console that does not take it gets them so anyway).
+    carry: bool = True
     #: The EA's reconnection back-off (the pace of a failed lookup's retries).
     lookup_backoff_s: tuple[float, float] = field(default_factory=ea_backoff_s)
 
@@ -214,7 +221,9 @@ class Recorder:
         out: dict[str, Any] = {}
         kinds = sorted({c[0] for c in chosen})
         for kind in ["all", *kinds]:
-            ms = [c[2] for c in chosen if not c[3] and (kind == "all" and c[0] != "poll"
+            # "all": the calls answered at once; a held poll's time is its wait, whether it
+            # carried a report ("carried", counted apart) or not
+            ms = [c[2] for c in chosen if not c[3] and (kind == "all" and c[0] not in _HELD
                                                         or c[0] == kind)]
             out[kind] = {"calls": len(ms), "p50_ms": percentile(ms, 50),
                          "p99_ms": percentile(ms, 99), "max_ms": max(ms, default=math.nan)}
@@ -227,6 +236,19 @@ class Recorder:
         out["poll_late_ms"] = {"p50": percentile(late, 50), "p99": percentile(late, 99),
                                "max": max(late, default=math.nan), "polls": len(late)}
         return out
+
+
+#: The kinds of call the console holds (their time is their wait): a long-poll, and one
+#: that carried the daemon's report.
+_HELD: Final = frozenset({"poll", "carried"})
+
+
+def answered(calls: Mapping[str, Any]) -> int:
+    """The calls of a window (:meth:`Recorder.window`) the console answered, a console's CPU
+    a call is read over: every call answered at once, and every report a long-poll carried
+    (its poll's renewal is not counted, as no renewal is)."""
+    carried = calls.get("carried")
+    return int(calls["all"]["calls"]) + (int(carried["calls"]) if carried else 0)
 
 
 def _error(exc: BaseException) -> str:
@@ -284,20 +306,28 @@ class TimedLink:
         return await self._timed("report", self.remote.report_terminals(  # type: ignore[no-any-return]
             device, reports))
 
+    def takes_poll_reports(self) -> bool:
+        """The client's (``reporter.PollReportHint``)."""
+        return self.remote.takes_poll_reports()
+
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
-                               timeout_s: float) -> tuple[int, list[str]]:
+                               timeout_s: float, reports: list[TerminalReport] | None = None
+                               ) -> tuple[int, list[str]]:
         """A long-poll: its first (no cursor, answered at once) is a call like the others;
-        a held one counts apart, with how late it came back past ``timeout_s``."""
+        a held one counts apart, with how late it came back past ``timeout_s``, as
+        ``carried`` when it carried the daemon's report."""
         if cursor is None:
             return await self._timed("poll_start",  # type: ignore[no-any-return]
-                                     self.remote.wait_revocations(device, cursor, timeout_s))
+                                     self.remote.wait_revocations(device, cursor, timeout_s,
+                                                                  reports=reports))
         recorder = self._recorder
         recorder.polls_held += 1
         recorder.polls_held_max = max(recorder.polls_held_max, recorder.polls_held)
         started = time.perf_counter()
         try:
-            answer = await self._timed("poll", self.remote.wait_revocations(
-                device, cursor, timeout_s))
+            answer = await self._timed("poll" if reports is None else "carried",
+                                       self.remote.wait_revocations(device, cursor, timeout_s,
+                                                                    reports=reports))
         finally:
             recorder.polls_held -= 1
         if not answer[1]:
@@ -388,7 +418,11 @@ class SimulatedDaemon:
             self.reporter.run(),
             watch_revocations(self.link, self.device, self.cache.refresh_once,
                               wait_s=self._cadence.poll_s,
-                              max_backoff_s=self._cadence.poll_backoff_max_s),
+                              max_backoff_s=self._cadence.poll_backoff_max_s,
+                              carrier=self.reporter) if self._cadence.carry
+            else watch_revocations(self.link, self.device, self.cache.refresh_once,
+                                   wait_s=self._cadence.poll_s,
+                                   max_backoff_s=self._cadence.poll_backoff_max_s),
             self._refresh())
 
     async def _look_up(self) -> None:

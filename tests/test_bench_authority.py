@@ -189,8 +189,21 @@ def test_a_steady_window_leaves_the_daemons_starts_out(tmp_path: Path) -> None:
     assert calls["failures"] == {} and row["stopped"] == "", row
     assert "lookup" not in calls or calls["lookup"]["calls"] == 0, calls
     assert "poll_start" not in calls or calls["poll_start"]["calls"] == 0, calls
-    assert calls["report"]["calls"] > 0
+    # the periodic reports ride the long-polls: carried, and counted as calls answered
+    assert calls["carried"]["calls"] > 0
     assert row["console_cpu_us_per_call"] > 0
+
+
+@pytest.mark.timeout(300)
+def test_without_carrying_every_report_goes_on_its_own(tmp_path: Path) -> None:
+    """``--no-carry``: the simulated daemons report as a daemon before the long-poll carried
+    the periodic report did (and as every daemon does to a console that does not take it)."""
+    results = _bench(tmp_path, "--mode", "cadence", "--steps", "3", "--window", "1.5",
+                     "--p99-limit-ms", "60000", "--steady", "--no-carry", *FAST)
+    calls = results["cadence"][0]["calls"]
+    assert calls["failures"] == {} and calls["report"]["calls"] > 0, calls
+    assert "carried" not in calls, calls
+    assert results["meta"]["cadence"]["carry"] is False
 
 
 @pytest.mark.timeout(300)
@@ -295,9 +308,11 @@ def test_a_cadence_comparison_runs_the_variants_balanced_and_compares_them(
     assert [r["variant"] for r in rows] == ["a", "b", "b", "a"]
     assert results["meta"]["order"] == "balanced" and results["meta"]["repeat"] == 2
     for row in rows:
+        # the calls answered at once and the reports the long-polls carried
         cores, calls = row["console_cores_busy"], row["calls"]["all"]["calls"]
+        carried = row["calls"].get("carried", {}).get("calls", 0)
         assert calls > 0 and row["console_cpu_us_per_call"] == pytest.approx(
-            cores * row["seconds"] * 1e6 / calls), row
+            cores * row["seconds"] * 1e6 / (calls + carried)), row
     compared = results["compared"]
     assert [(c["variant"], len(c["runs"])) for c in compared] == [("a", 2), ("b", 2)]
     assert compared[0]["ratio"] == 1.0

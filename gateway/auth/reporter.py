@@ -344,6 +344,10 @@ class ReportCarrier(Protocol):
     """What the revocation watcher asks of the reporter to carry its periodic report
     (:class:`TerminalReporter`)."""
 
+    def carrying(self, on: bool) -> None:
+        """A watcher starts (``on``) or stops carrying the periodic report."""
+        ...
+
     def carry_in(self) -> float | None:
         """Seconds until the periodic report is due; None while the poll cannot carry it."""
         ...
@@ -420,6 +424,9 @@ class TerminalReporter:
         self._changed = asyncio.Event()
         #: The loop's time of the last report sent, or given to the long-poll to carry.
         self._last_at = -math.inf
+        #: How many watchers carry the periodic report (``watch_revocations``' carrier):
+        #: while none does, every report goes on its own.
+        self._carriers = 0
         #: Bumped after each report the authority accepted (tests wait on it).
         self.sent = 0
         self._sent_event = asyncio.Event()
@@ -629,13 +636,21 @@ class TerminalReporter:
             return self._live_interval_s
         return self._interval_s
 
+    def carrying(self, on: bool) -> None:
+        """A watcher starts (``on``) or stops carrying the periodic report on its long-poll
+        (``watch_revocations``, from its start to its end)."""
+        # (the reporter's timer follows at its next wake-up: a report at most
+        # CARRY_GRACE_S late when the last watcher stops)
+        self._carriers += 1 if on else -1
+
     def _carrying(self) -> bool:
-        """Whether the long-poll carries the periodic report: its console takes it, there is
-        something to report, and no owner watches live (whose reports come every few
-        seconds, on their own)."""
+        """Whether the long-poll carries the periodic report: a watcher carries it, its
+        console takes it, there is something to report, and no owner watches live (whose
+        reports come every few seconds, on their own)."""
         sink = self._sink
-        return (isinstance(sink, PollReportHint) and sink.takes_poll_reports()
-                and bool(self._states) and self.next_wait_s() >= self._interval_s)
+        return (self._carriers > 0 and isinstance(sink, PollReportHint)
+                and sink.takes_poll_reports() and bool(self._states)
+                and self.next_wait_s() >= self._interval_s)
 
     def carry_in(self) -> float | None:
         """Seconds until the periodic report is due (``interval_s`` after the last report
@@ -811,6 +826,21 @@ async def watch_revocations(source: RevocationSource | CarryingSource, device: D
     than :data:`MIN_POLL_WAIT_S` goes with the poll starting now; a poll that fails hands its
     report back to the reporter, which sends it itself.
     """
+    if carrier is None:
+        await _watch(source, device, refresh, wait_s, max_backoff_s, sleep, clock, None)
+        return
+    carrier.carrying(True)
+    try:
+        await _watch(source, device, refresh, wait_s, max_backoff_s, sleep, clock, carrier)
+    finally:
+        carrier.carrying(False)
+
+
+async def _watch(source: RevocationSource | CarryingSource, device: DeviceInfo,
+                 refresh: Callable[[], Awaitable[object]], wait_s: float, max_backoff_s: float,
+                 sleep: Callable[[float], Awaitable[None]], clock: Callable[[], float],
+                 carrier: ReportCarrier | None) -> None:
+    """:func:`watch_revocations`' loop."""
     cursor: int | None = None
     backoff = 1.0
     asked, full_again_at = wait_s, 0.0

@@ -23,13 +23,17 @@ from tests.reporterkit import OWNER, TERMINAL, WAIT_S, Embedded, Noted, embedded
 INTERVAL_S, POLL_S = 0.2, 0.5
 
 
-class FailingCarrier(Noted):
-    """A sink whose console says it takes the report on the long-poll, and whose polls
-    fail whenever they carry one (a connection cut under them); the others are the embedded
-    authority's own."""
+class TakesPollReports(Noted):
+    """A sink whose console says it takes the report on the long-poll."""
 
     def takes_poll_reports(self) -> bool:
         return True
+
+
+class FailingCarrier(TakesPollReports):
+    """A sink whose console says it takes the report on the long-poll, and whose polls
+    fail whenever they carry one (a connection cut under them); the others are the embedded
+    authority's own."""
 
     async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
                                timeout_s: float, reports: list[TerminalReport] | None = None
@@ -90,3 +94,22 @@ async def test_a_report_whose_poll_fails_is_sent_on_its_own(tmp_path: Path) -> N
             await reporter.wait_sent(reporter.sent + 1)
     assert len(sink.sent) > carried_at, (sink.sent, sink.carried)
     assert await _stored(world.authority) == [(TERMINAL.login, "active")]
+
+
+async def test_with_no_watcher_carrying_the_reporter_sends_each_report_itself(
+        tmp_path: Path) -> None:
+    """A console that takes the report on the poll is not a poll that carries it: with no
+    watcher carrying, every periodic report goes on its own, at the interval (not
+    :data:`~gateway.auth.reporter.CARRY_GRACE_S` past it, waiting for a poll)."""
+    world = await embedded(tmp_path)
+    sink = TakesPollReports(world.link)
+    reporter = TerminalReporter(sink, world.device, interval_s=INTERVAL_S)
+    task = asyncio.create_task(reporter.run())
+    try:
+        session_up(reporter, world.token, world.token_id)
+        async with asyncio.timeout(WAIT_S):
+            await reporter.wait_sent(4)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(sink.sent) >= 4 and sink.carried == []
