@@ -56,7 +56,8 @@ from bench.consoles import SERVER, Provisioned, daemon_address
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
-from gateway.auth.reporter import POLL_WAIT_S, TerminalReporter, watch_revocations
+from gateway.auth.reporter import TerminalReporter
+from gateway.auth.watcher import POLL_WAIT_S, watch_revocations
 from gateway.config import AuthorityConfig
 from gateway.errors import Unauthorized, Unavailable
 from mtgateway_base.wire.api import (

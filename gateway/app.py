@@ -44,9 +44,9 @@ from .auth.reporter import (
     account_figures,
     open_positions,
     symbol_digits,
-    watch_revocations,
 )
 from .auth.secretstore import SecretStore
+from .auth.watcher import watch_revocations
 from .candles import CandleDesk
 from .config import GatewayConfig
 from .edge import http_rpc

@@ -20,7 +20,8 @@ from contextlib import asynccontextmanager
 
 from ea_bridge import TerminalId
 from gateway.auth.client import RemoteAuthority
-from gateway.auth.reporter import TerminalReporter, watch_revocations
+from gateway.auth.reporter import TerminalReporter
+from gateway.auth.watcher import watch_revocations
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.reports import AccountFigures
 from mtgateway_console.appkeys import AUTHORITY

@@ -45,7 +45,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.auth.cache import RecordCache
 from gateway.auth.client import RemoteAuthority
-from gateway.auth.reporter import TerminalReporter, watch_revocations
+from gateway.auth.reporter import TerminalReporter
+from gateway.auth.watcher import watch_revocations
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.api import (

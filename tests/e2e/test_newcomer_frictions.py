@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, TerminalRefused
 from gateway.auth.local import SelfApprovingAuthority
-from gateway.auth.reporter import watch_revocations
+from gateway.auth.watcher import watch_revocations
 from mtgateway_base.wire.proofs import DeviceInfo, device_info
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import AccountRegistration, Authority

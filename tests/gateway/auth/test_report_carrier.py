@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from gateway.auth.reporter import TerminalReporter, watch_revocations
+from gateway.auth.reporter import TerminalReporter
+from gateway.auth.watcher import watch_revocations
 from mtgateway_base.wire.api import AuthorityUnreachable, DeviceInfo
 from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.service import Authority

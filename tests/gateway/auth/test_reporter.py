@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ea_bridge import AuthRefused, Hello, SessionInfo, TerminalId
 from gateway.auth.client import RemoteAuthority
 from gateway.auth.local import SelfApprovingAuthority
-from gateway.auth.reporter import TerminalReporter, watch_revocations
+from gateway.auth.reporter import TerminalReporter
+from gateway.auth.watcher import watch_revocations
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_console.mailer import RecordingMailer

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.auth.reporter import (
+from gateway.auth.watcher import (
     MIN_POLL_WAIT_S,
     POLL_WAIT_S,
     SHORTENED_FOR_S,
