@@ -307,7 +307,7 @@ class TimedLink:
         return await self._timed("report", self.remote.report_terminals(  # type: ignore[no-any-return]
             device, reports))
 
-    def takes_poll_reports(self) -> bool:
+    def takes_poll_reports(self) -> bool | None:
         """The client's (``reporter.PollReportHint``)."""
         return self.remote.takes_poll_reports()
 

@@ -287,9 +287,12 @@ class RemoteAuthority:
         LiveBookHint``): its last answer named ``live_book`` among the fields it takes."""
         return "live_book" in (self._takes or ())
 
-    def takes_poll_reports(self) -> bool:
+    def takes_poll_reports(self) -> bool | None:
         """Whether the console takes the periodic report on the revocation long-poll
-        (``reporter.PollReportHint``): its last report answer named ``poll_report``."""
+        (``reporter.PollReportHint``): its last report answer named ``poll_report``; None
+        before any report was answered."""
+        if not self._answered:
+            return None
         return "poll_report" in (self._takes or ())
 
     def live_wanted(self) -> bool:

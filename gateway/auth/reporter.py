@@ -290,8 +290,9 @@ class PollReportHint(Protocol):
     (``client.RemoteAuthority``: its answers' ``takes`` name ``poll_report``). A sink without
     it is reported to on its own calls only."""
 
-    def takes_poll_reports(self) -> bool:
-        """True: the long-poll may carry the periodic report."""
+    def takes_poll_reports(self) -> bool | None:
+        """True: the long-poll may carry the periodic report; False: it may not; None: not
+        known yet (no report answered)."""
         ...
 
 
@@ -577,22 +578,28 @@ class TerminalReporter:
         # CARRY_GRACE_S late when the last watcher stops)
         self._carriers += 1 if on else -1
 
-    def _carrying(self) -> bool:
-        """Whether the long-poll carries the periodic report: a watcher carries it, its
-        console takes it, there is something to report, and no owner watches live (whose
-        reports come every few seconds, on their own)."""
-        sink = self._sink
-        return (self._carriers > 0 and isinstance(sink, PollReportHint)
-                and sink.takes_poll_reports() and bool(self._states)
-                and self.next_wait_s() >= self._interval_s)
-
-    def carry_in(self) -> float | None:
+    def carry_in(self) -> tuple[float, bool] | None:
         """Seconds until the periodic report is due (``interval_s`` after the last report
-        sent or carried), for the revocation long-poll to carry it then; None while it
-        cannot (:meth:`_carrying`): the reporter sends it then."""
-        if not self._carrying():
+        sent or carried) and whether the revocation long-poll may carry it then: not yet
+        while its console has not said whether it takes it (the poll then ends when the
+        report is due, so the next one can carry the one after). None when the poll has
+        nothing to do with the reports: no watcher carries them, the console does not take
+        them, nothing is reported, or an owner watches live (whose reports come every few
+        seconds, on their own)."""
+        sink = self._sink
+        if self._carriers <= 0 or not isinstance(sink, PollReportHint) or not self._states \
+                or self.next_wait_s() < self._interval_s:
             return None
-        return max(0.0, self._last_at + self._interval_s - asyncio.get_running_loop().time())
+        takes = sink.takes_poll_reports()
+        if takes is False:
+            return None
+        due = self._last_at + self._interval_s - asyncio.get_running_loop().time()
+        return max(0.0, due), takes is True
+
+    def _carrying(self) -> bool:
+        """Whether the long-poll carries the periodic report now (:meth:`carry_in`)."""
+        due = self.carry_in()
+        return due is not None and due[1]
 
     async def take(self) -> Carried | None:
         """The periodic report, composed now for the long-poll to carry (None: nothing to

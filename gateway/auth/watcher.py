@@ -88,8 +88,9 @@ class ReportCarrier(Protocol):
         """A watcher starts (``on``) or stops carrying the periodic report."""
         ...
 
-    def carry_in(self) -> float | None:
-        """Seconds until the periodic report is due; None while the poll cannot carry it."""
+    def carry_in(self) -> tuple[float, bool] | None:
+        """Seconds until the periodic report is due, and whether the poll may carry it (not
+        while its console has not said); None when the poll has nothing to do with it."""
         ...
 
     async def take(self) -> Carried | None:
@@ -168,11 +169,12 @@ async def _watch(source: RevocationSource | CarryingSource, device: DeviceInfo,
         this, taken = asked, None
         if carrier is not None:
             due = carrier.carry_in()
-            if due is not None and due < MIN_POLL_WAIT_S:
+            if due is not None and due[1] and due[0] < MIN_POLL_WAIT_S:
                 taken = await carrier.take()
                 due = carrier.carry_in()
-            if due is not None:  # held until the next one is due
-                this = min(asked, max(MIN_POLL_WAIT_S, due))
+            if due is not None:  # held until the next one is due (to carry it, or the one
+                # after once the console has said it takes them)
+                this = min(asked, max(MIN_POLL_WAIT_S, due[0]))
         started = clock()
         try:
             if taken is None:

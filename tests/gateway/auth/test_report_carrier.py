@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from gateway.auth.reporter import TerminalReporter
-from gateway.auth.watcher import watch_revocations
+from gateway.auth.reporter import ReportSink, TerminalReporter
+from gateway.auth.watcher import MIN_POLL_WAIT_S, watch_revocations
 from mtgateway_base.wire.api import AuthorityUnreachable, DeviceInfo
 from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_console.service import Authority
@@ -27,7 +27,7 @@ INTERVAL_S, POLL_S = 0.2, 0.5
 class TakesPollReports(Noted):
     """A sink whose console says it takes the report on the long-poll."""
 
-    def takes_poll_reports(self) -> bool:
+    def takes_poll_reports(self) -> bool | None:
         return True
 
 
@@ -114,3 +114,53 @@ async def test_with_no_watcher_carrying_the_reporter_sends_each_report_itself(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(sink.sent) >= 4 and sink.carried == []
+
+
+class Undecided(Noted):
+    """A sink whose console has not said yet whether it takes the report on the poll (no
+    report answered), noting the wait each held poll asks."""
+
+    def __init__(self, inner: ReportSink) -> None:
+        super().__init__(inner)
+        self.asked: list[float] = []
+        self.polled = asyncio.Event()
+
+    def takes_poll_reports(self) -> bool | None:
+        return None
+
+    async def wait_revocations(self, device: DeviceInfo, cursor: int | None,
+                               timeout_s: float, reports: list[TerminalReport] | None = None
+                               ) -> tuple[int, list[str]]:
+        assert reports is None  # nothing is carried to a console that has not said
+        if cursor is not None:
+            self.asked.append(timeout_s)
+            self.polled.set()
+        return await super().wait_revocations(device, cursor, timeout_s)
+
+
+async def test_until_the_console_says_a_poll_ends_when_the_report_is_due(
+        tmp_path: Path) -> None:
+    """Before the console has said whether it takes the report on the poll, a poll asks to
+    be held only until the periodic report is due (30 s; at least ``MIN_POLL_WAIT_S``), not
+    the full 50 s: the poll after it can carry the next report once the console has said,
+    rather than leaving the reporter to send it on its own."""
+    world = await embedded(tmp_path)
+    sink = Undecided(world.link)
+    reporter = TerminalReporter(sink, world.device, interval_s=30)
+
+    async def refresh() -> None:
+        raise AssertionError("nothing was revoked")
+
+    tasks = [asyncio.create_task(reporter.run()),
+             asyncio.create_task(watch_revocations(sink, world.device, refresh, wait_s=50,
+                                                   carrier=reporter))]
+    try:
+        session_up(reporter, world.token, world.token_id)
+        async with asyncio.timeout(WAIT_S):
+            await sink.polled.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    assert MIN_POLL_WAIT_S <= sink.asked[0] <= 30, sink.asked
+    assert sink.carried == []
