@@ -507,6 +507,10 @@ class CadenceRun:
     #: Measure each step from the end of its spread (its daemons' starts left out: a fleet's
     #: steady hosting cost), not from its start.
     steady: bool = False
+    #: With ``steady``, how long the fleet runs after its spread before the window: a
+    #: daemon's first polls are held only until its first periodic report is due, until its
+    #: console has said it takes the report on them (``gateway/auth/watcher.py``).
+    settle_s: float = 0.0
 
     def shares(self, setup: _Setup) -> FleetShares:
         """The fleet of ``setup``'s daemons, split as this run says."""
@@ -568,6 +572,7 @@ async def run_cadence(server: PostgresServer, tmp: Path, variant: Variant,
             await fleet.mark("main")
             await fleet.grow("main", n, how.spread_s)
             if how.steady:  # the window alone: the step's starts (lookups, first polls) left out
+                await asyncio.sleep(how.settle_s)
                 began, cpu_before = time.monotonic(), setup.stats()
                 client_before = await fleet.stats()
             await asyncio.sleep(how.window_s)
@@ -706,6 +711,13 @@ def _at_least_one(text: str) -> int:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:  # (NaN too)
+        raise argparse.ArgumentTypeError(f"{text}: seconds, at least 0")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.authority", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -741,6 +753,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--steady", action="store_true",
                         help="cadence: measure each step's window alone, after its spread "
                              "(the daemons' starts, a lookup and a first poll each, left out)")
+    parser.add_argument("--settle", type=_seconds, default=0.0,
+                        help="cadence, with --steady: seconds the step's fleet runs after its "
+                             "spread before its window (a daemon's first polls are held only "
+                             "until its first periodic report is due; default 0)")
     parser.add_argument("--p99-limit-ms", type=float, default=250.0)
     parser.add_argument("--down", type=float, default=5.0,
                         help="storm: seconds the consoles stay down (default 5)")
@@ -818,7 +834,8 @@ async def _run_open(args: argparse.Namespace, server: PostgresServer, tmp: Path,
                      args.window, args.p99_limit_ms,
                      spread_addresses=not args.one_address and sys.platform == "linux",
                      console_cpus=tuple(tuple(c) for c in _console_cpus(args)),
-                     client_processes=args.processes, steady=args.steady)
+                     client_processes=args.processes, steady=args.steady,
+                     settle_s=args.settle)
     instances = args.instances or [1]
     out: dict[str, list[dict[str, Any]]] = {"cadence": [], "storm": []}
     for round_, ordered in enumerate(rounds(variants, args.repeat, args.order)):
@@ -853,7 +870,10 @@ def _no_collector_pauses() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.authority``."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.settle and not args.steady:
+        parser.error("--settle measures a --steady window later: give both")
     _no_collector_pauses()
     variants = args.variant or [Variant("this")]
     if args.client_cpus:
@@ -875,7 +895,7 @@ def main(argv: list[str] | None = None) -> int:
                             "calls_per_s_per_daemon": _cadence(args).calls_per_s(),
                             "cpus": os.cpu_count(), "open_files": [soft, hard],
                             "client_processes": args.processes,
-                            "steady": args.steady}
+                            "steady": args.steady, "settle_s": args.settle}
     results: dict[str, Any] = {"meta": meta}
     with PostgresServer() as server, tempfile.TemporaryDirectory() as tmp:
         if args.mode == "closed":

@@ -182,8 +182,8 @@ def test_a_steady_window_leaves_the_daemons_starts_out(tmp_path: Path) -> None:
     and first polls (a start's cost, paid once a daemon) are not in its calls or its CPU;
     their reports and refreshes are."""
     results = _bench(tmp_path, "--mode", "cadence", "--steps", "3", "--window", "1.5",
-                     "--p99-limit-ms", "60000", "--steady", *FAST)
-    assert results["meta"]["steady"] is True
+                     "--p99-limit-ms", "60000", "--steady", "--settle", "0.5", *FAST)
+    assert results["meta"]["steady"] is True and results["meta"]["settle_s"] == 0.5
     [row] = results["cadence"]
     calls = row["calls"]
     assert calls["failures"] == {} and row["stopped"] == "", row
@@ -317,3 +317,16 @@ def test_a_cadence_comparison_runs_the_variants_balanced_and_compares_them(
     assert [(c["variant"], len(c["runs"])) for c in compared] == [("a", 2), ("b", 2)]
     assert compared[0]["ratio"] == 1.0
     assert compared[1]["ratio"] == pytest.approx(compared[1]["median"] / compared[0]["median"])
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--settle", "5"], "--settle measures a --steady window later: give both"),
+    (["--steady", "--settle", "-1"], "-1: seconds, at least 0"),
+])
+def test_a_settle_without_a_steady_window_or_below_zero_is_refused(
+        args: list[str], said: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.authority import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--mode", "cadence", *args])
+    assert ended.value.code == 2 and said in capsys.readouterr().err
