@@ -27,8 +27,8 @@ NEW_CONNECTION = "/v1/terminals/report, a new connection"
 #: the connection's own work was cut), and a margin (``docs/performance.md``).
 CONNECTION_CEILING = 228
 #: The row of a revocation long-poll carrying the report (``bench.callwork.CARRIED``): a
-#: device call, held to :data:`CEILING` on the loop (194.7 counted, 2026-11-29), and on the
-#: workers to its one transaction's count (190.7) and a tenth more.
+#: device call, held to :data:`CEILING` on the loop (195.2 counted, 2026-11-29), and on the
+#: workers to its one transaction's count (191.2) and a tenth more.
 CARRIED = "/v1/device/revocations, carrying the report"
 CARRIED_WORKER_CEILING = 210
 
