@@ -28,9 +28,11 @@ CALLS = 30
 #: that period: each is sent as soon as a tick arrives, and with coarse timeouts the chart's
 #: ticks go out from OnTick, in the gap between two passes, so a call lands in that gap more
 #: often than its share of the period. Measured (2 vCPU): 18 to 30 of 30 quiet over 20 runs,
-#: 20 in a clean-clone CI run on a shared machine, 5 to 9 with both cores taken by other
-#: processes. The EA before spaced calls were served: 0; TickFirst: 0 (NOT_WAITING_AT_MOST).
-FOUND_WAITING = 15
+#: 20 and 14 in clean-clone CI runs on a shared machine (the suite's other worker busy beside
+#: it), 5 to 9 with both cores taken by other processes. The EA before spaced calls were
+#: served: 0; TickFirst: at most NOT_WAITING_AT_MOST. So the bound is a third of the calls:
+#: above what TickFirst and the EA before find, below what the suite's busy worker leaves.
+FOUND_WAITING = 10
 #: TickFirst=true leaves the socket while ticks flow: at most this many of CALLS are found.
 NOT_WAITING_AT_MOST = 6
 #: The same with socket timeouts that end between clock ticks: the wait is then slices of 2 ms
