@@ -80,6 +80,11 @@ REFRESH = 2
 REPORT_ROUND_TRIPS = 2
 #: A renewal: the replay row with its read, then ``COMMIT`` (it was four).
 RENEWAL_ROUND_TRIPS = 2
+#: A renewal that carries the daemon's report (``Terminals.report_and_wait``): ``BEGIN``, the
+#: replay row, the feed's read and the report's lookup in one, the report's writes and
+#: ``COMMIT`` in the other. It was three: the feed's read went after the report's writes,
+#: in a batch of its own.
+CARRIED_ROUND_TRIPS = 2
 #: A lookup or a refresh: ``BEGIN``, the replay row and the basis's two reads in one, the
 #: writes and ``COMMIT`` in the other (a lookup was nine or ten, a refresh eight; then six,
 #: one per read).
@@ -195,6 +200,52 @@ async def test_a_steady_report_and_a_renewal_take_few_statements(
         [book] = (await authority.terminals.books_of(OWNER)).values()
         assert book.as_of == pytest.approx(T0 + 90.05)
         assert await authority.terminals.verified(OWNER) == {(LOGIN, SERVER): T0}
+    finally:
+        await authority.close()
+
+
+async def test_a_renewal_carrying_the_report_is_two_round_trips_and_answers_the_feed(
+        authority: Authority, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    """A long-poll that carries its daemon's report reads the feed with the report's lookup,
+    so it waits for the server twice (its reads, then its writes with ``COMMIT``), whether
+    the feed has a row for the device or not; what it answers and stores is unchanged: the
+    row past its cursor, the report's state and its equity point; a copy is refused."""
+    clock: FakeClock = authority.test_clock  # type: ignore[attr-defined]
+    token = await authority.tokens.issue(OWNER, LOGIN, SERVER)
+    other = await authority.tokens.issue(OWNER, LOGIN + 1, SERVER)
+    device = device_info(Ed25519PrivateKey.generate())
+    await authority.approvals.approve_local(device)
+    assert await authority.report_terminals(device, [_report(token.token_id, 10010.0,
+                                                             clock.now)]) == 1
+    head, _ = await authority.wait_revocations(device, None, 0)
+    statements = Statements(monkeypatch, tmp_path / "wire")
+    try:
+        clock.now = T0 + 30
+        statements.clear()
+        claim = _claim(authority, clock.now)
+        assert await authority.report_and_wait(
+            device, [_report(token.token_id, 10011.0, clock.now)], head, 0, "10.0.0.1",
+            claim) == (head, [], 1)
+        if authority.store.database.postgres:
+            assert statements.round_trips_of_claimed() == CARRIED_ROUND_TRIPS
+        with pytest.raises(ProofRejected):  # the same proof again
+            await authority.report_and_wait(
+                device, [_report(token.token_id, 10099.0, clock.now)], head, 0, "", claim)
+
+        assert await authority.tokens.revoke(OWNER, other.token_id)  # a row for its owner
+        clock.now = T0 + 60
+        statements.clear()
+        cursor, token_ids, stored = await authority.report_and_wait(
+            device, [_report(token.token_id, 10012.0, clock.now)], head, 0, "10.0.0.1",
+            _claim(authority, clock.now))
+        assert (cursor, token_ids, stored) == (head + 1, [other.token_id], 1)
+        if authority.store.database.postgres:
+            assert statements.round_trips_of_claimed() == CARRIED_ROUND_TRIPS
+
+        [series] = (await authority.terminals.history_of(OWNER)).values()
+        assert [(p.at, p.equity) for p in series] == [(T0, 10010.0), (T0 + 30, 10011.0),
+                                                      (T0 + 60, 10012.0)]
     finally:
         await authority.close()
 

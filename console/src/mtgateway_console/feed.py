@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Final
+from typing import Any, Final
 
 from mtgateway_base.fairshare import server_work
 
@@ -268,12 +268,24 @@ def _head(tx: Tx) -> int:
 def _look(tx: Tx, device_id: str, cursor: int | None,
           first: Callable[[Tx], None] | None = None) -> tuple[int, list[str]]:
     """The head, and this device's rows past ``cursor`` when it is one of this database's
-    (not ``None``, not beyond the head): a new poll's one read, after ``first``."""
+    (not ``None``, not beyond the head): a new poll's one read, with ``first``'s statements.
+
+    On PostgreSQL the read is queued before ``first`` runs, so it travels with ``first``'s
+    own first read (a carried report's: ``Terminals.report_and_wait``) instead of in a
+    batch of its own after the report's writes: a carried report is two round trips, its
+    reads then its writes with ``COMMIT``, not three. Nothing ``first`` writes is in
+    these rows (the revocations are written by other transactions), so the order changes
+    no answer. On SQLite a statement runs when it is given, so the rows are read at once,
+    before ``first``'s statements."""
+    if cursor is None:
+        if first is not None:
+            first(tx)
+        return _head(tx), []
+    rows = tx.execute(_ROWS, (cursor, device_id, device_id))
+    found = None if tx.postgres else rows.fetchall()
     if first is not None:
         first(tx)
-    if cursor is None:
-        return _head(tx), []
-    head, token_ids = _rows(tx, device_id, cursor)
+    head, token_ids = _found(rows.fetchall() if found is None else found)
     if cursor > head:
         return head, []
     return head, token_ids
@@ -299,15 +311,23 @@ def _since(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
     return max(head, cursor), token_ids
 
 
+#: The head, and the token ids (``""``: a device revocation) of the rows past a cursor up to
+#: it that concern a device (its own, or its owners'), oldest first: one statement, because
+#: every connected daemon's renewal reads them. The head stands alone in a row of its own
+#: when no row matches (a seq that is NULL): an outer join of the head to the rows.
+_ROWS: Final = (
+    "SELECT h.head, r.seq, COALESCE(r.token_id, '') FROM "
+    "(SELECT COALESCE(MAX(seq), 0) AS head FROM revocations) h "
+    "LEFT JOIN revocations r ON r.seq > ? AND r.seq <= h.head AND (r.device_id = ? OR "
+    "r.owner_email IN (SELECT owner_email FROM approvals WHERE device_id = ?)) "
+    "ORDER BY r.seq")
+
+
 def _rows(tx: Tx, device_id: str, cursor: int) -> tuple[int, list[str]]:
-    """The head, and the token ids (``""``: a device revocation) of the rows past ``cursor``
-    up to it that concern the device (its own, or its owners'), oldest first: one statement,
-    because every connected daemon's renewal reads them. The head stands alone in a row of
-    its own when no row matches (a seq that is NULL): an outer join of the head to the rows."""
-    found = tx.query(
-        "SELECT h.head, r.seq, COALESCE(r.token_id, '') FROM "
-        "(SELECT COALESCE(MAX(seq), 0) AS head FROM revocations) h "
-        "LEFT JOIN revocations r ON r.seq > ? AND r.seq <= h.head AND (r.device_id = ? OR "
-        "r.owner_email IN (SELECT owner_email FROM approvals WHERE device_id = ?)) "
-        "ORDER BY r.seq", (cursor, device_id, device_id))
-    return int(found[0][0]), [str(r[2]) for r in found if r[1] is not None]
+    """:data:`_ROWS` for ``device_id`` past ``cursor``, read now."""
+    return _found(tx.query(_ROWS, (cursor, device_id, device_id)))
+
+
+def _found(rows: list[Any]) -> tuple[int, list[str]]:
+    """:data:`_ROWS`' answer: the head, and the token ids named."""
+    return int(rows[0][0]), [str(r[2]) for r in rows if r[1] is not None]

@@ -82,8 +82,10 @@ DEVICE_CALLS: Final = frozenset({
 _TARGETS: Final = frozenset((method.encode(), path.encode()) for method, path in DEVICE_CALLS)
 #: How many Host values the Host rule's answers are remembered for.
 _HOSTS_REMEMBERED: Final = 4096
-#: A header block's fields, as the edge's assembly reads them (``mtgateway_base.httpedge``).
-_FIELDS: Final = re.compile(r"\r\n([^:\r\n]*):[ \t]*([^\r\n]*?)[ \t]*(?=\r\n)")
+#: A header block's fields, as the edge's assembly reads them (``mtgateway_base.httpassembly``'s
+#: ``_VALUES``: a value the longest run of its line that ends in neither a space nor a tab,
+#: not a lazy match, which tried the rest of the pattern after every byte).
+_FIELDS: Final = re.compile(r"\r\n([^:\r\n]*):[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*(?=\r\n)")
 #: What a route's handler is.
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: An answer to bytes that are not HTTP, in the console's shape.
