@@ -148,9 +148,10 @@ class Terminals:
                               claim: ProofClaim | None = None) -> tuple[int, list[str], int]:
         """A long-poll that carries its daemon's report (``TAKES``' ``poll_report``): the
         report stored as :meth:`report` stores it, in the poll's first transaction (with the
-        proof's replay row, before the feed's read), then the poll held as
-        :meth:`wait_revocations` holds it. One transaction where a report and a renewal were
-        two: the next cursor, the token ids, and how many states were stored.
+        proof's replay row; the feed's read travels with the report's lookup: two round
+        trips, ``feed._look``), then the poll held as :meth:`wait_revocations` holds it. One
+        transaction where a report and a renewal were two: the next cursor, the token ids,
+        and how many states were stored.
 
         Raises:
             ProofRejected: the claim's proof was seen before (nothing is stored or held).
