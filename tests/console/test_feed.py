@@ -7,6 +7,7 @@ LISTEN connection that was cut reconnects and makes every waiter look again."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from pathlib import Path
 
@@ -207,3 +208,43 @@ def _approve(tx: Tx, store: AuthorityStore, owner: str, device_id: str) -> None:
     approval_rows.save_approval(tx, Approval(approval_id=f"apr_{device_id[:12]}", owner_email=owner,
                                      device_id=device_id, status="approved", created_at=0,
                                      approved_at=0))
+
+
+async def test_held_polls_run_out_together_on_the_grid(tmp_path: Path) -> None:
+    """A poll of a second or more whose time runs out ends on the next multiple of the grid
+    of the loop's clock, never before its time: two asked to wait different times that
+    fall in one cell of the grid end in one pass of the loop (a fleet's polls share the
+    console's wake-ups), and a short wait ends when asked, off the grid."""
+    authority = await Authority.open(tmp_path, RecordingMailer())
+    grid = 1.0
+    feed = RevocationFeed(authority.store.database, end_grid_s=grid)
+    loop = asyncio.get_running_loop()
+    try:
+        await authority.owners.create(OWNER, PASSWORD)
+        first, second, short = (device_info(Ed25519PrivateKey.generate()) for _ in range(3))
+        for device in (first, second, short):
+            await authority.approvals.approve_local(device)
+        head, _ = await feed.wait(first.device_id, None, 0)
+        ended: dict[str, float] = {}
+
+        async def poll(device_id: str, wait_s: float) -> tuple[int, list[str]]:
+            answer = await feed.wait(device_id, head, wait_s)
+            ended[device_id] = loop.time()
+            return answer
+
+        began = loop.time()
+        cell_end = math.ceil((began + 1.0) / grid) * grid
+        if cell_end - began < 1.5:
+            cell_end += grid  # 1.5-2.5 s away: room for two waits of a second or more in it
+        # two waits 0.4 s apart, both ending in the cell before ``cell_end``
+        sooner, later = cell_end - began - 0.45, cell_end - began - 0.05
+        answers = await asyncio.gather(poll(first.device_id, sooner),
+                                       poll(second.device_id, later),
+                                       poll(short.device_id, 0.3))
+        assert answers == [(head, [])] * 3
+        assert ended[first.device_id] >= cell_end - 0.01  # (the loop's timer resolution)
+        assert abs(ended[first.device_id] - ended[second.device_id]) < 0.01
+        assert ended[short.device_id] < began + 0.9  # 0.3 s asked, the grid not applied
+    finally:
+        feed.close()
+        await authority.close()

@@ -34,6 +34,7 @@ row id, so it survives a console restart.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Final
@@ -58,6 +59,12 @@ CREATE TABLE IF NOT EXISTS revocations (
 _KEEP_S: Final = 7 * 86400
 #: The PostgreSQL notification channel of the feed.
 CHANNEL: Final = "mtgateway_revocations"
+#: Where a held poll's time runs out: on the next multiple of this many seconds of the loop's
+#: clock (see :meth:`RevocationFeed.wait`).
+END_GRID_S: Final = 0.25
+#: A poll asked to wait less than this ends when asked, off the grid (the grid is for the
+#: held polls of a fleet, which ask for tens of seconds).
+_GRID_FROM_S: Final = 1.0
 #: Advisory-lock key serialising the feed's writers (and its table's creation) on PostgreSQL.
 _WRITE_LOCK: Final = 0x6D74_6777_7265_766B & 0x7FFF_FFFF_FFFF_FFFF
 
@@ -66,8 +73,9 @@ class RevocationFeed:
     """Append revocations; wait for the next one that concerns a device."""
 
     def __init__(self, database: Database, *, poll_s: float = 0.5,
-                 listen_retry_s: float = 1.0) -> None:
+                 listen_retry_s: float = 1.0, end_grid_s: float = END_GRID_S) -> None:
         self.database = database
+        self._end_grid_s = end_grid_s
         self._poll_s = poll_s
         self._listen_retry_s = listen_retry_s
         self._closed = False
@@ -203,9 +211,22 @@ class RevocationFeed:
         A poll that finds nothing costs one transaction (the head and this device's rows past
         the cursor, read together), then none while it waits: every connected daemon renews
         its poll every 50 s or so, so this is most of the feed's load.
+
+        A poll whose time runs out ends on the next multiple of :data:`END_GRID_S` of the
+        loop's clock, up to that much later than asked (a wait of :data:`_GRID_FROM_S` or
+        more). A fleet's polls end at their own times, spread over the period its daemons
+        renew them in; on the grid, those ending within a quarter of a second end together,
+        answered in one pass of the loop, and their daemons' next polls (each carrying its
+        report) come in together. At a few calls a second the console's CPU a call is mostly
+        the machine woken for that call (``docs/performance.md``); a wake-up that serves
+        several calls is paid once for them all. A daemon asks its client to wait past the
+        poll by its request timeout, seconds, not a quarter of one.
         """
         clock = asyncio.get_running_loop().time  # a wait, not a time of record
         deadline = clock() + timeout_s
+        grid = self._end_grid_s
+        if timeout_s >= _GRID_FROM_S and grid > 0:
+            deadline = math.ceil(deadline / grid) * grid
         # Registered before the read: a revocation committed while it runs is in the rows the
         # next notification reads, which wake this one, so the wait below returns at once.
         woken = asyncio.Event()
@@ -223,7 +244,7 @@ class RevocationFeed:
             self._watch(head)
             while True:
                 with suppress(TimeoutError):  # not wait_for: see gateway/auth/reporter.py
-                    async with asyncio.timeout(deadline - clock()):
+                    async with asyncio.timeout_at(deadline):
                         await woken.wait()
                 if self._closed:
                     return cursor, []
