@@ -241,7 +241,7 @@ async def test_held_polls_run_out_together_on_the_grid(tmp_path: Path) -> None:
         answers = await asyncio.gather(poll(first.device_id, sooner),
                                        poll(second.device_id, later),
                                        poll(short.device_id, 0.3))
-        assert answers == [(head, [])] * 3
+        assert list(answers) == [(head, [])] * 3
         assert ended[first.device_id] >= cell_end - 0.01  # (the loop's timer resolution)
         assert abs(ended[first.device_id] - ended[second.device_id]) < 0.01
         assert ended[short.device_id] < began + 0.9  # 0.3 s asked, the grid not applied
