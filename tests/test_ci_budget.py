@@ -58,8 +58,12 @@ def test_past_the_cpu_budget_it_says_so_names_the_slowest_and_passes(tmp_path: P
     assert said.endswith("; the run fails past 100,000 s")
     block = done.stdout[done.stdout.index(said):]
     named = [line for line in block.splitlines() if "test_slow_pair.py::" in line]
-    assert [line.split("::")[-1] for line in named] == ["test_slower", "test_slow"]
-    assert all(" s  call " in line for line in named)
+    # the calls, slowest first; a test's setup or teardown is named too when it passed
+    # pytest's 5 ms (a busy machine: a clean clone's run named test_slower's twice)
+    calls = [line.split("::")[-1] for line in named if " s  call " in line]
+    assert calls == ["test_slower", "test_slow"], named
+    assert all(any(f" s  {phase} " in line for phase in ("setup", "call", "teardown"))
+               for line in named), named
     assert "docs/performance.md" in block
     name, _wall, cpu, budget_s = log.read_text(encoding="utf-8").split()
     assert name == "tests" and float(cpu) > 0 and float(budget_s) == 0
