@@ -824,6 +824,17 @@ class SimulatedBroker:
     #: The version of :meth:`snapshot`'s layout; :meth:`restore` refuses any other.
     SNAPSHOT_VERSION = 1
 
+    @property
+    def next_ticket(self) -> int:
+        """The identifier the next order, deal or position takes (they share one counter)."""
+        return self._book.next_ticket
+
+    def number_from(self, ticket: int) -> None:
+        """Number what comes next from ``ticket`` on, if that is further on than now (never
+        back): the daemon's paper books keep their numbers where the broker's are not
+        (``gateway/trading/numbering.py``)."""
+        self._book.next_ticket = max(self._book.next_ticket, ticket)
+
     def snapshot(self) -> dict[str, Any]:
         """The book as plain JSON values: balance, pending orders, positions, history, the
         next ticket and the time processed so far (pending trade events are not kept).

@@ -138,6 +138,9 @@ class EmulatorSettings:
     balance: float = 10_000.0
     leverage: int = 100
     margin_mode: AccountMarginMode = AccountMarginMode.RETAIL_HEDGING
+    #: The broker's first ticket (its orders, deals and positions count on from it): a test
+    #: places a broker anywhere in the ticket range, the daemon's paper range included.
+    first_ticket: int = 1_000
     #: The broker server's clock offset from UTC; MT5 times are server wall-clock as epoch.
     tz_offset_s: int = 0
     timer_interval_s: float = 0.02
@@ -208,7 +211,7 @@ class EmulatedTerminal:
         self.broker = SimulatedBroker(
             self.market, clock=self.server_time_ms, login=s.login, server=s.server,
             company=s.company, name=s.account_name, balance=s.balance, leverage=s.leverage,
-            margin_mode=s.margin_mode)
+            margin_mode=s.margin_mode, first_ticket=s.first_ticket)
         self._methods = {name: (fn, inspect.signature(fn))
                          for name, fn in self._method_table().items()}
         self._last_sent_msc: dict[str, int] = {}

@@ -26,6 +26,10 @@ emulated terminal streams), handed to ``on_event`` marked ``"paper": true`` as t
 after each call that changed the book, and after each batch of live ticks that moved it (SL/TP
 and pending orders trigger then, not at the next call).
 
+Its orders, deals and positions are numbered where no live identifier of the account is
+(``numbering.py``: a range of their own, pushed above any live identifier seen inside it, the
+next number kept beside the book across a restart and a new book).
+
 The paper account starts with the live account's balance, currency, leverage and margin mode
 (read once, when the book is first used). It **persists** in the data directory
 (``paper/<login>@<server>.json``, 0600, replaced atomically after every call that changed it),
@@ -42,10 +46,9 @@ from __future__ import annotations
 
 import bisect
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -63,9 +66,10 @@ from mt5model.types import (
     SymbolSpec,
     Tick,
 )
-from mtgateway_base.files import create_private_file, ensure_private_dir, read_private_file
+from mtgateway_base.files import ensure_private_dir, read_private_file, replace_private_file
 
 from ..errors import Unavailable
+from .numbering import PaperNumbers, kind_of, live_identifiers
 
 __all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable",
            "PaperEvents", "PaperTrading"]
@@ -224,6 +228,8 @@ class PaperBookUnreadable(Unavailable):
         super().__init__("paper_book_unreadable", message)
 
 
+#: The numbering's file beside a book's (``<login>@<server>.numbers.json``).
+_NUMBERS_SUFFIX: Final = ".numbers.json"
 #: The account settings a book is made with, kept beside its snapshot.
 _ACCOUNT_FIELDS: Final = ("login", "server", "company", "name", "currency", "leverage",
                           "margin_mode")
@@ -260,6 +266,8 @@ class PaperTrading:
         self._utc_ms = utc_ms
         self._on_event = on_event
         self._books: dict[TerminalId, _Book] = {}
+        #: Each account's paper numbering, once read or started (``numbering.py``).
+        self._numbers: dict[TerminalId, PaperNumbers] = {}
 
     # -- BridgeListener ------------------------------------------------------------------
 
@@ -281,6 +289,7 @@ class PaperTrading:
             book.broker.advance()
             if self._publish(terminal, book):
                 self._save(terminal, book)
+                self._follow_numbers(terminal, book)
         except (EmulatorError, OSError):
             # The bridge's listener must not raise: the book is as the engine left it, and
             # the next call answers (and saves) it or fails with the reason.
@@ -288,7 +297,39 @@ class PaperTrading:
                           terminal, symbol)
 
     def event(self, terminal: TerminalId, name: str, payload: dict[str, Any], missed: int) -> None:
-        """Trade events of the real account are not the paper book's."""
+        """Trade events of the real account are not the paper book's; an identifier one
+        carries inside the paper range pushes the account's paper numbering above it
+        (``numbering.py``), whether or not the account is on paper now."""
+        seen = list(live_identifiers(payload))
+        if not seen:
+            return
+        try:
+            self.saw_live(terminal, seen)
+        except (PaperBookUnreadable, OSError):
+            # The bridge's listener must not raise; the book's next use reads the live book
+            # again and says what is wrong with the file.
+            log.exception("paper numbering of %s: live identifiers %s not noted", terminal, seen)
+
+    def saw_live(self, terminal: TerminalId, identifiers: Iterable[int]) -> None:
+        """Live identifiers of ``terminal``'s account: any inside the paper range moves the
+        account's paper numbering (and its book, if made) above it, and is logged; the
+        numbering's file is written when it moved.
+
+        Raises:
+            PaperBookUnreadable: the numbering's file cannot be read.
+            OSError: it cannot be written.
+        """
+        numbers = self._numbering(terminal)
+        moved = [identifier for identifier in identifiers if numbers.saw_live(identifier)]
+        if not moved:
+            return
+        log.warning("paper book of %s: the broker numbers inside the paper range (live "
+                    "identifier %d): paper numbers from %d on", terminal, max(moved),
+                    numbers.next)
+        book = self._books.get(terminal)
+        if book is not None:
+            book.broker.number_from(numbers.next)
+        self._save_numbers(terminal, numbers)
 
     # -- calls -----------------------------------------------------------------------------
 
@@ -301,6 +342,8 @@ class PaperTrading:
             BridgeError: the terminal could not be read.
         """
         book = await self._book(terminal)
+        if method == "order_send":
+            self._check_numbers(terminal)
         symbol = params.get("symbol")
         request = params.get("request")
         if isinstance(request, dict) and isinstance(request.get("symbol"), str):
@@ -320,6 +363,7 @@ class PaperTrading:
         finally:
             self._publish(terminal, book)
             self._save(terminal, book)  # any call may have filled (SL/TP, pending orders)
+            self._follow_numbers(terminal, book)
 
     async def refuse(self, terminal: TerminalId, method: str, params: dict[str, Any],
                      retcode: int, comment: str) -> Any:
@@ -353,6 +397,7 @@ class PaperTrading:
             BridgeError, PaperBookUnreadable: the book could not be made or read.
         """
         book = await self._book(terminal)
+        self._check_numbers(terminal)
         try:
             return book.broker.balance_operation(operation_id, kind, amount, comment)
         except EmulatorError as exc:
@@ -360,6 +405,7 @@ class PaperTrading:
         finally:
             self._publish(terminal, book)
             self._save(terminal, book)
+            self._follow_numbers(terminal, book)
 
     def _publish(self, terminal: TerminalId, book: _Book) -> bool:
         """Hand the book's new trade events to ``on_event``, marked paper; whether any."""
@@ -368,9 +414,57 @@ class PaperTrading:
             self._on_event(terminal, {**event, "paper": True})
         return bool(events)
 
-    def _path(self, terminal: TerminalId) -> Path:
+    def _path(self, terminal: TerminalId, suffix: str = ".json") -> Path:
         name = re.sub(r"[^A-Za-z0-9._@-]", "_", f"{terminal.login}@{terminal.server}")
-        return self._dir / f"{name}.json"
+        return self._dir / f"{name}{suffix}"
+
+    def _numbering(self, terminal: TerminalId) -> PaperNumbers:
+        """The account's paper numbering: as read before, from its file, or started in the
+        range of the connected terminal's kind.
+
+        Raises:
+            PaperBookUnreadable: the file is there but is not a numbering.
+        """
+        numbers = self._numbers.get(terminal)
+        if numbers is not None:
+            return numbers
+        path = self._path(terminal, _NUMBERS_SUFFIX)
+        try:
+            data = read_private_file(path)
+            if data is not None:
+                numbers = PaperNumbers.loads(data)
+        except (OSError, ValueError) as exc:
+            raise PaperBookUnreadable(f"the paper numbering {path} cannot be read ({exc}); "
+                                      "move it away to number paper from the range's start "
+                                      "again") from None
+        if numbers is None:
+            session = self._bridge.session(terminal)
+            numbers = PaperNumbers.start(kind_of("" if session is None
+                                                 else session.hello.platform))
+        return self._numbers.setdefault(terminal, numbers)
+
+    def _save_numbers(self, terminal: TerminalId, numbers: PaperNumbers) -> None:
+        ensure_private_dir(self._dir)
+        replace_private_file(self._path(terminal, _NUMBERS_SUFFIX), numbers.dumps())
+
+    def _follow_numbers(self, terminal: TerminalId, book: _Book) -> None:
+        """The numbering follows what the book took (written when it moved)."""
+        numbers = self._numbers.get(terminal)
+        if numbers is not None and numbers.took(book.broker.next_ticket):
+            self._save_numbers(terminal, numbers)
+
+    def _check_numbers(self, terminal: TerminalId) -> None:
+        """Refuse to open anything when the paper range is used up.
+
+        Raises:
+            Unavailable: ``paper_numbers_exhausted``.
+        """
+        numbers = self._numbering(terminal)
+        if numbers.exhausted:
+            raise Unavailable("paper_numbers_exhausted",
+                              f"the paper book of {terminal} has used its range of "
+                              f"identifiers (up to {numbers.last}): nothing more can open on "
+                              "paper")
 
     def _save(self, terminal: TerminalId, book: _Book) -> None:
         """Write the book's file when it changed: a private temporary file, then an atomic
@@ -380,11 +474,7 @@ class PaperTrading:
         if data == book.saved:
             return
         ensure_private_dir(self._dir)
-        path = self._path(terminal)
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.unlink(missing_ok=True)
-        create_private_file(temporary, data)
-        os.replace(temporary, path)
+        replace_private_file(self._path(terminal), data)
         book.saved = data
 
     def _load(self, terminal: TerminalId) -> dict[str, Any] | None:
@@ -419,6 +509,12 @@ class PaperTrading:
         # The book runs on the server's clock (its time zone and any skew), measured against
         # ours once: the live ticks are stamped with it.
         offset_ms = int(clock["time_msc"]) - self._utc_ms()
+        # What is open at the broker now, numbered while the daemon was not watching: its
+        # identifiers push the paper numbering as the trade events' do (numbering.py).
+        for read in ("positions_get", "orders_get"):
+            self.saw_live(terminal, live_identifiers(
+                await self._bridge.call(terminal, read, {}, self._timeout)))
+        numbers = self._numbering(terminal)
         book = self._books.get(terminal)  # another call may have made it meanwhile
         if book is not None:
             return book
@@ -430,7 +526,8 @@ class PaperTrading:
             name=str(account.get("name") or ""), currency=str(account.get("currency") or "USD"),
             balance=0.0 if saved is not None else float(account.get("balance", 10_000.0)),
             leverage=int(account.get("leverage") or 100),
-            margin_mode=AccountMarginMode(int(account.get("margin_mode", 2))))
+            margin_mode=AccountMarginMode(int(account.get("margin_mode", 2))),
+            first_ticket=numbers.next)
         if saved is not None:
             try:
                 broker.restore(saved["book"])
@@ -438,6 +535,7 @@ class PaperTrading:
                 raise PaperBookUnreadable(f"the paper book {self._path(terminal)} cannot be "
                                           f"read ({exc.message}); move it away to start a new "
                                           "paper book") from None
+            broker.number_from(numbers.next)  # a book saved before the range, or behind it
         book = _Book(market, broker, settings)
         if saved is not None:  # the symbols of its positions and orders, before any use
             state = saved["book"]

@@ -18,12 +18,21 @@ switched to paper (or back) changes venue for the next call, and never in the mi
 
 **Paper never touches the live book.** Nothing sent on paper reaches the broker: the paper
 venue only *reads* the terminal (market data, and the look-up below). A close, SL/TP change,
-close-by, modification or removal that names a ticket the paper book does not hold but the
-live book does (a position or pending order left open at the broker when paper went on) is
+close-by, modification or removal that names a ticket the live book holds (a position or
+pending order left open at the broker when paper went on, or opened there by hand since) is
 refused by the paper book with :data:`LIVE_BOOK_RETCODE` (10017 ``TRADE_RETCODE_TRADE_DISABLED``,
 "Trade disabled": trading that ticket is disabled from here) and a comment that names the live
 book, never the engine's 10036 "Position already closed", which would tell a bot flattening
-its account that a position still running at the broker is gone. The live book stays
+its account that a position still running at the broker is gone.
+
+**One book per identifier.** The live book is asked first, whatever the paper book holds: a
+ticket the live book holds is the live book's, refused, and only a ticket it does not hold is
+the paper book's to answer. Paper numbers its identifiers where the broker's are not
+(``numbering.py``), so the two books never share a number a bot received; if a broker ever
+numbers into the paper range and meets one, the request is refused naming both books rather
+than acting on either -- never a paper position closed for a live ticket (U8-M1: the demo's
+two books both counted from 1000, and a live close sent on paper closed the paper position
+of the same number, answered "Request executed"). The live book stays
 readable on request (``Venues.live``: the ``book: "live"`` of ``positions_get``/``orders_get``).
 
 The EA capabilities the trading path depends on (its order record, docs/protocol.md "The
@@ -107,12 +116,15 @@ def addressed(request: object) -> list[tuple[int, str]]:
     return out
 
 
-def live_book_comment(ticket: int, read: str) -> str:
+def live_book_comment(ticket: int, read: str, *, paper_too: bool = False) -> str:
     """The comment of :data:`LIVE_BOOK_RETCODE`: which ticket, and that it is the live
-    book's."""
+    book's (and, when the paper book holds one of that number too, that neither is acted
+    on)."""
     kind = "position" if read == "positions_get" else "order"
+    both = (f"; the paper book's {kind} numbered {ticket} is not acted on either (the broker "
+            "numbered into the paper range)") if paper_too else ""
     return (f"{kind} {ticket} is in the live book at the broker; this account trades on "
-            "paper, which never reaches the live book")
+            f"paper, which never reaches the live book{both}")
 
 
 def ea_version(session: SessionInfo | None) -> tuple[int, int]:
@@ -217,8 +229,10 @@ class PaperVenue:
             if method in ("order_send", "order_check"):
                 live = await self._in_live_book(params.get("request"), timeout_s)
                 if live is not None:
-                    return await self.book.refuse(self.live.terminal, method, params,
-                                                  LIVE_BOOK_RETCODE, live_book_comment(*live))
+                    ticket, read, paper_too = live
+                    return await self.book.refuse(
+                        self.live.terminal, method, params, LIVE_BOOK_RETCODE,
+                        live_book_comment(ticket, read, paper_too=paper_too))
             return await self.book.call(self.live.terminal, method, params)
         return await self.live.call(method, params, timeout_s)
 
@@ -234,16 +248,18 @@ class PaperVenue:
         return self.call(method, params, timeout_s)
 
     async def _in_live_book(self, request: object, timeout_s: float
-                            ) -> tuple[int, str] | None:
-        """The first ticket ``request`` acts on that the paper book does not hold and the
-        live book does (with the read that found it), else None. Only read, never sent:
-        the live book is asked only about a ticket the paper book does not know."""
+                            ) -> tuple[int, str, bool] | None:
+        """The first ticket ``request`` acts on that the live book holds, with the read that
+        found it and whether the paper book holds one of that number too; else None. The
+        live book is asked first, whatever the paper book holds (the module docstring), and
+        a live ticket inside the paper range pushes the paper numbering above it. Only read,
+        never sent."""
         terminal = self.live.terminal
         for ticket, read in addressed(request):
-            if await self.book.call(terminal, read, {"ticket": ticket}):
-                continue
             if await self.live.call(read, {"ticket": ticket}, timeout_s):
-                return ticket, read
+                self.book.saw_live(terminal, (ticket,))
+                paper_too = bool(await self.book.call(terminal, read, {"ticket": ticket}))
+                return ticket, read, paper_too
         return None
 
 

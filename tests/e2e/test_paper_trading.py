@@ -217,9 +217,12 @@ async def test_the_paper_book_survives_a_restart(tmp_path: Path) -> None:
     first_dir, second_dir = tmp_path / "first", tmp_path / "second"
     positions, account = await _paper_daemon_trade(first_dir, trade=True)
     [position] = positions
-    [saved] = list((first_dir / "paper").iterdir())
-    assert saved.name == f"{LOGIN}@{SERVER}.json"
-    assert saved.stat().st_mode & 0o077 == 0  # the owner's alone
+    saved = first_dir / "paper" / f"{LOGIN}@{SERVER}.json"
+    # the book, and its numbering beside it (tests/e2e/test_paper_numbers.py)
+    assert sorted(p.name for p in (first_dir / "paper").iterdir()) == [
+        saved.name, f"{LOGIN}@{SERVER}.numbers.json"]
+    for kept in (first_dir / "paper").iterdir():
+        assert kept.stat().st_mode & 0o077 == 0  # the owner's alone
     for private in (second_dir, second_dir / "paper"):
         private.mkdir(mode=0o700)
         private.chmod(0o700)

@@ -44,7 +44,7 @@ from typing import Final, Literal
 
 __all__ = ["SQLITE_SIDE_SUFFIXES", "InsecurePath", "check_private_file", "create_private_file",
            "ensure_private_dir", "icacls_owner_only", "prepare_private_db", "read_private_file",
-           "windows_acl_plan"]
+           "replace_private_file", "windows_acl_plan"]
 
 log = logging.getLogger("gateway.base.files")
 
@@ -144,6 +144,22 @@ def create_private_file(path: Path, data: bytes = b"") -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def replace_private_file(path: Path, data: bytes) -> None:
+    """Replace ``path`` with a private file holding ``data``: a private temporary file beside
+    it (``<name>.tmp``, fsynced), then an atomic replace, so a crash leaves the old file or the
+    new one, never half of one. ``path``'s directory must already be private.
+
+    Raises:
+        InsecurePath: the temporary file's name is taken by something that is not a private
+            regular file.
+        OSError: it cannot be written.
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    create_private_file(temporary, data)
+    os.replace(temporary, path)
 
 
 def read_private_file(path: Path) -> bytes | None:
