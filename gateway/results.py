@@ -22,7 +22,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
@@ -304,12 +304,13 @@ class TerminalStatus(Result):
 
 @_notifies(stream.TradeEvent, optional={"order": None, "position": None, "deal": None,
                                         "account": None, "paper": False},
-           wire={"missed": (int, 0)})
+           wire={"missed": (int, 0), "book": (Literal["live", "paper"], ...)})
 class TradeEvent(Result):
     """``trade_event``: what changed on the account (``type``), when, and the one record it
-    carries; ``missed`` (only when nonzero) counts events the EA lost before it; ``paper``
-    (only on the paper book's, true) says it happened in the daemon's paper book, not at the
-    broker."""
+    carries; ``missed`` (only when nonzero) counts events the EA lost before it; ``book``
+    says whose identifiers the record's are, ``"live"`` (the broker's) or ``"paper"`` (the
+    daemon's paper book's), on every event; ``paper`` (only on the paper book's, true) says
+    the same in the form earlier releases sent."""
 
 
 @_notifies(stream.CandleSnapshot)

@@ -130,7 +130,15 @@ class TerminalDirectory:
 
 
 def _trade(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:
-    hub.publish_trade(key, payload, missed)
+    """The EA's trade event, of the live book: it says so (``book``), and nothing the EA sent
+    can make it say ``paper`` (only the daemon's own paper book marks its events)."""
+    body = {k: v for k, v in payload.items() if k not in _BOOK_KEYS}
+    body["book"] = "live"
+    hub.publish_trade(key, body, missed)
+
+
+#: The keys by which a trade event says its book: the daemon's to set, never the EA's.
+_BOOK_KEYS: Final = frozenset({"book", "paper"})
 
 
 def _book(hub: Hub, key: StreamKey, payload: dict[str, Any], missed: int) -> None:

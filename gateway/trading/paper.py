@@ -22,7 +22,8 @@ not there, ``CONTEST`` a contest that is not run).
 
 The book's trade events -- fills, closes, SL/TP, pending orders placed, modified, cancelled,
 triggered, expired, the account's changes -- are the engine's (the same ``trade`` events the
-emulated terminal streams), handed to ``on_event`` marked ``"paper": true`` as they happen:
+emulated terminal streams), handed to ``on_event`` marked ``"paper": true`` and ``"book":
+"paper"`` (the terminal's own say ``"book": "live"``, ``gateway/terminals.py``) as they happen:
 after each call that changed the book, and after each batch of live ticks that moved it (SL/TP
 and pending orders trigger then, not at the next call).
 
@@ -411,7 +412,7 @@ class PaperTrading:
         """Hand the book's new trade events to ``on_event``, marked paper; whether any."""
         events = book.broker.drain_events()
         for event in events:
-            self._on_event(terminal, {**event, "paper": True})
+            self._on_event(terminal, {**event, "paper": True, "book": "paper"})
         return bool(events)
 
     def _path(self, terminal: TerminalId, suffix: str = ".json") -> Path:

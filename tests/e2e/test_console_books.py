@@ -19,7 +19,7 @@ import pytest
 
 from mtgateway_console.equity import Point
 from mtgateway_console.web.livechart import drawdown, live_chart
-from tests.e2e.bookkit import LOGIN, T0, approved_daemon, live_then_paper
+from tests.e2e.bookkit import LOGIN, SERVER, T0, approved_daemon, live_then_paper
 from tests.e2e.consolekit import OWNER, Browser, Console, signed_in
 
 
@@ -157,3 +157,49 @@ async def test_the_open_trades_say_their_book(console: Console, browser: Browser
     await daemon.report(T0, 10_000.0, 10_000.0, [], book if book == "paper" else None)
     status, margins = await _api(console, browser, "GET", "/accounts/margins")
     assert status == 200 and [m["book"] for m in margins["margins"]] == [book]
+
+
+async def test_every_ticket_on_the_pages_says_its_book(console: Console,
+                                                      browser: Browser) -> None:
+    """A paper book whose position has the number of a live position at the broker (a paper
+    book saved before paper took a range of its own): the dashboard and ``/live`` list the
+    two under 1001 each, every row with its book beside the number (U8-M1: two positions
+    numbered 1001 on one screen, nothing saying which was which); the open trades' API
+    answers each with its book."""
+    await signed_in(browser)
+    daemon = await approved_daemon(console)
+    account = {"login": LOGIN, "currency": "USD", "leverage": 100, "balance": 10_000.0,
+               "equity": 10_000.0}
+    position = {"ticket": 1001, "time": T0, "type": 0, "volume": 0.1, "price_open": 1.1,
+                "price_current": 1.1, "profit": 0.0, "symbol": "EURUSD", "comment": ""}
+    gold = {**position, "symbol": "XAUUSD", "price_open": 2000.0, "price_current": 2000.0}
+    order = {"ticket": 1005, "time_setup": T0, "type": 2, "volume_current": 0.1,
+             "price_open": 1.0, "symbol": "EURUSD", "comment": ""}
+    console.clock.now = T0
+    status, answer, _ = await console.device("POST", "/v1/terminals/report", {"terminals": [{
+        "login": LOGIN, "server": SERVER, "state": "active", "token_id": daemon.token_id,
+        "platform": "MT5", "ea_version": "1.3.0", "balance": 10_000.0, "equity": 10_000.0,
+        "currency": "USD", "positions": 1, "as_of": T0 - 0.5, "book": "paper",
+        "open_positions": [{"ticket": 1001, "symbol": "EURUSD", "type": "buy", "volume": 0.1,
+                            "price_open": 1.1, "price_current": 1.1, "profit": 0.0}],
+        "details": {"account": account, "positions": [position], "orders": [],
+                    "positions_total": 1},
+        "live": {"account": account, "positions": [gold], "orders": [order],
+                 "positions_total": 1, "orders_total": 1}}]})
+    assert status == 200, answer
+    ticket_cell = (r'<td data-label="Ticket" class="ticket"><span class="ticket-number">1001'
+                   r'</span> <span class="badge book-mark book-(\w+)" title="[^"]*">(\w+)'
+                   r'</span></td>')
+    for path in ("/dashboard/books", "/live"):
+        page = (await browser.get(path)).text
+        rows = re.findall(r'<tr class="position( live)?" data-ticket="1001" '
+                          r'data-book="(\w+)">\s*' + ticket_cell, page)
+        assert sorted((book, mark, word) for _, book, mark, word in rows) == [
+            ("live", "live", "live"), ("paper", "paper", "paper")], (path, rows)
+        assert re.search(r'<tr class="order live" data-ticket="1005" data-book="live">\s*'
+                         r'<td data-label="Ticket" class="ticket"><span class="ticket-number">'
+                         r'1005</span> <span class="badge book-mark book-live"', page), path
+    status, trades = await _api(console, browser, "GET", f"/trades/open/{LOGIN}")
+    assert status == 200, trades
+    assert sorted((t["book"], t["order"], t["symbol"]) for t in trades["trades"]) == [
+        ("live", 1001, "XAUUSD"), ("live", 1005, "EURUSD"), ("paper", 1001, "EURUSD")]

@@ -127,9 +127,9 @@ async def test_the_live_page_shows_positions_orders_history_and_drawdown(
     await _reporting(console)
     page = await browser.get("/live")
     assert page.status == 200
-    assert '<tr class="position" data-ticket="301">' in page.text
+    assert '<tr class="position" data-ticket="301" data-book="live">' in page.text
     assert '<td data-label="Profit" class="pl pl-pos" data-pl="+14.50">+14.50</td>' in page.text
-    assert '<tr class="order" data-ticket="302">' in page.text
+    assert '<tr class="order" data-ticket="302" data-book="live">' in page.text
     assert '<td data-label="Type">buy limit</td>' in page.text
     history = re.findall(r'<tr class="trade" data-ticket="(\d+)" data-state="(\w+)" '
                          r'data-book="live">', page.text)

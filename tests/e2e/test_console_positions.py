@@ -105,8 +105,8 @@ async def test_positions_are_shown_with_their_signed_p_l_as_of_the_daemons_read(
     books = (await browser.get("/dashboard/books")).text
     assert books.strip() in page.text  # the page carries what the refresh replaces
     assert f"as of {_hms(read_at)} UTC" in books
-    tickets = re.findall(r'<tr class="position" data-ticket="(\d+)">', books)
-    assert tickets == ["11", "12"]  # by symbol (BTCUSD, ETHUSD), then ticket
+    tickets = re.findall(r'<tr class="position" data-ticket="(\d+)" data-book="live">', books)
+    assert tickets == ["11", "12"]  # by symbol (BTCUSD, ETHUSD), then ticket; each says live
     assert '<td data-label="Profit" class="pl pl-pos" data-pl="+10.05">+10.05</td>' in books
     assert '<td data-label="Profit" class="pl pl-neg" data-pl="-4.20">-4.20</td>' in books
     assert '<td data-label="Type">sell</td>' in books
@@ -232,8 +232,8 @@ async def test_a_position_opened_in_the_terminal_reaches_the_dashboard_with_its_
                                          lambda text: 'class="position"' in text)
             [held] = terminal.broker.positions_get()
             assert held["ticket"] == sent["order"]
-            row = re.search(rf'<tr class="position" data-ticket="{held["ticket"]}">(.*?)</tr>',
-                            books, re.S)
+            row = re.search(rf'<tr class="position" data-ticket="{held["ticket"]}" '
+                            r'data-book="live">(.*?)</tr>', books, re.S)
             assert row is not None, books
             cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>([^<]*)</td>', row.group(1)))
             assert (cells["Symbol"], cells["Type"], cells["Volume"]) == ("BTCUSD", "sell", "0.05")

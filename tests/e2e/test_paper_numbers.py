@@ -22,6 +22,7 @@ from gateway.trading.numbering import PAPER_RANGES
 from tests.e2e.clocks import WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, SERVER, Daemon, connected_terminal, running_daemon
 from tests.e2e.paperkit import BUY, RecordingTerminal, ok, on_paper
+from tests.e2e.wskit import connect
 
 DONE, DISABLED = 10009, 10017  # TRADE_RETCODE_DONE, TRADE_RETCODE_TRADE_DISABLED
 MT5_FIRST, MT5_LAST = PAPER_RANGES["MT5"]
@@ -141,13 +142,18 @@ async def test_a_broker_numbering_onto_a_paper_ticket_is_refused_naming_both_boo
         assert after["order"] <= MT5_LAST
 
 
+def _copy_books(paper_dir: Path, data_dir: Path) -> None:
+    """A new data directory holding a copy of ``paper_dir``: the same books and numbering."""
+    data_dir.mkdir(mode=0o700)
+    shutil.copytree(paper_dir, data_dir / "paper")
+
+
 async def _trade_on_paper(data_dir: Path, paper_from: Path | None = None) -> list[int]:
     """A new daemon on ``data_dir`` (its ``paper`` folder a copy of ``paper_from``'s, when
     given: the same books, as after a restart), its account on paper: one buy; the paper
     book's open position tickets after it."""
     if paper_from is not None:
-        data_dir.mkdir(mode=0o700)
-        shutil.copytree(paper_from, data_dir / "paper")
+        _copy_books(paper_from, data_dir)
     async with running_daemon(data_dir) as daemon:
         await on_paper(daemon)
         async with connected_terminal(daemon, symbols=("EURUSD",),
@@ -170,3 +176,25 @@ async def test_the_numbering_is_kept_across_a_restart_and_a_new_book(tmp_path: P
     os.replace(paper_dir / f"{LOGIN}@{SERVER}.json", tmp_path / "old-book.json")  # a reset
     [fresh] = await _trade_on_paper(tmp_path / "3", paper_dir)
     assert fresh > kept[1], (fresh, kept)
+
+
+async def test_every_trade_event_on_the_stream_says_its_book(daemon: Daemon) -> None:
+    """On paper, a trade made by hand in the terminal and one a bot makes on paper reach the
+    ``trades`` stream each with its book: ``"live"`` for the broker's (no ``paper`` key, as
+    before), ``"paper"`` for the paper book's."""
+    await on_paper(daemon)
+    async with connected_terminal(daemon, symbols=("EURUSD",),
+                                  utc_clock_ms=SteppedClock(WEDNESDAY_MS)) as terminal, \
+            connect(daemon) as ws:
+        await ws.result("subscribe", {"channel": "trades"})
+        paper = await ok(daemon, "order_send", {"request": BUY})
+        by_hand = terminal.broker.order_send({"action": 1, "symbol": "EURUSD", "volume": 0.2,
+                                              "type": 0, "type_filling": 0})
+        assert by_hand["retcode"] == DONE
+        seen: dict[tuple[str, str], dict[str, Any]] = {}
+        while len(seen) < 2:
+            event = await ws.note("trade_event")
+            if event["type"] == "position_opened":
+                seen[(event["book"], str(event.get("paper")))] = event["position"]
+        assert seen[("paper", "True")]["ticket"] == paper["order"]
+        assert seen[("live", "None")]["ticket"] == by_hand["order"]

@@ -392,6 +392,28 @@ def test_the_daemons_own_trade_events_stream_to_the_sessions_clients_only() -> N
     assert state is not None and state.events_received == 0
 
 
+def test_the_eas_trade_events_say_the_live_book_and_cannot_say_paper() -> None:
+    """Every trade event of the EA reaches the stream with ``book: "live"``: its identifiers
+    are the broker's; one that says ``paper`` or another book is told as live all the same
+    (only the daemon's paper book marks its own, ``stream_trade``)."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    client = hub.connect(A)
+    client.subscribe("trades")
+    terminal = A.terminal
+    hello = Hello(1, "MT5", 4000, "1.0", terminal.login, terminal.server, "Co",
+                  "Co MetaTrader 5")
+    directory.session_up(SessionInfo(terminal, "s1", A.token_id, hello, 0.0))
+    deal = {"type": "deal_added", "time_msc": 1, "deal": {"ticket": 1001}}
+    directory.event(terminal, "trade", deal, 0)
+    directory.event(terminal, "trade", {**deal, "paper": True, "book": "paper"}, 0)
+    directory.stream_trade(terminal, {**deal, "paper": True, "book": "paper"})
+    got = params(drain(client), "trade_event")
+    assert [(p["book"], p.get("paper")) for p in got] == [
+        ("live", None), ("live", None), ("paper", True)]
+    assert got[0]["deal"] == {"ticket": 1001}
+
+
 def level(kind: int, price: float) -> dict[str, Any]:
     return {"type": kind, "price": price, "volume": 1, "volume_dbl": 1.0}
 

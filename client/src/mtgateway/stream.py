@@ -158,6 +158,13 @@ class TradeEvent(NamedTuple):
         return self.order or self.position or self.deal or self.account
 
     @property
+    def book(self) -> str:
+        """Whose identifiers the record's are: ``"paper"`` (the daemon's paper book) or
+        ``"live"`` (the broker's), as the daemon's ``book`` says; a property, not a field,
+        so the tuple keeps its length for code that unpacks it."""
+        return "paper" if self.paper else "live"
+
+    @property
     def data(self) -> dict[str, Any]:
         """The event as a plain dict (``type``, ``time_msc`` and its record's fields by
         name), as this class held it before its fields were typed. Deprecated: read the

@@ -128,12 +128,14 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
                    series: Mapping[tuple[str, int, str], list[Point]],
                    now: float,
                    beside: Mapping[tuple[str, int, str], Snapshot] | None = None,
-                   flows: Mapping[tuple[int, str, Book], Sequence[Flow]] | None = None
+                   flows: Mapping[tuple[int, str, Book], Sequence[Flow]] | None = None,
+                   current: Mapping[tuple[str, int, str], Book] | None = None
                    ) -> list[dict[str, Any]]:
     """A panel for each reported terminal (per device) with figures or a history: its
     figures and positions while active, its chart, and while it trades on paper the live
     book its daemon reads beside the paper one (``beside``); ``flows``: each terminal's
-    balance operations per book (drawn on its chart, ``chart.py``)."""
+    balance operations per book (drawn on its chart, ``chart.py``); ``current``: the book
+    each terminal's latest report is from, which its positions are (each row says it)."""
     panels: list[dict[str, Any]] = []
     for row in rows:
         if not row.get("device_id"):
@@ -167,6 +169,9 @@ def terminal_books(rows: Sequence[Mapping[str, Any]],
             "last_point": points[-1] if points else None,
             # the book the newest point is from: the one its daemon reports now
             "book": points[-1].book if points else "live",
+            # the book the positions listed are from: the latest report's (each row says it)
+            "positions_book": (current or {}).get(key)
+            or (points[-1].book if points else "live"),
             "live_book": live_book((beside or {}).get(key), now)
             if figures is not None else None,
         })

@@ -57,7 +57,7 @@ async def _books(page: Page, terminals: list[dict[str, Any]],
         page.owner, sorted({(int(t["login"]), str(t["server"])) for t in terminals}))
     return terminal_books(terminals, await terminals_of.books_of(page.owner),
                           await terminals_of.history_of(page.owner), page.kit.clock(),
-                          beside, flows)
+                          beside, flows, {key: snap.book for key, snap in snapshots.items()})
 
 
 @routes.get("/")
