@@ -7,11 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from ea_bridge import Bridge, TerminalId
 from gateway.app import PAPER_DIR_NAME
 from gateway.config import GatewayConfig
+from gateway.trading.numbering import PAPER_RANGES
 from gateway.trading.paper import PaperBookUnreadable, PaperTrading
 from gateway.trading.venue import PAPER_VENUE_METHODS, LiveVenue, PaperVenue, Venues
 from mt5model.mt5 import OrderFilling, SymbolFilling
@@ -80,6 +82,36 @@ async def test_the_book_survives_a_restart_and_a_bad_file_is_refused(
     book_file.write_bytes(b"{not json")
     broken = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
     with pytest.raises(PaperBookUnreadable, match=book_file.name):
+        await broken.call("account_info", {}, TIMEOUT_S)
+
+
+async def test_a_book_saved_before_the_paper_range_numbers_on_inside_it(
+        bridge: Bridge, tmp_path: Path) -> None:
+    """A book an earlier release saved (numbered from 1000, no numbering beside it) keeps the
+    numbers it gave, and what it opens next is numbered in the paper range; a numbering file
+    that is not one is refused with its name, like the book's."""
+    first = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
+    old = (await buy(first))["order"]
+    paper_dir = tmp_path / "paper"
+    book_file = paper_dir / f"{TERMINAL.login}@{TERMINAL.server}.json"
+    numbers_file = paper_dir / f"{TERMINAL.login}@{TERMINAL.server}.numbers.json"
+    saved = orjson.loads(book_file.read_bytes())
+    renumber = {old: 1001, old + 1: 1002, old - 1: 1000}  # as the earlier release numbered
+    for row in (*saved["book"]["positions"], *saved["book"]["history_orders"],
+                *saved["book"]["deals"]):
+        for name in ("ticket", "order", "position_id", "identifier"):
+            if row.get(name) in renumber:
+                row[name] = renumber[row[name]]
+    saved["book"]["next_ticket"] = 1003
+    book_file.write_bytes(orjson.dumps(saved))
+    numbers_file.unlink()
+    again = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
+    assert [p["ticket"] for p in await again.call("positions_get", {}, TIMEOUT_S)] == [1001]
+    new = (await buy(again))["order"]
+    assert new >= PAPER_RANGES["MT5"][0], new
+    numbers_file.write_bytes(b'{"kind": "MT5"}')
+    broken = Venues(bridge, _paper(bridge, tmp_path)).of(TERMINAL, True)
+    with pytest.raises(PaperBookUnreadable, match=numbers_file.name):
         await broken.call("account_info", {}, TIMEOUT_S)
 
 
