@@ -82,7 +82,15 @@ from mt5model.mt5 import (
 from mt5model.types import SYMBOL_TRADE_EXECUTION_MARKET, ErrorCode
 
 from ..auth import Principal
-from ..errors import GatewayError, IdempotencyConflict, NotFound, OutcomeUnknown, Unavailable
+from ..errors import (
+    GatewayError,
+    IdempotencyConflict,
+    NotFound,
+    OutcomeUnknown,
+    RiskLimit,
+    TradeRejected,
+    Unavailable,
+)
 from .gate import Reason, TradeGate
 from .journal import OrderJournal, OrderRow, OrderState, order_key, params_hash, terminal_key
 from .operations import OrderOptions, TradeOperations
@@ -121,6 +129,25 @@ def _journal_unavailable() -> Unavailable:
     """The answer when the journal cannot write before the order leaves: nothing was sent."""
     return Unavailable("journal_unavailable", "The order journal could not record the order, "
                        "so it was not sent; retry with the same client_id")
+
+
+def _closed_market_sent(checked: dict[str, Any], body: dict[str, Any],
+                        client_id: str) -> dict[str, Any]:
+    """``order_send``'s answer for an order refused by a closed market before it left
+    (:meth:`TradeGate.market_first`): a result, as the terminal answers a closed market,
+    with the retcode and comment of the venue's own check and zeros where nothing was
+    executed. Not journaled, as the refusals it is said before are not: the ``client_id``
+    stays free for when the market opens."""
+    retcode = int(checked["retcode"])
+    request = checked.get("request")
+    answer: dict[str, Any] = {
+        "retcode": retcode, "deal": 0, "order": 0, "volume": 0.0, "price": 0.0, "bid": 0.0,
+        "ask": 0.0, "comment": str(checked.get("comment") or ""), "request_id": 0,
+        "retcode_external": 0, "request": request if isinstance(request, dict) else body,
+        "retcode_name": retcode_name(retcode), "client_id": client_id, "deduplicated": False}
+    if checked.get("paper") is True:
+        answer["paper"] = True
+    return answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,9 +276,15 @@ class TradeDesk:
             # is chosen once: the risk reads, the stamp and the send all go to it.
             self.gate.check_route(principal, opening=adds_risk(body))
             venue = self.venues.choose(principal)
-            await check_order(principal.risk, body,
-                              lambda method, params: self._read(principal, venue, method,
-                                                                params))
+            try:
+                await check_order(principal.risk, body,
+                                  lambda method, params: self._read(principal, venue, method,
+                                                                    params))
+            except RiskLimit as refused:
+                # A closed market is said first (gate.py, ORDER_RULES); nothing was sent.
+                closed = await self.gate.market_first(
+                    refused, lambda: self._market_check(principal, venue, body))
+                return _closed_market_sent(closed, body, client_id)
             return await self._place(principal, venue, client_id, body, phash)
         except (GatewayError, BridgeError) as exc:
             refusal = exc
@@ -302,6 +335,11 @@ class TradeDesk:
             # A pass may have started while the symbol was looked up. (An EA gone meanwhile
             # is met by the send itself, which releases the row.)
             self.gate.check(principal, Reason.RECONCILING)
+        except TradeRejected as unpriced:  # 10021: no fresh quote to price it (pricing.py)
+            self.journal.abandon(row, type(unpriced).__name__)
+            closed = await self.gate.market_first(
+                unpriced, lambda: self._market_check(principal, venue, body))
+            return _closed_market_sent(closed, body, client_id)
         except BaseException as failed:
             self.journal.abandon(row, type(failed).__name__)
             raise
@@ -369,10 +407,11 @@ class TradeDesk:
         return {**stored, "deduplicated": False}
 
     async def _stamp(self, venue: Venue, terminal: TerminalId, body: dict[str, Any],
-                     tag: str | None, client_id: str | None = None) -> dict[str, Any]:
+                     tag: str | None, client_id: str | None = None, *,
+                     price: bool = True) -> dict[str, Any]:
         """The request as sent: magic (the request's, else ``trading.magic``), the client's
-        comment or else ``tag`` (None: none), a legal filling mode, integer times, and the
-        price of a market deal the symbol's execution wants priced.
+        comment or else ``tag`` (None: none), a legal filling mode, integer times, and (with
+        ``price``) the price of a market deal the symbol's execution wants priced.
 
         Raises:
             TradeRejected: 10021 PRICE_OFF, a deal to price without a fresh quote
@@ -399,9 +438,17 @@ class TradeDesk:
                 out["type_filling"] = int(
                     OrderFilling.FOK if mask & SymbolFilling.FOK else
                     OrderFilling.IOC if mask & SymbolFilling.IOC else OrderFilling.RETURN)
-            if needs_price(out, symbol.execution):
+            if price and needs_price(out, symbol.execution):
                 out = await self._price(venue, terminal, out, symbol, client_id)
         return out
+
+    async def _market_check(self, principal: Principal, venue: Venue,
+                            body: dict[str, Any]) -> Any:
+        """The venue's ``order_check`` of ``body`` as it would be sent but unpriced, for
+        :meth:`TradeGate.market_first`: whether the symbol's market is closed is what is
+        asked, and a market the daemon could not price is one of the questions."""
+        outgoing = await self._stamp(venue, principal.terminal, body, None, price=False)
+        return await self._read(principal, venue, "order_check", {"request": outgoing})
 
     async def _price(self, venue: Venue, terminal: TerminalId, out: dict[str, Any],
                      symbol: _Symbol, client_id: str | None) -> dict[str, Any]:
@@ -470,20 +517,30 @@ class TradeDesk:
         sends is told what the send will answer (the ``MetaTrader5`` package's
         ``order_check`` is the pre-flight of ``order_send``). What only the moment of sending
         decides (the terminal offline, a reconciliation in progress) and the token's own
-        ``trade`` scope stay the send's: a check is a read.
+        ``trade`` scope stay the send's: a check is a read. A closed market is answered
+        before the policy's rules and the daemon's pricing (10018, the venue's own check), in
+        the order both follow (``gate.py``, :data:`~.gate.ORDER_RULES`).
 
         Raises:
             TradingHalted, RiskLimit: the policy refuses the request.
+            TradeRejected: 10021, a market order the daemon cannot price.
             Unauthorized: ``terminal_mismatch``.
         """
         venue = self.venues.choose(principal)
         self.gate.check_pairing(principal)
         body = request.model_dump(exclude_none=True)
         self.gate.check_policy(principal, opening=adds_risk(body))
-        await check_order(principal.risk, body,
-                          lambda method, params: self._read(principal, venue, method, params))
-        outgoing = await self._stamp(venue, principal.terminal, body, None)
-        result = await self._read(principal, venue, "order_check", {"request": outgoing})
+        try:
+            await check_order(principal.risk, body,
+                              lambda method, params: self._read(principal, venue, method,
+                                                                params))
+            outgoing = await self._stamp(venue, principal.terminal, body, None)
+        except (RiskLimit, TradeRejected) as refused:
+            # A closed market is said first, as the send says it (gate.py, ORDER_RULES).
+            result: Any = await self.gate.market_first(
+                refused, lambda: self._market_check(principal, venue, body))
+        else:
+            result = await self._read(principal, venue, "order_check", {"request": outgoing})
         if isinstance(result, dict) and isinstance(result.get("retcode"), int):
             result = {**result, "retcode_name": retcode_name(result["retcode"])}
         return result  # type: ignore[no-any-return]

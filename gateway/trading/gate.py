@@ -26,21 +26,51 @@ check only the pairing: one token pairs one client with one terminal. ``order_ch
 applies the account's policy rules, ``trading_halted`` and ``auto_trade_enabled``
 (:meth:`TradeGate.check_policy`), so it refuses what ``order_send`` would under the policy,
 with the same error.
+
+After the table, what is said of the order itself, in this order (:data:`ORDER_RULES`; the
+same for ``order_check`` and ``order_send``, live or on paper):
+
+====================== ======= =================================================================
+rule                   code    when
+====================== ======= =================================================================
+``allowed_symbols``    -32012  an opening order outside the account's symbols (``risk.py``)
+``market_closed``      10018   the symbol's market is closed: the venue's own ``order_check``
+                               answer, asked only when a rule below refuses the order
+``max_lot_size``       -32012  an opening order above the account's lot cap
+``risk_pct``           -32012  an opening order without a stop, or losing more at its stop
+``price_off``          -32010  a market order on a priced execution the daemon cannot price
+                               (no fresh quote: ``pricing.py``, 10021)
+====================== ======= =================================================================
+
+then the terminal's own answer, in the terminal's own order. Past the caller and the route, what
+is said goes from what lasts to what the caller can change: the owner's switches (the halt,
+automated trading) and the account's symbols refuse however long a bot waits; a closed market
+refuses until its session opens; the lot cap, the stop and the price concern this one order,
+which a change of it mends. So a closed market is said before those three: a terminal answers 10018
+``TRADE_RETCODE_MARKET_CLOSED`` whatever the stops, the volume or the price, and a daemon that
+said "add a stop" (10016) or "fewer lots" (10014) first sent a bot to change an order no change
+could open -- a bot that picks a symbol by ``order_check`` took the policy's answer for an open
+market (issue 88 item 5: EURUSD on a Sunday, refused 10018 by the broker once sent). Why the
+market is asked only then: an order no rule refuses goes to the venue, which says a closed
+market itself, so the question costs a round trip on the way to a refusal only, never on an
+order that is sent; and an order the policy refuses is never sent to learn it.
+:meth:`TradeGate.market_first` puts the market where this table does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
-from ea_bridge import Bridge, SessionInfo, TerminalId, TerminalNotConnected
+from ea_bridge import Bridge, BridgeError, SessionInfo, TerminalId, TerminalNotConnected
+from mt5model.mt5 import TradeRetcode
 
 from ..auth import Principal
-from ..errors import RiskLimit, TradingHalted, Unauthorized, Unavailable
+from ..errors import GatewayError, RiskLimit, TradingHalted, Unauthorized, Unavailable
 
-__all__ = ["RULES", "Reason", "Rule", "TradeGate"]
+__all__ = ["ORDER_RULES", "RULES", "Reason", "Rule", "TradeGate"]
 
 
 class Reason(StrEnum):
@@ -108,6 +138,16 @@ RULES: Final = (
 _BY_REASON: Final = {rule.reason: rule for rule in RULES}
 _PAIRING: Final = _BY_REASON[Reason.TERMINAL_MISMATCH]
 
+#: What is said of the order itself after :data:`RULES`, in this order (the module
+#: docstring's second table): the account's policy rules (the ``data.rule`` words of
+#: ``risk.py``'s refusals, in the order it applies them) with the market's session among them,
+#: then the daemon's pricing of a market order. :meth:`TradeGate.market_first` reads where
+#: ``market_closed`` stands; ``docs/api.md`` ("The order of refusals") says it to users.
+ORDER_RULES: Final = ("allowed_symbols", "market_closed", "max_lot_size", "risk_pct",
+                      "price_off")
+#: The policy's rules said before a closed market (they refuse whatever the session).
+_BEFORE_MARKET: Final = frozenset(ORDER_RULES[:ORDER_RULES.index("market_closed")])
+
 
 class TradeGate:
     """Applies :data:`RULES` to a principal.
@@ -163,6 +203,31 @@ class TradeGate:
             if rule.policy and (opening or not rule.opening_only) \
                     and rule.holds(self, principal):
                 raise rule.error(principal.terminal)
+
+    async def market_first(self, refusal: GatewayError,
+                           check: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
+        """The answer to an order one of :data:`ORDER_RULES` refuses (``refusal``: the
+        policy's ``-32012``, the pricing's 10021): for a rule after ``market_closed``, the
+        venue's own ``order_check`` answer (``check()``) when it says the symbol's market is
+        closed (10018), since a terminal says that whatever the order; else ``refusal``,
+        raised (at once for a rule before ``market_closed``, without asking).
+
+        Asked only here, on the way to a refusal: an order no rule refuses goes to the venue,
+        which says a closed market itself. When the check cannot answer (the EA gone, an
+        unknown symbol, a timeout) the rule's own refusal is what is said.
+
+        Raises:
+            GatewayError: ``refusal``, unless the market is closed.
+        """
+        if isinstance(refusal, RiskLimit) and refusal.rule in _BEFORE_MARKET:
+            raise refusal
+        try:
+            checked = await check()
+        except (GatewayError, BridgeError):
+            raise refusal from None
+        if isinstance(checked, dict) and checked.get("retcode") == TradeRetcode.MARKET_CLOSED:
+            return checked
+        raise refusal
 
     def check(self, principal: Principal, reason: Reason) -> None:
         """Refuse by one rule of :data:`RULES` (e.g. ``reconciling`` again after an await).

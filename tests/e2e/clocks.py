@@ -4,7 +4,8 @@ The emulator follows the real clock, and on a weekend only BTCUSD trades: a test
 forex markets open starts the terminal's clock on a fixed Wednesday (:data:`WEDNESDAY_MS`,
 :class:`SteppedClock`), and one that needs bars to close quickly runs it fast
 (:class:`FastClock`, a minute of the broker's time per real second). The demo's ``--start-time``
-tests replay a fixed Sunday (:data:`SUNDAY`). Several test modules share these, so they live
+tests replay a fixed Sunday (:data:`SUNDAY`), Saturday (:data:`SATURDAY`) or Wednesday
+(:data:`WEDNESDAY`). Several test modules share these, so they live
 here rather than in one of them.
 """
 
@@ -19,6 +20,14 @@ WEDNESDAY_MS = int(datetime(2026, 11, 18, 14, 0, tzinfo=UTC).timestamp() * 1000)
 WEDNESDAY_MID_BAR_MS = int(datetime(2026, 11, 18, 14, 0, 30, tzinfo=UTC).timestamp() * 1000)
 SUNDAY = "2026-11-15T12:00:00Z"  # a week before the day this was written on
 SUNDAY_S = int(datetime.fromisoformat(SUNDAY).timestamp())
+SUNDAY_MS = SUNDAY_S * 1000
+#: The day before, as the demo's ``--start-time`` takes it and as a terminal's clock: FX, metals
+#: and indices closed since Friday's close, BTCUSD open (a weekend's other day than Sunday,
+#: whose evening differs: FX reopens at 22:00 UTC on a UTC+2 server clock).
+SATURDAY = "2026-11-14T12:00:00Z"
+SATURDAY_MS = int(datetime.fromisoformat(SATURDAY).timestamp()) * 1000
+#: :data:`WEDNESDAY_MS` as the demo's ``--start-time`` takes it.
+WEDNESDAY = "2026-11-18T14:00:00Z"
 
 
 class SteppedClock:

@@ -7,7 +7,9 @@ The daemon's own trade operations (the MetaApi-named convenience methods and the
 and ``order_send``/``order_check`` of a request without a price are priced from the symbol's
 current quote (ask to buy, bid to sell), with the caller's slippage as ``deviation`` or, when
 none is given, ``max(20, 2 x the quote's spread)`` points. A missing or stale quote is refused
-before anything is journaled or sent; a requote stays the retryable -32010 it was."""
+before anything is journaled or sent, unless the terminal says the market is closed, which is
+said first (``gateway/trading/gate.py``'s ``ORDER_RULES``); a requote stays the retryable -32010
+it was."""
 
 from __future__ import annotations
 
@@ -184,12 +186,16 @@ async def test_a_requote_stays_a_retryable_rejection(daemon: Daemon) -> None:
 ], ids=["stale", "zeros", "ea_has_none"])
 async def test_no_fresh_quote_is_refused_before_anything_is_sent(
         daemon: Daemon, quote: Any) -> None:
-    """Friday's close on a Saturday, an all-zero tick, or the EA's "no quote yet": the
-    convenience method and order_send answer -32010 10021 PRICE_OFF (retryable) saying why,
-    nothing reaches the terminal and the client_id stays free."""
-    clock = SteppedClock(SATURDAY_MS if quote == "stale" else WEDNESDAY_MS)
-    async with quoting(daemon, clock=clock) as terminal:
-        if quote != "stale":
+    """A quote 11 minutes old while the market is open (the terminal gets no quotes of it),
+    an all-zero tick, or the EA's "no quote yet": the convenience method and order_send
+    answer -32010 10021 PRICE_OFF (retryable) saying why, nothing reaches the terminal and
+    the client_id stays free."""
+    async with quoting(daemon, clock=SteppedClock(WEDNESDAY_MS)) as terminal:
+        if quote == "stale":
+            live = terminal.market.symbol_info_tick("EURUSD")
+            terminal.quote = {**live, "time": live["time"] - 660,
+                              "time_msc": live["time_msc"] - 660_000}
+        else:
             terminal.quote = quote
         error = (await daemon.call("create_market_buy_order", {
             "symbol": "EURUSD", "volume": 0.1, "client_id": "nq"}))["error"]
@@ -221,14 +227,39 @@ async def test_a_paper_account_trades_an_instant_execution_symbol(daemon: Daemon
         assert terminal.order_sends == 0 and terminal.broker.positions_total() == 0
 
 
+async def test_a_closed_market_is_said_before_the_daemons_pricing(daemon: Daemon) -> None:
+    """Issue 88 item 5: Friday's close on a Saturday is too old to price a market order, and
+    the market is closed: what is said is the terminal's 10018 MARKET_CLOSED (its own
+    ``order_check``, asked before the 10021 is said), as a terminal says a closed market
+    whatever the order. ``order_send`` and ``order_check`` answer it as a result, the
+    convenience method as -32010 with that retcode; nothing is sent and the client_id stays
+    free. Before, each said the daemon's 10021 PRICE_OFF."""
+    async with quoting(daemon, clock=SteppedClock(SATURDAY_MS)) as terminal:
+        error = (await daemon.call("create_market_buy_order", {
+            "symbol": "EURUSD", "volume": 0.1, "client_id": "closed"}))["error"]
+        assert (error["code"], error["data"]["retcode"], error["data"]["retryable"]) == (
+            -32010, 10018, True), error
+        request = {"action": 1, "type": 0, "symbol": "EURUSD", "volume": 0.1}
+        sent = await ok(daemon, "order_send", {"request": {**request, "client_id": "closed"}})
+        checked = await ok(daemon, "order_check", {"request": request})
+        assert [(a["retcode"], a["retcode_name"], a["comment"]) for a in (sent, checked)] == [
+            (10018, "TRADE_RETCODE_MARKET_CLOSED", "Market closed")] * 2
+        assert (sent["order"], sent["client_id"], sent["deduplicated"]) == (0, "closed", False)
+        assert terminal.order_sends == 0
+        missing = (await daemon.call("order_status", {"client_id": "closed"}))["error"]
+        assert missing["code"] == -32006
+
+
 async def test_the_servers_clock_is_read_again_for_a_new_ea_session(daemon: Daemon) -> None:
     """The server clock's offset is kept per EA session: after a terminal of Wednesday's clock
     traded, one of Saturday's connects under the same account and its Friday quote is judged
-    by its own clock (stale: 10021), not by the first session's (which would have priced it,
-    and the broker answered 10018)."""
+    by its own clock (stale: the market's 10018 said instead of the daemon's 10021, nothing
+    sent), not by the first session's (which would have priced it and sent it, and the
+    broker answered 10018)."""
     async with quoting(daemon) as terminal:
         await ok(daemon, "create_market_buy_order", ["EURUSD", 0.1])
         assert terminal.calls["server_time"] == 1
     async with quoting(daemon, clock=SteppedClock(SATURDAY_MS)) as terminal:
         error = (await daemon.call("create_market_buy_order", ["EURUSD", 0.1]))["error"]
-        assert (error["data"]["retcode"], terminal.calls["server_time"]) == (10021, 1), error
+        assert (error["data"]["retcode"], terminal.calls["server_time"],
+                terminal.order_sends) == (10018, 1, 0), error

@@ -149,8 +149,11 @@ async def test_order_check_refuses_what_order_send_refuses_live_and_on_paper(
     await daemon.authority.halts.halt(OWNER, [(LOGIN, SERVER)], "news spike")
     await daemon.cache.refresh_once()
     await _same_refusal(daemon, BUY, "trading_halted")
-    # a refused check reaches nothing: the terminal got the one live check that passed
-    assert terminal.methods.count("order_check") == 1
+    # a refused order reaches nothing: no order_send, and the terminal's checks are the one
+    # that passed and, for the live lot cap's check and send, the question whether the market
+    # is closed, asked before that refusal is said (gate.py, ORDER_RULES: it is open, so the
+    # refusal stands); the symbols' refusal is said before the market, without asking
+    assert terminal.methods.count("order_check") == 3 and "order_send" not in terminal.methods
 
 
 async def test_order_check_refuses_an_opening_order_when_automated_trading_is_off(

@@ -3,7 +3,10 @@ are applied in, and the error each raises; a real bridge on loopback with a scri
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,9 +14,18 @@ from ea_bridge import Bridge, TerminalId, TerminalNotConnected
 from ea_bridge.connection import Welcomed
 from gateway.auth import Principal
 from gateway.auth.records import RiskPolicy
-from gateway.errors import RiskLimit, TradingHalted, Unauthorized, Unavailable
-from gateway.trading.gate import RULES, Reason, TradeGate
+from gateway.errors import (
+    NotFound,
+    RiskLimit,
+    TradeRejected,
+    TradingHalted,
+    Unauthorized,
+    Unavailable,
+)
+from gateway.trading.gate import ORDER_RULES, RULES, Reason, TradeGate
 from tests.bridgekit import EAFactory, StaticVerifier
+
+API_MD = Path(__file__).resolve().parents[3] / "docs" / "api.md"
 
 TOKEN = "mtgw_" + "a" * 38
 TERMINAL = TerminalId(1001, "Test-Server")
@@ -141,3 +153,57 @@ async def test_the_kill_switch_refuses_every_order_first_of_the_route(online: Br
     assert online.session(TERMINAL) is not None  # still connected
     with pytest.raises(Unauthorized):
         gate.check_caller(caller(halted=True, scopes=frozenset({"read"})))
+
+
+def _answers(answer: Any) -> Callable[[], Awaitable[Any]]:
+    """A venue's ``order_check`` that answers ``answer``."""
+    async def check() -> Any:
+        return answer
+    return check
+
+
+def _fails(error: Exception) -> Callable[[], Awaitable[Any]]:
+    """A venue's ``order_check`` that cannot answer: it raises ``error``."""
+    async def check() -> Any:
+        raise error
+    return check
+
+
+async def test_a_closed_market_is_said_where_the_table_puts_it(bridge: Bridge) -> None:
+    """Issue 88 item 5: ``market_first`` answers the venue's check when it says 10018 for a
+    refusal of a rule after ``market_closed`` (the lot cap, the stop, the pricing); any other
+    answer, or a check that cannot answer, leaves the rule's own refusal, unchanged. A rule
+    before it (the account's symbols) is said without asking."""
+    gate = TradeGate(bridge, lambda _: False)
+    closed = {"retcode": 10018, "comment": "Market closed", "request": {"symbol": "EURUSD"}}
+    for refusal in (RiskLimit("max_lot_size", "too many lots"), RiskLimit("risk_pct", "no stop"),
+                    TradeRejected(10021, retryable=True, result={"retcode": 10021})):
+        assert await gate.market_first(refusal, _answers(closed)) is closed
+        for check in (_answers({"retcode": 0}), _answers({"retcode": 10016}), _answers(None),
+                      _fails(TerminalNotConnected("gone")), _fails(NotFound("no symbol"))):
+            with pytest.raises(type(refusal)) as said:
+                await gate.market_first(refusal, check)
+            assert said.value is refusal
+    asked: list[str] = []
+
+    async def never() -> Any:
+        asked.append("order_check")
+        return closed
+    symbols = RiskLimit("allowed_symbols", "not among the account's symbols")
+    with pytest.raises(RiskLimit) as before:
+        await gate.market_first(symbols, never)
+    assert (before.value, asked) == (symbols, [])
+    assert ORDER_RULES.index("allowed_symbols") < ORDER_RULES.index("market_closed") \
+        < ORDER_RULES.index("max_lot_size")
+
+
+def test_the_order_of_refusals_is_the_one_docs_api_md_says() -> None:
+    """docs/api.md's "The order of refusals" names the gate's reasons, then the order's
+    rules, in the order the gate and the desk apply them (a reason added to either table
+    must be placed there too)."""
+    text = API_MD.read_text(encoding="utf-8")
+    section = text.split("**The order of refusals.**", 1)[1].split("\n- ", 1)[0]
+    words = [rule.reason.value for rule in RULES] + list(ORDER_RULES)
+    places = [section.find(f"`{word}`") for word in words]
+    assert -1 not in places, dict(zip(words, places, strict=True))
+    assert places == sorted(places), re.sub(r"\s+", " ", section)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from gateway.errors import RiskLimit
+from gateway.trading.gate import ORDER_RULES
 from gateway.trading.risk import check_order
 from mtgateway_base.wire.records import RiskPolicy
 
@@ -84,3 +85,20 @@ async def test_reducing_risk_is_never_refused() -> None:
 async def test_symbol_match_ignores_case() -> None:
     """allowed_symbols compares symbols case-insensitively."""
     await check_order(RiskPolicy(allowed_symbols=("eurusd",)), order(symbol="EURUSD"), Terminal())
+
+
+async def test_the_rules_are_applied_in_the_gates_order() -> None:
+    """The policy's rules are said in ``ORDER_RULES``' order (``market_closed`` among them is
+    the desk's): an order breaking a rule and every one after it is refused the first."""
+    policy = RiskPolicy(allowed_symbols=("XYZ",), max_lot_size="0.5", risk_pct="0.01")
+    within: dict[str, Any] = {"symbol": "XYZ", "volume": 0.1, "sl": 99.0}
+    breaking: list[dict[str, Any]] = [{"symbol": "ABC"}, {"volume": 0.51}, {"sl": 0}]
+    await check_order(policy, order(**within), Terminal())
+    said = []
+    for first in range(len(breaking)):
+        broken = dict(within)
+        for fields in breaking[first:]:
+            broken.update(fields)
+        said.append(await refused(policy, order(**broken)))
+    assert said == [rule for rule in ORDER_RULES
+                    if rule in ("allowed_symbols", "max_lot_size", "risk_pct")]
