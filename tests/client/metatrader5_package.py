@@ -259,7 +259,8 @@ HELPERS: dict[str, list[tuple[str, str, object]]] = {
 }
 
 #: The C functions (``from ._core import *``) and the parameters their documentation names,
-#: in order. Every one may be passed by keyword as well as by position.
+#: in order. Every one may be passed by keyword as well as by position, but in
+#: :data:`KEYWORD_ONLY`'s functions.
 FUNCTIONS: dict[str, list[str]] = {
     "initialize": ["path", "login", "password", "server", "timeout", "portable"],
     "login": ["login", "password", "server", "timeout"],
@@ -294,3 +295,10 @@ FUNCTIONS: dict[str, list[str]] = {
     "history_deals_total": ["date_from", "date_to"],
     "history_deals_get": ["date_from", "date_to", "group", "ticket", "position"],
 }
+
+#: The functions whose parameters the package takes by keyword only: ``_core``'s docstrings
+#: name only keyword forms (``positions_get([symbol="SYMBOL"],[ticket=TICKET],
+#: [group="GROUP"])``), it holds the text "Unnamed arguments not allowed", and a build-6231
+#: terminal's published notes record ``positions_get("Ger40")`` and ``positions_get(None,
+#: ticket=...)`` answering ``None``.
+KEYWORD_ONLY: frozenset[str] = frozenset({"positions_get", "orders_get"})

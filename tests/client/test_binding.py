@@ -29,6 +29,7 @@ from mtgateway.functions import Declared, Session
 from mtgateway.wire import Call
 from tests.client.conftest import base_url
 from tests.client.metatrader5_package import FUNCTIONS as PACKAGE_FUNCTIONS
+from tests.client.metatrader5_package import KEYWORD_ONLY
 from tests.e2e.conftest import LOGIN, SERVER, Daemon
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "client.md"
@@ -52,6 +53,10 @@ BAD: dict[str, Any] = {"str": 5, "int": "5012345", "float": "0.1", "Time": "2026
 #: Parameters whose arguments are not refused for their type: the gateway's own state file (a
 #: path of any kind), and the flags, which C reads for their truth (``enable``, ``portable``).
 NOT_CHECKED = {"state_file", "enable", "portable"}
+#: The fewest arguments a call the package takes gives, where that is more than the
+#: parameters without a default: a history read needs a range, a ticket or a position.
+SHORTEST = {"history_orders_get": ["date_from", "date_to"],
+            "history_deals_get": ["date_from", "date_to"]}
 
 
 def _bad(parameter: inspect.Parameter) -> Any:
@@ -66,31 +71,42 @@ def _what(job: Any) -> tuple[Any, ...]:
     return ("step", job.name, job.arguments)
 
 
+def _keywords(declared: Declared[Any, Any]) -> dict[str, Any]:
+    """An argument for each of ``declared``'s keyword-only parameters that ``GOOD`` has."""
+    return {p.name: GOOD[p.name] for p in declared.signature.parameters.values()
+            if p.kind is p.KEYWORD_ONLY and p.name in GOOD}
+
+
 def _forms(declared: Declared[Any, Any]) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     """Every way the package binds a call of ``declared`` with the same arguments: all
     positional, all by keyword, each split point mixed; and, where the arguments after some
-    point are their defaults, left out."""
+    point are their defaults, left out. Keyword-only parameters are given by keyword in
+    each."""
     params = [p for p in declared.signature.parameters.values()
               if p.kind is p.POSITIONAL_OR_KEYWORD]
     values = [GOOD[p.name] for p in params]
     forms: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
     for split in range(len(params) + 1):
         forms.append((tuple(values[:split]),
-                      {p.name: v for p, v in zip(params[split:], values[split:], strict=True)}))
+                      {**{p.name: v for p, v in zip(params[split:], values[split:], strict=True)},
+                       **_keywords(declared)}))
     return forms
 
 
 def test_the_table_declares_the_packages_functions_with_its_parameters() -> None:
     """The table's package functions are exactly the package's 32, each with its parameters
-    in its order, every one positional-or-keyword; MT Gateway's additions to them
-    (``initialize``'s token, url and state file) are keywords only."""
+    in its order, every one positional-or-keyword but where the package takes them by
+    keyword only (``positions_get``, ``orders_get``: L1); MT Gateway's additions to them
+    (``initialize``'s token, url and state file, the reads' ``book``) are keywords only."""
     ours = {name: d for name, d in calls.FUNCTIONS.items() if d.package}
     assert sorted(ours) == sorted(PACKAGE_FUNCTIONS) and len(ours) == 32
     for name, declared in ours.items():
         params = list(declared.signature.parameters.values())
         head = params[:len(PACKAGE_FUNCTIONS[name])]
         assert [p.name for p in head] == PACKAGE_FUNCTIONS[name], name
-        assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in head), name
+        kind = inspect.Parameter.KEYWORD_ONLY if name in KEYWORD_ONLY else \
+            inspect.Parameter.POSITIONAL_OR_KEYWORD
+        assert all(p.kind is kind for p in head), name
         assert all(p.kind is p.KEYWORD_ONLY for p in params[len(head):]), name
     assert {n for n, d in calls.FUNCTIONS.items() if not d.package} == {
         "order_status", "ping", "server_time", "gateway_status"}
@@ -106,8 +122,9 @@ def test_every_binding_form_makes_the_same_call(name: str) -> None:
         assert declared.refusal(args, kwargs) is None, (name, args, kwargs)
         made.add(repr(_what(declared.job(args, kwargs))))
     assert len(made) == 1, made
-    required = [p for p in declared.signature.parameters.values() if p.default is p.empty]
-    shortest = tuple(GOOD[p.name] for p in required)
+    required = [p.name for p in declared.signature.parameters.values()
+                if p.default is p.empty]
+    shortest = tuple(GOOD[parameter] for parameter in SHORTEST.get(name, required))
     assert declared.refusal(shortest, {}) is None
     declared.job(shortest, {})  # the defaults of the rest apply
 
@@ -117,10 +134,16 @@ def _refusals(declared: Declared[Any, Any]) -> list[tuple[tuple[Any, ...], dict[
     """Calls of ``declared`` the package refuses, each with its ``last_error()`` text."""
     params = [p for p in declared.signature.parameters.values()
               if p.kind is p.POSITIONAL_OR_KEYWORD]
+    keywords = _keywords(declared)
     every = tuple(GOOD[p.name] for p in params)
     required = [p for p in params if p.default is p.empty]
-    cases = [(every + (1,), {}, "Invalid number of arguments"),
-             (every[:len(required)], {"not_a_parameter": 1}, "Invalid arguments")]
+    cases = [(every[:len(required)], {"not_a_parameter": 1}, "Invalid arguments")]
+    if params or not keywords:
+        cases.append((every + (1,), keywords, "Invalid number of arguments"))
+    else:  # the package takes these by keyword only (L1)
+        cases += [((1,), {}, "Unnamed arguments not allowed"),
+                  (tuple(keywords.values())[:1], {}, "Unnamed arguments not allowed"),
+                  ((None,), dict(list(keywords.items())[1:]), "Unnamed arguments not allowed")]
     if required:
         cases.append(((), {}, "Invalid number of arguments"))
     if params:
@@ -130,10 +153,14 @@ def _refusals(declared: Declared[Any, Any]) -> list[tuple[tuple[Any, ...], dict[
             continue
         wrong = list(every)
         wrong[index] = _bad(parameter)
-        cases.append((tuple(wrong), {}, f'Invalid "{parameter.name}" argument'))
+        cases.append((tuple(wrong), keywords, f'Invalid "{parameter.name}" argument'))
         if parameter.default is parameter.empty:
             cases.append(((), {**dict(zip([p.name for p in params], every, strict=True)),
                                parameter.name: None}, f'Invalid "{parameter.name}" argument'))
+    for keyword in keywords:
+        if keyword not in NOT_CHECKED:
+            cases.append((every, {**keywords, keyword: _bad(
+                declared.signature.parameters[keyword])}, f'Invalid "{keyword}" argument'))
     return cases
 
 

@@ -20,7 +20,7 @@ import pytest
 import mtgateway
 import mtgateway.aio
 from mtgateway import flags
-from tests.client.metatrader5_package import CONSTANTS, FUNCTIONS, HELPERS
+from tests.client.metatrader5_package import CONSTANTS, FUNCTIONS, HELPERS, KEYWORD_ONLY
 from tests.client.thirdpartykit import package_environment, shim_problem
 from tests.e2e.conftest import WAIT_S, running_demo
 
@@ -53,7 +53,8 @@ def test_mql5_names_the_package_lacks_live_in_flags() -> None:
 
 
 def test_every_function_has_the_packages_parameters() -> None:
-    """Each documented parameter, in the package's order, by position or keyword."""
+    """Each documented parameter, in the package's order, by position or keyword (by keyword
+    only where the package takes it so, ``positions_get`` and ``orders_get``)."""
     for name, documented in FUNCTIONS.items():
         params = inspect.signature(getattr(mtgateway, name)).parameters
         ours = [p for p in params if p in documented]
@@ -61,7 +62,9 @@ def test_every_function_has_the_packages_parameters() -> None:
         if name != "initialize":  # initialize(path, login=..., ...): keywords after path
             head = list(params.values())[:len(documented)]
             assert [p.name for p in head] == documented, name
-            assert all(p.kind is p.POSITIONAL_OR_KEYWORD for p in head), name
+            kind = (inspect.Parameter.KEYWORD_ONLY if name in KEYWORD_ONLY
+                    else inspect.Parameter.POSITIONAL_OR_KEYWORD)
+            assert all(p.kind is kind for p in head), name
         aio_params = inspect.signature(getattr(mtgateway.aio, name)).parameters
         assert list(aio_params) == list(params), name
 

@@ -133,7 +133,7 @@ async def test_arguments_the_package_refuses_answer_none_never_type_error(
             assert client.last_error() == (mt5.RES_E_INVALID_PARAMS, "Invalid arguments")
             assert client.symbol_select("BTCUSD", visible=True) is False
             assert client.last_error() == (mt5.RES_E_INVALID_PARAMS, "Invalid arguments")
-            assert client.positions_get("BTCUSD", None, None, 4) is None
+            assert client.symbol_info_tick("BTCUSD", 4) is None  # type: ignore[call-arg]
             assert client.last_error() == (mt5.RES_E_INVALID_PARAMS,
                                            "Invalid number of arguments")
             assert client.copy_rates_from_pos("BTCUSD") is None  # type: ignore[call-arg]

@@ -5,9 +5,10 @@ Code written for the ``MetaTrader5`` package reads ``result.retcode`` and ``resu
 after every ``order_send`` and ``order_check``; a ``None`` there means a broken link to it
 ("terminal connection lost?"). So the client answers a policy refusal as a trade server
 answers a request its rules refuse: the result, with the retcode closest to the rule and a
-comment naming it, while ``last_error()`` keeps the gateway's own error and the raw ``/rpc``
-keeps answering ``-32012``. docs/client.md tables the retcodes with the package's reference
-texts, which are checked here against MQL5's reference (the copy of it the EA's tests read).
+comment naming it, while ``last_error()`` is ``(1, 'Success')`` (the call worked) with the
+gateway's own error kept beside the pair, and the raw ``/rpc`` keeps answering ``-32012``.
+docs/client.md tables the retcodes with the package's reference texts, which are checked
+here against MQL5's reference (the copy of it the EA's tests read).
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ async def test_a_policy_refusal_is_a_result_with_a_trade_servers_retcode(
     """Above the lot limit (10014), a symbol not allowed (10044), no stop under a risk cap
     (10016): ``order_send`` answers an ``OrderSendResult`` with the retcode, a comment naming
     the rule and the gateway's reason, zeros for the figures, the request echoed (its
-    ``client_id`` kept); ``last_error()`` is the gateway's -32012 with the rule. Nothing
-    reached the terminal, and the raw ``/rpc`` still answers the JSON-RPC error. Before, each
-    was ``None`` with ``(-1, ...)``."""
+    ``client_id`` kept); ``last_error()`` is ``(1, 'Success')``, as after a trade server's
+    refusal, with the gateway's -32012, rule and reason beside the pair. Nothing reached the
+    terminal, and the raw ``/rpc`` still answers the JSON-RPC error. Before, each was ``None``
+    with ``(-1, ...)``."""
     bid = (await limited.call("symbol_info_tick", ["BTCUSD"]))["result"]["bid"]
     cases = [(_deal(volume=0.06, sl=round(bid - 100, 2)), "max_lot_size",
               mt5.TRADE_RETCODE_INVALID_VOLUME, "TRADE_RETCODE_INVALID_VOLUME"),
@@ -80,8 +82,9 @@ async def test_a_policy_refusal_is_a_result_with_a_trade_servers_retcode(
                     request["action"], request["symbol"], request["volume"], 31, "refused")
                 assert result.client_id == f"refused-{rule}" and result.paper is False
                 error = client.last_error()
-                assert (error.code, error.gateway_code, error.data) == (
-                    mt5.RES_E_FAIL, -32012, {"rule": rule}), error
+                assert (error.code, error.gateway_code, error.data["rule"]) == (
+                    mt5.RES_S_OK, -32012, rule), (error, error.data)
+                assert result.comment == f"Risk policy {rule}: {error.data['reason']}"
             assert client.positions_total() == 0
     await asyncio.to_thread(run)
     raw = await limited.call("order_send", {"request": {**cases[0][0], "client_id": "raw"}})
@@ -90,7 +93,8 @@ async def test_a_policy_refusal_is_a_result_with_a_trade_servers_retcode(
         assert await client.initialize(token=limited.token, url=base_url(limited))
         result = await client.order_send(cases[0][0])
         assert result is not None and result.retcode == mt5.TRADE_RETCODE_INVALID_VOLUME
-        assert client.last_error().data == {"rule": "max_lot_size"}
+        assert client.last_error() == (1, "Success")
+        assert client.last_error().data["rule"] == "max_lot_size"
         assert result.client_id  # made by the client, as for any send
 
 
@@ -99,7 +103,8 @@ async def test_order_check_answers_the_refusal_order_send_will(
     """A bot that checks before it sends is told what the send will answer: under the
     account's policy, ``order_check`` of each refused request is an ``OrderCheckResult`` with
     the same retcode and comment as ``order_send``'s result, and ``last_error()`` the same
-    -32012 and rule; a request the policy lets through is checked as 0 "Done". Before the
+    ``(1, 'Success')`` with -32012 and the rule beside it; a request the policy lets through
+    is checked as 0 "Done". Before the
     daemon applied the policy to ``order_check``, each check answered 0 "Done"."""
     bid = (await limited.call("symbol_info_tick", ["BTCUSD"]))["result"]["bid"]
     refused = [_deal(volume=0.06, sl=round(bid - 100, 2)), _deal(symbol="USDJPY", sl=1.0),
@@ -117,8 +122,11 @@ async def test_order_check_answers_the_refusal_order_send_will(
                 assert isinstance(sent, mt5.OrderSendResult), client.last_error()
                 assert checked.retcode == sent.retcode != 0, (checked, sent)
                 assert checked.comment == sent.comment, (checked.comment, sent.comment)
-                assert (check_error.gateway_code, check_error.data) == (
-                    -32012, client.last_error().data), check_error
+                sent_error = client.last_error()
+                assert check_error == sent_error == (1, "Success"), (check_error, sent_error)
+                assert (check_error.gateway_code, check_error.data["rule"]) == (
+                    sent_error.gateway_code, sent_error.data["rule"]), (check_error.data,
+                                                                        sent_error.data)
             checked = client.order_check(allowed)
             assert checked is not None and checked.retcode == 0, (checked, client.last_error())
             assert client.positions_total() == 0
@@ -154,7 +162,7 @@ def test_every_refusal_is_mapped_by_its_code_and_rule() -> None:
     risk_rules = {"max_lot_size", "allowed_symbols", "risk_pct"}
     assert set(refusals.RETCODES) == gate_rules | risk_rules
     params = {"request": {"action": 1, "symbol": "BTCUSD", "volume": 2.0,
-                          "type": "ORDER_TYPE_SELL", "client_id": "c9"}}
+                          "type": mt5.ORDER_TYPE_SELL, "client_id": "c9"}}
     for rule, retcode in refusals.RETCODES.items():
         error = gateway_error(-32012, "any words at all", {"rule": rule})
         sent = refusals.send_result(params, error)

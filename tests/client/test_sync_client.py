@@ -76,12 +76,14 @@ async def test_reads_answer_the_packages_named_tuples(daemon: Daemon,
 async def test_failures_answer_none_and_last_error_with_the_packages_code(
         daemon: Daemon, terminal: EmulatedTerminal) -> None:
     """An unknown symbol, a bad count, an unknown client_id: None, then the package's code
-    (RES_E_NOT_FOUND, RES_E_INVALID_PARAMS, ...) with the gateway's code kept beside it."""
+    (RES_E_NOT_FOUND, RES_E_INVALID_PARAMS, ...) with the gateway's code kept beside it (for
+    the unknown symbol, the package's text too, the gateway's in ``.data["reason"]``)."""
     def run() -> None:
         with connected(daemon) as client:
             assert client.symbol_info("NOPE") is None
-            assert client.last_error()[0] == mt5.RES_E_NOT_FOUND
-            assert client.last_error().gateway_code == -32006 and "NOPE" in client.last_error()[1]
+            assert client.last_error() == (mt5.RES_E_NOT_FOUND, "Terminal: Not found")
+            assert client.last_error().gateway_code == -32006
+            assert "NOPE" in client.last_error().data["reason"]
             assert client.copy_rates_from_pos("EURUSD", mt5.TIMEFRAME_M1, 0, 0) is None
             code, description = client.last_error()
             assert code == mt5.RES_E_INVALID_PARAMS and description.startswith("count")

@@ -148,7 +148,7 @@ def test_pdmt5_runs_its_readme(demo: Path, tmp_path: Path) -> None:
                  "'tick_volume', 'spread', 'real_volume']", "constants: 1 1 -1 -1 0 0 16385",
                  "historical bars: 1000", "ticks: True ['time', 'bid', 'ask']",
                  "Check retcode: 0", "Send retcode: 10009", "positions: 1 [0] ['']",
-                 "closed: 10009 0", "MT5 Error: ", "unknown symbol 'INVALID'", "done")
+                 "closed: 10009 0", "MT5 Error: ", "(-1, 'Terminal: Call failed')", "done")
 
 
 def test_mt5cli_exports_checks_trades_and_closes(demo: Path, tmp_path: Path) -> None:

@@ -397,8 +397,8 @@ class AsyncClient(AsyncFace, Functions):
                     pass
                 value = pager.result()
         except MtGatewayError as exc:
-            self._error = exc.error
-            return None if call.refused is None else call.refused(call.params, exc.error)
+            self._error, answer = call.failure(exc.error)
+            return answer
         except r.WireMismatch as exc:
             self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
             return None

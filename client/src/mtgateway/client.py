@@ -348,8 +348,8 @@ class Client(SyncFace, Functions):
                         pass
                     value = pager.result()
             except MtGatewayError as exc:
-                self._error = exc.error
-                return None if call.refused is None else call.refused(call.params, exc.error)
+                self._error, answer = call.failure(exc.error)
+                return answer
             except r.WireMismatch as exc:
                 self._error = local_error(c.RES_E_INTERNAL_FAIL_RECEIVE, str(exc))
                 return None

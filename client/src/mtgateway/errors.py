@@ -20,7 +20,8 @@ from typing import Any, Final
 
 from . import constants as c
 
-__all__ = ["OK", "LastError", "MtGatewayError", "gateway_error", "local_error", "not_connected"]
+__all__ = ["CALL_FAILED", "NOT_FOUND", "OK", "LastError", "MtGatewayError", "gateway_error",
+           "in_package_words", "local_error", "not_connected"]
 
 #: The gateway's codes (``docs/api.md``) by the package code that means the same to a caller.
 _MT5_CODES: Final[dict[int, int]] = {
@@ -110,6 +111,31 @@ def gateway_error(gateway_code: int, message: str, data: Any = None) -> LastErro
     return LastError(_MT5_CODES.get(gateway_code, c.RES_E_FAIL),
                      f"{message} (gateway error {gateway_code})", data,
                      gateway_code=gateway_code)
+
+
+#: The package's texts (its C extension's) for a terminal call that found nothing to answer
+#: (an unknown symbol) and for one that failed (bars beyond the history): what code written
+#: against terminals compares ``last_error()`` with.
+NOT_FOUND: Final = "Terminal: Not found"
+CALL_FAILED: Final = "Terminal: Call failed"
+
+
+def in_package_words(error: LastError, code: int, description: str) -> LastError:
+    """``error`` as the package words the same failure: its ``(code, description)``, with the
+    gateway's own message moved to ``.data["reason"]`` and its code kept in
+    :attr:`LastError.gateway_code`.
+
+    Why: code written against terminals compares the pair, or searches the text, to tell an
+    unknown symbol from a broken link; the gateway's wording would fail those tests although
+    it means the same, and is still there for a person reading why."""
+    reason = error.description.removesuffix(f" (gateway error {error.gateway_code})")
+    if error.data is None:
+        data: Any = {"reason": reason}
+    elif isinstance(error.data, dict):
+        data = {"reason": reason, **error.data}
+    else:
+        data = error.data
+    return LastError(code, description, data, gateway_code=error.gateway_code)
 
 
 def local_error(code: int, description: str, data: Any = None) -> LastError:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from .arguments import refusal
+from .arguments import Check, refusal
 from .errors import LastError
 from .wire import Call
 
@@ -51,17 +51,20 @@ Job = Call[Any] | Session
 
 class Declared(Generic[P, R]):
     """A function of the namespace: its signature (``build``'s), what it answers when its
-    arguments are refused (``failed``), and whether it is one of the ``MetaTrader5``
-    package's own (``package``) or MT Gateway's addition.
+    arguments are refused (``failed``), whether it is one of the ``MetaTrader5``
+    package's own (``package``) or MT Gateway's addition, and its own rule on the arguments
+    it binds, beyond their types (``check``, ``arguments.py``).
 
     A descriptor: on a client it is that client's callable (see the module docstring);
     :class:`Function` and :class:`Local` say which callable to type checkers.
     """
 
-    def __init__(self, build: Callable[P, Job], *, failed: Any, package: bool) -> None:
+    def __init__(self, build: Callable[P, Job], *, failed: Any, package: bool,
+                 check: Check | None = None) -> None:
         self.build = build
         self.failed = failed
         self.package = package
+        self.check = check
         self.name = build.__name__
         self.signature = inspect.signature(build)
         self.__doc__ = build.__doc__
@@ -74,7 +77,7 @@ class Declared(Generic[P, R]):
 
     def refusal(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LastError | None:
         """The package's error for these arguments, or None when the function takes them."""
-        return refusal(self.name, self.signature, args, kwargs)
+        return refusal(self.name, self.signature, args, kwargs, self.check)
 
     def job(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Job:
         """The job of a call whose arguments :meth:`refusal` accepted."""
@@ -144,12 +147,13 @@ class Local(Declared[P, R]):
         return self.bind_to(obj)
 
 
-def function(*, package: bool = True
+def function(*, package: bool = True, check: Check | None = None
              ) -> Callable[[Callable[P, Call[T]]], Function[P, T | None]]:
     """Declare a function sent as one call, answering its result or ``None`` on failure.
-    ``package=False`` marks MT Gateway's additions."""
+    ``package=False`` marks MT Gateway's additions; ``check`` is the function's own rule on
+    its arguments, refused before anything is sent."""
     def declare(build: Callable[P, Call[T]]) -> Function[P, T | None]:
-        return Function(build, failed=None, package=package)
+        return Function(build, failed=None, package=package, check=check)
     return declare
 
 

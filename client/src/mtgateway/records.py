@@ -47,6 +47,11 @@ T = TypeVar("T", bound="Record")
 
 #: The class's bookkeeping, which a struct sequence has not: left out of ``dir()``.
 _BOOKKEEPING = frozenset({"_extras", "_defaults"})
+#: Left out of ``dir()`` of a record and of its class: the bookkeeping, and ``__dict__``, which
+#: a record with extras has (hidden, :class:`_StructSequenceType`) and a struct sequence has
+#: not. ``dir()`` names what can be read: a serialiser that reads ``getattr(r, name)`` for each
+#: name would raise on it.
+_NOT_LISTED = _BOOKKEEPING | {"__dict__"}
 
 
 def _no_instance_dict(self: object) -> Any:
@@ -66,7 +71,8 @@ class _StructSequenceType(type):
 
     ``dir()`` of a record and of its class leaves out ``_extras`` and ``_defaults``: agent
     servers build a record's JSON from ``dir()`` (every name not starting with ``__``), and a
-    struct sequence shows none of them.
+    struct sequence shows none of them. Nor ``__dict__``: ``dir(os.terminal_size(...))`` does
+    not name it, and ``{k: getattr(r, k) for k in dir(r)}`` must not meet a name that raises.
     """
 
     def __new__(mcs, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
@@ -78,7 +84,7 @@ class _StructSequenceType(type):
         return super().__new__(mcs, name, bases, namespace, **kwargs)
 
     def __dir__(cls) -> list[str]:
-        return sorted(set(super().__dir__()) - _BOOKKEEPING)
+        return sorted(set(super().__dir__()) - _NOT_LISTED)
 
 
 class Record(tuple[Any, ...], metaclass=_StructSequenceType):
@@ -149,8 +155,9 @@ class Record(tuple[Any, ...], metaclass=_StructSequenceType):
 
     def __dir__(self) -> list[str]:
         """As the package's struct sequences': the fields and the struct sequence's names,
-        no extras (the instance's own dictionary holds them), no bookkeeping."""
-        return sorted(set(super().__dir__()) - set(self._extras) - _BOOKKEEPING)
+        no extras (the instance's own dictionary holds them), no bookkeeping, no ``__dict__``
+        (hidden: it cannot be read)."""
+        return sorted(set(super().__dir__()) - set(self._extras) - _NOT_LISTED)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """As a struct sequence pickles: the class, the tuple and the extras by name."""

@@ -9,8 +9,12 @@ as "terminal connection lost?" or fails on ``None.retcode``. A trade server refu
 own rules do not allow with a result whose retcode says which rule, so that is what the client
 answers: an ``OrderSendResult`` / ``OrderCheckResult`` with the retcode closest in meaning to
 the rule (:data:`RETCODES`), a comment naming the rule and why, zeros where a refused request
-has no figures (as a terminal's refusals have), and the request echoed. ``last_error()`` keeps
-the gateway's own error (``-32012``, ``.data["rule"]``) for code that wants the detail.
+has no figures (as a terminal's refusals have), and the request echoed. The call worked, as a
+terminal's call that brings back a server's refusal did, so ``last_error()`` is ``(1,
+'Success')`` (wrappers that check it after every call would otherwise take a refused order for
+a broken link), and keeps the gateway's detail beside that pair for code that wants it:
+``.gateway_code`` ``-32012``, ``.data["rule"]`` and the gateway's message in
+``.data["reason"]`` (``wire.Call.failure``).
 
 What is answered is decided by the error's code and data, never by its wording.
 """
@@ -73,15 +77,14 @@ def _comment(error: LastError) -> str:
 
 
 def _echo(request: Any) -> r.TradeRequest:
-    """The request as a ``TradeRequest``, the package's zero for each field it lacks (a name
-    the gateway reads for an enum, ``"ORDER_TYPE_BUY"``, as its value)."""
+    """The request as a ``TradeRequest``, the package's zero for each field it lacks (the
+    client refused any field of a type the package cannot read before sending,
+    ``arguments.py``)."""
     given = request if isinstance(request, Mapping) else {}
     values: list[Any] = []
     for name in r.TradeRequest.__match_args__:
         value = given.get(name)
         if name in _INTEGER_FIELDS:
-            if isinstance(value, str):
-                value = getattr(c, value, 0) if value in c.__all__ else 0
             values.append(value if isinstance(value, int) else 0)
         elif name in ("symbol", "comment"):
             values.append(value if isinstance(value, str) else "")

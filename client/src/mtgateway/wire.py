@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
 from . import constants as c
-from .errors import LastError, MtGatewayError, gateway_error, local_error
+from .errors import (
+    CALL_FAILED,
+    OK,
+    LastError,
+    MtGatewayError,
+    gateway_error,
+    in_package_words,
+    local_error,
+)
 
 __all__ = [
     "DEFAULT_URL",
@@ -208,7 +216,9 @@ class Call(Generic[T]):
     pages to follow. ``stamped``: the params' ``request`` takes a ``client_id`` when it has
     none (``order_send``: :meth:`with_client_id`). ``refused``: what the call answers, given the
     params it was sent with, for a refusal the package would answer as a result (a trade
-    server's retcode), else None."""
+    server's retcode), else None. ``package_errors``: the package's ``(code, description)``
+    for a gateway error code the package has its own words for in this call (an unknown
+    symbol: ``-32006``), :meth:`failure`."""
 
     method: str
     params: dict[str, Any]
@@ -216,6 +226,27 @@ class Call(Generic[T]):
     pager: Callable[[], Pager] | None = None
     stamped: bool = False
     refused: Callable[[Mapping[str, Any], LastError], T | None] | None = None
+    package_errors: Mapping[int, tuple[int, str]] = field(default_factory=dict)
+
+    def failure(self, error: LastError) -> tuple[LastError, T | None]:
+        """What ``last_error()`` holds and what the call answers when it failed with ``error``.
+
+        A refusal the package answers as a result (``refused``) is a call that worked, as a
+        terminal's is: ``last_error()`` is ``(1, 'Success')``, the gateway's error kept beside
+        the pair (``.gateway_code``, ``.data``, its message in ``.data["reason"]``;
+        ``refusals.py``). An error the package words its own way in this call
+        is answered in its words, the gateway's kept in ``.data["reason"]`` and
+        ``.gateway_code`` (:func:`~mtgateway.errors.in_package_words`). Anything else is
+        the gateway's error as it came, and the call answers ``None``."""
+        if self.refused is not None:
+            result = self.refused(self.params, error)
+            if result is not None:
+                return in_package_words(error, *OK), result
+        words = self.package_errors.get(error.gateway_code) \
+            if error.gateway_code is not None else None
+        if words is not None:
+            return in_package_words(error, *words), None
+        return error, None
 
     def with_client_id(self, make: Callable[[], str]) -> Call[T]:
         """This call, its request given a ``client_id`` from ``make`` when it is stamped and
@@ -282,12 +313,13 @@ class Pager:
     """
 
     def __init__(self, params: dict[str, Any], *, backward: bool,
-                 columns: list[tuple[str, str]]) -> None:
+                 columns: list[tuple[str, str]], missing: str | None = None) -> None:
         self._first = dict(params)
         self._cursor: str | None = None
         self._pages: list[list[Any]] = []
         self._backward = backward
         self._columns = [name for name, _ in columns]
+        self._missing = missing
         self.dtype = columns
 
     def params(self) -> dict[str, Any]:
@@ -319,8 +351,17 @@ class Pager:
     def result(self) -> Any:
         """The rows as the package returns them: a numpy structured array with the package's
         dtype when numpy is installed (``pip install 'mtgateway-client[numpy]'``), else a tuple of
-        plain tuples in the same column order."""
+        plain tuples in the same column order.
+
+        Raises:
+            MtGatewayError: no row came back for a query whose empty answer the package
+                reports as a failed call (``missing``, the reason, is set: a count-back read of
+                bars beyond the history), ``(-1, 'Terminal: Call failed')`` as the package.
+        """
         rows = self.rows()
+        if not rows and self._missing is not None:
+            raise MtGatewayError(local_error(c.RES_E_FAIL, CALL_FAILED,
+                                             {"reason": self._missing}))
         try:
             import numpy
         except ImportError:
