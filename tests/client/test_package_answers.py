@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +34,8 @@ NOT_FOUND = (mt5.RES_E_NOT_FOUND, "Terminal: Not found")
 CALL_FAILED = (mt5.RES_E_FAIL, "Terminal: Call failed")
 INVALID_ARGUMENTS = (mt5.RES_E_INVALID_PARAMS, "Invalid arguments")
 SUCCESS = (mt5.RES_S_OK, "Success")
+#: A year back (or on) from now, whatever the date (no February 29 to replace).
+YEAR = timedelta(days=365)
 
 
 def connect(daemon: Daemon) -> mt5.Client:
@@ -152,16 +154,16 @@ async def test_an_unknown_symbol_is_answered_in_the_packages_words(
     calls: list[tuple[str, tuple[Any, ...], Any, tuple[int, str]]] = [
         ("symbol_info", ("NOPE",), None, NOT_FOUND),
         ("symbol_info_tick", ("NOPE",), None, NOT_FOUND),
-        ("copy_ticks_range", ("NOPE", now.replace(year=now.year - 1), now,
+        ("copy_ticks_range", ("NOPE", now - YEAR, now,
                               mt5.COPY_TICKS_ALL), None, NOT_FOUND),
-        ("copy_ticks_from", ("NOPE", now.replace(year=now.year - 1), 5, mt5.COPY_TICKS_ALL),
+        ("copy_ticks_from", ("NOPE", now - YEAR, 5, mt5.COPY_TICKS_ALL),
          None, NOT_FOUND),
         ("market_book_add", ("NOPE",), False, NOT_FOUND),
         ("order_calc_margin", (mt5.ORDER_TYPE_BUY, "NOPE", 0.01, 1.0), None, NOT_FOUND),
         ("order_calc_profit", (mt5.ORDER_TYPE_BUY, "NOPE", 0.01, 1.0, 1.1), None, NOT_FOUND),
         ("copy_rates_from_pos", ("NOPE", mt5.TIMEFRAME_M1, 0, 5), None, CALL_FAILED),
         ("copy_rates_from", ("NOPE", mt5.TIMEFRAME_M1, now, 5), None, CALL_FAILED),
-        ("copy_rates_range", ("NOPE", mt5.TIMEFRAME_M1, now.replace(year=now.year - 1), now),
+        ("copy_rates_range", ("NOPE", mt5.TIMEFRAME_M1, now - YEAR, now),
          None, CALL_FAILED),
         ("symbol_select", ("NOPE", True), False, CALL_FAILED),
     ]
@@ -287,7 +289,7 @@ async def test_a_history_read_without_a_selection_is_invalid_arguments(
                     assert read(*args, **kwargs) is None, (read, args, kwargs)
                     assert client.last_error() == INVALID_ARGUMENTS, (read, args, kwargs)
                     assert client.last_error().gateway_code is None
-                assert isinstance(read(now.replace(year=now.year - 1), now), tuple)
+                assert isinstance(read(now - YEAR, now), tuple)
                 assert read(ticket=1) == () and read(position=1) == ()
                 assert client.last_error() == SUCCESS
     await asyncio.to_thread(run)
@@ -318,7 +320,7 @@ async def test_a_records_dir_names_only_what_can_be_read(
                 "type_time": mt5.ORDER_TIME_GTC, "type_filling": mt5.ORDER_FILLING_RETURN})
             assert placed is not None and placed.retcode == mt5.TRADE_RETCODE_DONE, placed
             checked = client.order_check(deal())
-            until = datetime.now(UTC).replace(year=datetime.now(UTC).year + 1)
+            until = datetime.now(UTC) + YEAR
             records = [client.account_info(), tick, sent, checked,
                        *(client.positions_get(symbol=SYMBOL) or ()),
                        *(client.orders_get(symbol=SYMBOL) or ()),
