@@ -1,4 +1,4 @@
-"""Seven more libraries and tools written for the ``MetaTrader5`` package trade on ``mtgateway``.
+"""Eleven more libraries and tools written for the ``MetaTrader5`` package trade on ``mtgateway``.
 
 Installed in this environment as docs/client.md says (``third_party.txt``: pinned by hash,
 without their ``MetaTrader5`` requirement; ``import MetaTrader5`` is the client through the
@@ -18,6 +18,10 @@ libraries' cycles one after the other in one interpreter:
   hedging accounts and trades an exchange stock (the demo replays the last weekday's session,
   so its market is open whatever the day), and contigion closes by sending an opposite deal
   with the position as ``ticket``, which the package ignores: it assumes netting.
+* **simplemt5** 0.1.0, **shawon-mt5-automation** 2.2.3 (a Flask webhook trading TradingView's
+  signals), **crosstrade** 0.1.0 (its live broker adapter) and **twintradeai** 1.0.1 (its
+  engine and execution), the four whose whole cycles ran in issue 88's review, on a live
+  account and again on paper.
 
 After each test the demo account is left flat.
 """
@@ -29,9 +33,11 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -51,7 +57,8 @@ pytestmark = pytest.mark.not_on_windows("third-party")
 #: The versions ``third_party.txt`` pins for this module.
 PINNED = {"mas": "0.2.9", "metatrader-ai": "1.2.2", "mt5se": "0.2.42",
           "PythonMetaTrader5": "2.3.2", "contigion-metatrader": "1.0.5", "doubo": "1.1",
-          "pyta-trader": "0.1.0"}
+          "pyta-trader": "0.1.0", "simplemt5": "0.1.0", "shawon-mt5-automation": "2.2.3",
+          "crosstrade": "0.1.0", "twintradeai": "1.0.1"}
 FLOWS = FRAMEWORK / "bots_flows.py"
 STUBS = FRAMEWORK / "stubs"
 
@@ -139,6 +146,55 @@ def test_libraries_trade_their_cycles_on_a_live_account(demo: Path, tmp_path: Pa
           "after: None")
 
 
+SIMPLEMT5 = ("init: True", "data: (20, ['time', 'open', 'high', 'low', 'close'], True)",
+             "account: (['balance', 'equity', 'margin', 'margin_free', 'margin_level', "
+             "'profit'], True)",
+             "opened: [('BUY', 0.01, 1000.0, -1000.0), ('SELL', 0.01, -1000.0, 1000.0)]",
+             "held: [('simplemt5 buy', 12345, True, True), ('Simple Sell', 12345, True, True)]",
+             "positions: True", "simple: [('BUY', 0.01), ('SELL', 0.01)]",
+             "modified: (True, 3500.0)", "modified simple: (True, 4100.0)",
+             "closed: (True, [])", "buy deals: True", "after: None")
+SHAWON = ("no key: (401, {'message': 'API Key required', 'status': 'error'})",
+          "wrong key: (403, {'message': 'Invalid API Key', 'status': 'error'})",
+          "buy: (200, 'success', 'BUY order executed')",
+          "bought: (0, 0.01, 'Webhook Trade', 123456)",
+          "sell: (200, 'success', 'SELL order executed')", "sold: [(1, 0.01, 'Webhook Trade')]",
+          "buy closed: [(0, 'Webhook Trade'), (1, 'Auto-close by webhook')]",
+          "unknown signal: (400, {'message': 'Invalid signal', 'status': 'error'})",
+          "close all: (True, ())", "shutdown: True")
+CROSSTRADE = ("connect: None", "account: (True, True, True)",
+              "bars: (300, ['timestamp', 'open', 'high', 'low', 'close', 'volume'], True)",
+              "orders: (10009, 0.01, 10009, 0.01)",
+              "buy held: (0, True, True, 'crosstrade', 234000)",
+              "stops: [(0, True), (1, 0.0)]", "closed: ()",
+              "buy deals: [(0, 'crosstrade'), (1, 'crosstrade close')]",
+              "disconnect: (None, None)")
+TWINTRADEAI = ("initialize: True", "bars: [(200, True), (200, True), (200, True)]",
+               "signal: (True, True, True, True)",
+               "placed: (True, [10009, 10009, 10009], [0.02, 0.01, 0.01])",
+               "held: [('TwinTradeAi TP1', True, True), ('TwinTradeAi TP2', True, True), "
+               "('TwinTradeAi TP3', True, True)]", "has position: True",
+               "again: {'success': False, 'orders': [], 'reason': 'Duplicate position blocked'}",
+               "modified: (10009, True)", "partial: (10009, 0.02)",
+               "positions: [(0, 0.01, 'TwinTradeAi TP2'), (0, 0.01, 'TwinTradeAi TP3'), "
+               "(0, 0.02, 'TwinTradeAi TP1'), (1, 0.02, 'TwinTradeAi Partial Close')]",
+               "trailing: (4, True)", "left: ()")
+#: Their flows (``framework/bots_flows.py``), what each must answer, and the magic number it
+#: puts on its orders itself.
+ROUND_EIGHT = {"simplemt5": (SIMPLEMT5, 12345), "shawon": (SHAWON, 123456),
+               "crosstrade": (CROSSTRADE, 234000), "twintradeai": (TWINTRADEAI, 123456)}
+
+
+def test_simplemt5_shawon_crosstrade_and_twintradeai_trade_their_cycles(demo: Path,
+                                                                       tmp_path: Path) -> None:
+    """simplemt5, shawon-mt5-automation, crosstrade and twintradeai, each its whole cycle in
+    one interpreter: bars, the account, market orders with SL/TP, their stops moved, the
+    positions read back, the closes and their deals; shawon's through its webhook."""
+    lines = flows(demo, tmp_path, *ROUND_EIGHT)
+    for name, (expected, _) in ROUND_EIGHT.items():
+        holds(lines[name], *expected)
+
+
 class Console:
     """The demo's owner on its console API (docs/authority.md), signed in."""
 
@@ -155,6 +211,16 @@ class Console:
                                          headers=headers)
         with urllib.request.urlopen(request, timeout=WAIT_S) as answer:
             return json.loads(answer.read() or b"null")
+
+    def registered(self) -> bool:
+        """Whether the demo's account is registered on the console."""
+        try:
+            self._send("GET", f"/users/{LOGIN}", b"", **self.auth)
+        except urllib.error.HTTPError as refused:
+            if refused.code == 404:
+                return False
+            raise
+        return True
 
     def send(self, method: str, path: str, body: dict[str, Any]) -> Any:
         return self._send(method, path, json.dumps(body).encode(),
@@ -179,39 +245,69 @@ def paper(state_file: Path, on: bool) -> None:
     asyncio.run(until_switched())
 
 
-def test_mas_and_metatrader_ai_trade_on_a_paper_account(demo: Path, tmp_path: Path) -> None:
-    """The owner registers the account with paper trading on (the console's API); mas and
-    metatrader-ai run the same cycles, unchanged, and what they trade fills in the paper book
-    (the live account's history has none of it); switched back to live."""
-    state = json.loads(demo.read_text(encoding="utf-8"))
-    console = Console(state)
-    with mtgateway.Client() as client:
-        assert client.initialize(state_file=demo)
-        live_deals = len(client.history_deals_get(0, time.time() + 86_400) or ())
-    console.send("POST", "/users/", {"name": "Demo paper", "broker": "MT Gateway",
-                                     "login": LOGIN, "server": SERVER,
-                                     "paper_trade_enabled": True, "max_lot_size": 1,
-                                     "risk_pct": 1,
-                                     # the module's other bots may have left live trades
-                                     # open (doubo's stay): paper starts over them, as an
-                                     # owner confirms it (without, 409 live_trades_open)
-                                     "confirm_live_open": True})
-    paper(demo, True)
+@contextmanager
+def on_paper(state_file: Path) -> Iterator[None]:
+    """The demo's account on paper, until the daemon trades it there: registered by its owner
+    on the console's API with paper trading on (or, registered already by another test on
+    this demo, switched to paper); switched back to live after, until the daemon trades it
+    live. The module's other bots may have left live trades open (doubo's stay): paper starts
+    over them, as an owner confirms it (without, 409 live_trades_open)."""
+    console = Console(json.loads(state_file.read_text(encoding="utf-8")))
+    if console.registered():
+        console.send("PUT", f"/users/{LOGIN}", {"paper_trade_enabled": True,
+                                                "owner_password": console.password,
+                                                "confirm_live_open": True})
+    else:
+        console.send("POST", "/users/", {"name": "Demo paper", "broker": "MT Gateway",
+                                         "login": LOGIN, "server": SERVER,
+                                         "paper_trade_enabled": True, "max_lot_size": 1,
+                                         "risk_pct": 1, "confirm_live_open": True})
+    paper(state_file, True)
     try:
-        lines = flows(demo, tmp_path, "mas", "metatrader-ai")
-        holds(lines["mas"], *MAS)
-        holds(lines["metatrader-ai"], *METATRADER_AI)
-        with mtgateway.Client() as client:
-            assert client.initialize(state_file=demo)
-            deals = client.history_deals_get(0, time.time() + 86_400) or ()
-            assert [d for d in deals if d.magic == 4242] and all(d.paper for d in deals)
+        yield
     finally:
         console.send("PUT", f"/users/{LOGIN}", {"paper_trade_enabled": False,
                                                 "owner_password": console.password})
-        paper(demo, False)
+        paper(state_file, False)
+
+
+def all_deals(state_file: Path) -> tuple[Any, ...]:
+    """Every deal of the book the demo's token trades now."""
     with mtgateway.Client() as client:
-        assert client.initialize(state_file=demo)
-        assert len(client.history_deals_get(0, time.time() + 86_400) or ()) == live_deals
+        assert client.initialize(state_file=state_file), client.last_error()
+        return client.history_deals_get(0, time.time() + 86_400) or ()
+
+
+#: What runs on paper below: the flows, and the magic numbers their orders carry.
+ON_PAPER = {"mas": (MAS, 4242), "metatrader-ai": (METATRADER_AI, 4242),
+            **{name: flow for name, flow in ROUND_EIGHT.items() if name != "simplemt5"}}
+
+
+def test_libraries_trade_their_cycles_on_a_paper_account(demo: Path, tmp_path: Path) -> None:
+    """The owner switches the account to paper trading (the console's API); mas,
+    metatrader-ai, shawon-mt5-automation, crosstrade and twintradeai run the same cycles,
+    unchanged, and what they trade fills in the paper book (the live account's history has
+    none of it); switched back to live."""
+    live_deals = len(all_deals(demo))
+    with on_paper(demo):
+        lines = flows(demo, tmp_path, *ON_PAPER)
+        for name, (expected, _) in ON_PAPER.items():
+            holds(lines[name], *expected)
+        deals = all_deals(demo)
+        assert {d.magic for d in deals} >= {magic for _, magic in ON_PAPER.values()}
+        assert all(d.paper for d in deals)
+    assert len(all_deals(demo)) == live_deals
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "paper tickets are 16 digits (9,000,000,000,000,000 and up: gateway/trading/numbering.py), "
+    "so simplemt5's close comment, 'Close position #<ticket>', is 32 characters: the package "
+    "refuses a comment over 31 (order_send answers None) and simplemt5 reads .retcode of it"))
+def test_simplemt5_trades_its_cycle_on_a_paper_account(demo: Path, tmp_path: Path) -> None:
+    """simplemt5's cycle, as on the live account, on paper."""
+    with on_paper(demo):
+        holds(flows(demo, tmp_path, "simplemt5")["simplemt5"], *SIMPLEMT5)
+        assert {d.paper for d in all_deals(demo)} == {True}
 
 
 def test_doubo_places_a_buy_and_a_sell_from_its_command_line(demo: Path,

@@ -293,10 +293,229 @@ def mt5se_flow() -> None:
     say("mt5se", "shutdown", se.mt5.shutdown())
 
 
+# -- simplemt5 0.1.0 -------------------------------------------------------------------------
+
+def simplemt5_flow() -> None:
+    """simplemt5's SimpleMT5 as its docstrings use it: a bare ``initialize()`` in the
+    constructor, bars as a DataFrame, the account, a buy with SL/TP in points and a
+    ``sell_simple``, the positions as dicts and as objects, the buy's stops moved twice in
+    points (``modify_tp_sl``, ``modify_tp_sl_simple``), every position of the symbol closed,
+    and the ``shutdown()`` its destructor calls, when the cycle lets go of it."""
+    simplemt5_cycle()
+    say("simplemt5", "after", mt5.account_info())
+
+
+def simplemt5_cycle() -> None:
+    from simplemt5 import SimpleMT5
+
+    bot = quiet(SimpleMT5)
+    say("simplemt5", "init", mt5.account_info().login == LOGIN)
+    bars = bot.get_data(SYMBOL, "M1", 20)
+    say("simplemt5", "data", (len(bars), list(bars.columns), bars["time"].is_monotonic_increasing))
+    account = bot.get_account_info()
+    say("simplemt5", "account", (sorted(account), account["balance"] > 0))
+    point = mt5.symbol_info(SYMBOL).point
+    buy = quiet(lambda: bot.buy(SYMBOL, 0.01, tp_points=100_000, sl_points=100_000,
+                                comment="simplemt5 buy"))
+    sell = quiet(lambda: bot.sell_simple(SYMBOL, 0.01, 100_000, 100_000))
+    # its stops in points from the price it read (100,000 points: 1,000.0), as the position holds
+    say("simplemt5", "opened", [(o["type"], o["volume"], round(o["take_profit"] - o["price"], 2),
+                                 round(o["stop_loss"] - o["price"], 2)) for o in (buy, sell)])
+    held = {p.ticket: p for p in mt5.positions_get(symbol=SYMBOL)}
+    say("simplemt5", "held", [(held[o["order"]].comment, held[o["order"]].magic,
+                               abs(held[o["order"]].tp - o["take_profit"]) < point,
+                               abs(held[o["order"]].sl - o["stop_loss"]) < point)
+                              for o in (buy, sell)])
+    say("simplemt5", "positions", sorted((p["ticket"], p["type"], p["volume"])
+                                         for p in bot.get_positions(SYMBOL))
+        == sorted([(buy["order"], "BUY", 0.01), (sell["order"], "SELL", 0.01)]))
+    say("simplemt5", "simple", sorted((p.type, p.volume) for p in bot.get_positions_simple()))
+    # moved from the ask it reads again: TP 2,000.0 above, SL 1,500.0 below, then 2,500.0 and
+    # 1,600.0; the distance between them does not depend on the price
+    moved = quiet(lambda: bot.modify_tp_sl(buy["order"], tp_points=200_000, sl_points=150_000))
+    (position,) = mt5.positions_get(ticket=buy["order"])
+    say("simplemt5", "modified", (moved, round(position.tp - position.sl, 1)))
+    moved = quiet(lambda: bot.modify_tp_sl_simple(buy["order"], tp_points=250_000,
+                                                  sl_points=160_000))
+    (position,) = mt5.positions_get(ticket=buy["order"])
+    say("simplemt5", "modified simple", (moved, round(position.tp - position.sl, 1)))
+    say("simplemt5", "closed", (quiet(lambda: bot.close_positions(SYMBOL)),
+                                bot.get_positions_simple()))
+    say("simplemt5", "buy deals", [(d.entry, d.comment) for d in mt5.history_deals_get(
+        position=buy["order"])] == [(0, "simplemt5 buy"), (1, f"Close position #{buy['order']}")])
+
+
+# -- shawon-mt5-automation 2.2.3 -------------------------------------------------------------
+
+def shawon_flow() -> None:
+    """shawon-mt5-automation's TradingView webhook (``Trader(...).app``, Flask) sent the
+    signals TradingView would POST, through Flask's test client: without and with a wrong API
+    key, a buy (``initialize()`` and ``login(account, password, server)`` on the first
+    signal), a sell (which closes the buy, "Auto-close by webhook", and opens a sell), a signal
+    it does not know, then its close of every position of the symbol."""
+    from shawon_mt5_automation.core import Trader
+
+    trader = Trader(LOGIN, "x", SERVER, mt5_symbol=SYMBOL, lot=0.01, signal_gap_seconds=0,
+                    api_key="k")
+    client = trader.app.test_client()
+
+    def post(body: dict[str, str]) -> tuple[int, Any]:
+        answer = client.post("/tradingview-webhook", json=body)
+        return answer.status_code, answer.get_json()
+
+    say("shawon", "no key", post({"signal": "buy"}))
+    say("shawon", "wrong key", post({"signal": "buy", "X-API-Key": "j"}))
+    status, body = post({"signal": "buy", "X-API-Key": "k"})
+    say("shawon", "buy", (status, body["status"], body["message"]))
+    (bought,) = mt5.positions_get(symbol=SYMBOL)
+    say("shawon", "bought", (bought.type, bought.volume, bought.comment, bought.magic))
+    status, body = post({"signal": "sell", "X-API-Key": "k"})
+    say("shawon", "sell", (status, body["status"], body["message"]))
+    say("shawon", "sold", [(p.type, p.volume, p.comment) for p in mt5.positions_get(
+        symbol=SYMBOL)])
+    say("shawon", "buy closed", [(d.entry, d.comment) for d in mt5.history_deals_get(
+        position=bought.ticket)])
+    say("shawon", "unknown signal", post({"signal": "hold", "X-API-Key": "k"}))
+    say("shawon", "close all", (trader._close_all_positions(SYMBOL),
+                                mt5.positions_get(symbol=SYMBOL)))
+    say("shawon", "shutdown", mt5.shutdown())
+
+
+# -- crosstrade 0.1.0 ------------------------------------------------------------------------
+
+def crosstrade_flow() -> None:
+    """crosstrade's live broker adapter (``crosstrade.live.MT5Broker``) as its docstring
+    shows it, its credentials from ``MT5_SERVER``/``MT5_LOGIN``/``MT5_PASSWORD``: connect
+    (``initialize()``, ``login`` by keyword, ``symbol_select``), the account snapshot, the
+    latest bars, a market buy with SL/TP and a sell, every position's stops updated (the
+    sell's take-profit, above its price, is refused and kept at 0.0), the symbol's positions
+    closed, disconnect."""
+    os.environ.update({"MT5_SERVER": SERVER, "MT5_LOGIN": str(LOGIN), "MT5_PASSWORD": "x"})
+    from crosstrade.core import Action
+    from crosstrade.live import MT5Broker
+
+    broker = MT5Broker(symbol=SYMBOL, timeframe="M5")
+    say("crosstrade", "connect", broker.connect())
+    snapshot = broker.get_account_snapshot()
+    say("crosstrade", "account", (snapshot.balance > 0, snapshot.equity > 0,
+                                  snapshot.free_margin > 0))
+    bars = broker.get_latest_bars()
+    say("crosstrade", "bars", (len(bars), list(bars.columns),
+                               bars["timestamp"].is_monotonic_increasing))
+    bid, ask, digits = prices()
+    stop_loss, take_profit = round(bid * 0.95, digits), round(ask * 1.05, digits)
+    buy = broker.send_market_order(action=Action.BUY, volume=0.01, stop_loss=stop_loss,
+                                   take_profit=take_profit)
+    sell = broker.send_market_order(action=Action.SELL, volume=0.01)
+    say("crosstrade", "orders", (buy.retcode, buy.volume, sell.retcode, sell.volume))
+    (held,) = mt5.positions_get(ticket=buy.order)
+    say("crosstrade", "buy held", (held.type, held.sl == stop_loss, held.tp == take_profit,
+                                   held.comment, held.magic))
+    farther = round(ask * 1.06, digits)
+    broker.update_position_stops(stop_loss=None, take_profit=farther)
+    say("crosstrade", "stops", sorted((p.type, p.tp == farther or p.tp)
+                                      for p in mt5.positions_get(symbol=SYMBOL)))
+    broker.close_symbol_positions()
+    say("crosstrade", "closed", mt5.positions_get(symbol=SYMBOL))
+    say("crosstrade", "buy deals", [(d.entry, d.comment) for d in mt5.history_deals_get(
+        position=buy.order)])
+    say("crosstrade", "disconnect", (broker.disconnect(), mt5.account_info()))
+
+
+# -- twintradeai 1.0.1 -----------------------------------------------------------------------
+
+def twintradeai_flow() -> None:
+    """twintradeai's engine and execution as its runner calls them (its configuration files
+    are not in its wheel, so its defaults): ``initialize()``, bars with its indicators on M5,
+    H1 and H4, a signal built from them, an order in three take-profit parts, its duplicate
+    check, a stop loss modified, its ``PositionManager.update_trailing`` fed as the runner
+    feeds it, and its "partial close": an opposite deal without ``position``, which on a
+    hedging account opens a sell beside the buys (it assumes netting; a terminal does the
+    same). It has no close of its own: the flow closes what is left."""
+    from twintradeai import engine, execution
+    from twintradeai.position_manager import PositionManager
+
+    say("twintradeai", "initialize", mt5.initialize())
+    frames = [engine.get_tf_data(SYMBOL, tf, 200)
+              for tf in (mt5.TIMEFRAME_M5, mt5.TIMEFRAME_H1, mt5.TIMEFRAME_H4)]
+    say("twintradeai", "bars", [(len(f), {"ema20", "ema50", "atr", "rsi", "macd"} <= set(f))
+                                for f in frames])
+    tick = mt5.symbol_info_tick(SYMBOL)
+    signal = engine.build_signal(SYMBOL, tick, *frames)
+    entry, sl, tp1 = signal["entry"], signal["sl"], signal["tp1"]
+    say("twintradeai", "signal", (
+        signal["decision"] in ("BUY", "SELL", "HOLD"), signal["atr"] > 0,
+        round(signal["spread_pts"]) == round((tick.ask - tick.bid) / 0.01),
+        # a trade's levels on their sides of its entry; none when it holds
+        {"BUY": lambda: sl < entry < tp1, "SELL": lambda: tp1 < entry < sl,
+         "HOLD": lambda: entry is None}[signal["decision"]]()))
+    ask = tick.ask
+    placed = quiet(lambda: execution.execute_order(SYMBOL, "BUY", 0.04, ask, ask * 0.97,
+                                                   ask * 1.01, ask * 1.02, ask * 1.03))
+    orders = placed["orders"]
+    say("twintradeai", "placed", (placed["success"], [r.retcode for r in orders],
+                                  [r.volume for r in orders]))
+    point = mt5.symbol_info(SYMBOL).point
+    held = {p.ticket: p for p in mt5.positions_get(symbol=SYMBOL)}
+    say("twintradeai", "held", [(held[r.order].comment, abs(held[r.order].sl - ask * 0.97) < point,
+                                 abs(held[r.order].tp - ask * level) < point)
+                                for r, level in zip(orders, (1.01, 1.02, 1.03), strict=True)])
+    say("twintradeai", "has position", execution.has_open_position(SYMBOL, "BUY"))
+    say("twintradeai", "again", execution.execute_order(SYMBOL, "BUY", 0.04, ask, ask * 0.97,
+                                                        ask * 1.01, None, None))
+    first = orders[0].order
+    modified = execution.modify_order(first, SYMBOL, sl=ask * 0.975)
+    say("twintradeai", "modified", (modified.retcode, abs(
+        mt5.positions_get(ticket=first)[0].sl - ask * 0.975) < point))
+    partial = execution.execute_order_partial(SYMBOL, "BUY", 0.04,
+                                              mt5.symbol_info_tick(SYMBOL).bid)
+    say("twintradeai", "partial", (partial.retcode, partial.volume))
+    say("twintradeai", "positions", sorted((p.type, p.volume, p.comment)
+                                           for p in mt5.positions_get(symbol=SYMBOL)))
+    say("twintradeai", "trailing", trailing(PositionManager()))
+    for position in mt5.positions_get(symbol=SYMBOL) or ():
+        mt5.Close(SYMBOL, ticket=position.ticket)
+    say("twintradeai", "left", mt5.positions_get(symbol=SYMBOL))
+
+
+def trailing(manager: Any) -> tuple[int, bool]:
+    """``manager.update_trailing`` fed the positions as twintradeai's runner builds them (every
+    position, each with its symbol's quote and point) with the runner's arguments: how many it
+    was fed, and whether each came out as its rule says. A position 10 points or more in profit
+    at the quote it was given has its stop loss moved to 10 points behind that quote (the
+    quote moves on, so the terminal may refuse that stop or a tick may then close the
+    position at it); any other keeps its stop loss, untouched."""
+    fed = []
+    for pos in mt5.positions_get() or ():
+        info, tick = mt5.symbol_info(pos.symbol), mt5.symbol_info_tick(pos.symbol)
+        fed.append({"ticket": pos.ticket, "symbol": pos.symbol,
+                    "type": "BUY" if pos.type == mt5.POSITION_TYPE_BUY else "SELL",
+                    "price_open": pos.price_open, "sl": pos.sl, "tp": pos.tp, "bid": tick.bid,
+                    "ask": tick.ask, "point": info.point})
+    manager.update_trailing(fed, tp_step_pips=20, trailing_start_pips=10)
+    kept = True
+    for pos in fed:
+        buy = pos["type"] == "BUY"
+        profit = (pos["bid"] - pos["price_open"] if buy else pos["price_open"] - pos["ask"])
+        now = mt5.positions_get(ticket=pos["ticket"])
+        if profit / pos["point"] < 10:
+            kept &= len(now) == 1 and now[0].sl == pos["sl"]
+        else:
+            trailed = round(pos["bid"] - 10 * pos["point"] if buy else
+                            pos["ask"] + 10 * pos["point"], mt5.symbol_info(pos["symbol"]).digits)
+            kept &= not now or now[0].sl in (pos["sl"], trailed)
+    return len(fed), kept
+
+
 FLOWS: dict[str, Callable[[], None]] = {
     "mas": mas_flow, "metatrader-ai": metatrader_ai_flow,
     "pythonmetatrader5": pythonmetatrader5_flow, "pyta-trader": pyta_trader_flow,
-    "contigion": contigion_flow, "mt5se": mt5se_flow}
+    "contigion": contigion_flow, "mt5se": mt5se_flow, "simplemt5": simplemt5_flow,
+    "shawon": shawon_flow, "crosstrade": crosstrade_flow, "twintradeai": twintradeai_flow}
+#: The magic numbers the packages put on their orders themselves (the flows above give theirs
+#: :data:`MAGIC`): whatever a failed flow left open with them is closed before the next.
+OWN_MAGICS = {"simplemt5": 12345, "shawon": 123456, "crosstrade": 234000,
+              "twintradeai": 123456}
 
 
 def main(names: list[str]) -> int:
@@ -306,9 +525,10 @@ def main(names: list[str]) -> int:
         except Exception:  # noqa: BLE001 - reported for the test, the next flow runs
             print(f"{name} FAILED: {traceback.format_exc()}", flush=True)
         finally:
-            for position in mine():  # whatever a failed flow left open
-                mt5.initialize()
-                mt5.Close(SYMBOL, ticket=position.ticket)
+            mt5.initialize()  # the flow may have shut the connection down
+            for position in mt5.positions_get(symbol=SYMBOL) or ():
+                if position.magic in (MAGIC, OWN_MAGICS.get(name)):  # a failed flow's
+                    mt5.Close(SYMBOL, ticket=position.ticket)
     print("done", flush=True)
     return 0
 
