@@ -30,9 +30,9 @@ ticket the live book holds is the live book's, refused, and only a ticket it doe
 the paper book's to answer. Paper numbers its identifiers where the broker's are not
 (``numbering.py``), so the two books never share a number a bot received; if a broker ever
 numbers into the paper range and meets one, the request is refused naming both books rather
-than acting on either -- never a paper position closed for a live ticket (U8-M1: the demo's
-two books both counted from 1000, and a live close sent on paper closed the paper position
-of the same number, answered "Request executed"). The live book stays
+than acting on either -- never a paper position closed for a live ticket (when the demo's
+two books both counted from 1000, a live close sent on paper closed the paper position of the
+same number, answered "Request executed"). The live book stays
 readable on request (``Venues.live``: the ``book: "live"`` of ``positions_get``/``orders_get``).
 
 The EA capabilities the trading path depends on (its order record, docs/protocol.md "The
