@@ -120,6 +120,8 @@ def test_a_paper_trade_event_says_so() -> None:
     assert isinstance(live, stream.TradeEvent) and isinstance(paper, stream.TradeEvent)
     assert (live.paper, paper.paper) == (False, True)
     assert paper[:7] == live[:7]  # the fields before it are where they were
+    # whose identifiers the record's are, without a field more in the tuple
+    assert (live.book, paper.book) == ("live", "paper") and len(paper) == len(live) == 8
 
 
 @pytest.mark.parametrize("cls", RECORDS, ids=lambda cls: cls.__name__)
