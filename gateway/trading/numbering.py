@@ -7,10 +7,13 @@ the live position ran on at the broker. Two rules keep the numbers apart, and a 
 ``venue.py``) keeps a request from ever acting on the wrong book if a broker still meets one:
 
 1. **A range of its own.** A paper book numbers from :data:`PAPER_RANGES`' first identifier
-   of its terminal's kind, within that kind's type: MT5 from 9,000,000,000,000,000 (tickets
-   are ``ulong``; the range ends at 2**53 - 1, so every paper identifier is exact wherever a
-   JSON number is read as a double: JavaScript, a spreadsheet, pandas' float columns) and MT4
-   from 2,000,000,000 (tickets are ``int``: up to 2**31 - 1). Brokers number far below both.
+   of its terminal's kind, within that kind's type: MT5 from 900,000,000,000 to
+   999,999,999,999 and MT4 from 2,000,000,000 to 2**31 - 1 (its tickets are ``int``). Brokers
+   number far below both (an MT5 broker's tickets have 8 to 10 digits). Twelve digits, not
+   the ``ulong``'s twenty: a paper ticket is as long as a live one, so what a bot writes with
+   it fits where a live ticket fits (``"Close position #"`` and a ticket in MT5's 31-character
+   comment: a 16-digit paper ticket broke a package that does this), and every one is exact
+   wherever JSON is read as a double.
 2. **Every live identifier the daemon sees inside that range pushes paper above it**, to
    halfway between it and the range's end (:meth:`PaperNumbers.saw_live`), so a broker that
    counts up from there needs half of what is left of the range before it can reach a paper
@@ -41,7 +44,7 @@ __all__ = ["LOWEST_PAPER", "PAPER_RANGES", "PaperNumbers", "kind_of", "live_iden
 
 #: The paper range of each terminal kind: (first, last) identifier, both included.
 PAPER_RANGES: Final[Mapping[str, tuple[int, int]]] = {
-    "MT5": (9_000_000_000_000_000, 2**53 - 1),
+    "MT5": (900_000_000_000, 999_999_999_999),
     "MT4": (2_000_000_000, 2**31 - 1),
 }
 #: No identifier below this is in any paper range: the one comparison each identifier of a
@@ -108,8 +111,8 @@ class PaperNumbers:
     @property
     def exhausted(self) -> bool:
         """Fewer than a call's worth of identifiers left in the range: nothing more may open
-        (with MT4's 147 million, a broker would have to number inside the range and push the
-        book up about twenty times)."""
+        (with MT4's 147 million or MT5's 100 billion, a broker would have to number inside the
+        range and push the book up some twenty or thirty times)."""
         return self.next > self.last - _HEADROOM
 
     def saw_live(self, identifier: int) -> bool:

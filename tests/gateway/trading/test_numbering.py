@@ -16,9 +16,11 @@ from gateway.trading.numbering import (
 
 
 def test_each_kind_numbers_inside_its_own_type() -> None:
-    """MT5's range ends at 2**53 - 1 (exact as a double: JSON readers, JavaScript), MT4's at
-    2**31 - 1 (its tickets are ``int``); both start far above any broker's numbers."""
-    assert PAPER_RANGES["MT5"] == (9_000_000_000_000_000, 2**53 - 1)
+    """Twelve digits for MT5 (as long as a live ticket: it fits where one fits, and is exact
+    as a double), MT4's up to 2**31 - 1 (its tickets are ``int``); both start far above any
+    broker's numbers."""
+    assert PAPER_RANGES["MT5"] == (900_000_000_000, 999_999_999_999)
+    assert len("Close position #999999999999") <= 31  # MT5's comment
     assert PAPER_RANGES["MT4"] == (2_000_000_000, 2**31 - 1)
     for first, last in PAPER_RANGES.values():
         assert float(last) == last and first < last
@@ -62,7 +64,7 @@ def test_the_file_round_trips_and_a_damaged_one_is_refused() -> None:
 def test_the_identifiers_of_live_records_and_trade_events() -> None:
     """Only the ones that could meet a paper number (at or above the lowest range) are
     named; a deal's order and position, a position's identifier, an event's record."""
-    big = 9_000_000_000_000_001
+    big = 900_000_000_001
     deal = {"ticket": big, "order": big + 1, "position_id": 1001, "volume": 0.1}
     event = {"type": "deal_added", "time_msc": 5, "deal": deal}
     assert sorted(live_identifiers(event)) == [big, big + 1]
