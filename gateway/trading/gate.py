@@ -42,19 +42,19 @@ rule                   code    when
                                (no fresh quote: ``pricing.py``, 10021)
 ====================== ======= =================================================================
 
-then the terminal's own answer, in the terminal's own order. Past the caller and the route, what
-is said goes from what lasts to what the caller can change: the owner's switches (the halt,
-automated trading) and the account's symbols refuse however long a bot waits; a closed market
-refuses until its session opens; the lot cap, the stop and the price concern this one order,
-which a change of it mends. So a closed market is said before those three: a terminal answers 10018
-``TRADE_RETCODE_MARKET_CLOSED`` whatever the stops, the volume or the price, and a daemon that
-said "add a stop" (10016) or "fewer lots" (10014) first sent a bot to change an order no change
-could open -- a bot that picks a symbol by ``order_check`` took the policy's answer for an open
-market (issue 88 item 5: EURUSD on a Sunday, refused 10018 by the broker once sent). Why the
-market is asked only then: an order no rule refuses goes to the venue, which says a closed
-market itself, so the question costs a round trip on the way to a refusal only, never on an
-order that is sent; and an order the policy refuses is never sent to learn it.
-:meth:`TradeGate.market_first` puts the market where this table does.
+then the terminal's own answer, in the terminal's own order. Past the caller and the route, what is
+said goes from what lasts to what the caller can change: the owner's switches (the halt, automated
+trading) and the account's symbols refuse however long a bot waits; a closed market refuses until
+its session opens; the lot cap, the stop and the price concern this one order, which a change of it
+mends. So a closed market is said before those three: a terminal answers 10018
+``TRADE_RETCODE_MARKET_CLOSED`` whatever the stops, the volume or the price, and a daemon that said
+"add a stop" (10016) or "fewer lots" (10014) first sent a bot to change an order no change could
+open -- a bot that picks a symbol by ``order_check`` took the policy's answer for an open market
+(EURUSD on a Sunday, refused 10018 by the broker once sent). Why the market is asked only then: an
+order no rule refuses goes to the venue, which says a closed market itself, so the question costs a
+round trip on the way to a refusal only, never on an order that is sent; and an order the policy
+refuses is never sent to learn it. :meth:`TradeGate.market_first` puts the market where this table
+does.
 """
 
 from __future__ import annotations
