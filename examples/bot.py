@@ -13,7 +13,9 @@ What it shows, in the order a real bot needs it:
   of blindly sending again;
 - the opening order carries its stop loss: an account registered in the console gets a risk
   policy (by default at most 1 % of equity at risk per trade), and the gateway refuses an
-  opening order without a stop (-32012), whose loss nothing bounds.
+  opening order without a stop (-32012), whose loss nothing bounds;
+- without ``--symbol`` it trades the first symbol on which ``order_check`` of the order it
+  opens answers 0: open now, and within the account's policy, whatever the day.
 """
 
 from __future__ import annotations
@@ -45,32 +47,51 @@ def trade(request: dict[str, Any]) -> Any:
     return result
 
 
-#: What order_check answers for a symbol a bot cannot open a position on now: its market is
-#: closed, or only closing is allowed there (a broker's rule, or a symbol outside the
-#: account's allowed symbols under its owner's risk policy).
-NOT_OPEN = {mt5.TRADE_RETCODE_MARKET_CLOSED, mt5.TRADE_RETCODE_CLOSE_ONLY}
+def opening_order(info: Any, volume: float) -> dict[str, Any] | None:
+    """The buy this bot opens on ``info``'s symbol: ``volume`` (at least the symbol's
+    smallest), with its stop loss and take profit sent with the order, well outside the
+    spread and the broker's minimum distance (stops level): the loss at the stop is what an
+    account's risk policy bounds. None when the symbol has no quote."""
+    tick = mt5.symbol_info_tick(info.name)
+    if tick is None or tick.bid <= 0 or tick.ask <= 0:
+        return None
+    distance = max(20 * (tick.ask - tick.bid), (info.trade_stops_level + 10) * info.point)
+    return {"action": mt5.TRADE_ACTION_DEAL, "symbol": info.name,
+            "volume": max(volume, info.volume_min), "type": mt5.ORDER_TYPE_BUY,
+            "sl": round(tick.bid - 2 * distance, info.digits),
+            "tp": round(tick.bid + 2 * distance, info.digits), "deviation": 20}
 
 
-def open_symbol() -> str | None:
-    """The first Market Watch symbol open to a new position now: order_check of its smallest
-    buy is neither TRADE_RETCODE_MARKET_CLOSED (on a weekend FX, metals and indices are
-    closed; the emulator's crypto symbol is not) nor TRADE_RETCODE_CLOSE_ONLY. Works the same
-    against a real MT5 terminal."""
+def tradable_symbol(volume: float) -> str | None:
+    """The first Market Watch symbol on which the order this bot opens checks out now:
+    ``order_check`` of that very order (its volume and its stops) answers 0. A check says a
+    closed market (TRADE_RETCODE_MARKET_CLOSED: on a weekend FX, metals and indices are
+    closed; the emulator's crypto symbol is not) before what the account's risk policy says
+    of the order's stop or size, and a symbol outside the account's allowed ones is refused
+    (TRADE_RETCODE_CLOSE_ONLY): so the symbol found is open now *and* takes this order under
+    the policy the owner registered. Asking only "is the market closed?" took the policy's
+    answer to a stop-less probe for an open market. Works the same against a real MT5
+    terminal."""
     for info in mt5.symbols_get() or ():
-        check = mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": info.name,
-                                 "type": mt5.ORDER_TYPE_BUY, "volume": info.volume_min})
-        if check is not None and check.retcode not in NOT_OPEN:
+        request = opening_order(info, volume)
+        check = None if request is None else mt5.order_check(request)
+        if check is not None and check.retcode == 0:
             return info.name
+        said = "no quote" if request is None else \
+            f"{check.retcode} {check.comment}" if check is not None else str(mt5.last_error())
+        print(f"  not {info.name}: {said}")
     return None
 
 
 def run(symbol: str | None, volume: float) -> int:
     if symbol is None:
-        symbol = open_symbol()
+        symbol = tradable_symbol(volume)
         if symbol is None:
-            print("no market is open now", file=sys.stderr)
+            print("no symbol takes this bot's order now (markets closed, or the account's "
+                  "policy refuses it)", file=sys.stderr)
             return 1
-        print(f"trading {symbol}: the first symbol whose market is open now")
+        print(f"trading {symbol}: the first symbol whose order checks out now (market open, "
+              "within the account's policy)")
     account = mt5.account_info()
     print(f"account {account.login} on {account.server}: balance {account.balance}"
           f" {account.currency}, equity {account.equity}")
@@ -79,17 +100,13 @@ def run(symbol: str | None, volume: float) -> int:
     if info is None:
         print(f"no symbol {symbol}: {mt5.last_error()}", file=sys.stderr)
         return 1
-    volume = max(volume, info.volume_min)
-
-    tick = mt5.symbol_info_tick(symbol)
-    # Stops well outside the spread and the broker's minimum distance (stops level), sent
-    # with the opening order: the loss at the stop is what a risk policy bounds.
-    distance = max(20 * (tick.ask - tick.bid), (info.trade_stops_level + 10) * info.point)
-    sl, tp = round(tick.bid - 2 * distance, info.digits), round(tick.bid + 2 * distance,
-                                                                  info.digits)
-    print(f"buy {volume} {symbol} sl={sl} tp={tp}")
-    opened = trade({"action": mt5.TRADE_ACTION_DEAL, "symbol": symbol, "volume": volume,
-                    "type": mt5.ORDER_TYPE_BUY, "sl": sl, "tp": tp, "deviation": 20})
+    request = opening_order(info, volume)
+    if request is None:
+        print(f"no quote for {symbol}", file=sys.stderr)
+        return 1
+    volume = request["volume"]
+    print(f"buy {volume} {symbol} sl={request['sl']} tp={request['tp']}")
+    opened = trade(request)
     if opened is None or opened.retcode not in DONE:
         print(f"not opened: {opened and opened.comment}", file=sys.stderr)
         return 1
@@ -97,7 +114,9 @@ def run(symbol: str | None, volume: float) -> int:
     position = mt5.positions_get(ticket=ticket)[0]
     print(f"position {ticket} open at {position.price_open}")
 
+    # the stops move closer: one distance from the price now (they opened two away)
     tick = mt5.symbol_info_tick(symbol)
+    distance = (request["tp"] - request["sl"]) / 4
     sl, tp = round(tick.bid - distance, info.digits), round(tick.bid + distance, info.digits)
     print(f"move stops sl={sl} tp={tp}")
     moved = trade({"action": mt5.TRADE_ACTION_SLTP, "symbol": symbol, "position": ticket,
@@ -124,8 +143,9 @@ def main() -> int:
     parser.add_argument("--token")
     parser.add_argument("--state-file", type=Path, help="the JSON `mtgateway demo` writes")
     parser.add_argument("--symbol", default=None,
-                        help="default: the first symbol whose market is open now (FX closes "
-                             "at weekends; the emulator's BTCUSD trades every day)")
+                        help="default: the first symbol whose order checks out now: market "
+                             "open (FX closes at weekends; the emulator's BTCUSD trades every "
+                             "day) and within the account's risk policy")
     parser.add_argument("--volume", type=float, default=0.01)
     args = parser.parse_args()
     if not mt5.initialize(token=args.token, url=args.url, state_file=args.state_file,

@@ -38,51 +38,54 @@ async def main() -> None:
           f"{account_info.currency}")
     assert account_info._asdict()["login"] == account_info.login
 
-    # a symbol whose market is open now: checking its smallest buy does not answer
-    # MARKET_CLOSED (at weekends only crypto trades)
-    symbol = None
+    # the buy this script sends: the smallest lot, with a stop loss and a take profit
+    async def prepare_buy(symbol_info):
+        tick = await mt5.symbol_info_tick(symbol_info.name)
+        if tick is None or tick.ask <= 0:
+            return None  # no quote
+        point = symbol_info.point
+        distance = max(100 * point, 10 * (tick.ask - tick.bid),
+                       (symbol_info.trade_stops_level + 10) * point)
+        if symbol_info.filling_mode & 1:  # SYMBOL_FILLING_FOK (MQL5; the package has no name)
+            filling = mt5.ORDER_FILLING_FOK
+        elif symbol_info.filling_mode & 2:  # SYMBOL_FILLING_IOC
+            filling = mt5.ORDER_FILLING_IOC
+        else:
+            filling = mt5.ORDER_FILLING_RETURN
+        return {
+            "action": mt5.TRADE_ACTION_DEAL,
+            "symbol": symbol_info.name,
+            "volume": symbol_info.volume_min,
+            "type": mt5.ORDER_TYPE_BUY,
+            "price": tick.ask,
+            "sl": round(tick.ask - distance, symbol_info.digits),
+            "tp": round(tick.ask + distance, symbol_info.digits),
+            "deviation": deviation,
+            "magic": 234000,
+            "comment": "python script open",
+            "type_time": mt5.ORDER_TIME_GTC,
+            "type_filling": filling,
+        }
+
+    # a symbol to trade now: the first whose buy checks out (order_check answers 0): its
+    # market is open (at weekends only crypto trades) and the account's risk policy, if its
+    # owner registered one, takes that very order (its symbol, lot and stop loss)
+    deviation = 20
+    symbol = request = None
     for s in await mt5.symbols_get():
-        check = await mt5.order_check({"action": mt5.TRADE_ACTION_DEAL, "symbol": s.name,
-                                       "type": mt5.ORDER_TYPE_BUY, "volume": s.volume_min})
-        if check is not None and check.retcode != mt5.TRADE_RETCODE_MARKET_CLOSED:
-            symbol = s.name
+        candidate = await prepare_buy(s)
+        check = None if candidate is None else await mt5.order_check(candidate)
+        if check is not None and check.retcode == 0:
+            symbol, request = s.name, candidate
             break
     if symbol is None:
-        print("no market is open now")
+        print("no symbol takes the order now (markets closed, or the account's policy refuses it)")
         quit(1)
     symbol_info = await mt5.symbol_info(symbol)
     if not symbol_info.visible:
         await mt5.symbol_select(symbol, True)
     print(f"trading {symbol} ({symbol_info.description})")
-
-    # prepare the buy request structure
-    lot = symbol_info.volume_min
-    point = symbol_info.point
-    tick = await mt5.symbol_info_tick(symbol)
-    price = tick.ask
-    distance = max(100 * point, 10 * (tick.ask - tick.bid),
-                   (symbol_info.trade_stops_level + 10) * point)
-    if symbol_info.filling_mode & 1:  # SYMBOL_FILLING_FOK (MQL5; the package has no name)
-        filling = mt5.ORDER_FILLING_FOK
-    elif symbol_info.filling_mode & 2:  # SYMBOL_FILLING_IOC
-        filling = mt5.ORDER_FILLING_IOC
-    else:
-        filling = mt5.ORDER_FILLING_RETURN
-    deviation = 20
-    request = {
-        "action": mt5.TRADE_ACTION_DEAL,
-        "symbol": symbol,
-        "volume": lot,
-        "type": mt5.ORDER_TYPE_BUY,
-        "price": price,
-        "sl": round(price - distance, symbol_info.digits),
-        "tp": round(price + distance, symbol_info.digits),
-        "deviation": deviation,
-        "magic": 234000,
-        "comment": "python script open",
-        "type_time": mt5.ORDER_TIME_GTC,
-        "type_filling": filling,
-    }
+    lot, filling = request["volume"], request["type_filling"]
 
     # send a trading request
     result = await mt5.order_send(request)

@@ -1,40 +1,48 @@
 """The examples in examples/ and the Python the demo prints run unchanged on exactly the
 README's quick-start install, against a `mtgateway demo` that install started, as a user runs
-them (issue 43 item 5: after the quick start's install the package-style scripts crashed at
-their numpy step, since it installed the client without its ``[numpy]`` extra, while CI ran
-them on the test environment, which has numpy).
+them, on any day (issue 43 item 5: after the quick start's install the package-style scripts
+crashed at their numpy step, since it installed the client without its ``[numpy]`` extra, while
+CI ran them on the test environment, which has numpy; issue 88 item 5: on a Sunday, after the
+owner registered the account with the console form's defaults as the dashboard's checklist
+asks, ``examples/bot.py`` took EURUSD for open and was refused 10018).
 
 The quick start's environment is made by its own lines (``python3 -m venv``, the demo line's
 ``pip install``: :func:`~tests.e2e.commands.quick_start_python`), once a machine for what they
-install, each checkout given a copy naming its own paths, and the module shares
-one demo started by its ``mtgateway`` command, its clock replayed on a Wednesday (every market
-open whatever the day; the history window must follow the trade server's clock, not this
-machine's). Without their extras, the examples say what they need
-(``tests/client/test_metatrader5_distribution.py``).
+install, each checkout given a copy naming its own paths. Every example runs on a Saturday, a
+Sunday and a Wednesday, replayed by the demo's ``--start-time`` (never the day the suite runs
+on), against one demo per day whose account the owner registered through the console's
+registration form as it comes: its defaults, at most 1 % of equity at risk (so no opening
+order without a stop) and 0.1 lot. One test per day runs them all, so each day's demo starts
+once however the suite's workers share the tests. Without their extras, the examples say what
+they need (``tests/client/test_metatrader5_distribution.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import re
 import subprocess
 import textwrap
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
+from tests.e2e.clocks import SATURDAY, SUNDAY, WEDNESDAY
 from tests.e2e.commands import (
     ROOT,
     quick_start_python,
     readme_demo_install,
     sweep_quick_starts,
 )
-from tests.e2e.conftest import WAIT_S, demo_process
+from tests.e2e.conftest import LOGIN, WAIT_S, demo_process
+from tests.e2e.consolekit import Browser
 
 pytestmark = [
     pytest.mark.not_on_windows("shell"),
@@ -45,125 +53,252 @@ pytestmark = [
 ]
 
 EXAMPLES = ROOT / "examples"
-
-
-@dataclass(frozen=True)
-class QuickStart:
-    """The quick start's interpreter, and its demo: the state file and what it printed."""
-
-    python: Path
-    state_file: Path
-    printed: str
+#: The days the examples run on: the demo's ``--start-time`` of each, and the symbol a bot
+#: trades there (on a weekend only the emulator's crypto symbol is open; on a Wednesday
+#: afternoon the first forex one).
+DAYS: dict[str, tuple[str, str]] = {
+    "saturday": (SATURDAY, "BTCUSD"),
+    "sunday": (SUNDAY, "BTCUSD"),
+    "wednesday": (WEDNESDAY, "EURUSD"),
+}
+#: What the console's registration form says before anything is typed: the defaults an owner
+#: following the checklist registers with (1 % of equity at risk, 0.1 lot, any symbol,
+#: automated trading on, live).
+FORM_DEFAULTS = {"allowed_symbols": "", "max_lot_size": "0.1", "risk_pct": "0.01",
+                 "auto_trade_enabled": "on", "account_type": "USD"}
 
 
 @pytest.fixture(scope="module")
-def quick_start(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QuickStart]:
-    python = quick_start_python()
-    state_file = tmp_path_factory.mktemp("quick-start") / "demo.json"
-    with demo_process(state_file, "--start-time", "2026-11-18T10:00:00Z",
-                      command=[python.parent / "mtgateway"]) as printed:
-        yield QuickStart(python, state_file, printed.decode())
+def python() -> Path:
+    """The quick start's interpreter (its environment made on first use)."""
+    return quick_start_python()
 
 
-def run(quick_start: QuickStart, *argv: str | Path, state_file: bool = True) -> str:
-    """``argv`` from the repository's root, the quick start's environment first on ``PATH``
-    and no ``MTGATEWAY_*`` variable (``--state-file`` names the demo); its output, after
-    checking it exited 0."""
+def _env(python: Path) -> dict[str, str]:
+    """The quick start's environment first on ``PATH``, and no ``MTGATEWAY_*`` variable (a
+    ``--state-file`` names the demo)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
-    env["PATH"] = f"{quick_start.python.parent}{os.pathsep}{env.get('PATH', '')}"
-    args = [*map(str, argv), *(["--state-file", str(quick_start.state_file)]
-                               if state_file else [])]
-    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, timeout=WAIT_S * 6)
+    env["PATH"] = f"{python.parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def run(python: Path, *argv: str | Path) -> str:
+    """``argv`` from the repository's root in the quick start's environment: its output,
+    after checking it exited 0."""
+    out = subprocess.run([*map(str, argv)], cwd=ROOT, env=_env(python), capture_output=True,
+                         timeout=WAIT_S * 6)
     text = out.stdout.decode() + out.stderr.decode()
     assert out.returncode == 0, text
     return text
 
 
-def test_the_quick_start_installs_the_clients_extras(quick_start: QuickStart) -> None:
+async def run_async(python: Path, *argv: str | Path) -> str:
+    """:func:`run` as a child of the loop, so a day's examples run side by side: its output,
+    the exit code said on its first line. It returns only once the child has ended (killed
+    past its bound), so a sibling's failure never leaves it running."""
+    proc = await asyncio.create_subprocess_exec(
+        *map(str, argv), cwd=ROOT, env=_env(python), stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with asyncio.timeout(WAIT_S * 6):
+            out, _ = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            out, _ = await proc.communicate()
+    return f"{Path(argv[1]).name if len(argv) > 1 else argv[0]} exited {proc.returncode}\n" \
+        f"{out.decode()}"
+
+
+def _ok(out: str) -> str:
+    """``out`` of :func:`run_async` after checking its program exited 0."""
+    said, _, text = out.partition("\n")
+    assert said.endswith(" exited 0"), out
+    return text
+
+
+def test_the_quick_start_installs_the_clients_extras(python: Path) -> None:
     """The demo line installs the client with numpy and aiohttp, which the examples and the
     README's snippet (``# numpy, all pages``) use, and the daemon with the console the demo
     embeds (the ground floor and the console from this checkout), without test tools."""
     assert readme_demo_install() == ["-e", "./base", "-e", "./client[numpy,aio]",
                                      "-e", "./console", "-e", ".[console]"]
-    out = run(quick_start, quick_start.python, "-c",
+    out = run(python, python, "-c",
               "import numpy, aiohttp, mtgateway.aio, gateway, mtgateway_base, mtgateway_console;"
-              " print('ok')", state_file=False)
+              " print('ok')")
     assert out.strip() == "ok"
 
 
-def test_the_quick_start_runs_this_checkouts_code(quick_start: QuickStart) -> None:
+def test_the_quick_start_runs_this_checkouts_code(python: Path) -> None:
     """The environment is this checkout's: its editable installs and its scripts name this
     checkout and this environment, never the checkout or the place of the environment it was
     copied from (``tests/e2e/commands.py``, ``_copy_for_here``), so the examples run the code
     under test."""
-    out = run(quick_start, quick_start.python, "-c",
+    out = run(python, python, "-c",
               "import gateway, mtgateway, mtgateway_base, mtgateway_console, shutil; print("
               "*(m.__file__ for m in (gateway, mtgateway, mtgateway_base, mtgateway_console)),"
-              " shutil.which('mtgateway'), sep='\\n')", state_file=False)
+              " shutil.which('mtgateway'), sep='\\n')")
     *modules, script = out.split()
     assert all(Path(module).is_relative_to(ROOT) for module in modules), out
-    assert Path(script).parent == quick_start.python.parent, out
+    assert Path(script).parent == python.parent, out
     shebang = Path(script).read_text(encoding="utf-8").splitlines()[0]
-    assert shebang == f"#!{quick_start.python}", shebang
+    assert shebang == f"#!{python}", shebang
 
 
-def test_package_style_script(quick_start: QuickStart) -> None:
-    """examples/mt5_script.py trades a round trip, reads it back by the trade server's dates
-    and a group, and loads 50 000 bars into numpy."""
-    out = run(quick_start, quick_start.python, EXAMPLES / "mt5_script.py")
-    for step in ("1. order_send()", "2. position #", "3. close position #",
-                 "4. history_deals_get()", "5. copy_rates_from_pos(): 50000 bars",
-                 "6. symbol_info('NO_SUCH_SYMBOL'): (-4, \"unknown symbol 'NO_SUCH_SYMBOL'"
-                 " (gateway error -32006)\")", "done"):
-        assert step in out, out
-    assert re.search(r"history_deals_get\(\): \d+ deal\(s\), 2 of position", out), out
+class _Form(HTMLParser):
+    """What a browser posts for the form ``form_id`` of a page as it comes: each text,
+    hidden and password field's value, each ticked checkbox as ``on``, each list's selected
+    option (its first when none is)."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self._form_id = form_id
+        self._inside = False
+        self._select: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = dict(attrs)
+        if tag == "form":
+            self._inside = attr.get("id") == self._form_id
+        name = attr.get("name")
+        if not self._inside or (tag != "option" and not name):
+            return
+        if tag == "input" and attr.get("type") == "checkbox":
+            if "checked" in attr:
+                self.fields[str(name)] = attr.get("value") or "on"
+        elif tag == "input":
+            self.fields[str(name)] = attr.get("value") or ""
+        elif tag == "select":
+            self._select = str(name)
+        elif tag == "option" and self._select is not None:
+            if "selected" in attr or self._select not in self.fields:
+                self.fields[self._select] = attr.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._inside = False
+        elif tag == "select":
+            self._select = None
 
 
-def test_package_style_script_awaited(quick_start: QuickStart) -> None:
-    """examples/mt5_script_async.py does the same awaited and streams live ticks."""
-    out = run(quick_start, quick_start.python, EXAMPLES / "mt5_script_async.py")
-    for step in ("3. close position #", "4. history_deals_get()", ", 2 of position #",
-                 "5. copy_rates_from_pos(): 50000 bars", "7. ticks(): 3 live ticks", "done"):
-        assert step in out, out
-    assert "gap:" not in out and "Unclosed" not in out, out
+async def _register_with_the_forms_defaults(state: dict[str, Any]) -> dict[str, str]:
+    """The dashboard checklist's step, as an owner takes it: signed in to the demo's console,
+    the demo's account registered through the Accounts page's form as it comes, only the
+    fields it leaves empty and requires typed in (name, broker, login, server). The fields
+    posted."""
+    browser = Browser(state["console_url"].rstrip("/"))
+    try:
+        signed_in = await browser.sign_in(state["owner_email"], state["owner_password"])
+        assert signed_in.status == 303, signed_in.text
+        page = await browser.get("/accounts")
+        assert page.status == 200, page.text
+        form = _Form("account-form")
+        form.feed(page.text)
+        fields = {**form.fields, "name": "Demo", "broker": "MetaQuotes",
+                  "login": str(state["login"]), "server": state["server"]}
+        posted = await browser.post("/accounts", list(fields.items()))
+        assert posted.status == 303, posted.text
+        return fields
+    finally:
+        await browser.close()
 
 
-def test_bot_example_opens_modifies_and_closes(quick_start: QuickStart) -> None:
-    """examples/bot.py buys, sets stops and closes, ending with no position open."""
-    out = run(quick_start, quick_start.python, EXAMPLES / "bot.py")
-    assert out.count("TRADE_RETCODE_DONE") == 3
-    assert "position still open: False" in out
+async def _until_the_policy_holds(state: dict[str, Any]) -> None:
+    """Until the demo's daemon holds the token's record with the registered policy: a
+    stop-less buy of the always-open BTCUSD is refused ``risk_pct``. The registration reaches
+    the daemon by the revocation feed's push, and nothing says to the test when it stored the
+    record, so it asks again every 20 ms (it holds within ~50 ms)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "order_check", "params": {"request": {
+        "action": "TRADE_ACTION_DEAL", "symbol": "BTCUSD", "volume": 0.01,
+        "type": "ORDER_TYPE_BUY"}}}
+    headers = {"Authorization": f"Bearer {state['token']}"}
+    async with aiohttp.ClientSession() as http, asyncio.timeout(WAIT_S):
+        while True:
+            async with http.post(state["rpc_url"], json=body, headers=headers) as response:
+                answer = await response.json()
+            if answer.get("error", {}).get("data", {}).get("rule") == "risk_pct":
+                return
+            await asyncio.sleep(0.02)
 
 
-def test_stream_example_prints_ticks(quick_start: QuickStart) -> None:
-    """examples/stream.py subscribes and prints terminal status and ticks with no gaps."""
-    out = run(quick_start, quick_start.python, EXAMPLES / "stream.py", "--symbols", "BTCUSD",
-              "--max-messages", "5")
-    assert "terminal " in out and out.count("tick  BTCUSD") >= 3 and "lost" not in out
+@dataclass(frozen=True)
+class _Ran:
+    """What each program printed on one day."""
+
+    bot: str
+    script: str
+    awaited: str
+    stream: str
+    curl: str
+    snippet: str
 
 
-def test_curl_example_lines_work(quick_start: QuickStart) -> None:
-    """examples/curl.sh (the README's curl lines) gets health, the account, a tick and rates."""
-    out = run(quick_start, "bash", EXAMPLES / "curl.sh", quick_start.state_file,
-              state_file=False)
-    health, account, tick, rates = (json.loads(line) for line in out.splitlines()[:4])
-    state: dict[str, Any] = json.loads(quick_start.state_file.read_text(encoding="utf-8"))
-    assert health["status"] == "ok"
-    assert account["result"]["login"] == state["login"]
-    assert tick["result"]["bid"] > 0
+async def _run_the_examples(python: Path, state_file: Path, printed: str,
+                            tmp_path: Path) -> _Ran:
+    """Every example against the demo of ``state_file``, as the demo's output says to run
+    them: the reading ones side by side, then the trading ones side by side."""
+    state = ("--state-file", state_file)
+    block = printed.split("save these lines as\na file and run it with ", 1)[1]
+    snippet = tmp_path / "snippet.py"
+    snippet.write_text(textwrap.dedent(block.split(":\n", 1)[1].split("\n\nStreaming:", 1)[0]),
+                       encoding="utf-8")
+    stream, curl, said = await asyncio.gather(
+        run_async(python, python, EXAMPLES / "stream.py", *state, "--max-messages", "5"),
+        run_async(python, "bash", EXAMPLES / "curl.sh", *state),
+        run_async(python, python, snippet))
+    bot, script, awaited = await asyncio.gather(
+        run_async(python, python, EXAMPLES / "bot.py", *state),
+        run_async(python, python, EXAMPLES / "mt5_script.py", *state),
+        run_async(python, python, EXAMPLES / "mt5_script_async.py", *state))
+    return _Ran(*map(_ok, (bot, script, awaited, stream, curl, said)))
+
+
+@pytest.mark.parametrize("day", list(DAYS))
+async def test_the_examples_run_any_day_under_the_default_policy(
+        python: Path, day: str, tmp_path: Path) -> None:
+    """On a Saturday, a Sunday and a Wednesday, with the account registered with the console
+    form's defaults: ``bot.py`` trades the symbol whose order checks out (BTCUSD on the
+    weekend, EURUSD on the Wednesday: before, EURUSD on a Sunday, refused 10018) and the
+    package-style scripts trade the first symbol whose buy checks out, each a round trip
+    read back from history; ``stream.py`` streams the open symbols the demo wrote, ``curl.sh``
+    quotes one live, and the Python the demo prints reads the account."""
+    start, symbol = DAYS[day]
+    start_s = int(datetime.fromisoformat(start).timestamp())
+    state_file = tmp_path / "demo.json"
+    with demo_process(state_file, "--start-time", start,
+                      command=[python.parent / "mtgateway"]) as printed:
+        state: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))
+        fields = await _register_with_the_forms_defaults(state)
+        await _until_the_policy_holds(state)
+        ran = await _run_the_examples(python, state_file, printed.decode(), tmp_path)
+    assert {k: fields.get(k) for k in FORM_DEFAULTS} == FORM_DEFAULTS
+    assert "paper_trade_enabled" not in fields and "is_live" not in fields
+    assert (state["open_symbols"] == ["BTCUSD"]) is (day != "wednesday"), state["open_symbols"]
+    assert f"): open {symbol}" in printed.decode()  # the demo's market hours say it too
+
+    assert f"trading {symbol}: the first symbol whose order checks out now" in ran.bot, ran.bot
+    assert ran.bot.count("TRADE_RETCODE_DONE") == 3, ran.bot
+    assert "position still open: False" in ran.bot, ran.bot
+    for out in (ran.script, ran.awaited):
+        assert f"trading {symbol} (" in out, out
+        for step in ("1. order_send()", "2. position #", "3. close position #",
+                     "5. copy_rates_from_pos(): 50000 bars", "6. symbol_info('NO_SUCH_SYMBOL')",
+                     "done"):
+            assert step in out, out
+        assert ", 2 of position #" in out, out  # the round trip read back by dates and group
+    assert "7. ticks(): 3 live ticks" in ran.awaited, ran.awaited
+    assert "gap:" not in ran.awaited and "Unclosed" not in ran.awaited, ran.awaited
+
+    ticks = [line.split()[1] for line in ran.stream.splitlines() if line.startswith("tick  ")]
+    assert "terminal connected=True" in ran.stream and len(ticks) >= 3, ran.stream
+    assert set(ticks) <= set(state["open_symbols"]) and "! " not in ran.stream, ran.stream
+    health, account, tick, rates = (json.loads(line) for line in ran.curl.splitlines()[:4])
+    assert health["status"] == "ok" and account["result"]["login"] == LOGIN
+    # live: the replayed day's quote (the demo's server clock is UTC), not Friday's last one
+    assert -60 <= tick["result"]["time"] - start_s < WAIT_S * 6, tick
     assert len(rates["result"]["rows"]) == 3
-
-
-def test_the_python_the_demo_prints_runs(quick_start: QuickStart, tmp_path: Path) -> None:
-    """The Python lines `mtgateway demo` prints, saved as a file and run with the quick start's
-    interpreter as it says, read the account (nothing from the environment: the snippet
-    alone)."""
-    block = quick_start.printed.split("save these lines as\na file and run it with ", 1)[1]
-    snippet = textwrap.dedent(block.split(":\n", 1)[1].split("\n\nStreaming:", 1)[0])
-    path = tmp_path / "snippet.py"
-    path.write_text(snippet, encoding="utf-8")
-    out = run(quick_start, quick_start.python, path, state_file=False)
-    assert "account 5012345 on MTG-Demo: equity" in out, f"{out}\n--- snippet ---\n{snippet}"
+    assert f"account {LOGIN} on MTG-Demo: equity" in ran.snippet, ran.snippet
 
 
 def test_the_quick_starts_cache_keeps_only_what_a_run_will_use_again(tmp_path: Path) -> None:
