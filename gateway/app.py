@@ -160,6 +160,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
     app[WS_REQUESTS] = set()
     app[WS_TOKEN_IDS] = weakref.WeakKeyDictionary()
     app[TERMINALS] = TerminalDirectory(app[HUB])
+    app[RECORD_CACHE].on_stored(app[TERMINALS].record_stored)  # streams hear of new terms
     table = with_discovery(method_table())  # + rpc.discover (OpenRPC)
     metrics = app[METRICS] = DaemonMetrics(frozenset(table) | ws.WS_ONLY_METHODS)
     app[READINESS] = Readiness(app[TERMINALS], app[RECORD_CACHE], metrics,

@@ -299,7 +299,9 @@ class StreamBook(Result):
 @_notifies(stream.TerminalStatus)
 class TerminalStatus(Result):
     """``terminal_status``: the EA's link (``connected``, ``reason``), the broker's link and
-    whether Algo Trading is allowed (null until the EA says)."""
+    whether Algo Trading is allowed (null until the EA says); ``reason`` ``trading_terms``:
+    the token's trading terms changed (paper on or off, its limits), which
+    ``gateway_status().trading`` reads."""
 
 
 @_notifies(stream.TradeEvent, optional={"order": None, "position": None, "deal": None,

@@ -22,12 +22,20 @@ from typing import Any, Final
 
 from ea_bridge import SessionInfo, TerminalId
 from ea_bridge.messages import EVENT_BOOK, EVENT_TERMINAL, EVENT_TRADE
+from mtgateway_base.wire.records import RiskPolicy, SignedRecord
 
 from .hub import Hub, StreamKey
 
-__all__ = ["TerminalDirectory", "TerminalState"]
+__all__ = ["TERMS_CHANGED", "TerminalDirectory", "TerminalState"]
 
 log = logging.getLogger("gateway.terminals")
+
+#: The ``terminal_status`` reason when a token's trading terms changed (its record arrived
+#: with another risk policy: paper on or off, halted, other limits or symbols).
+TERMS_CHANGED: Final = "trading_terms"
+#: The token records whose terms :class:`TerminalDirectory` remembers (more: it starts again,
+#: and the next record of each token is its first).
+_TERMS_KEPT: Final = 4096
 
 
 @dataclass(slots=True)
@@ -60,6 +68,8 @@ class TerminalDirectory:
         self.hub = hub if hub is not None else Hub()
         self._clock = clock
         self._started_at = clock()
+        #: Each token record's trading terms as last stored, by token id.
+        self._terms: dict[str, RiskPolicy] = {}
 
     def uptime_s(self) -> float:
         """Seconds since this daemon's directory was created (the daemon's start)."""
@@ -116,6 +126,22 @@ class TerminalDirectory:
             log.debug("EA %s: event %r not streamed", terminal, name)
             return
         stream(self.hub, _key(state.session), payload, missed)
+
+    def record_stored(self, record: SignedRecord) -> None:
+        """A token's record arrived (``RecordCache.on_stored``): when its trading terms differ
+        from the ones it came with before, the token's ``terminal`` subscribers are told
+        (``terminal_status``, reason :data:`TERMS_CHANGED`), so a bot streaming learns that
+        paper went on or off, or its limits changed, as it happens, rather than at its next
+        answer; ``gateway_status().trading`` says the rest. A token's first record is no
+        change."""
+        before = self._terms.get(record.token_id)
+        if len(self._terms) >= _TERMS_KEPT and before is None:
+            self._terms.clear()
+        self._terms[record.token_id] = record.risk
+        if before is not None and before != record.risk:
+            self.hub.publish_status(
+                StreamKey(TerminalId(record.login, record.server), record.token_id),
+                TERMS_CHANGED)
 
     def stream_trade(self, terminal: TerminalId, payload: dict[str, Any]) -> None:
         """Stream a trade event the daemon made rather than the EA (the paper book's, marked

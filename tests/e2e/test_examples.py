@@ -20,11 +20,13 @@ they need (``tests/client/test_metatrader5_distribution.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
 import textwrap
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
@@ -204,22 +206,38 @@ async def _register_with_the_forms_defaults(state: dict[str, Any]) -> dict[str, 
         await browser.close()
 
 
-async def _until_the_policy_holds(state: dict[str, Any]) -> None:
-    """Until the demo's daemon holds the token's record with the registered policy: a
-    stop-less buy of the always-open BTCUSD is refused ``risk_pct``. The registration reaches
-    the daemon by the revocation feed's push, and nothing says to the test when it stored the
-    record, so it asks again every 20 ms (it holds within ~50 ms)."""
+@contextlib.asynccontextmanager
+async def _terms_changed(state: dict[str, Any]) -> AsyncIterator[Callable[[], Awaitable[None]]]:
+    """The demo token's ``terminal`` stream, open for the block: a function that returns once
+    the daemon says the token's trading terms changed (``terminal_status``, reason
+    ``trading_terms``: it stored the record the registration's push brought)."""
+    headers = {"Authorization": f"Bearer {state['token']}"}
+    async with aiohttp.ClientSession() as http, http.ws_connect(state["ws_url"],
+                                                                headers=headers) as ws:
+        await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+                            "params": {"channel": "terminal"}})
+
+        async def changed() -> None:
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    note = await ws.receive_json()
+                    if note.get("method") == "terminal_status" \
+                            and note["params"]["reason"] == "trading_terms":
+                        return
+        yield changed
+
+
+async def _policy_holds(state: dict[str, Any]) -> None:
+    """The demo's daemon refuses a stop-less buy of the always-open BTCUSD ``risk_pct``: it
+    holds the registered policy."""
     body = {"jsonrpc": "2.0", "id": 1, "method": "order_check", "params": {"request": {
         "action": "TRADE_ACTION_DEAL", "symbol": "BTCUSD", "volume": 0.01,
         "type": "ORDER_TYPE_BUY"}}}
     headers = {"Authorization": f"Bearer {state['token']}"}
-    async with aiohttp.ClientSession() as http, asyncio.timeout(WAIT_S):
-        while True:
-            async with http.post(state["rpc_url"], json=body, headers=headers) as response:
-                answer = await response.json()
-            if answer.get("error", {}).get("data", {}).get("rule") == "risk_pct":
-                return
-            await asyncio.sleep(0.02)
+    async with aiohttp.ClientSession() as http, \
+            http.post(state["rpc_url"], json=body, headers=headers) as response:
+        answer = await response.json()
+    assert answer["error"]["data"]["rule"] == "risk_pct", answer
 
 
 @dataclass(frozen=True)
@@ -269,8 +287,10 @@ async def test_the_examples_run_any_day_under_the_default_policy(
     with demo_process(state_file, "--start-time", start,
                       command=[python.parent / "mtgateway"]) as printed:
         state: dict[str, Any] = json.loads(state_file.read_text(encoding="utf-8"))
-        fields = await _register_with_the_forms_defaults(state)
-        await _until_the_policy_holds(state)
+        async with _terms_changed(state) as changed:
+            fields = await _register_with_the_forms_defaults(state)
+            await changed()
+        await _policy_holds(state)
         ran = await _run_the_examples(python, state_file, printed.decode(), tmp_path)
     assert {k: fields.get(k) for k in FORM_DEFAULTS} == FORM_DEFAULTS
     assert "paper_trade_enabled" not in fields and "is_live" not in fields

@@ -10,7 +10,8 @@ import pytest
 from ea_bridge import Hello, SessionInfo, TerminalId
 from gateway.errors import InvalidParams
 from gateway.hub import Hub, HubClient, HubLimits, StreamKey
-from gateway.terminals import TerminalDirectory
+from gateway.terminals import TERMS_CHANGED, TerminalDirectory
+from mtgateway_base.wire.records import RiskPolicy, SignedRecord
 
 A = StreamKey(TerminalId(5012345, "MTG-Demo"), "tok_a")
 B = StreamKey(TerminalId(777, "Other-Broker"), "tok_b")
@@ -412,6 +413,35 @@ def test_the_eas_trade_events_say_the_live_book_and_cannot_say_paper() -> None:
     assert [(p["book"], p.get("paper")) for p in got] == [
         ("live", None), ("live", None), ("paper", True)]
     assert got[0]["deal"] == {"ticket": 1001}
+
+
+def _record(key: StreamKey, **risk: Any) -> SignedRecord:
+    """The record of ``key``'s token as the cache stores it, with ``risk``'s terms."""
+    return SignedRecord(
+        token_id=key.token_id, stored_key="00", token_hint="h", login=key.terminal.login,
+        server=key.terminal.server, scopes=frozenset({"trade"}), owner_email="o@example.com",
+        device_id="d1", created_at=0, expires_at=None, revoked_at=None, issued_at=1,
+        valid_until=2**40, risk=RiskPolicy(**risk), kid="k", envelope={})
+
+
+def test_a_tokens_new_trading_terms_are_told_to_its_terminal_subscribers() -> None:
+    """A record that arrives with other terms than its token's last (paper on, a lower lot
+    cap) is told on the token's ``terminal`` channel, reason ``trading_terms``; the token's
+    first record, and one with the same terms (a refresh), are not; another token's
+    subscribers hear nothing of it."""
+    hub = Hub()
+    directory = TerminalDirectory(hub)
+    mine, theirs = hub.connect(A), hub.connect(A2)
+    for client in (mine, theirs):
+        client.subscribe("terminal")
+    directory.record_stored(_record(A))
+    directory.record_stored(_record(A))
+    directory.record_stored(_record(A, paper_trade_enabled=True))
+    directory.record_stored(_record(A, paper_trade_enabled=True, max_lot_size="0.5"))
+    directory.record_stored(_record(A, paper_trade_enabled=True, max_lot_size="0.5"))
+    reasons = [p["reason"] for p in params(drain(mine), "terminal_status")]
+    assert reasons == ["snapshot", TERMS_CHANGED, TERMS_CHANGED]
+    assert [p["reason"] for p in params(drain(theirs), "terminal_status")] == ["snapshot"]
 
 
 def level(kind: int, price: float) -> dict[str, Any]:
