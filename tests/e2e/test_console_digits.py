@@ -58,6 +58,11 @@ def _report(token_id: str, digits: dict[str, int] | None) -> dict[str, Any]:
     return body
 
 
+def _live(kind: str, ticket: int) -> str:
+    """The start of a live book's ``kind`` row (position, order) of ``ticket``."""
+    return f'<tr class="{kind}" data-ticket="{ticket}" data-book="live">'
+
+
 def _cells(page: str, row: str) -> list[str]:
     """The price cells (open, current or close) of the table row starting with ``row``."""
     found = re.search(re.escape(row) + r"(.*?)</tr>", page, re.S)
@@ -77,16 +82,16 @@ async def test_prices_are_shown_at_their_symbols_digits(console: Console,
         "terminals": [_report(token_id, {"XAUUSD": 2, "USDJPY": 3})]})
     assert status == 200
     books = (await browser.get("/dashboard/books")).text
-    assert _cells(books, '<tr class="position" data-ticket="11">') == [
+    assert _cells(books, _live("position", 11)) == [
         "3154.80", "3157.30", "3100.50"]
-    assert _cells(books, '<tr class="position" data-ticket="12">') == [
+    assert _cells(books, _live("position", 12)) == [
         "147.520", "147.600", "—"]  # an unset stop stays a dash
     live = (await browser.get("/live/panels")).text
-    assert _cells(live, '<tr class="position" data-ticket="11">')[:2] == ["3154.80",
+    assert _cells(live, _live("position", 11))[:2] == ["3154.80",
                                                                           "3157.30"]
-    assert _cells(live, '<tr class="position" data-ticket="12">')[:2] == ["147.520",
+    assert _cells(live, _live("position", 12))[:2] == ["147.520",
                                                                           "147.600"]
-    assert _cells(live, '<tr class="order" data-ticket="13">')[:2] == ["146.900", "147.600"]
+    assert _cells(live, _live("order", 13))[:2] == ["146.900", "147.600"]
     assert _cells(live, '<tr class="trade" data-ticket="90"')[:2] == ["147.100", "147.250"]
 
 
@@ -101,10 +106,10 @@ async def test_a_report_without_digits_is_shown_as_reported(console: Console,
         "terminals": [_report(token_id, None)]})
     assert status == 200
     books = (await browser.get("/dashboard/books")).text
-    assert _cells(books, '<tr class="position" data-ticket="11">') == [
+    assert _cells(books, _live("position", 11)) == [
         "3154.8", "3157.3", "3100.5"]
     live = (await browser.get("/live/panels")).text
-    assert _cells(live, '<tr class="position" data-ticket="12">')[:2] == ["147.52", "147.6"]
+    assert _cells(live, _live("position", 12))[:2] == ["147.52", "147.6"]
 
 
 async def test_bad_digits_are_refused(console: Console) -> None:

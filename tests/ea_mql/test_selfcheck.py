@@ -260,7 +260,9 @@ async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Dae
         opened = await session.send(buy)
         assert opened["paper"] is True
         session.positions.add(opened["order"])
-        # the owner's own position at the terminal, under the paper position's ticket
+        # the owner's own position at the terminal, under the paper position's ticket (paper
+        # numbers where a broker does not: this broker is made to number there)
+        terminal.broker.number_from(opened["order"])
         own = terminal.broker.order_send({**buy, "type_filling": 1})
         assert own["order"] == opened["order"], (own, opened)
         [account] = await daemon.authority.accounts.of(OWNER)
