@@ -22,7 +22,7 @@ import argparse
 import getpass
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mtgateway_base.environment import read_env
 from mtgateway_base.wire.api import (
@@ -205,7 +205,8 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
                                       confirm_live_open=confirm)
         except AuthorityRefused as exc:
             if exc.reason == "live_trades_open":
-                raise _Usage(f"{_said(exc)}; add --confirm-live-open to switch anyway") from None
+                raise _Usage(f"{_what_stays_open(exc)}; nothing was changed: add "
+                             "--confirm-live-open to switch anyway") from None
             if exc.reason == "not_found":
                 raise _Usage(f"no account {args.login}@{args.server} is registered for "
                              f"{email} on the console: register it first (its Accounts "
@@ -239,6 +240,18 @@ def _said(refused: AuthorityRefused) -> str:
     text = str(refused)
     prefix = f"{refused.status} {refused.reason}: "
     return text[len(prefix):] if text.startswith(prefix) else text
+
+
+#: Where the console's 409 ``live_trades_open`` turns from what stays open to its advice for
+#: an API caller (``"confirm_live_open": true``, the Accounts page), which a CLI user cannot
+#: follow: the CLI gives its own (``--confirm-live-open``) in its place.
+_API_ADVICE: Final = ". Nothing was changed:"
+
+
+def _what_stays_open(refused: AuthorityRefused) -> str:
+    """What a ``live_trades_open`` refusal says stays open at the broker, without the API's
+    advice (the whole message when a console words it otherwise)."""
+    return _said(refused).split(_API_ADVICE, 1)[0]
 
 
 # -- tokens ------------------------------------------------------------------------------

@@ -70,6 +70,16 @@ def test_every_option_a_row_names_is_accepted() -> None:
             assert option in accepted, f"`{first}`: no {option} in its help"
 
 
+def test_a_row_that_reaches_a_console_pins_its_key() -> None:
+    """A row naming ``--console URL`` names ``--console-key`` too: against a plain-http
+    console (the demo's) every ``--console`` command is refused without it, and the
+    ``paper`` row left it out (the review's docs claim 20)."""
+    rows = [row for row in _table() if "--console URL" in row]
+    assert len(rows) >= 3, rows  # paper, token, setup
+    for row in rows:
+        assert "--console-key" in row, row
+
+
 def test_the_symbol_count_is_the_catalogue() -> None:
     """Every "N symbols" the README says of the emulator is the catalogue's size."""
     counts = re.findall(r"(\d+) symbols\b", README)

@@ -57,7 +57,7 @@ async def test_paper_switches_on_the_console_with_a_piped_password(console: Cons
     """``paper on`` and ``paper off`` with ``--console`` (it said "switched on its Accounts
     page", exit 2), the password piped in (it said "no password: set ... or run
     interactively"); over a live position, refused saying what stays open until
-    ``--confirm-live-open``."""
+    ``--confirm-live-open``, the one advice it gives (it gave the API's too)."""
     token_id = await approved_token(console)
     status, _ = await console.owner("POST", "/v1/accounts", {
         "name": "Desk", "broker": "Sim", "login": LOGIN, "server": SERVER})
@@ -71,6 +71,9 @@ async def test_paper_switches_on_the_console_with_a_piped_password(console: Cons
     assert code == 2, (out, err)
     assert "1 position of 5012345@MTG-Demo stay open at the broker" in err, err
     assert "--confirm-live-open" in err and not await _paper(console)
+    # the CLI's own advice, once: not the API's as well (it said both "send it again
+    # confirmed ("confirm_live_open": true; ...)" and "add --confirm-live-open")
+    assert err.count("to switch anyway") == 1 and "confirm_live_open" not in err, err
 
     code, out, err = await _cli(console, "paper", "on", "--login", str(LOGIN), "--server",
                                 SERVER, "--confirm-live-open")
