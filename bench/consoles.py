@@ -311,7 +311,7 @@ class ConsoleProcess:
                                f"its log:\n{self.log_tail()}")
         listening = time.monotonic()
         self.url = line.split()[-1]
-        match = re.match(r"authority key kid=\S+ public_key=(\S+) ", self.proc.stdout.readline())
+        match = re.match(r"authority key kid=\S+ public_key=(\S+)", self.proc.stdout.readline())
         if match is None:
             self.kill()
             raise RuntimeError("the console printed no authority key")

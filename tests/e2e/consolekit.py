@@ -379,7 +379,7 @@ def console_process(config: Path, env: dict[str, str]) -> Iterator[ConsoleChild]
     try:
         line = proc.stdout.readline()
         assert line.startswith("console listening on "), line
-        key = re.match(r"authority key kid=\S+ public_key=(\S+) ", proc.stdout.readline())
+        key = re.match(r"authority key kid=\S+ public_key=(\S+)", proc.stdout.readline())
         assert key is not None
         yield ConsoleChild(proc, line.split()[-1], key.group(1))
     finally:

@@ -63,7 +63,7 @@ class ConsoleProcess:
         assert line.startswith("console listening on "), line
         self.url = line.split()[-1]
         line = self.proc.stdout.readline()
-        match = re.match(r"authority key kid=\S+ public_key=(\S+) ", line)
+        match = re.match(r"authority key kid=\S+ public_key=(\S+)", line)
         assert match is not None, line
         self.key = AuthorityKey.from_base64(match.group(1))
 

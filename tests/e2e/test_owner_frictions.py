@@ -143,6 +143,46 @@ async def test_the_console_says_at_start_that_its_smtp_settings_do_not_work(
     assert "warning: the [smtp] settings do not work" in err.decode()
 
 
+async def _console_start(tmp_path: Path, name: str, extra: str) -> tuple[str, str]:
+    """What ``python -m mtgateway_console -c FILE`` prints as it starts (standard output up
+    to its key line, and standard error once it is stopped), FILE naming its data directory,
+    port 0 and ``extra``."""
+    config = tmp_path / f"{name}.toml"
+    config.write_text(f'data_dir = "{(tmp_path / name).as_posix()}"\n{extra}',
+                      encoding="utf-8")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mtgateway_console", "-c", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(WAIT_S * 3):
+            out = (await proc.stdout.readline() + await proc.stdout.readline()).decode()
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
+    return out, err.decode()
+
+
+async def test_a_console_for_this_machine_alone_starts_without_the_operators_warnings(
+        tmp_path: Path) -> None:
+    """The console as the Start menu's *MT Gateway console* runs it (loopback, no [smtp]):
+    its start says where it listens and its key, not that the unset [smtp] settings do not
+    work nor to pin the key in other daemons' configs (it said both to a local owner). A
+    console other machines reach (behind a proxy, ``allowed_hosts``) still checks [smtp]
+    and says to pin its key; a console whose [smtp] is set checks it wherever it listens
+    (``test_the_console_says_at_start_that_its_smtp_settings_do_not_work``)."""
+    out, err = await _console_start(tmp_path, "local", "[console]\nport = 0\n")
+    assert out.startswith("console listening on http://127.0.0.1:"), out
+    assert re.search(r"^authority key kid=\S+ public_key=\S+$", out, re.M), out
+    assert "pin it" not in out and "[smtp]" not in err and "warning" not in err, out + err
+    out, err = await _console_start(
+        tmp_path, "proxied", '[console]\nport = 0\nallowed_hosts = ["console.example.com"]\n'
+                             '[logging]\nlevel = "INFO"\n')
+    assert "(pin it as [authority] public_key in daemons' and the CLI's configs)" in out, out
+    assert ("warning: the [smtp] settings do not work: localhost:587" in err
+            or "SMTP localhost:587 (starttls) answered" in err), err
+
+
 def test_config_is_found_by_flag_then_environment_then_the_default_path(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)

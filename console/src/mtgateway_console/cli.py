@@ -29,6 +29,7 @@ from mtgateway_base.files import InsecurePath
 from mtgateway_base.log import setup_logging
 from mtgateway_base.loop import run as run_on_loop
 from mtgateway_base.loop import stop_on_signals
+from mtgateway_base.loopback import is_loopback
 from mtgateway_base.wire.records import AuthorityKey
 
 from .config import ConsoleFile, load_console_config
@@ -169,7 +170,8 @@ async def _serve(config: ConsoleFile) -> int:
         return 2
     config = fitted
     mailer = mailer_from_config(config.smtp)
-    await _check_mailer(config)
+    if _mail_matters(config):
+        await _check_mailer(config)
     app = create_console_app(config, mailer=mailer)
     try:
         runner, port = await start_console(app, config.console.host, config.console.port)
@@ -184,6 +186,25 @@ async def _serve(config: ConsoleFile) -> int:
     pacer.cancel()
     await runner.cleanup()
     return 0
+
+
+def _reached_from_elsewhere(config: ConsoleFile) -> bool:
+    """Whether daemons and owners on other machines can reach this console: it listens beyond
+    loopback, or a reverse proxy passes requests on to it (``allowed_hosts``,
+    ``behind_proxy``, ``public_url``). Otherwise it is one machine's own, as the Windows
+    Start menu's *MT Gateway console* is: the local authority of a daemon on this machine,
+    which approves that machine by itself and reads the authority's files directly."""
+    part = config.console
+    return not is_loopback(part.host) or part.proxied or bool(part.public_url)
+
+
+def _mail_matters(config: ConsoleFile) -> bool:
+    """Whether to check ``[smtp]`` at start: it was set (the operator means mail to go), or
+    other machines reach the console (their daemons' approvals are mailed codes). A console
+    for this machine alone with ``[smtp]`` left unset is a local owner's, who never set up
+    mail: warning them that ``localhost:587`` does not answer says nothing they can act on
+    (its pages say so when a mail, a reset or an alert, cannot go)."""
+    return "smtp" in config.model_fields_set or _reached_from_elsewhere(config)
 
 
 async def _check_mailer(config: ConsoleFile) -> None:
@@ -204,11 +225,15 @@ async def _check_mailer(config: ConsoleFile) -> None:
 
 
 def _say_listens(config: ConsoleFile, port: int, key: AuthorityKey) -> None:
-    """The two lines a console prints once it serves (scripts and the tests read them)."""
+    """The two lines a console prints once it serves (scripts and the tests read them). The
+    key is always said (a daemon or command on this machine pointed at it by URL pins it);
+    the advice to pin it in daemons' configs only when daemons elsewhere can reach it: a
+    local owner's console serves a daemon that reads the authority directly."""
     log.info("mtgateway console %s on %s:%d", __version__, config.console.host, port)
     print(f"console listening on http://{config.console.host}:{port}", flush=True)
-    print(f"authority key kid={key.kid} public_key={key.b64} (pin it as [authority] public_key "
-          "in daemons' and the CLI's configs)", flush=True)
+    pin = (" (pin it as [authority] public_key in daemons' and the CLI's configs)"
+           if _reached_from_elsewhere(config) else "")
+    print(f"authority key kid={key.kid} public_key={key.b64}{pin}", flush=True)
 
 
 async def _supervise(config: ConsoleFile) -> int:
@@ -225,7 +250,8 @@ async def _supervise(config: ConsoleFile) -> int:
               "PostgreSQL ([authority] database_url or MTGATEWAY_DATABASE_URL): processes on "
               "one SQLite file would take turns at its single writer", file=sys.stderr)
         return 2
-    await _check_mailer(config)
+    if _mail_matters(config):
+        await _check_mailer(config)
     # the key files are made (or read) once, here, before the processes read them
     key = Authority.closed(config.resolved_data_dir(), mailer_from_config(config.smtp),
                            database_url=database_url(config.authority)).store.signer.key
