@@ -28,7 +28,7 @@ from ea_bridge import Bridge, FanOut, HeartbeatSettings, TerminalId
 from ea_bridge.messages import EVENT_TRADE
 from mtgateway_base.configfile import database_url
 from mtgateway_base.edge import HostRefusals
-from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals
+from mtgateway_base.guard import ConnectionBudget, ConnectionLimits, Refusals, note_switch
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 from mtgateway_base.wire.records import AuthorityKey, SignedRecord
@@ -147,6 +147,7 @@ def create_app(config: GatewayConfig, *, secret_store: SecretStore | None = None
         max_connections=server_cfg.max_connections, header_timeout_s=server_cfg.header_timeout_s,
         max_connections_per_peer=server_cfg.max_connections_per_peer),
         _GUARD_REFUSALS, HostRefusals(monotonic))
+    app.on_response_prepare.append(note_switch)  # the guard stops at a 101 written, only
     app[AUTH_THROTTLE] = AuthThrottle(
         delay_s=server_cfg.auth_failure_delay_s, limit=server_cfg.auth_failure_limit,
         window_s=server_cfg.auth_failure_window_s, lockout_s=server_cfg.auth_lockout_s,

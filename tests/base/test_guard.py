@@ -48,11 +48,39 @@ CHUNKED = (b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked
            b"5;ext=1\r\n12345\r\n1A\r\n" + b"x" * 26 + b"\r\n0\r\nX-Trailer: t\r\n\r\n")
 
 
-def test_upgrade_stops_the_watch() -> None:
-    """After a WebSocket upgrade the stream is frames, not HTTP headers."""
+UPGRADE = b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+H2C = (b"POST /rpc HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\n12345")
+
+
+def test_only_a_switch_the_server_made_stops_the_watch() -> None:
+    """A request asking to switch protocols is followed to its end; what comes after it is
+    kept unread (frames or the next requests: the server's answer decides) and nothing is
+    awaited meanwhile; a 101 written stops the watch; the same bytes after an answer that
+    did not switch are the next requests, a trickled one awaited as any (a header once
+    switched the watch off for good: T7-F1's hold came back behind one ``Upgrade:``)."""
+    for name, chunks in splits(UPGRADE + b"\x81\x05hello"):
+        watch = HeaderWatch()
+        for chunk in chunks:
+            assert watch.feed(chunk) is not None
+        assert watch.state == "upgrade" and not watch.awaiting_headers, name
+        watch.switched()
+        assert watch.state == "off" and watch.feed(b"\x81\x05hello") == [], name
+    for name, chunks in splits(H2C + GET + b"POST /rpc HTTP/1.1\r\nHo"):
+        watch = HeaderWatch()
+        heads = [h for chunk in chunks for h in watch.feed(chunk) or ()]
+        assert len(heads) == 1 and watch.state == "upgrade", name
+        assert watch.declined() == [GET.removesuffix(b"\r\n")], name
+        assert watch.awaiting_headers, name  # the trickled request after it: its deadline runs
+    assert HeaderWatch().declined() == []  # nothing asked: nothing to read
+
+
+def test_what_follows_an_unanswered_upgrade_is_bounded() -> None:
+    """The bytes kept behind a request that asked to switch are bounded as a header block is:
+    past it the watch says the connection is to be closed."""
     watch = HeaderWatch()
-    watch.feed(b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n\x81\x05hello")
-    assert watch.state == "off" and not watch.awaiting_headers
+    assert watch.feed(UPGRADE) == [UPGRADE.removesuffix(b"\r\n")]
+    assert watch.feed(b"x" * 65_536) == []
+    assert watch.feed(b"x") is None
 
 
 def test_a_chunked_body_is_followed_to_its_end_under_every_split() -> None:

@@ -280,10 +280,20 @@ class World:
 
 
 def request(world: World, family: Family, *, credential: bool,
-            write: bool = False) -> tuple[bytes, bytes]:
+            write: bool = False, upgrade: str = "") -> tuple[bytes, bytes]:
     """The family's ordinary call (``write``: one that carries a body), as its header block
     and its body: with the family's credential (owner A's page session, Basic password,
-    access token, approved device) or with none."""
+    access token, approved device) or with none; with ``upgrade``, asking to switch to that
+    protocol (``Upgrade:``, ``Connection: Upgrade``), which the console never does."""
+    head, body = _request(world, family, credential=credential, write=write)
+    if upgrade:
+        head = head.replace(b"\r\n", f"\r\nUpgrade: {upgrade}\r\nConnection: Upgrade\r\n"
+                            .encode(), 1)
+    return head, body
+
+
+def _request(world: World, family: Family, *, credential: bool,
+             write: bool) -> tuple[bytes, bytes]:
     if family == "pages":
         cookie = f"mtgw_session={world.cookie}" if credential else f"mtgw_login_csrf={PRE}"
         if not write:

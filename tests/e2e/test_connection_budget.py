@@ -170,6 +170,44 @@ async def test_websockets_that_never_authenticate_cannot_lock_clients_out(
                 await ws.close()
 
 
+def _asking_to_switch(daemon: Daemon, form: str) -> bytes:
+    """A token holder's whole request that asks to switch protocols, which the daemon does
+    not: a ``POST /rpc`` with ``Upgrade: h2c`` (answered 200), or a ``GET /ws`` with no
+    ``Sec-WebSocket-Key`` (refused 426)."""
+    auth = b"Authorization: Bearer " + daemon.token.encode() + b"\r\n"
+    if form == "h2c":
+        return post(b"127.0.0.1", daemon.token, extra=b"Upgrade: h2c\r\n").replace(
+            b"Connection: close\r\n", b"Connection: Upgrade, HTTP2-Settings\r\n")
+    return (b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + auth
+            + b"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+
+
+@pytest.mark.parametrize("form", ["h2c", "ws-426"])
+async def test_a_request_asking_to_switch_leaves_an_ordinary_connection(
+        tmp_path: Path, form: str) -> None:
+    """Every connection a token holder's: each asked to switch protocols once (the daemon
+    did not), then trickles its next request (a header block left open, or a body short of
+    its end), or, refused 426, sits idle. A client is served, each newcomer displacing one
+    of them (before, any ``Upgrade:`` took its connection off the guard's watch for good:
+    503 for every other client while the trickles or the idle 426s lasted)."""
+    async with running_daemon(tmp_path, max_connections=4, header_timeout_s=60.0) as daemon:
+        held: list[Connection] = []
+        try:
+            for number in range(4):
+                reader, writer = await asyncio.open_connection("127.0.0.1", daemon.http_port)
+                held.append((reader, writer))
+                writer.write(_asking_to_switch(daemon, form))
+                assert status(await _response(reader)) == (200 if form == "h2c" else 426)
+                if form == "h2c":
+                    writer.write(post(b"127.0.0.1", daemon.token)[:-1] if number % 2
+                                 else b"POST /rpc HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a")
+            answer = await daemon.call("ping")
+            assert answer["error"]["code"] == -32001  # served (no terminal connected)
+            assert await _closed(held[0][0])
+        finally:
+            await _close_all(held)
+
+
 async def test_each_peer_has_its_own_budget(tmp_path: Path) -> None:
     """A peer whose connections are all working is refused (503) while another address on
     the same port is still served."""

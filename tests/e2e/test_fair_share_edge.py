@@ -43,7 +43,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 
 async def _hold(world: World, family: Family, credential: bool, address: str,
-                shape: str, held: list[Raw]) -> None:
+                shape: str, held: list[Raw], upgrade: str) -> None:
     """One attacker's connection (added to ``held``): with the credential it first carries
     one whole request (keep-alive: the connection is then a credential holder's; or 429 once
     the credential's own requests in progress, its unfinished ones among them, are at their
@@ -52,27 +52,30 @@ async def _hold(world: World, family: Family, credential: bool, address: str,
     conn = await Raw.open(world.port, address)
     held.append(conn)
     if credential:
-        head, body = request(world, family, credential=True)
+        head, body = request(world, family, credential=True, upgrade=upgrade)
         conn.send(head + body)
         first = await conn.answer()
         assert first.status in (200, 429), (family, first.status, first.body[:200])
-    head, body = request(world, family, credential=credential, write=True)
+    head, body = request(world, family, credential=credential, write=True, upgrade=upgrade)
     conn.send(head + body[:-1] if shape == "body" else head[:-2])
 
 
-@pytest.mark.parametrize("credential", [True, False], ids=["credential", "none"])
+@pytest.mark.parametrize(("credential", "upgrade"), [(True, ""), (False, ""), (True, "h2c")],
+                         ids=["credential", "none", "credential-upgrade"])
 @pytest.mark.parametrize("family", FAMILIES)
 async def test_unfinished_requests_hold_no_connection_anyone_needs(
-        world: World, family: Family, credential: bool) -> None:
+        world: World, family: Family, credential: bool, upgrade: str) -> None:
     """Every connection of the budget held by one caller with requests still arriving (half
     with a body short of its end, half with a header block left open): the three probes are
     each answered, taking the place of an unfinished request (503 before for a credential
-    holder's: the guard never walked its connections)."""
+    holder's: the guard never walked its connections). And so with an ``Upgrade: h2c`` on
+    every request, which the console never switches to (503 before: any ``Upgrade:`` took
+    the connection off the guard's watch for good, its trickles then counted as work)."""
     held: list[Raw] = []
     try:
         for number in range(BUDGET):
             await _hold(world, family, credential, ATTACKER[number % 2],
-                        "body" if number % 4 < 2 else "headers", held)
+                        "body" if number % 4 < 2 else "headers", held, upgrade)
         budget = world.console.app[CONNECTIONS]
         assert budget.active == BUDGET
         statuses = await world.probes()

@@ -10,9 +10,15 @@ table, ``app.py``; the console's, ``console.py``). The parts:
 * :class:`HeaderWatch` -- sans-I/O. Fed the bytes of one connection, it says when a request's
   header block is complete and when its body has arrived (by ``Content-Length``, or by
   following the chunked encoding to its last chunk and trailers), so the deadline is re-armed
-  for the next request on a keep-alive connection. It stops watching only for a WebSocket
-  upgrade (what follows is frames, not HTTP) or a chunk size it cannot read (aiohttp refuses
-  that request and closes).
+  for the next request on a keep-alive connection. A request that asks to switch protocols
+  (``Upgrade:``) is followed like any other, and what comes after it is kept unread until the
+  server has answered it: a ``101 Switching Protocols`` written (:func:`note_switch`, on the
+  application's ``on_response_prepare``) stops the watch, since frames follow, not HTTP; any
+  other answer makes it an ordinary connection again, the kept bytes read as the next
+  requests (as aiohttp's parser does). A header in a request switches nothing off: once any
+  ``Upgrade:`` stopped the watch for good, and a credential holder's trickled requests behind
+  one held every connection again. It stops watching too at a chunk size it cannot read
+  (aiohttp refuses that request and closes).
 * :class:`ConnectionBudget` -- the open connections of one listening port.
   At most ``max_connections`` per port and ``max_connections_per_peer`` per remote address
   (an IPv6 address counts by its /64: ``fairshare.address_key``). When a newcomer finds the
@@ -80,7 +86,7 @@ from .fairshare import address_key
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
            "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "mark_held",
-           "raw_response", "serve_as_work", "work_middleware"]
+           "note_switch", "raw_response", "serve_as_work", "work_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Req = TypeVar("_Req", bound=web.BaseRequest)
@@ -131,15 +137,19 @@ class HeaderWatch:
 
     States: *idle* (between requests), *headers* (a request has started, headers incomplete),
     *body* (counting ``Content-Length`` bytes), *chunk-size*, *chunk-data* and *trailers*
-    (following a chunked body), *off* (an upgrade, or a chunk size it cannot read).
+    (following a chunked body), *upgrade* (a request that asked to switch protocols is whole:
+    what follows is kept unread until :meth:`switched` or :meth:`declined`), *off* (switched
+    protocols, or a chunk size it cannot read).
     """
 
-    __slots__ = ("_buffer", "_body_left", "state")
+    __slots__ = ("_buffer", "_body_left", "_upgrade", "state")
 
     def __init__(self) -> None:
         self.state = "idle"
         self._buffer = bytearray()
         self._body_left = 0
+        #: The request being followed asked to switch protocols.
+        self._upgrade = False
 
     @property
     def awaiting_headers(self) -> bool:
@@ -152,6 +162,9 @@ class HeaderWatch:
         heads: list[bytes] = []
         while data and self.state != "off":
             state = self.state
+            if state == "upgrade":  # kept unread until the server has answered the request
+                self._buffer += data
+                return heads if len(self._buffer) <= _MAX_HEADER_BYTES else None
             if state == "idle":
                 self.state = "headers"
             elif state == "headers":
@@ -164,28 +177,26 @@ class HeaderWatch:
                 data = bytes(self._buffer[end + 4:])
                 self._buffer.clear()
                 heads.append(head)
-                if _UPGRADE.search(head):
-                    self.state = "off"
-                    return heads
+                self._upgrade = _UPGRADE.search(head) is not None
                 if _CHUNKED.search(head):
                     self.state = "chunk-size"
                     continue
                 match = _CONTENT_LENGTH.search(head)
                 self._body_left = int(match.group(1)) if match else 0
-                self.state = "body" if self._body_left else "idle"
+                self.state = "body" if self._body_left else self._whole()
             elif state == "body" or state == "chunk-data":
                 taken = min(self._body_left, len(data))
                 self._body_left -= taken
                 data = data[taken:]
                 if self._body_left == 0:
-                    self.state = "idle" if state == "body" else "chunk-size"
+                    self.state = self._whole() if state == "body" else "chunk-size"
             else:  # chunk-size or trailers: one CRLF-terminated line at a time
                 line, data = self._line(data)
                 if line is None:
                     return heads if len(self._buffer) <= _MAX_CHUNK_LINE else None
                 if state == "trailers":
                     if not line:  # the empty line ends the trailer section and the request
-                        self.state = "idle"
+                        self.state = self._whole()
                     continue
                 try:
                     size = int(line.split(b";", 1)[0].strip(), 16)
@@ -198,6 +209,28 @@ class HeaderWatch:
                     self._body_left = size + 2  # the chunk and its CRLF
                     self.state = "chunk-data"
         return heads
+
+    def _whole(self) -> str:
+        """The state after a whole request: *upgrade* when it asked to switch protocols
+        (the server has not said yet whether it does), else *idle*."""
+        return "upgrade" if self._upgrade else "idle"
+
+    def switched(self) -> None:
+        """The server switched protocols (a ``101`` written): what follows is not HTTP."""
+        self.state = "off"
+        self._buffer.clear()
+
+    def declined(self) -> list[bytes] | None:
+        """The server answered the request that asked to switch protocols without switching:
+        the connection is ordinary HTTP again, and the bytes kept since are read as the next
+        requests (the header blocks they complete, or None as :meth:`feed`); nothing to do
+        in another state."""
+        if self.state != "upgrade":
+            return []
+        self.state, self._upgrade = "idle", False
+        kept = bytes(self._buffer)
+        self._buffer.clear()
+        return self.feed(kept)
 
     def _line(self, data: bytes) -> tuple[bytes | None, bytes]:
         """One CRLF-terminated line from the buffer plus ``data``, and the bytes after it."""
@@ -611,7 +644,11 @@ class GuardedProtocol(asyncio.Protocol):
 
     def _watched(self, data: bytes) -> bool:
         """Feed the watch; False when the connection was closed for what it saw."""
-        heads = self._watch.feed(data)
+        return self._took(self._watch.feed(data))
+
+    def _took(self, heads: list[bytes] | None) -> bool:
+        """The header blocks the watch completed (None: too large); False when the
+        connection was closed for them."""
         if heads is None:
             self._close("header block too large")
             return False
@@ -691,6 +728,19 @@ class GuardedProtocol(asyncio.Protocol):
                 self._budget.holding(self, False)
             self.since = self._loop.time()
             self._budget.idle(self)
+            if self._watch.state == "upgrade" and not self._unstarted:
+                # answered without switching protocols: an ordinary connection again, and
+                # what came after the request is the next requests, watched as any
+                if self._took(self._watch.declined()):
+                    self._follow()
+                    self._arrives()
+
+    def switched(self) -> None:
+        """A ``101 Switching Protocols`` is being written on this connection
+        (:func:`note_switch`): what follows is not HTTP, and the watch stops."""
+        self._watch.switched()
+        self._follow()
+        self._arrives()
 
     def authenticate(self) -> None:
         """The connection carried a valid credential (:func:`mark_authenticated`)."""
@@ -724,7 +774,8 @@ class GuardedProtocol(asyncio.Protocol):
             if self.held:
                 return 5 if self.held_last else 4
             return None
-        idle = self._watch.state == "idle"
+        # (an answered upgrade that did not switch is idle: ``request_finished`` reads on)
+        idle = self._watch.state == "idle" or self._watch.state == "upgrade"
         if self.authenticated:
             return 3 if idle else None
         return 0 if idle else None
@@ -905,6 +956,18 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
         else connection_of(where)
     if conn is not None and not conn.authenticated:  # (once a connection: a call less after)
         conn.authenticate()
+
+
+async def note_switch(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """An ``on_response_prepare`` signal handler, in each application served through a budget:
+    a ``101`` about to be written switches its connection's protocol (a WebSocket accepted),
+    and only then does the guard stop watching the stream as HTTP. A request that only asks
+    to switch (its ``Upgrade:`` header) and is answered otherwise -- ignored, refused, 426 --
+    leaves an ordinary connection, watched and evicted as any."""
+    if response.status == 101:
+        conn = connection_of(request)
+        if conn is not None:
+            conn.switched()
 
 
 def mark_held(request: web.BaseRequest, *, last: bool = False) -> None:

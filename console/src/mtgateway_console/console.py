@@ -48,6 +48,7 @@ from mtgateway_base.guard import (
     ConnectionLimits,
     GuardedSite,
     Refusals,
+    note_switch,
     raw_response,
     work_middleware,
 )
@@ -237,6 +238,7 @@ def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
         max_connections=console.max_connections, header_timeout_s=console.header_timeout_s,
         max_connections_per_peer=console.max_connections_per_peer,
         body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals)
+    app.on_response_prepare.append(note_switch)  # the guard stops at a 101 written, only
     app[CLOCKS] = Clocks(wall=clock)
     address = app[CONSOLE_ADDRESS] = ConsoleAddress(console.public_url, console.allowed_hosts)
     app[OWNER_THROTTLE] = AuthThrottle(
