@@ -268,11 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check", help="check the EA connected to a running daemon, as any client sees it, and "
                       "print a report to paste into a bug report (token from MTGATEWAY_TOKEN, "
-                      "--state-file, or a prompt)")
+                      "--state-file, the check.json `mtgateway setup` wrote for you, or a "
+                      "prompt)")
     check.add_argument("--url", help="the daemon (default: MTGATEWAY_URL, the state file, or "
                                      "http://127.0.0.1:8710)")
     check.add_argument("--state-file", type=Path,
-                       help="the JSON file `mtgateway demo --state-file` writes (url and token)")
+                       help="the JSON file `mtgateway demo --state-file` writes (url and token); "
+                            "default: MTGATEWAY_STATE_FILE, else the check.json `mtgateway "
+                            "setup` wrote in your data directory")
     check.add_argument("--trade", action="store_true",
                        help="also run the trading checks: the smallest volume of one symbol, "
                             "closed again; refused unless the account is a demo or paper "
@@ -482,14 +485,23 @@ async def _check_command(args: argparse.Namespace) -> int:
     import json
     import os
 
+    from mtgateway.places import setup_check_file
+
     from .selfcheck import SelfCheckError, TradingRefused, run_selfcheck
 
     token = os.environ.get("MTGATEWAY_TOKEN") or None
     if token is None and args.state_file is None and not os.environ.get("MTGATEWAY_STATE_FILE"):
-        if not sys.stdin.isatty():
-            print("error: no token: set MTGATEWAY_TOKEN or pass --state-file", file=sys.stderr)
+        # told nothing: what setup wrote for this user, as the client reads it, else ask
+        found = setup_check_file()
+        if found is not None and (found.exists() or found.is_symlink()):
+            print(f"the daemon and the token from {found} (written by `mtgateway setup`)",
+                  flush=True)
+        elif not sys.stdin.isatty():
+            print(f"error: no token: set MTGATEWAY_TOKEN or pass --state-file (or run "
+                  f"`mtgateway setup`, which writes {found})", file=sys.stderr)
             return 2
-        token = getpass.getpass("token (mtgw_...): ").strip() or None
+        else:
+            token = getpass.getpass("token (mtgw_...): ").strip() or None
     try:
         report = await run_selfcheck(url=args.url, token=token,
                                      state_file=str(args.state_file) if args.state_file else None,

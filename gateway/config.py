@@ -20,6 +20,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from mtgateway.places import default_data_dir
 from mtgateway_base.configfile import (
     CONFIG_ENV,
     AuthorityConfig,
@@ -30,7 +31,6 @@ from mtgateway_base.configfile import (
     checked_metrics_token,
     console_url_problem,
     default_config_path,
-    default_data_dir,
     read_config,
 )
 from mtgateway_base.configfile import find_config as _find_config

@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from mtgateway.places import default_data_dir
 from mtgateway_base.environment import read_env
 from mtgateway_base.files import ensure_private_dir
 from mtgateway_base.loop import run as run_on_loop
@@ -400,9 +401,7 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     for terminal in terminals:
         if str(terminal.data_dir) in outcome.tokens:
             print("\n".join(_owner_steps(terminal, config)))
-    print(f"Bots: import mtgateway as mt5; mt5.initialize(url=\"{url}\", token=...): the "
-          f"token is the AuthToken line of the preset, or `mtgateway check --state-file "
-          f"{data_dir / CHECK_FILE}` shows the terminal it serves")
+    print(_bots_hint(data_dir / CHECK_FILE))
     if args.wait > 0:
         for key, token in outcome.tokens.items():
             if not await _wait_and_check(url, token, key, args):
@@ -410,6 +409,21 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     for failure in outcome.failed:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if outcome.failed else 0
+
+
+def _bots_hint(check_file: Path) -> str:
+    """How a bot finds this daemon: with nothing set when setup wrote where the client looks
+    when told nothing (the default data directory, ``mtgateway.places``), else by naming the
+    file; and the interpreter to run it with, which has the client."""
+    finds = ("mt5.initialize() with nothing set finds this daemon (`import MetaTrader5 as mt5` "
+             "unchanged on the installer's Python, or `import mtgateway as mt5`)")
+    default = default_data_dir()
+    if check_file == default / CHECK_FILE:
+        return (f"Bots: {finds}: the client reads {check_file}, yours alone, as `mtgateway "
+                f'check` does; e.g. "{sys.executable}" my_bot.py')
+    return (f"Bots: set MTGATEWAY_STATE_FILE={check_file} (your data_dir is not {default}, "
+            f"where the client looks when told nothing); then {finds}; e.g. "
+            f'"{sys.executable}" my_bot.py; `mtgateway check --state-file {check_file}` checks it')
 
 
 def _when(epoch: object) -> str:

@@ -4,9 +4,10 @@
 set up, its data folder, the files written into it, the preset, the account, and the token
 issued for it (its id and where: the local authority or the console's URL, never the token,
 which is in the preset); whether the log-on task was registered; the config file setup wrote
-(remote console), if any. ``check.json`` beside it is the state file ``mtgateway check
---state-file`` reads (the daemon's address and the last terminal's token), which the Start
-menu's "Check MT Gateway" runs with.
+(remote console), if any. ``check.json`` beside it holds the daemon's address and the last
+terminal's token: in the default data directory it is what ``mtgateway check`` and a bot's
+``initialize()`` read when told nothing (``mtgateway.places``, whose name for it this is), and
+anywhere it is a state file ``--state-file`` / ``MTGATEWAY_STATE_FILE`` can name.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from mtgateway.places import CHECK_FILE
 from mtgateway_base.files import create_private_file, ensure_private_dir
 
 __all__ = ["CHECK_FILE", "RECORD_FILE", "SetupRecord", "TerminalRecord", "write_private"]
 
 RECORD_FILE: Final = "setup.json"
-CHECK_FILE: Final = "check.json"
 
 
 @dataclass

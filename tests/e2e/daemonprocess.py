@@ -58,17 +58,20 @@ class Started:
     bridge_port: int
 
 
-async def run_daemon(config: Path) -> asyncio.subprocess.Process:
-    """``mtgateway run -c CONFIG``, its stderr piped (where it says what it listens on)."""
+async def run_daemon(config: Path,
+                     env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """``mtgateway run -c CONFIG``, its stderr piped (where it says what it listens on);
+    ``env``, when given, is its whole environment (a test's own ``HOME``, say)."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "run", "-c", str(config),
+        sys.executable, "-m", "gateway", "run", "-c", str(config), env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
 
 
 @contextlib.asynccontextmanager
-async def started(config: Path) -> AsyncIterator[Started]:
-    """The daemon of ``config`` once it serves, with the ports it printed; killed on exit."""
-    proc = await run_daemon(config)
+async def started(config: Path, env: dict[str, str] | None = None) -> AsyncIterator[Started]:
+    """The daemon of ``config`` once it serves, with the ports it printed; killed on exit.
+    ``env``: its whole environment, as :func:`run_daemon`."""
+    proc = await run_daemon(config, env)
     assert proc.stderr is not None
     try:
         seen = b""

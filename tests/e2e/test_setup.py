@@ -239,6 +239,58 @@ async def test_setup_waits_for_the_eas_hello_then_checks(machine: dict[str, Path
     assert setup.returncode == 0 and " FAIL " not in out, out
 
 
+@pytest.mark.timeout(180)
+async def test_an_unchanged_bot_and_check_find_what_setup_wrote_with_nothing_set(
+        machine: dict[str, Path | str], tmp_path: Path) -> None:
+    """The review's u5 and u6: setup into the default data directory (a ``HOME`` of the
+    test's own, no ``data_dir``), then, with no ``MTGATEWAY_*`` variable and no flag, the client
+    finds setup's ``check.json`` there, a bot written for the ``MetaTrader5`` package trades
+    unchanged, and ``mtgateway check`` runs on the same file instead of asking for a token."""
+    from mtgateway.wire import Endpoint, resolve_endpoint
+
+    home = tmp_path / "home"
+    owner = {"HOME": str(home), "XDG_DATA_HOME": "", "XDG_CONFIG_HOME": str(home / ".config")}
+    config = tmp_path / "default-data-dir.toml"
+    config.write_text(f"[server]\nport = {_free_port()}\n[bridge]\nport = {_free_port()}\n"
+                      '[device]\nkey_storage = "file"\n', encoding="utf-8")
+    code, out, err = await cli("setup", "-c", config, "--no-service", "--email", OWNER, "--yes",
+                               "--login", str(LOGIN), "--server", SERVER, "--wait", "0",
+                               env=_env(machine, **owner))
+    assert code == 0, out + err
+    written = home / ".local" / "share" / "mtgateway" / "check.json"
+    assert "Bots: mt5.initialize() with nothing set finds this daemon" in out, out
+    assert f"the client reads {written}, yours alone" in out, out
+    token = _preset_token(machine)
+    http = int(config.read_text(encoding="utf-8").split("port = ")[1].split()[0])
+    assert resolve_endpoint(environ={"HOME": str(home)}) == \
+        Endpoint(f"http://127.0.0.1:{http}", token)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+    async with started(config, env={**base, **owner}) as daemon:
+        emulator = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "emulator", "--bridge",
+            f"127.0.0.1:{daemon.bridge_port}", "--login", str(LOGIN), "--server", SERVER,
+            "--start-time", START, env={**base, "MTGATEWAY_TOKEN": token},
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            bot = await asyncio.create_subprocess_exec(  # initialize() waits for the EA
+                sys.executable, str(Path(__file__).with_name("unchanged_bot.py")),
+                env={**base, **owner}, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            async with asyncio.timeout(WAIT_S * 6):
+                traded = (await bot.communicate())[0].decode()
+            assert bot.returncode == 0, traded
+            assert f"account {LOGIN} on {SERVER}" in traded and "order_send: 10009" in traded
+            assert "close: 10009" in traded and "rates: ndarray 1000" in traded, traded
+            code, out, err = await cli("check", env=owner)
+        finally:
+            emulator.kill()
+            await emulator.wait()
+    assert code == 0, out + err
+    assert out.startswith(f"the daemon and the token from {written} (written by `mtgateway "
+                          "setup`)"), out
+    assert f"{LOGIN} @ {SERVER}" in out and " FAIL " not in out, out
+
+
 async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
         machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
     """``--console URL --console-key KEY``: setup writes the daemon's config naming the

@@ -243,6 +243,41 @@ async def test_without_an_ea_the_check_says_so(daemon: Daemon, tmp_path: Path) -
     assert "has no EA connected (waited 1000 ms)" in err and daemon.token not in err
 
 
+async def test_told_nothing_the_check_names_setups_file_and_refuses_one_others_can_read(
+        tmp_path: Path) -> None:
+    """The review's u6: ``mtgateway check`` with no flag and no variable asks for no token when
+    setup's ``check.json`` is where the client looks; without one it says where setup writes
+    it (exit 2, nothing asked with no terminal); one others can read is refused by name, its
+    token never printed (a passing run on setup's file: tests/e2e/test_setup.py)."""
+    from gateway.setup.record import write_private
+
+    home = tmp_path / "home"
+    written = home / ".local" / "share" / "mtgateway" / "check.json"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")},
+           "HOME": str(home), "XDG_DATA_HOME": ""}
+
+    async def check_told_nothing() -> tuple[int, str, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "check", cwd=ROOT, env=env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(), err.decode()
+
+    code, out, err = await check_told_nothing()
+    assert (code, out) == (2, ""), err
+    assert f"or run `mtgateway setup`, which writes {written})" in err, err
+    token = "mtgw_" + "r" * 38
+    write_private(written, json.dumps({"rpc_url": "http://127.0.0.1:9/rpc",
+                                       "token": token}).encode("utf-8"))
+    written.chmod(0o644)
+    code, out, err = await check_told_nothing()
+    assert code == 1 and f"the daemon and the token from {written}" in out, out + err
+    assert f"{written} can be read by others (mode 644): not read" in err, err
+    assert token not in out + err
+
+
 async def test_the_trading_checks_stop_when_the_account_leaves_paper(daemon: Daemon) -> None:
     """A paper account switched back to live under the trading checks: the next order is
     refused before it leaves, and what the checks opened is not looked for at the broker,

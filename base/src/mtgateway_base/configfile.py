@@ -6,7 +6,9 @@ One TOML file can configure a machine's daemon and its console (``mtgateway -c F
 an error, ``"8710"`` is not a port, every duration carries its unit), and only that: the
 daemon's loader (``gateway/config.py``) sets the console's sections aside unread, the console's
 loader (``mtgateway_console/config.py``) the daemon's. Who reads which is :data:`SECTIONS`;
-``data_dir``, ``[authority]`` and ``[logging]`` are read by both, with the models here.
+``data_dir``, ``[authority]`` and ``[logging]`` are read by both, with the models here;
+``data_dir``'s default, the per-user data directory, is the client's
+(``mtgateway.places.default_data_dir``), since a bot finds what setup wrote there.
 
 Whoever can write the file decides what a daemon trusts and where a console keeps its data, and
 it may hold secrets (the SMTP password, a database URL with a password, a metrics token), so
@@ -47,7 +49,7 @@ from .loopback import is_loopback
 
 __all__ = ["CONFIG_ENV", "DATABASE_URL_ENV", "SECTIONS", "AuthorityConfig", "ConfigFileError",
            "EdgeLimits", "LoggingConfig", "Section", "checked_metrics_token",
-           "console_url_problem", "database_url", "default_config_path", "default_data_dir",
+           "console_url_problem", "database_url", "default_config_path",
            "find_config", "read_config", "redact_url"]
 
 #: Which service reads each top-level key of the file: the other sets it aside unread (and
@@ -232,15 +234,6 @@ def redact_url(url: str) -> str:
     """
     url = _USERINFO_PASSWORD.sub(r"\1***@", url)
     return _PASSWORD_PARAMETER.sub(r"\1=***", url)
-
-
-def default_data_dir() -> Path:
-    """``%LOCALAPPDATA%\\mtgateway`` on Windows, ``$XDG_DATA_HOME/mtgateway`` elsewhere."""
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / "mtgateway"
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "mtgateway"
 
 
 def default_config_path() -> Path:

@@ -32,6 +32,7 @@ from .errors import (
     in_package_words,
     local_error,
 )
+from .places import SetupCheckRefused, read_setup_check, setup_check_file
 
 __all__ = [
     "DEFAULT_URL",
@@ -126,10 +127,17 @@ def _base_of(url: str) -> str:
 
 def resolve_endpoint(url: str | None = None, token: str | None = None,
                      state_file: str | os.PathLike[str] | None = None,
-                     environ: Mapping[str, str] | None = None) -> Endpoint | LastError:
+                     environ: Mapping[str, str] | None = None,
+                     platform: str | None = None) -> Endpoint | LastError:
     """The endpoint from, in order: the arguments, ``MTGATEWAY_URL`` / ``MTGATEWAY_TOKEN``,
-    and the JSON state file ``mtgateway demo --state-file`` writes (``state_file`` or
-    ``MTGATEWAY_STATE_FILE``); the URL defaults to ``http://127.0.0.1:8710``.
+    a JSON state file named by ``state_file`` or ``MTGATEWAY_STATE_FILE`` (``mtgateway demo
+    --state-file`` writes one), and, when neither a token nor a state file is named, the
+    ``check.json`` ``mtgateway setup`` wrote for this user (:mod:`mtgateway.places`: read only
+    when it is this user's alone). The URL defaults to ``http://127.0.0.1:8710``.
+
+    A state file fills only what the arguments and variables left out, so a URL given
+    explicitly still wins over the file's. ``environ`` and ``platform`` default to this
+    process's (a test injects its own, the setup's file then found from its variables alone).
 
     Returns the :class:`Endpoint`, or the :class:`LastError` that ``initialize`` reports.
     """
@@ -137,7 +145,20 @@ def resolve_endpoint(url: str | None = None, token: str | None = None,
     url = url or env.get(ENV_URL) or None
     token = token or env.get(ENV_TOKEN) or None
     state_path = state_file or env.get(ENV_STATE_FILE) or None
-    if state_path is not None and (url is None or token is None):
+    setups = None if token or state_path else setup_check_file(environ, platform)
+    if setups is not None:
+        try:
+            found = read_setup_check(setups)
+        except SetupCheckRefused as exc:
+            return local_error(c.RES_E_AUTH_FAILED, f"no token: {exc}")
+        except (OSError, ValueError) as exc:
+            return local_error(c.RES_E_INTERNAL_FAIL_INIT,
+                               f"cannot read {str(setups)!r} (written by `mtgateway setup`): "
+                               f"{exc}")
+        if found is not None:
+            url = url or found.get("rpc_url")
+            token = found.get("token")
+    elif state_path is not None and (url is None or token is None):
         try:
             state = json.loads(Path(state_path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -149,9 +170,10 @@ def resolve_endpoint(url: str | None = None, token: str | None = None,
         url = url or state.get("rpc_url")
         token = token or state.get("token")
     if not token:
+        where = f", or run `mtgateway setup`, which writes {setups}" if setups else ""
         return local_error(c.RES_E_AUTH_FAILED,
                            f"no token: pass initialize(token=...), or set {ENV_TOKEN} or "
-                           f"{ENV_STATE_FILE}")
+                           f"{ENV_STATE_FILE}{where}")
     try:
         base = _base_of(url or DEFAULT_URL)
     except ValueError as exc:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from mtgateway.places import default_data_dir
 from mtgateway_base.configfile import (
     AuthorityConfig,
     ConfigFileError,
@@ -23,7 +24,6 @@ from mtgateway_base.configfile import (
     LoggingConfig,
     Section,
     checked_metrics_token,
-    default_data_dir,
     read_config,
 )
 
