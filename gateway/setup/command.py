@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import socket
 import sys
@@ -48,8 +49,15 @@ from mtgateway_base.wire.errors import AuthorityError, AuthorityRefused, Authori
 
 from .. import service
 from ..auth.owner import ConsoleUnproven
-from ..config import GatewayConfig, console_url_problem, default_config_path, load_config
+from ..config import (
+    GatewayConfig,
+    console_url_problem,
+    default_config_path,
+    find_config,
+    load_config,
+)
 from ..eafiles import COMPILED, InstallError, ea4_source_dir, ea_source_dir, install_ea
+from ..errors import ConfigError
 from .found import Terminal, find_terminals, terminal_at
 from .metaeditor import COMPILE_ORDER, Compiled, compile_source
 from .pairing import LocalPairing, PairingError, RemotePairing
@@ -74,25 +82,41 @@ class _Asker:
     ask: Callable[[str], str] = input
     secret: Callable[[str], str] = getpass.getpass
 
-    def text(self, question: str, default: str = "", flag: str = "") -> str:
+    def text(self, question: str, default: str = "", flag: str = "", missing: str = "") -> str:
+        """The answer (Enter: ``default``); a question ending in "?" is asked as one
+        ("Which account is it logged into? [5012345] "), others with a colon. Without a
+        person to ask, ``default``, else an error naming ``flag`` and what is ``missing``."""
         if not self.interactive:
             if default:
                 return default
-            raise _Stop(f"{question.rstrip('?: ')}: pass {flag}")
+            raise _Stop(f"{missing or question.rstrip('?: ')}: pass {flag}")
         suffix = f" [{default}]" if default else ""
-        answer = self.ask(f"{question}{suffix}: ").strip()
+        ending = " " if question.endswith("?") else ": "
+        answer = self.ask(f"{question}{suffix}{ending}").strip()
         return answer or default
 
-    def password(self, email: str) -> str:
+    def password(self, email: str, problem: Callable[[str], str | None]) -> str:
+        """A new owner's password: from the environment (refused as the authority would
+        refuse it: nothing to ask again), else typed twice without echo, and asked again on
+        the spot when ``problem`` refuses it or the two differ, rather than ending setup
+        after every other answer was given."""
         given = read_env(_PASSWORD_ENV)
         if given is not None:
+            said = problem(given)
+            if said is not None:
+                raise _Stop(f"{_PASSWORD_ENV}: {said}")
             return given
         if not self.interactive:
             raise _Stop(f"no password for the new owner {email}: set {_PASSWORD_ENV}")
-        first = self.secret(f"A password for {email} (8+ characters, for the console): ")
-        if self.secret("Repeat it: ") != first:
-            raise _Stop("the passwords differ")
-        return first
+        while True:
+            first = self.secret(f"A password for {email} (8+ characters, for the console): ")
+            said = problem(first)
+            if said is not None:
+                print(f"{said}; choose another")
+                continue
+            if self.secret("Repeat it: ") == first:
+                return first
+            print("the two differ; once more")
 
     def code(self) -> str:
         if not self.interactive:
@@ -116,6 +140,9 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     """Carry out ``mtgateway setup``; the exit code (0 done, 1 a step failed, 2 a usage
     error: nothing asked for could be done)."""
     asker = _Asker(interactive=not args.yes and sys.stdin.isatty())
+    # The embedded authority logs its refusals for an operator's service log (a WARNING line
+    # with a timestamp and a logger's name); setup says what went wrong in its own words.
+    logging.getLogger("gateway.authority").setLevel(logging.ERROR)
     try:
         if args.undo:
             return run_on_loop(_undo(load_config(config_file), asker))
@@ -153,11 +180,14 @@ def _chosen(args: argparse.Namespace, asker: _Asker) -> list[Terminal]:
         raise _Stop("no MetaTrader terminal found (under %APPDATA%\\MetaQuotes\\Terminal): start "
                     "the terminal once, or pass --terminal with its data folder (in MetaTrader: "
                     "File > Open Data Folder)")
-    if args.terminal:
-        return [t for t in found if any(e in (t.id, str(t.data_dir))
-                                        or Path(e) == t.data_dir for e in args.terminal)]
-    if args.all or len(found) == 1:
-        return found
+    if args.terminal or args.all or len(found) == 1:
+        chosen = found if not args.terminal else [
+            t for t in found if any(e in (t.id, str(t.data_dir)) or Path(e) == t.data_dir
+                                    for e in args.terminal)]
+        for terminal in chosen:  # what setup found, before it asks anything about it
+            print(f"Found {terminal.describe()}")
+        return chosen
+    print(f"Found {len(found)} MetaTrader terminals:")
     for number, terminal in enumerate(found, 1):
         print(f"  {number}. {terminal.describe()}")
     if not asker.interactive:
@@ -178,8 +208,10 @@ def _account(terminal: Terminal, args: argparse.Namespace, asker: _Asker,
         raise _Stop("--login and --server name one terminal's account: set up one terminal at "
                     "a time with --terminal")
     default_login = str(args.login or terminal.login or "")
-    login = asker.text(f"The account {terminal.id[:8]} is logged into (File > Login to Trade "
-                       "Account)", default_login, "--login")
+    which = (f"MetaTrader {terminal.platform[2]} in {terminal.where}" if several else "it")
+    login = asker.text(f"Which account is {which} logged into?", default_login, "--login",
+                       f"the account {which if several else 'the terminal'} is logged into "
+                       "(File > Login to Trade Account)")
     if not login.isdigit() or int(login) <= 0:
         raise _Stop(f"the account is its number, e.g. 5012345, not {login!r}")
     server = asker.text("Its trade server, as the terminal names it",
@@ -225,7 +257,7 @@ def _preset(terminal: Terminal, token: str, config: GatewayConfig) -> Path:
 
 
 def _owner_steps(terminal: Terminal, config: GatewayConfig) -> list[str]:
-    steps = [f"In the terminal of {terminal.id[:8]} (MetaTrader {terminal.platform[2]}):",
+    steps = [f"In MetaTrader {terminal.platform[2]} in {terminal.where}:",
              "  Tools > Options > Expert Advisors: tick 'Allow WebRequest for listed URL' and "
              f"add {config.bridge.host if config.bridge.host != '0.0.0.0' else '127.0.0.1'}",
              "  press Algo Trading on the toolbar (it turns green)",
@@ -277,8 +309,8 @@ def _console_config(args: argparse.Namespace, config_file: Path | None,
     return target, load_config(target)
 
 
-async def _open_pairing(args: argparse.Namespace, config: GatewayConfig,
-                        asker: _Asker) -> LocalPairing | RemotePairing:
+async def _open_pairing(args: argparse.Namespace, config: GatewayConfig, asker: _Asker,
+                        accounts: list[tuple[int, str]]) -> LocalPairing | RemotePairing:
     email = str(args.email or read_env(_EMAIL_ENV) or "")
     if config.authority.mode == "remote":
         email = email or asker.text("The console owner's e-mail", flag="--email")
@@ -291,15 +323,12 @@ async def _open_pairing(args: argparse.Namespace, config: GatewayConfig,
                                   args.console_key or config.authority.public_key,
                                   config.authority.request_timeout_s, email, password)
 
-    def new_password(who: str) -> str:
-        return asker.password(who)
-
     if not email and asker.interactive:
         try:
-            return await LocalPairing.open(config, "", new_password)
+            return await LocalPairing.open(config, "", asker.password, accounts)
         except PairingError:
             email = asker.text("Your e-mail (the owner of this machine's tokens)")
-    return await LocalPairing.open(config, email, new_password)
+    return await LocalPairing.open(config, email, asker.password, accounts)
 
 
 def _daemon_url(config: GatewayConfig) -> str:
@@ -318,7 +347,7 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
                     "preset names the bridge port), not 0")
     terminals = _chosen(args, asker)
     accounts = [_account(t, args, asker, len(terminals) > 1) for t in terminals]
-    pairing = await _open_pairing(args, config, asker)
+    pairing = await _open_pairing(args, config, asker, accounts)
     outcome = _Outcome()
     approved = False
     try:
@@ -404,11 +433,38 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     print(_bots_hint(data_dir / CHECK_FILE))
     if args.wait > 0:
         for key, token in outcome.tokens.items():
-            if not await _wait_and_check(url, token, key, args):
+            named = next(t for t in terminals if str(t.data_dir) == key)
+            if not await _wait_and_check(url, token, named, args):
                 outcome.failed.append(f"{key}: the check did not pass")
+    print(_console_hint(pairing, config_file))
     for failure in outcome.failed:
         print(f"error: {failure}", file=sys.stderr)
     return 1 if outcome.failed else 0
+
+
+def _console_hint(pairing: LocalPairing | RemotePairing, config_file: Path | None) -> str:
+    """Setup's last line: where the owner's console is and how to sign in, which nothing
+    else says (setup asked for a password "for the console"). The local authority's console
+    is started by hand, from the Start menu's *MT Gateway console* on Windows (the
+    installer's entry) or ``mtgateway-console`` elsewhere, both with no ``-c``: a config
+    they would not find by themselves is named, or they would serve another authority; a
+    hosted one is at its URL."""
+    url = pairing.console_url(config_file)
+    how = "with the password you chose" if pairing.made else f"as {pairing.owner}"
+    if isinstance(pairing, RemotePairing):
+        return f"your console: {url} {how}"
+    try:
+        found_alone = find_config(None)
+    except ConfigError:
+        found_alone = None
+    if config_file is not None and (found_alone is None
+                                    or config_file.resolve() != found_alone.resolve()):
+        start = f'run `mtgateway-console -c "{config_file}"`'
+    elif sys.platform == "win32":
+        start = "Start menu > MT Gateway > MT Gateway console"
+    else:
+        start = "run `mtgateway-console`"
+    return f"your console: {start}, then {url} {how}"
 
 
 def _bots_hint(check_file: Path) -> str:
@@ -432,14 +488,15 @@ def _when(epoch: object) -> str:
     return datetime.fromtimestamp(epoch).strftime("%Y-%m-%d")
 
 
-async def _wait_and_check(url: str, token: str, key: str, args: argparse.Namespace) -> bool:
+async def _wait_and_check(url: str, token: str, terminal: Terminal,
+                          args: argparse.Namespace) -> bool:
     """Wait up to ``--wait`` for the EA's hello, then run the check; whether it passed."""
     from mtgateway.aio import AsyncClient
 
     from ..selfcheck import SelfCheckError, run_selfcheck
 
-    print(f"== waiting up to {args.wait:g} s for the EA of {Path(key).name[:8]} to connect "
-          f"to {url}", flush=True)
+    print(f"== waiting up to {args.wait:g} s for the EA in MetaTrader {terminal.platform[2]} "
+          f"in {terminal.where} to connect to {url}", flush=True)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + args.wait
     while True:  # the daemon the task started may still be starting: ask until the deadline
@@ -521,7 +578,7 @@ def _remove_rest(record: SetupRecord, data_dir: Path, failed: bool) -> None:
 
 async def _revoke(config: GatewayConfig, terminal: TerminalRecord, asker: _Asker) -> bool:
     if terminal.authority == "local":
-        def refuse(who: str) -> str:
+        def refuse(who: str, problem: Callable[[str], str | None]) -> str:
             raise PairingError(f"the local authority has no owner {who} any more")
 
         local = await LocalPairing.open(config, terminal.owner, refuse)

@@ -61,11 +61,17 @@ class Terminal:
                 return folder / METAEDITOR[self.platform]
         return None
 
+    @property
+    def where(self) -> str:
+        """The folder an owner knows the terminal by: where MetaTrader is installed (the
+        data folder's name is a hash no owner has seen), else the folder given by hand."""
+        return str(self.install_dir or self.data_dir)
+
     def describe(self) -> str:
-        """One line for a list: platform, install folder, data folder, account."""
-        where = str(self.install_dir) if self.install_dir else "portable or given by hand"
-        account = f"; last account {self.login} @ {self.server}" if self.login else ""
-        return f"MetaTrader {self.platform[2]} ({where}), data folder {self.data_dir}{account}"
+        """One line naming the terminal as its owner knows it: "MetaTrader 5 in C:\\Program
+        Files\\MetaTrader 5 (last account 5012345 @ MTG-Demo)"."""
+        account = f" (last account {self.login} @ {self.server})" if self.login else ""
+        return f"MetaTrader {self.platform[2]} in {self.where}{account}"
 
 
 def read_text(path: Path) -> str:

@@ -5,7 +5,11 @@ Two authorities, as the ``token`` and ``device`` commands have them (``gateway.m
 - **local** (the default): the token authority the daemon embeds, ``authority.sqlite3`` in the
   data directory, opened directly (whoever can write that file owns it). It approves this
   machine by itself. Setup makes its first owner when it has none (the e-mail asked or given,
-  the password from ``MTGATEWAY_OWNER_PASSWORD`` or a no-echo prompt, never an argument);
+  the password from ``MTGATEWAY_OWNER_PASSWORD`` or a no-echo prompt, never an argument).
+  Whose each terminal already is (its tokens', its registered account's owner) is read
+  first: an e-mail naming someone else is refused naming the owner to pass, before anything
+  is made or installed (issuing would refuse it anyway, after the EA was installed, with a
+  second owner left behind);
 - **a console** (``--console URL``, or ``[authority] mode = "remote"``): the owner's hosted
   console, over its owner API with the owner's e-mail and password, after it proved the pinned
   key (``--console-key`` or ``[authority] public_key``). This machine asks for approval the way
@@ -18,7 +22,8 @@ from __future__ import annotations
 import platform
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from mtgateway.credential import TokenKeys
@@ -36,7 +41,7 @@ from ..identity import device_name, open_device
 if TYPE_CHECKING:
     from mtgateway_console.service import Authority
 
-__all__ = ["LocalPairing", "PairingError", "RemotePairing"]
+__all__ = ["LocalPairing", "NewPassword", "PairingError", "RemotePairing"]
 
 #: What setup's tokens may do: the EA serves reads and trades, and bots use the same token.
 SCOPES: Final = ("read", "trade")
@@ -45,8 +50,26 @@ SCOPES: Final = ("read", "trade")
 LIFETIME_S: Final = DEFAULT_LIFETIME_DAYS * 86_400
 
 
+#: Asks for a new owner's password: ``(email, problem)``, where ``problem(password)`` says
+#: why the authority would refuse it (too short), or ``None``; so a person at a prompt is
+#: asked again on the spot rather than sent back to the first question.
+NewPassword = Callable[[str, Callable[[str], "str | None"]], str]
+
+
 class PairingError(Exception):
     """The authority cannot be used as asked (the message says what to do)."""
+
+
+def _claimed(email: str, held: dict[tuple[int, str], list[str]]) -> str | None:
+    """Why ``email`` cannot have the terminals ``held`` names (each terminal's holders), or
+    ``None``: the first terminal another owner holds, and the ``--email`` to pass."""
+    for (login, server), owners in held.items():
+        if owners and email.lower() not in owners:
+            named = ", ".join(owners)
+            flag = (f"--email {owners[0]}" if len(owners) == 1
+                    else "--email with one of them")
+            return f"terminal {login}@{server}'s tokens belong to {named}: pass {flag}"
+    return None
 
 
 def _active(rows: list[dict[str, Any]]) -> set[str]:
@@ -61,21 +84,26 @@ class LocalPairing:
 
     where = "local"
 
-    def __init__(self, authority: Authority, owner: str) -> None:
+    def __init__(self, authority: Authority, owner: str, made: bool = False) -> None:
         self.authority = authority
         self.owner = owner
+        #: Whether this run made the owner (the password is the one just chosen).
+        self.made = made
 
     @classmethod
-    async def open(cls, config: GatewayConfig, email: str,
-                   new_password: Callable[[str], str]) -> LocalPairing:
-        """The authority (created when new) with its owner: ``email``, the only one, or a new
-        one made with ``email`` and ``new_password(email)``.
+    async def open(cls, config: GatewayConfig, email: str, new_password: NewPassword,
+                   terminals: Sequence[tuple[int, str]] = ()) -> LocalPairing:
+        """The authority (created when new) with its owner: ``email``, the only one, the one
+        holding every terminal in ``terminals`` (login, server) when several and none named,
+        or a new one made with ``email`` and ``new_password``.
 
         Raises:
-            PairingError: no e-mail for a first owner, or several owners and none named.
+            PairingError: one of ``terminals`` is another owner's (naming the ``--email`` to
+                pass); no e-mail for a first owner, or several owners and none named.
         """
         try:  # the embedded authority is the console's: composed here, only when used
             from mtgateway_console import operator
+            from mtgateway_console.passwords import short_password
         except ModuleNotFoundError as exc:
             if exc.name is None or not exc.name.startswith("mtgateway_console"):
                 raise
@@ -85,21 +113,45 @@ class LocalPairing:
                                               None, create=True)
         try:
             owners = await authority.owners.emails()
-            if email and email.lower() in (o.lower() for o in owners):
-                return cls(authority, email)
-            if not email and len(owners) == 1:
-                return cls(authority, owners[0])
+            held = {(login, server): await authority.tokens.holders(login, server)
+                    for login, server in terminals}
             if not email:
-                raise PairingError("the authority has several owners: pass --email"
-                                   if owners else "no owner yet: pass --email (yours)")
+                holding = {o for names in held.values() for o in names}
+                if len(owners) == 1:
+                    email = owners[0]
+                elif len(holding) == 1 and holding <= set(owners):
+                    email = holding.pop()  # several owners: the terminals' own
+                else:
+                    raise PairingError("the authority has several owners: pass --email"
+                                       if owners else "no owner yet: pass --email (yours)")
+            refused = _claimed(email, held)
+            if refused is not None:
+                raise PairingError(refused)
+            if email.lower() in (o.lower() for o in owners):
+                return cls(authority, email)
             try:
-                await authority.owners.create(email, new_password(email))
+                await authority.owners.create(email, new_password(email, short_password))
             except ValueError as exc:
                 raise PairingError(str(exc)) from None
-            return cls(authority, email)
+            return cls(authority, email, made=True)
         except BaseException:
             await authority.close()
             raise
+
+    def console_url(self, config_file: Path | None) -> str:
+        """Where this machine's console serves this authority: ``[console]`` ``host`` and
+        ``port`` of the config setup ran with, which ``mtgateway-console`` reads too when
+        started with no ``-c`` (the Start menu's *MT Gateway console*); its defaults when the
+        file has none (or a section it refuses: the console says why when it starts)."""
+        from mtgateway_console.config import ConsoleFile, load_console_config
+        from mtgateway_console.errors import ConsoleConfigError
+
+        try:
+            part = load_console_config(config_file).console
+        except ConsoleConfigError:
+            part = ConsoleFile().console
+        host = part.host if part.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"http://{f'[{host}]' if ':' in host else host}:{part.port}/"
 
     async def active_token_ids(self) -> set[str]:
         return _active(await self.authority.tokens.of(self.owner))
@@ -124,6 +176,9 @@ class LocalPairing:
 
 class RemotePairing:
     """The owner's console at ``url``."""
+
+    #: A console's owner exists before setup signs in as it.
+    made = False
 
     def __init__(self, url: str, console: OwnerConsole, owner: str, password: str) -> None:
         self.where = url
@@ -150,6 +205,10 @@ class RemotePairing:
         except ValueError as exc:
             raise PairingError(f"--console-key: {exc}") from None
         return cls(url, OwnerConsole(url, pinned, timeout_s=timeout_s), email, password)
+
+    def console_url(self, config_file: Path | None) -> str:
+        """The console setup paired with: its owner signs in there."""
+        return self.where
 
     async def active_token_ids(self) -> set[str]:
         return _active(await self.console.list_tokens(self.owner, self._password))

@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import select
 import socket
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +27,8 @@ from gateway.eafiles import ea_source_dir
 from gateway.setup.found import find_terminals, read_text
 from gateway.setup.metaeditor import read_log
 from gateway.setup.preset import ea_inputs, preset_bytes, preset_values
+from mtgateway_console.mailer import NoMailer
+from mtgateway_console.service import Authority
 from tests.e2e.commands import cli, read_until
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import PASSWORD, Console
@@ -99,6 +105,15 @@ async def _setup(machine: dict[str, Path | str], *flags: str,
                  **env: str) -> tuple[int, str, str]:
     return await cli("setup", "-c", machine["config"], "--no-service", "--email", OWNER,
                      "--yes", *flags, env=_env(machine, **env))
+
+
+async def _owners(machine: dict[str, Path | str]) -> list[str]:
+    """The owners of the local authority setup made."""
+    authority = await Authority.open(Path(machine["state"]), NoMailer())
+    try:
+        return await authority.owners.emails()
+    finally:
+        await authority.close()
 
 
 def _preset_token(machine: dict[str, Path | str]) -> str:
@@ -331,3 +346,158 @@ async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
     status, body = await console.owner("GET", "/v1/tokens")
     assert [t["revoked_at"] is not None for t in body["tokens"] if t["login"] == LOGIN] == [True]
     assert not config.exists()
+
+
+class _Typed:
+    """``mtgateway setup`` with a real pseudo-terminal as its standard input, output and
+    error, as an owner's window is: ``isatty()`` is true, so setup asks, and the passwords
+    are read with echo off (``getpass``, which falls back to standard input when the process
+    has no controlling terminal: a session of its own keeps it off the test runner's)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        assert sys.platform != "win32"
+        self.master, slave = os.openpty()
+        base = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", *argv], env={**base, **env}, stdin=slave,
+            stdout=slave, stderr=slave, start_new_session=True)
+        os.close(slave)
+        self.seen = ""
+        #: Where the last :meth:`until` matched: the next looks after it only.
+        self.read_to = 0
+
+    def until(self, pattern: str) -> str:
+        """What it printed since the last call up to and including ``pattern`` (a regular
+        expression), waiting on the terminal's output; an assertion with all it printed if
+        it ends or goes quiet. (Type only once the prompt is out: ``getpass`` flushes what
+        was typed before it turned echo off.)"""
+        deadline = time.monotonic() + WAIT_S * 3
+        while (found := re.compile(pattern).search(self.seen, self.read_to)) is None:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.master], [], [], max(left, 0))
+            assert ready, f"no {pattern!r} in {WAIT_S * 3:g} s:\n{self.seen}"
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:  # EIO: the child closed the terminal (it ended)
+                chunk = b""
+            assert chunk, f"ended without {pattern!r}:\n{self.seen}"
+            self.seen += chunk.decode("utf-8", "replace").replace("\r\n", "\n")
+        start, self.read_to = self.read_to, found.end()
+        return self.seen[start:found.end()]
+
+    def type(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+    def finish(self) -> tuple[int, str]:
+        """Its exit code and everything it printed, once it ended."""
+        while True:
+            ready, _, _ = select.select([self.master], [], [], WAIT_S * 3)
+            assert ready, self.seen
+            try:
+                chunk = os.read(self.master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.seen += chunk.decode("utf-8", "replace").replace("\r\n", "\n")
+        code = self.proc.wait(WAIT_S)
+        os.close(self.master)
+        return code, self.seen
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def test_setup_in_a_terminal_says_what_it_found_asks_again_and_names_the_console(
+        machine: dict[str, Path | str], tmp_path: Path) -> None:
+    """An owner at a terminal window, answering as the review's walk did (Enter, Enter, the
+    e-mail, a 6-character password): setup first says what it found, by its install folder
+    and last account, then asks "Which account is it logged into?" (it named the terminal by
+    8 hex digits and said what it found after every question); the short password, and a
+    repeat that differs, are refused on the spot and asked again (setup ended, exit 2,
+    after four answers); and its last line says where the console is and how to sign in (it
+    never said)."""
+    config = Path(machine["config"])
+    config.write_text(config.read_text(encoding="utf-8") + "[console]\nport = 18720\n",
+                      encoding="utf-8")
+    env = {"WINEPREFIX": str(machine["prefix"]), "USER": "owner"}
+    typed = _Typed(["setup", "-c", str(machine["config"]), "--no-service", "--wait", "0"], env)
+    try:
+        before = typed.until(r"Which account is it logged into\? \[5012345\] ")
+        install = tmp_path / "MetaTrader 5"
+        assert f"Found MetaTrader 5 in {install} (last account {LOGIN} @ {SERVER})" in before
+        assert TAG[:8] not in before, before
+        typed.type("")
+        typed.until(r"Its trade server, as the terminal names it \[MTG-Demo\]: ")
+        typed.type("")
+        typed.until(r"Your e-mail \(the owner of this machine's tokens\): ")
+        typed.type(OWNER)
+        typed.until(r"A password for owner@example\.com [^\n]*: ")
+        typed.type("short1")
+        typed.until(r"at least 8 characters; choose another\n"
+                    r"A password for owner@example\.com [^\n]*: ")
+        typed.type("a long password")
+        typed.until(r"Repeat it: ")
+        typed.type("a long passwort")
+        typed.until(r"the two differ; once more\nA password for owner@example\.com [^\n]*: ")
+        typed.type("a long password")
+        typed.until(r"Repeat it: ")
+        typed.type("a long password")
+        code, out = typed.finish()
+    finally:
+        typed.kill()
+    assert code == 0, out
+    assert "short1" not in out and "a long pass" not in out, out  # no echo
+    assert "installed the EA" in out and "issued" in out, out
+    # the console of this authority: mtgateway-console with the config setup ran with (it
+    # would not find it alone), at the [console] port there, signed in with the password
+    last = out.rstrip().splitlines()[-1]
+    assert last == (f'your console: run `mtgateway-console -c "{config}"`, then '
+                    "http://127.0.0.1:18720/ with the password you chose"), last
+
+
+async def test_the_docs_script_with_another_email_names_the_owner_and_makes_nothing(
+        machine: dict[str, Path | str]) -> None:
+    """docs/windows.md's script line on a machine set up before with another e-mail: setup
+    says whose the terminal's tokens are and which flag to pass, before it installs, compiles
+    or makes anything (it installed and compiled, then failed "belongs to another owner"
+    with the authority's WARNING log line in the owner's window, and left a second owner, so
+    a later ``--yes`` said "several owners"); with that e-mail, or none when the terminal's
+    owner is the only one or the one holding it among several, it goes on and keeps the
+    token; a short password from the environment still ends it (nothing to ask)."""
+    code, out, err = await _setup(machine, "--wait", "0")
+    assert code == 0, out + err
+    token = _preset_token(machine)
+    source = Path(machine["data"]) / "MQL5" / "Experts" / "MTGateway.mq5"
+    source.unlink()
+    code, out, err = await cli(
+        "setup", "-c", machine["config"], "--no-service", "--terminal", TAG, "--login",
+        str(LOGIN), "--server", SERVER, "--email", "you@example.com", "--yes", "--wait", "0",
+        env=_env(machine, MTGATEWAY_OWNER_PASSWORD="choose-a-long-one"))
+    assert code == 2, out + err
+    assert (f"error: terminal {LOGIN}@{SERVER}'s tokens belong to {OWNER}: pass --email "
+            f"{OWNER}") in err, err
+    assert "WARNING" not in out + err and "installed" not in out, out + err
+    assert not source.exists()
+    assert await _owners(machine) == [OWNER]
+    code, out, err = await cli("setup", "-c", machine["config"], "--no-service", "--yes",
+                               "--wait", "0", env=_env(machine))  # one owner: no --email
+    assert code == 0 and ": kept (still live)" in out, out + err
+    assert _preset_token(machine) == token
+    code, out, err = await cli("owner", "create", "-c", machine["config"], "--email",
+                               "second@example.com", env=_env(machine))
+    assert code == 0, out + err
+    code, out, err = await cli("setup", "-c", machine["config"], "--no-service", "--yes",
+                               "--wait", "0", env=_env(machine))  # several: the terminal's
+    assert code == 0 and ": kept (still live)" in out, out + err
+    second = Path(machine["data"]).parent / ("E" * 32)
+    (second / "MQL5" / "Experts").mkdir(parents=True)
+    (second / "origin.txt").write_bytes(_utf16("C:\\MT5b"))
+    code, out, err = await cli(
+        "setup", "-c", machine["config"], "--no-service", "--terminal", "E" * 32, "--login",
+        "7", "--server", SERVER, "--email", "new@example.com", "--yes", "--wait", "0",
+        env=_env(machine, MTGATEWAY_OWNER_PASSWORD="short"))
+    assert code == 2 and "the password must have at least 8 characters" in err, out + err
+    assert "MTGATEWAY_OWNER_PASSWORD" in err and "installed" not in out, out + err

@@ -33,8 +33,8 @@ from ..signins import create_ended_table
 from ..store import AccountRow, AuthorityStore, TokenRow
 from ..token_details import UseThrottle
 
-__all__ = ["Shared", "TerminalClaimed", "announce", "check_claim", "decimal_text", "mask_email",
-           "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",
+__all__ = ["Shared", "TerminalClaimed", "announce", "check_claim", "decimal_text", "holders",
+           "mask_email", "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",
            "serves_account", "terminal_lock"]
 
 log = logging.getLogger("gateway.authority.service")
@@ -70,14 +70,20 @@ def terminal_lock(login: int, server: str) -> str:
     return f"mtgateway-terminal-claim:{login}@{server}"
 
 
+def holders(tx: Tx, store: AuthorityStore, login: int, server: str, now: int) -> set[str]:
+    """Whose the terminal is: the owner who registered its account, else the owners holding
+    live tokens for it (none: it is anyone's to claim)."""
+    account = store.account_for(tx, login, server)
+    return ({account.owner_email} if account is not None
+            else store.live_token_owners(tx, login, server, now))
+
+
 def check_claim(tx: Tx, store: AuthorityStore, owner_email: str, login: int, server: str,
                 now: int) -> None:
     """Refuse a terminal another owner holds. Called under the terminal's lock
     (:func:`terminal_lock`) in the transaction that writes the claim, so two owners' claims
     made at once through two console instances cannot both pass."""
-    account = store.account_for(tx, login, server)
-    others = ({account.owner_email} if account is not None
-              else store.live_token_owners(tx, login, server, now)) - {owner_email}
+    others = holders(tx, store, login, server, now) - {owner_email}
     if others:
         log.warning("refused a token for terminal %s@%s claimed by another owner",
                     login, server)

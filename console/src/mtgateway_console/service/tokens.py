@@ -23,7 +23,7 @@ from ..database import Tx
 from ..errors import InvalidRequest
 from ..store import TokenRow
 from ..token_details import TokenDetails, clean_label, details_of, set_label
-from .common import Shared, check_claim, normalize_email, revoke_in, terminal_lock
+from .common import Shared, check_claim, holders, normalize_email, revoke_in, terminal_lock
 
 __all__ = ["SCOPES", "Tokens", "listing", "listings"]
 
@@ -102,6 +102,16 @@ class Tokens:
         self._shared.activity.add(tx, row.owner_email, "token_created",
                                   f"{row.token_id} for {row.login}@{row.server}, "
                                   f"scopes {','.join(row.scopes)}, {expiry}", row.created_at)
+
+    async def holders(self, login: int, server: str) -> list[str]:
+        """Whose the terminal is, as :meth:`issue` decides it: the owner who registered its
+        account, else the owners holding live tokens for it (empty: no one yet). For the
+        local authority's own commands, whose user owns every owner (``mtgateway setup``
+        names the owner to pass before it makes anything); no owner is shown another's."""
+        def read(tx: Tx) -> set[str]:
+            return holders(tx, self._store, login, server, self._shared.now())
+
+        return sorted(await self._shared.run(read))
 
     async def of(self, owner_email: str) -> list[dict[str, Any]]:
         """The owner's tokens without secrets (no token, no hashes)."""
