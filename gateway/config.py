@@ -196,6 +196,13 @@ class WsConfig(Section):
     #: The kernel send buffer of each socket (SO_SNDBUF; 0 leaves the OS default, which
     #: autotunes to MBs): small keeps a slow client's ticks fresh, as conflation starts sooner.
     send_buffer_bytes: int = Field(default=256 * 1024, ge=0, le=64 * 1024 * 1024)
+    #: Open streams (WebSockets) per token, whichever address they come from; past it a new
+    #: one is refused (429 on the upgrade, close 1013 at a first-message ``authenticate``).
+    #: 64: a bot following 28 symbols' candles on two timeframes, its ticks, trades and
+    #: terminal opens 59. A token's streams and requests in progress together are held to
+    #: half of ``[server] max_connections`` besides (``gateway/edge/tokenshare.py``), so no
+    #: one token's streams keep another token out.
+    max_streams_per_token: int = Field(default=64, ge=1, le=10_000)
     #: Live subscriptions per connection.
     max_subscriptions: int = Field(default=64, ge=1, le=10_000)
     #: Symbols in one ticks subscription.

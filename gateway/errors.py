@@ -73,6 +73,8 @@ __all__ = [
     "ORIGIN_REFUSED",
     "TOKEN_IN_URL",
     "TOO_MANY_CONNECTIONS",
+    "TOO_MANY_REQUESTS",
+    "TOO_MANY_STREAMS",
     "UNSUPPORTED_MEDIA_TYPE",
     "USE_POST",
     "ConfigError",
@@ -84,6 +86,7 @@ __all__ = [
     "MethodFailed",
     "NotFound",
     "OutcomeUnknown",
+    "OverShare",
     "RateLimited",
     "RiskLimit",
     "RpcError",
@@ -95,7 +98,9 @@ __all__ = [
     "auth_refusal",
     "body_too_large",
     "http_status",
+    "share_refusal",
     "to_rpc_error",
+    "too_many_streams",
 ]
 
 # JSON-RPC codes (spec) and the contract's own. The ones an EA answers with are declared once,
@@ -174,6 +179,18 @@ class Unavailable(GatewayError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class OverShare(GatewayError):
+    """A token is past its share of what every caller of the daemon shares (its requests in
+    progress, its open streams: ``edge/tokenshare.py``): refused at once, nothing run, 429
+    with ``reason`` (``too_many_requests``, ``too_many_streams``) and when to retry. The
+    caller waits for its own work, never another caller for it."""
+
+    def __init__(self, reason: str, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class IdempotencyConflict(GatewayError):
@@ -270,6 +287,7 @@ ERROR_TABLE: Final[dict[type[BaseException], tuple[int, str | None]]] = {
     NotFound: (NOT_FOUND, None),
     Unavailable: (UNAVAILABLE, None),
     RateLimited: (RATE_LIMITED, None),
+    OverShare: (RATE_LIMITED, None),
     IdempotencyConflict: (IDEMPOTENCY_CONFLICT, None),
     RiskLimit: (RISK_LIMIT, None),
     TradingHalted: (RISK_LIMIT, None),
@@ -316,6 +334,9 @@ def to_rpc_error(exc: BaseException) -> RpcError | None:
             return RpcError(code, str(exc), {"reason": exc.reason})
         if isinstance(exc, RateLimited):
             return RpcError(code, str(exc), {"retry_after_ms": int(exc.retry_after_s * 1000)})
+        if isinstance(exc, OverShare):
+            return RpcError(code, str(exc), {"reason": exc.reason,
+                                             "retry_after_ms": exc.retry_after_s * 1000})
         if isinstance(exc, AuthorityUnreachable):
             return RpcError(code, message or "", {"reason": exc.reason})
         if isinstance(exc, IdempotencyConflict):
@@ -413,6 +434,34 @@ NOT_A_WEBSOCKET: Final = HttpRefusal(426, RpcError(INVALID_REQUEST,
 MALFORMED_REQUEST: Final = HttpRefusal(400, RpcError(INVALID_REQUEST, "Malformed HTTP request"))
 #: The connection cap is reached (answered by the guard, before aiohttp).
 TOO_MANY_CONNECTIONS: Final = HttpRefusal(503, RpcError(UNAVAILABLE, "Too many connections"))
+
+
+def share_refusal(exc: OverShare) -> HttpRefusal:
+    """The HTTP refusal of a token past its share (:class:`OverShare`): 429, -32005 with the
+    reason word and ``retry_after_ms``, ``Retry-After`` in seconds; the reason word is also
+    what a WebSocket refused at its first message closes with."""
+    error = to_rpc_error(exc)
+    assert error is not None  # noqa: S101 - OverShare has its row in the table
+    return HttpRefusal(429, error, {"Retry-After": str(exc.retry_after_s)}, exc.reason)
+
+
+#: A token's requests in progress (and open streams) are at their bound: one of them will
+#: have been answered within the second (``edge/tokenshare.py``).
+TOO_MANY_REQUESTS: Final = share_refusal(OverShare(
+    "too_many_requests", "Too many requests in progress for this token; retry when one of "
+    "them is answered", 1))
+
+
+def too_many_streams() -> OverShare:
+    """A token's open ``/ws`` streams are at their bound (``[ws] max_streams_per_token``), or
+    its requests in progress and streams together: a stream frees its place only when it
+    closes, so the retry is far off (what ``/ws``'s in-band ``authenticate`` raises)."""
+    return OverShare("too_many_streams", "Too many streams are open for this token; close "
+                     "one of them first", 30)
+
+
+#: :func:`too_many_streams` on the upgrade.
+TOO_MANY_STREAMS: Final = share_refusal(too_many_streams())
 #: ``/metrics`` or ``/ready`` without ``[server] metrics_token`` (when one is set).
 METRICS_TOKEN_REQUIRED: Final = HttpRefusal(
     401, RpcError(UNAUTHORIZED, "This probe needs Authorization: Bearer <the scrape token: "

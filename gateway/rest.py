@@ -11,7 +11,9 @@ terminal to a trade server) answer ``501`` with a body that says why a terminal 
 The same HTTP rules as ``/rpc``: Host, Origin and query-string tokens in the middleware; here
 the method (405), then the daemon's door (``edge/door.py``): a JSON body's content type (415),
 size (413) and deadline (408), the bearer token (401/429), the mark on the connection and the
-call context, in that order, with ``/rpc``'s refusal bodies. A failure after that
+call context, in that order, with ``/rpc``'s refusal bodies; then, as on ``/rpc``, the request
+is one of its token's requests in progress until answered (429 ``too_many_requests`` past the
+token's share: ``edge/tokenshare.py``). A failure after that
 is an exception of ``errors.py`` (a method's own error comes back as
 :class:`~gateway.errors.MethodFailed`), turned into a JSON-RPC error by the one table
 (:func:`gateway.rpc.error_object`, which logs anything unexpected under an ``error_id``) and
@@ -348,22 +350,36 @@ def _dispatcher(path: str, by_method: dict[str, Endpoint]
             if request.body_exists else None, door.connection(request))
         if isinstance(entry, HttpRefusal):
             return error_response(entry)
-        assert entry.context is not None  # noqa: S101 - the door asked for a token
-        try:  # what is wrong with the body is told only to a caller with a valid token
-            body = _parse_body(entry.body, endpoint.body)
-        except GatewayError as exc:
-            return _error(exc, where)
-        handler = endpoint.handler
-        if handler is None or isinstance(handler, Open):
-            return _error(Unsupported("manager_only", endpoint.why
-                                      or "Not available from a terminal", path), where)
-        call = RestCall(entry.context, dict(request.match_info), request.app[RPC].methods, body)
+        context = entry.context
+        assert context is not None  # noqa: S101 - the door asked for a token
+        # one of the token's requests in progress until answered, as on /rpc (429 past it)
+        refusal = door.working(context)
+        if refusal is not None:
+            return error_response(refusal)
         try:
-            return _json(await handler(call))
-        except Exception as exc:  # ours through the table; a bug as -32603 with an error_id
-            return _error(exc, where)
+            return await _answer(request, endpoint, path, where, entry.body, context)
+        finally:
+            door.worked(context)
 
     return handle
+
+
+async def _answer(request: web.Request, endpoint: Endpoint, path: str, where: str,
+                  data: bytes, context: RpcContext) -> web.Response:
+    """``endpoint``'s answer to an authenticated request whose body is ``data``."""
+    try:  # what is wrong with the body is told only to a caller with a valid token
+        body = _parse_body(data, endpoint.body)
+    except GatewayError as exc:
+        return _error(exc, where)
+    handler = endpoint.handler
+    if handler is None or isinstance(handler, Open):
+        return _error(Unsupported("manager_only", endpoint.why
+                                  or "Not available from a terminal", path), where)
+    call = RestCall(context, dict(request.match_info), request.app[RPC].methods, body)
+    try:
+        return _json(await handler(call))
+    except Exception as exc:  # ours through the table; a bug as -32603 with an error_id
+        return _error(exc, where)
 
 
 def routes() -> list[web.RouteDef]:

@@ -23,11 +23,20 @@ Authentication is on the upgrade (``Authorization: Bearer``; a bad one gets the 
 daemon's door (``edge/door.py``: the token, the mark on the connection, the call context).
 Host and Origin are checked before this handler runs (``edge/middleware.py``).
 
+A socket is one of its token's streams for its whole life (``edge/tokenshare.py``): an
+authenticated stream is work the connection budget never evicts, so a token holds at most
+``[ws] max_streams_per_token``, and its streams and requests in progress together half the
+budget. Past either, a stream whose token came on the upgrade is refused before it: 429
+``too_many_streams`` (-32005) and the connection closed; one whose token came in its first
+message gets that error and close 1013 ``too_many_streams``; an in-band ``authenticate``
+naming a token at its bound is answered the error and the socket keeps its token. Unbounded,
+one read-only token's streams held all 256 connections, and the trading bot got 503.
+
 Close codes: 1001 shutdown (once the requests in flight are answered: :func:`close_all`),
 1002 protocol error (aiohttp's reader, and an unmasked client frame: :class:`_RfcSocket`),
 1003 binary frame, 1007 a text message that is not UTF-8, 1008 auth failed / timed out / token
 revoked or expired, 1009 message too big (aiohttp enforces ``max_msg_size``), 1013 event
-backlog overflow.
+backlog overflow, or the token's streams at their bound (reason ``too_many_streams``).
 
 Each socket's kernel send buffer is capped (``send_buffer_bytes``, SO_SNDBUF): left alone, Linux
 grows it to megabytes, so a stalled client would queue seconds of stale ticks in the kernel
@@ -178,11 +187,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         timeout=_CLOSE_TIMEOUT_S, decode_text=False)
     if not ws.can_prepare(request).ok:
         return error_response(NOT_A_WEBSOCKET)
-    payload_writer = await ws.prepare(request)
-    _limit_send_buffer(request, cfg.send_buffer_bytes)
+    if context is not None:
+        refusal = door.open_stream(ws, context)
+        if refusal is not None:  # before the upgrade: no socket, and no connection kept
+            response = error_response(refusal)
+            response.force_close()
+            return response
     sockets = app[WEBSOCKETS]
-    sockets.add(ws)
     try:
+        payload_writer = await ws.prepare(request)
+        _limit_send_buffer(request, cfg.send_buffer_bytes)
+        sockets.add(ws)
         if context is None or token is None:
             authenticated = await _authenticate_first(door, conn, ws, cfg)
             if authenticated is None:
@@ -191,6 +206,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         await _Connection(request, ws, payload_writer, context, token).serve()
     finally:
         sockets.discard(ws)
+        door.close_stream(ws)  # its place in its token's share (if it took one) is free
     return ws
 
 
@@ -322,6 +338,12 @@ async def _authenticate_first(door: Door, conn: GuardedProtocol | None, ws: _Soc
         await _refuse(ws, _error(rid, error.code, error.message, error.data),
                       context.reason or "unauthorized")
         return None
+    refusal = door.open_stream(ws, context)
+    if refusal is not None:  # the token's streams are at their bound: try again later
+        error = refusal.error
+        await _refuse(ws, _error(rid, error.code, error.message, error.data),
+                      refusal.reason or "too_many_streams", WSCloseCode.TRY_AGAIN_LATER)
+        return None
     with contextlib.suppress(ConnectionError):
         await ws.send_frame(_reply(rid, _authenticated(context.principal)), WSMsgType.TEXT)
     return context, token
@@ -332,10 +354,14 @@ async def _not_text(ws: _Socket) -> None:
     await ws.close(code=WSCloseCode.INVALID_TEXT, message=b"text frames carry UTF-8")
 
 
-async def _refuse(ws: _Socket, frame: bytes, reason: str) -> None:
+async def _refuse(ws: _Socket, frame: bytes, reason: str,
+                  code: WSCloseCode = WSCloseCode.POLICY_VIOLATION) -> None:
+    """Send ``frame`` (the refusal's JSON-RPC error), then close with ``code`` and the reason
+    word: 1008 for a token refused (retrying with it is useless), 1013 for a stream past its
+    token's bound (another may open once one of the token's streams closes)."""
     with contextlib.suppress(ConnectionError):
         await ws.send_frame(frame, WSMsgType.TEXT)
-    await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
+    await ws.close(code=code, message=reason.encode())
 
 
 class _SubscribeParams(Params):
@@ -573,6 +599,8 @@ class _Connection:
             Unauthorized: the token is bad, or bound to another terminal (``invalid_token``
                 for both).
             RateLimited: a lockout is on and this token, not seen to succeed before, is wrong.
+            OverShare: ``too_many_streams``, the token's streams are at their bound (the
+                socket keeps its token).
         """
         token = params.token
         # Throttled like every other check, and a token of another terminal is refused like an
@@ -580,6 +608,10 @@ class _Connection:
         door = self._app[DOOR]
         principal = await door.authenticate(token if isinstance(token, str) else None,
                                             self._principal.terminal)
+        # the stream counts for the token it now speaks for: refused (kept as it was) when
+        # that token is at its bound, or streams could be opened under one token and handed
+        # to another without end
+        door.move_stream(self._ws, principal)
         self._token, self._principal = token, principal
         self._app[WS_TOKEN_IDS][self._ws] = principal.token_id
         self._app[HUB].rebind(self._client, StreamKey(principal.terminal, principal.token_id))

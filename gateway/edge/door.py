@@ -18,7 +18,12 @@ the daemon's HTTP port, and each door only adapts its parser and answers in its 
    one key ``base/guard.BUDGET``);
 5. **context** -- the one :class:`~gateway.context.RpcContext` of the caller
    (:meth:`Door.context`);
-6. **dispatch** -- ``/rpc``'s dispatcher (:meth:`Door.rpc`), or the door's own handler
+6. **share** -- the token's share of the work the connection budget never evicts
+   (``tokenshare.py``): ``/rpc`` takes one of its requests in progress around the dispatcher
+   (:meth:`Door._dispatch`), the REST mirror around its handler (:meth:`Door.working`),
+   ``/ws`` one of its streams for the stream's life (:meth:`Door.open_stream`); past a bound
+   429 at once, nothing run;
+7. **dispatch** -- ``/rpc``'s dispatcher (:meth:`Door.rpc`), or the door's own handler
    with the :class:`Entry` steps 1-5 gave it.
 
 Which door calls what:
@@ -62,7 +67,16 @@ from mtgateway_base.guard import GuardedProtocol, mark_authenticated
 
 from ..auth import Principal
 from ..context import RpcContext
-from ..errors import HttpRefusal, RateLimited, Unauthorized, Unavailable, auth_refusal
+from ..errors import (
+    TOO_MANY_REQUESTS,
+    TOO_MANY_STREAMS,
+    HttpRefusal,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    auth_refusal,
+    too_many_streams,
+)
 from ..keys import (
     AUTH_THROTTLE,
     AUTHENTICATOR,
@@ -76,6 +90,7 @@ from ..keys import (
 )
 from .head import RequestHead, edge_head
 from .ladder import EdgeRules, body_refusal, content_refusal, edge_refusal, head_refusal
+from .tokenshare import TokenShare
 
 if TYPE_CHECKING:
     from mtgateway_base.httpedge import EdgeRequest
@@ -180,7 +195,7 @@ class Door:
 
     __slots__ = ("_authenticator", "_bridge", "_budget", "_config", "_dispatcher", "_last",
                  "_metrics", "_passed", "_rules", "_terminals", "_throttle", "_trading",
-                 "host_refusals", "server")
+                 "_work", "_work_bound", "host_refusals", "server", "share")
 
     def __init__(self, app: web.Application) -> None:
         config = app[CONFIG]
@@ -207,6 +222,12 @@ class Door:
         #: one that passed passes again (a refusal is not kept: it is worked out, and
         #: reported, each time). The token itself is checked on every call.
         self._passed: dict[int, tuple[RequestHead, str | None]] = {}
+        #: Each token's share of the work the budget never evicts (``tokenshare.py``), its
+        #: bound half of the budget this port serves (as fitted to the open-file limit);
+        #: its work counts in slots of their own, read in place on every ``/rpc`` call.
+        self.share = TokenShare(self._budget.limits.max_connections,
+                                config.ws.max_streams_per_token)
+        self._work, self._work_bound = self.share.work, self.share.work_bound
 
     # -- the doors ------------------------------------------------------------------------------
 
@@ -248,11 +269,29 @@ class Door:
         return await self._dispatch(await self.enter(head, body, conn, rpc=True), called)
 
     async def _dispatch(self, entry: Entry | HttpRefusal, called: list[str] | None) -> Answer:
-        """The refusal's answer, or the dispatcher's for ``entry``."""
+        """The refusal's answer, or the dispatcher's for ``entry``, as one of its token's
+        requests in progress (step 6: 429 ``too_many_requests`` past the token's bound,
+        nothing run). The share's :meth:`~.tokenshare.TokenShare.enter` and ``leave``
+        written out: a few dict operations and no Python call on every call's path."""
         if isinstance(entry, HttpRefusal):
             return entry.status, entry.body(), dict(entry.headers)
-        assert entry.context is not None  # noqa: S101 - a token was asked for
-        payload = await self._dispatcher.handle(entry.body, entry.context, called=called)
+        context = entry.context
+        assert context is not None  # noqa: S101 - a token was asked for
+        key = context.principal.token_id
+        work = self._work
+        held = work[key] if key in work else 0
+        if held >= self._work_bound:
+            self._metrics.refused("too_many_requests")
+            return 429, TOO_MANY_REQUESTS.body(), dict(TOO_MANY_REQUESTS.headers)
+        work[key] = held + 1
+        try:
+            payload = await self._dispatcher.handle(entry.body, context, called=called)
+        finally:
+            held = work[key] - 1
+            if held:
+                work[key] = held
+            else:
+                del work[key]
         if payload is None:
             return 204, None, None
         return 200, payload, None
@@ -418,6 +457,44 @@ class Door:
         context = self._last = RpcContext(principal, self._bridge, self._config,
                                           self._terminals, self._trading)
         return context
+
+    def working(self, context: RpcContext) -> HttpRefusal | None:
+        """Step 6 for a door that answers itself (the REST mirror): one more of the
+        caller's token's requests in progress, to give back with :meth:`worked` once it is
+        answered; the 429 ``too_many_requests`` refusal past its bound (nothing taken)."""
+        if self.share.enter(context.principal.token_id):
+            return None
+        self._metrics.refused("too_many_requests")
+        return TOO_MANY_REQUESTS
+
+    def worked(self, context: RpcContext) -> None:
+        """The request :meth:`working` took is answered."""
+        self.share.leave(context.principal.token_id)
+
+    def open_stream(self, stream: object, context: RpcContext) -> HttpRefusal | None:
+        """Step 6 for ``/ws``: ``stream`` is one of the caller's token's streams (and of its
+        work) until :meth:`close_stream`; the 429 ``too_many_streams`` refusal past either
+        bound (nothing taken)."""
+        if self.share.open(stream, context.principal.token_id):
+            return None
+        self._metrics.refused("too_many_streams")
+        return TOO_MANY_STREAMS
+
+    def move_stream(self, stream: object, principal: Principal) -> None:
+        """``stream`` presented ``principal``'s token in band: it counts for that token.
+
+        Raises:
+            OverShare: ``too_many_streams``, that token is past a bound (the stream stays
+                its old token's).
+        """
+        if not self.share.move(stream, principal.token_id):
+            self._metrics.refused("too_many_streams")
+            raise too_many_streams()
+
+    def close_stream(self, stream: object) -> None:
+        """``stream`` closed: its place in its token's share is free (nothing if it never
+        took one)."""
+        self.share.close(stream)
 
     def connection(self, request: web.BaseRequest) -> GuardedProtocol | None:
         """The guard of ``request``'s connection (None: served without the budget)."""

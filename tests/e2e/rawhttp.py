@@ -39,14 +39,17 @@ def post(host: bytes | None, token: str, body: bytes = PING, extra: bytes = b"")
             + b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
-async def working(daemon: Daemon, count: int) -> list[aiohttp.ClientWebSocketResponse]:
-    """``count`` connections of a token holder at work: authenticated WebSockets (work for
-    their whole life, never evicted). A request whose body is withheld once served for this
-    and no longer does: a request still arriving is never protected, whoever's connection it
-    is on."""
+async def working(daemon: Daemon, count: int, token: str | None = None
+                  ) -> list[aiohttp.ClientWebSocketResponse]:
+    """``count`` connections of a token holder (``token``, else the daemon's first) at
+    work: authenticated WebSockets (work for their whole life, never evicted). A request
+    whose body is withheld once served for this and no longer does: a request still arriving
+    is never protected, whoever's connection it is on. One token's work is at most half the
+    budget (``gateway/edge/tokenshare.py``): a whole budget at work takes two tokens."""
     ws_url = f"http://127.0.0.1:{daemon.http_port}/ws"
     return [await daemon.session.ws_connect(
-        ws_url, headers={"Authorization": f"Bearer {daemon.token}"}) for _ in range(count)]
+        ws_url, headers={"Authorization": f"Bearer {token or daemon.token}"})
+        for _ in range(count)]
 
 
 async def still_served(working: list[aiohttp.ClientWebSocketResponse]) -> None:

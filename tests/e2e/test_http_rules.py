@@ -242,9 +242,11 @@ async def test_slow_body_gets_408(tmp_path: Path) -> None:
 
 async def test_connection_cap_refuses_when_every_connection_is_working(tmp_path: Path) -> None:
     """Beyond max_connections a newcomer gets 503 at once when every open connection is a
-    token holder's at work (none can make room); that work is still served."""
+    token holder's at work (none can make room); that work is still served. Two tokens'
+    work: one token's is at most half the budget."""
     async with running_daemon(tmp_path, max_connections=2) as daemon:
-        held = await working(daemon, 2)
+        other = await daemon.issue()
+        held = await working(daemon, 1) + await working(daemon, 1, other.token)
         try:
             response = await raw_http(daemon.http_port, post(b"127.0.0.1", daemon.token))
             assert status(response) == 503

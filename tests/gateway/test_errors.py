@@ -15,6 +15,7 @@ EXPECTED_CODES: dict[type[BaseException], int | None] = {
     errors.NotFound: -32006,
     errors.Unavailable: -32014,
     errors.RateLimited: -32005,
+    errors.OverShare: -32005,
     errors.IdempotencyConflict: -32011,
     errors.OutcomeUnknown: -32003,
     errors.RiskLimit: -32012,
@@ -40,6 +41,7 @@ def _instance(cls: type[BaseException]) -> BaseException:
         errors.Unauthorized: errors.Unauthorized("token_expired", "The auth token has expired"),
         errors.Unavailable: errors.Unavailable("shutting_down", "shutting down"),
         errors.RateLimited: errors.RateLimited(12.5),
+        errors.OverShare: errors.too_many_streams(),
         errors.IdempotencyConflict: errors.IdempotencyConflict("abc"),
         errors.OutcomeUnknown: errors.OutcomeUnknown("abc", "UNKNOWN", "lost"),
         errors.RiskLimit: errors.RiskLimit("max_lot_size", "volume 5 is above 1"),
@@ -74,6 +76,15 @@ def test_rate_limited_carries_the_wait() -> None:
     error = to_rpc_error(errors.RateLimited(12.5))
     assert error == RpcError(-32005, "Too many failed authentications",
                              {"retry_after_ms": 12500})
+
+
+def test_a_token_past_its_share_is_told_why_and_when_to_retry() -> None:
+    """A token past its share (its streams here) is refused with the reason word and the
+    wait, in milliseconds, as the HTTP 429 says it in seconds."""
+    error = to_rpc_error(errors.too_many_streams())
+    assert error is not None
+    assert (error.code, error.data) == (-32005, {"reason": "too_many_streams",
+                                                 "retry_after_ms": 30_000})
 
 
 def test_a_method_failure_is_answered_as_the_method_answered() -> None:
