@@ -5,8 +5,10 @@ temporary directory holding the config and the data dir, an owner created with `
 owner create`` (password from the environment) and a token for one terminal issued with
 ``mtgateway token create`` (once per bench process: a further daemon for the same terminal
 gets a copy of that data dir), then ``python -m gateway run -c <config>`` in its own process.
-The daemon runs the shipped defaults except ``max_connections`` (raised so 100 subscribers
-fit) and logging at WARNING, so what is measured is the product as configured by a user.
+The daemon runs the shipped defaults except ``max_connections`` and ``[ws]
+max_streams_per_token`` (raised so 100 subscribers of the one bench token fit: a token's
+streams are bounded, 64 by default) and logging at WARNING, so what is measured is the product
+as configured by a user.
 """
 
 from __future__ import annotations
@@ -189,11 +191,15 @@ class RunDaemon:
         self.login, self.server = login, server
         self.http_port, self.bridge_port = free_port(), free_port()
         config = base / "config.toml"
+        # a tree from before the streams' bound knows no such key (and refuses unknown keys)
+        streams = (f"[ws]\nmax_streams_per_token = {max_connections}\n"
+                   if "max_streams_per_token" in (tree / "gateway" / "config.py").read_text(
+                       encoding="utf-8") else "")
         config.write_text(
             f'data_dir = "{base / "data"}"\n'
             f"[server]\nport = {self.http_port}\nmax_connections = {max_connections}\n"
             f'rpc_edge = "{rpc_edge}"\n'
-            f"[bridge]\nport = {self.bridge_port}\n"
+            f"{streams}[bridge]\nport = {self.bridge_port}\n"
             f'[logging]\nlevel = "WARNING"\n', encoding="utf-8")
         try:
             #: The token of ``login``, then one for each of ``more_logins``.
