@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from mtgateway_console.equity import Point
-from mtgateway_console.web.chart import BOTTOM, HEIGHT, TOP
+from mtgateway_console.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, time_axis
 from mtgateway_console.web.livechart import GAP_S, drawdown, live_chart
 from tests.e2e.chromium import Owner, chromium_at, paced
 from tests.e2e.consolekit import (
@@ -70,6 +70,50 @@ def test_drawdown_is_the_largest_fall_from_a_peak() -> None:
     assert d is not None
     assert (d.max_money, d.max_pct, d.now_money, d.now_pct) == (30.0, 25.0, 10.0, 8.33)
     assert (d.change_money, d.change_pct) == (10.0, 10.0)
+
+
+def test_the_time_axis_reads_seconds_under_a_minute_and_one_label_for_one_instant() -> None:
+    """u14 (ux round 8): a chart of under a minute read "11-29 05:17" three times. Now: to
+    the second when the labels are under a minute apart, a label that says what its
+    neighbour says left out, one label for a single instant; a day reads to the minute."""
+    def texts(start: int, end: int, count: int) -> list[tuple[str, str]]:
+        return [(text, anchor) for _, text, anchor in time_axis(start, end, count)]
+
+    # T0 is 2025-11-20 14:46:40 UTC
+    assert texts(T0, T0 + 20, 3) == [("11-20 14:46:40", "start"), ("11-20 14:46:50", "middle"),
+                                     ("11-20 14:47:00", "end")]
+    assert texts(T0, T0, 3) == [("11-20 14:46", "middle")]
+    assert texts(T0, T0 + 1, 3) == [("11-20 14:46:40", "start"), ("11-20 14:46:41", "end")]
+    assert texts(T0 - 86_400, T0, 3) == [("11-19 14:46", "start"), ("11-20 02:46", "middle"),
+                                         ("11-20 14:46", "end")]
+    assert texts(T0, T0 + 20, 2) == [("11-20 14:46:40", "start"), ("11-20 14:47:00", "end")]
+    assert texts(T0, T0 + 120, 3) == [("11-20 14:46", "start"), ("11-20 14:47", "middle"),
+                                      ("11-20 14:48", "end")]
+    [(x, _, _)] = time_axis(T0, T0, 2)
+    assert x == (LEFT + WIDTH - RIGHT) / 2
+
+
+async def test_charts_of_under_a_minute_label_their_times_apart(console: Console,
+                                                               browser: Browser) -> None:
+    """u14 on the pages: two reports 35 s apart within one minute (the console keeps a
+    point per 30 s), on the dashboard and on ``/live``: every time label differs from the
+    others, to the second; ``/live``'s axis then runs on to now."""
+    await signed_in(browser)
+    token_id = await approved_token(console)
+    for at in (T0 - 40, T0 - 5):  # read at 14:45:59 and 14:46:34
+        console.clock.now = at
+        status, _, _ = await console.device("POST", "/v1/terminals/report", {
+            "terminals": [report_body(token_id, 12.5, at - 0.5)]})
+        assert status == 200
+    for path, count in (("/dashboard/books", 2), ("/live", 3)):
+        page = (await browser.get(path)).text
+        times = re.findall(r'<text class="tick time"[^>]*>([^<]+)</text>', page)
+        assert len(times) == count and len(set(times)) == count, (path, times)
+        assert all(re.fullmatch(r"11-20 14:4[56]:\d\d", t) for t in times), (path, times)
+    console.clock.now = T0 + 20  # /live's axis runs from its first point to now
+    page = (await browser.get("/live")).text
+    assert re.findall(r'<text class="tick time"[^>]*>([^<]+)</text>', page) == [
+        "11-20 14:45:59", "11-20 14:46:29", "11-20 14:47:00"]
 
 
 DEAL_IN = {"ticket": 501, "order": 401, "time": T0 - 600, "type": 0, "entry": 0, "magic": 0,

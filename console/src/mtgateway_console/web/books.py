@@ -25,7 +25,7 @@ from .chart import Flow, chart
 from .views import read_ago, stale_note
 
 __all__ = ["live_book", "live_summary", "margin_level", "price", "signed",
-           "terminal_books", "tone", "trade_row", "utc_clock", "utc_short"]
+           "terminal_books", "tone", "trade_row", "utc_clock"]
 
 #: MT4 ``cmd`` of a trade record, in words.
 _CMD: Final = {0: "buy", 1: "sell", 2: "buy limit", 3: "sell limit", 4: "buy stop",
@@ -52,11 +52,6 @@ def price(value: float, digits: int | None = None) -> str:
     if value == 0:
         return "—"
     return at_digits(value, digits)
-
-
-def utc_short(epoch: float) -> str:
-    """``MM-DD HH:MM`` UTC (the chart's time axis)."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%m-%d %H:%M")
 
 
 def tone(value: float) -> str:

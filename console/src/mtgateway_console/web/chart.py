@@ -37,14 +37,21 @@ The balance is drawn as steps (:func:`steps`): it moves at once (a trade closed,
 so its line goes across at the old balance, then up or down to the new; a line straight from
 one report to the next would draw a balance that was never there.
 
+**The time labels** (:func:`time_axis`) read to the minute ("11-29 05:17"), or to the second
+when they are under a minute apart: a chart of under a minute read "11-29 05:17" three
+times; a label that still says what its neighbour says is left out, and a chart of one
+instant has one label.
+
 The dashboard's chart is :func:`chart`; the live page's (``livechart.py``) adds a range and
 the drawdown on the same scale and runs.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
 
 from mtgateway_base.wire.venues import Book
@@ -53,9 +60,9 @@ from ..equity import DRAWN, Point, current
 from ..reports import SILENT_AFTER_S
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
-           "TOP", "WIDTH", "Chart", "Flow", "Label", "Plot", "adjusted", "chart", "drawn",
-           "gap_after", "labels", "other_periods", "plot", "runs", "scale", "steps",
-           "switched"]
+           "TOP", "WIDTH", "Chart", "Flow", "Label", "Plot", "TimeLabel", "adjusted", "chart",
+           "drawn", "gap_after", "labels", "other_periods", "plot", "runs", "scale", "steps",
+           "switched", "time_axis", "time_texts"]
 
 WIDTH: Final = 640
 HEIGHT: Final = 258
@@ -126,14 +133,50 @@ class Plot:
     flows: tuple[tuple[float, float, float], ...] = ()
 
 
+#: A time label of the axis: where (``x``), its text, and how it is anchored there
+#: (``start`` at the left edge, ``end`` at the right, ``middle`` between).
+TimeLabel = tuple[float, str, str]
+
+
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """One terminal's chart: the points drawn (as reported), their span, and the plot."""
+    """One terminal's chart: the points drawn (as reported), their span, the plot and the
+    time axis's labels (:func:`time_axis`)."""
 
     points: tuple[Point, ...]
     start: int
     end: int
     plot: Plot
+    times: tuple[TimeLabel, ...] = ()
+
+
+def time_texts(times: Sequence[float]) -> list[str]:
+    """``times`` (epoch s, oldest first) as the charts write them, in UTC: to the minute
+    (``11-29 05:17``) when each is a minute or more after the one before, else all to the
+    second (``11-29 05:17:13``), so labels seconds apart neither read the same nor look a
+    minute apart."""
+    fine = any(0 < b - a < 60 for a, b in itertools.pairwise(times))
+    shape = "%m-%d %H:%M:%S" if fine else "%m-%d %H:%M"
+    return [datetime.fromtimestamp(t, UTC).strftime(shape) for t in times]
+
+
+def time_axis(start: int, end: int, count: int) -> tuple[TimeLabel, ...]:
+    """The time axis of a plot over ``[start, end]``: ``count`` labels evenly spaced from
+    the left edge to the right (:func:`time_texts`), the first anchored at its start, the
+    last at its end, the rest centred; a label that reads as its neighbour does is left out
+    (the outer ones kept), and a single instant has one label, in the middle."""
+    plot_w = WIDTH - LEFT - RIGHT
+    if end <= start or count < 2:
+        return ((round(LEFT + plot_w / 2, 1), time_texts([start])[0], "middle"),)
+    times = [start + (end - start) * i // (count - 1) for i in range(count)]
+    texts = time_texts(times)  # the outer two differ: a second apart at least
+    out: list[TimeLabel] = []
+    for i, (at, text) in enumerate(zip(times, texts, strict=True)):
+        if 0 < i < count - 1 and text in (out[-1][1], texts[-1]):
+            continue  # says what a neighbour says
+        anchor = "start" if i == 0 else "end" if i == count - 1 else "middle"
+        out.append((round(LEFT + (at - start) / (end - start) * plot_w, 1), text, anchor))
+    return tuple(out)
 
 
 def scale(values: Sequence[float]) -> tuple[float, float]:
@@ -323,7 +366,8 @@ def chart(series: Sequence[Point], flows: Sequence[Flow] = ()) -> Chart | None:
     if not points:
         return None
     start, end = points[0].at, points[-1].at
-    return Chart(points, start, end, plot(points, whole, start, end, flows))
+    return Chart(points, start, end, plot(points, whole, start, end, flows),
+                 time_axis(start, end, 2))
 
 
 def steps(run: Sequence[Point], x: Callable[[int], float],

@@ -53,8 +53,8 @@ from ..errors import Refusal
 from ..passwords import MIN_PASSWORD_LENGTH
 from ..service import Authority, PasswordNeeded
 from ..service.signin import OwnerSignIn
-from .books import signed, utc_clock, utc_short
-from .chart import BOX
+from .books import signed, utc_clock
+from .chart import BOX, time_texts
 from .security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -133,7 +133,7 @@ class PageKit:
         env.filters["when"] = when
         env.filters["ago"] = lambda epoch: ago(epoch, self.clock())
         env.filters["utc_clock"] = utc_clock
-        env.filters["utc_short"] = utc_short
+        env.filters["time_texts"] = time_texts
         env.filters["agent"] = agent_name
         env.filters["signed"] = signed
         env.globals["box"] = BOX

@@ -11,7 +11,7 @@ range, the drawdown and the balance operations' marks:
   terminal) breaks the line, so an outage is drawn as an outage, not as a straight line;
 * **a range**: the last day, week, month or 90 days (:data:`RANGES`), with the time labels at
   the start, the middle and the end (the axis starts at the first point when the series is
-  younger than the range);
+  younger than the range), to the second when the minutes would repeat (``chart.time_axis``);
 * **drawdown**: the largest fall of equity from a peak within the range, and the fall from
   the range's peak now, in money and percent; and the change over the range, all of them
   without balance operations (a deposit is not a gain, a withdrawal not a loss: see
@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..equity import Point, current
-from .chart import GAP_S, LEFT, MIN_SPAN_PCT, RIGHT, WIDTH, Flow, Plot, plot
+from .chart import GAP_S, MIN_SPAN_PCT, Flow, Plot, TimeLabel, plot, time_axis
 
 __all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow", "LiveChart",
            "drawdown", "live_chart", "range_of"]
@@ -126,7 +126,9 @@ class LiveChart:
     points: tuple[Point, ...]
     start: int
     end: int
-    times: tuple[tuple[float, int], ...]
+    #: The time axis's labels (``chart.time_axis``): at the start, the middle and the end,
+    #: to the second when the minutes would repeat, one for a single instant.
+    times: tuple[TimeLabel, ...]
     drawdown: Drawdown | None
     plot: Plot
 
@@ -142,17 +144,10 @@ def live_chart(series: Sequence[Point], now: int, range_s: int,
     points = current(inside)
     if not points:
         return None
-    plot_w = WIDTH - LEFT - RIGHT
     # the axis runs from the range's start, or from the first point when the series is
     # younger than the range (a day's range over ten minutes of history would be a dot)
     start = max(start, points[0].at)
     end = max(now, points[-1].at)
 
-    def x(at: int) -> float:
-        if end == start:
-            return round(LEFT + plot_w / 2, 1)
-        return round(LEFT + (at - start) / (end - start) * plot_w, 1)
-
-    times = tuple((x(at), at) for at in (start, (start + end) // 2, end))
-    return LiveChart(points, start, end, times, drawdown(points, flows),
+    return LiveChart(points, start, end, time_axis(start, end, 3), drawdown(points, flows),
                      plot(points, inside, start, end, flows))
