@@ -255,8 +255,8 @@ class RemoteAuthority:
     def _reports_json(self, reports: list[TerminalReport]) -> list[dict[str, Any]]:
         """``reports`` with the fields the console said it takes."""
         taken = self._takes or frozenset()
-        return [_report_json(r, digits="digits" in taken, live_book="live_book" in taken)
-                for r in reports]
+        return [_report_json(r, digits="digits" in taken, live_book="live_book" in taken,
+                             server_offset="server_offset" in taken) for r in reports]
 
     def _report_answered(self, answer: dict[str, Any]) -> int:
         """What a report's answer says (a report's own, or a long-poll's that carried one):
@@ -335,10 +335,11 @@ def _require_box(nonce: str | None, box_key: bytes | None) -> None:
 
 
 def _report_json(report: TerminalReport, *, digits: bool = False,
-                 live_book: bool = False) -> dict[str, Any]:
+                 live_book: bool = False, server_offset: bool = False) -> dict[str, Any]:
     """One report as ``POST /v1/terminals/report`` takes it (figures only when read; the
     symbols' digits only when ``digits``, the live book beside a paper one only when
-    ``live_book``: the console said it takes them)."""
+    ``live_book``, the trade server's clock offset with the deals only when
+    ``server_offset``: the console said it takes them)."""
     out: dict[str, Any] = {
         "login": report.login, "server": report.server, "state": report.state,
         "reason": report.reason, "token_id": report.token_id, "token_hint": report.token_hint,
@@ -354,9 +355,9 @@ def _report_json(report: TerminalReport, *, digits: bool = False,
         if report.book.positions is not None:
             out["open_positions"] = [p.as_json() for p in report.book.positions]
         if report.details is not None:
-            out["details"] = details_json(report.details)
+            out["details"] = details_json(report.details, server_offset=server_offset)
         if live_book and report.live is not None:
-            out["live"] = details_json(report.live)
+            out["live"] = details_json(report.live, server_offset=server_offset)
         if digits and report.book.digits:
             out["digits"] = dict(report.book.digits)
     if report.done:

@@ -47,7 +47,7 @@ from .watcher import Carried
 
 __all__ = ["CARRY_GRACE_S", "DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", "LiveBookHint",
            "LiveHint", "PollReportHint", "ReportSink", "TerminalReporter", "account_details",
-           "account_figures", "open_positions", "symbol_digits"]
+           "account_figures", "open_positions", "server_offset", "symbol_digits"]
 
 log = logging.getLogger("gateway.auth.reporter")
 
@@ -136,10 +136,36 @@ def _book(info: dict[str, Any]) -> Book:
     return "paper" if info.get("paper") is True else "live"
 
 
-def account_details(call: TerminalCall) -> DetailsSource:
+async def server_offset(call: TerminalCall, terminal: TerminalId,
+                        clock: Callable[[], float] = time.time) -> int | None:
+    """The trade server's clock less ``clock``, in whole seconds: ``server_time`` read
+    between two readings of ``clock``, against their middle. ``None`` when it cannot be read
+    (a venue or EA without it, an answer without a time): the deals then go without it.
+
+    Why: MT5 dates a deal (``time``) on the trade server's wall clock, not in UTC: UTC+2 or
+    +3 at most brokers, and days off on a terminal replaying another day. The console places
+    the deals in its history by this (``AccountDetails.server_offset_s``). Measured, as the
+    trading desk does, rather than taken from the answer's ``tz_offset_s``: the EA's counts
+    the server's time zone only, a replayed clock's distance not at all."""
+    before = clock()
+    try:
+        answer = await call(terminal, "server_time", {}, FIGURES_TIMEOUT_S)
+    except Exception as exc:  # the deals are reported without it, as an older daemon's are
+        log.debug("no server time for %s (%s)", terminal, type(exc).__name__)
+        return None
+    after = clock()
+    msc = answer.get("time_msc") if isinstance(answer, dict) else None
+    if isinstance(msc, bool) or not isinstance(msc, int) or msc <= 0:
+        return None
+    return round(msc / 1000 - (before + after) / 2)
+
+
+def account_details(call: TerminalCall, clock: Callable[[], float] = time.time
+                    ) -> DetailsSource:
     """The account's margin fields, open positions and pending orders (the largest
     ``MAX_TRADES`` of each) and its deals since a time, read through ``call`` as a bot would:
-    what the console's API answers across the owner's accounts.
+    what the console's API answers across the owner's accounts. With deals, the trade
+    server's clock offset from ``clock`` (:func:`server_offset`), which dates them.
 
     The account is read before and after the rest; ``None`` when its balance, credit or book
     moved in between. Why: the console takes a deposit in the deals as money moved between
@@ -157,6 +183,9 @@ def account_details(call: TerminalCall) -> DetailsSource:
         deals = await call(terminal, "history_deals_get",
                            {"date_from": max(0, since_s), "date_to": 4_102_444_800},
                            FIGURES_TIMEOUT_S)
+        # read only with deals to date: a report without any costs no call more
+        offset = await server_offset(call, terminal, clock) \
+            if isinstance(deals, list) and deals else None
         after = await call(terminal, "account_info", {}, FIGURES_TIMEOUT_S)
         info = _pick(after, _ACCOUNT_FIELDS)
         if info is None or not all(isinstance(x, list) for x in (positions, orders, deals)):
@@ -172,7 +201,8 @@ def account_details(call: TerminalCall) -> DetailsSource:
                              if d is not None), key=lambda d: (d["time"], d["ticket"]))
         return AccountDetails(info, tuple(kept_positions[:MAX_TRADES]),
                               tuple(kept_orders[:MAX_TRADES]), tuple(kept_deals[:MAX_DEALS]),
-                              len(positions), len(orders), _book(after))
+                              len(positions), len(orders), _book(after),
+                              offset if kept_deals else None)
 
     return read
 

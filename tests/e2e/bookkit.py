@@ -43,7 +43,11 @@ class Daemon:
         self.console, self.token_id = console, token_id
 
     async def report(self, at: int, balance: float, equity: float, deals: list[dict[str, Any]],
-                     book: str | None) -> None:
+                     book: str | None, server_offset_s: int | None = None) -> None:
+        """One report at ``at`` on the console's clock (read half a second before);
+        ``server_offset_s``: the trade server's clock less the daemon's, which this
+        release's daemon measures with deals (``TAKES``' ``server_offset``), else none (an
+        older daemon)."""
         self.console.clock.now = at
         body: dict[str, Any] = {
             "login": LOGIN, "server": SERVER, "state": "active", "token_id": self.token_id,
@@ -55,6 +59,8 @@ class Daemon:
                                     "margin_level": 0.0},
                         "positions": [], "orders": [], "deals": deals,
                         "positions_total": 0, "orders_total": 0}}
+        if server_offset_s is not None:
+            body["details"]["server_offset_s"] = server_offset_s
         if book is not None:
             body["book"] = book
         status, answer, _ = await self.console.device("POST", "/v1/terminals/report",

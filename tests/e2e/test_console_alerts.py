@@ -35,7 +35,7 @@ from tests.e2e.world import OWNER as OWNER_W
 from tests.e2e.world import live_terminal, world
 
 #: What a console of this release says it takes, in every report's answer.
-TAKEN = ["digits", "book", "live_book", "poll_report"]
+TAKEN = ["digits", "book", "live_book", "poll_report", "server_offset"]
 
 LOGIN, SERVER = 5012345, "MTG-Demo"
 def _sender(console: Console) -> AlertSender:

@@ -23,7 +23,7 @@ from mtgateway_console.console import AUTHORITY
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, create_token, signed_in
 
 #: What a console of this release says it takes, in every report's answer.
-TAKEN = ["digits", "book", "live_book", "poll_report"]
+TAKEN = ["digits", "book", "live_book", "poll_report", "server_offset"]
 
 pytestmark = pytest.mark.network_edge
 

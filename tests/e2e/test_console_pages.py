@@ -42,7 +42,7 @@ from tests.e2e.consolekit import (
 from tests.e2e.tlskit import self_signed
 
 #: What a console of this release says it takes, in every report's answer.
-TAKEN = ["digits", "book", "live_book", "poll_report"]
+TAKEN = ["digits", "book", "live_book", "poll_report", "server_offset"]
 
 #: The console's pages are a network edge like the daemon's: both event loops.
 pytestmark = pytest.mark.network_edge

@@ -25,6 +25,7 @@ records leave it out).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
@@ -158,7 +159,8 @@ _STANDS: Final = approved_device("terminal_deals")
 
 def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
               deals: Sequence[Mapping[str, Any]], as_of: float, now: int, *,
-              book: Book = "live", digits: Mapping[str, int] | None = None) -> None:
+              book: Book = "live", digits: Mapping[str, int] | None = None,
+              server_offset: int | None = None) -> None:
     """Keep reported deals of ``book``, each with the device that reported it. A ticket
     already kept in that book is kept once: the first report of it stands while its device
     is one the owner approves; one kept from a device no longer approved (or from before
@@ -169,11 +171,15 @@ def add_deals(tx: Tx, owner_email: str, device_id: str, login: int, server: str,
     A deal's ``as_of`` is the report that first carried it: the equity point of that report
     is the first that holds it (``web/livechart.py`` places balance operations by it, on the
     console's clock, where the deal's own time is the trade server's). Each deal keeps its
-    symbol's digits when ``digits`` says them."""
+    symbol's digits when ``digits`` says them, and the trade server's clock less the
+    console's (``server_offset``, seconds) when its report measured it, under
+    ``server_offset`` (:meth:`KeptDeal.utc_time`; the API's records leave both out)."""
     for deal in deals:
         known = (digits or {}).get(str(deal.get("symbol", "")))
         if known is not None:
             deal = {**deal, "digits": known}
+        if server_offset is not None:
+            deal = {**deal, "server_offset": server_offset}
         tx.execute("INSERT INTO terminal_deals (owner_email, login, server, book, ticket, "
                    "time, as_of, deal, device_id) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT "
                    "(owner_email, login, server, book, ticket) DO UPDATE SET "
@@ -196,24 +202,44 @@ class KeptDeal(NamedTuple):
     deal: dict[str, Any]
     book: Book = "live"
 
+    def utc_time(self) -> int | None:
+        """When the deal was made, on the console's clock (UTC, epoch seconds): its ``time``
+        less the trade server's clock offset its report measured, and never after the
+        report that first carried it (``as_of``: a deal is reported after it is made; the
+        offset is measured to the second). ``None`` when its report did not say the offset
+        (a daemon older than it, or a deal kept before it): its ``time`` is then the trade
+        server's wall clock alone, UTC+2 at most brokers.
+
+        Why: MT5 dates deals on the trade server's wall clock, and the pages say UTC."""
+        offset = self.deal.get("server_offset")
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            return None
+        return min(int(self.deal["time"]) - offset, math.floor(self.as_of))
+
 
 def deals_of(tx: Tx, owner_email: str, terminals: Sequence[tuple[int, str]], *,
              date_from: int = 0, date_to: int = 2**62, tickets: Sequence[int] = (),
-             positions: Sequence[int] = (), books: Sequence[Book] = BOOKS
-             ) -> list[KeptDeal]:
-    """The owner's kept deals of ``terminals`` and ``books`` in ``[date_from, date_to]`` (or
-    those with one of ``tickets`` or of ``positions``), oldest first (the live book's before
-    the paper book's in one second); only deals a device the owner approves now reported
-    (or kept before devices were noted with them)."""
+             positions: Sequence[int] = (), books: Sequence[Book] = BOOKS,
+             seen_from: int = 2**62) -> list[KeptDeal]:
+    """The owner's kept deals of ``terminals`` and ``books`` dated (the trade server's
+    ``time``) in ``[date_from, date_to]``, or first reported (``as_of``, the console's
+    clock) at ``seen_from`` or later (or those with one of ``tickets`` or of ``positions``),
+    oldest first (the live book's before the paper book's in one second); only deals a
+    device the owner approves now reported (or kept before devices were noted with them).
+
+    ``seen_from``: the live page's range is on the console's clock, and a server clock
+    behind it (a replayed terminal, a broker west of UTC) dates a deal of the range before
+    it; a deal is reported after it is made, so every deal made in the range is either."""
     out = []
     marks = ",".join("?" * len(books))
     for login, server in terminals:
         rows = tx.query("SELECT d.as_of, d.deal, d.book FROM terminal_deals d WHERE "
-                        "d.owner_email = ? AND d.login = ? AND d.server = ? AND d.time >= ? "
+                        "d.owner_email = ? AND d.login = ? AND d.server = ? AND "
+                        "(d.time >= ? OR d.as_of >= ?) "
                         f"AND d.time <= ? AND d.book IN ({marks}) AND "
                         f"(d.device_id = '' OR {approved_device('d')}) "
                         "ORDER BY d.time, d.book, d.ticket",
-                        (owner_email, login, server, date_from, date_to, *books))
+                        (owner_email, login, server, date_from, seen_from, date_to, *books))
         for r in rows:
             deal = json.loads(str(r[1]))
             if tickets or positions:

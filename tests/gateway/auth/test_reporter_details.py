@@ -78,3 +78,41 @@ async def test_details_go_with_the_book_and_a_holding_terminal_is_reported_live(
     deals = await e.authority.live.deals(OWNER, [(TERMINAL.login, TERMINAL.server)])
     tickets = sorted(kept.deal["ticket"] for kept in deals)
     assert tickets == sorted(d["ticket"] for d in broker.history_deals_get(0, 2**40))
+
+
+async def test_deals_go_with_the_trade_servers_clock_offset() -> None:
+    """u10/u11 (ux round 8), the daemon's side: MT5 dates deals on the trade server's wall
+    clock, so the details read with deals carry that clock less the daemon's, measured with
+    ``server_time``: a UTC+2 server replaying a day four days back is 2 h less 4 days off.
+    Without deals no ``server_time`` is read; a terminal that cannot answer it leaves the
+    offset unsaid (``None``), never the deals."""
+    replayed_ms = WEDNESDAY_MS - 4 * 86_400_000
+    terminal = EmulatedTerminal("mtgw_unused", settings=EmulatorSettings(
+        symbols=("BTCUSD",), tz_offset_s=7200), utc_clock_ms=lambda: replayed_ms)
+    broker = terminal.broker
+    asked: list[str] = []
+
+    async def call(target: TerminalId, method: str, params: dict[str, Any],
+                   timeout_s: float) -> Any:
+        asked.append(method)
+        if method == "server_time":
+            return terminal.server_time()
+        return getattr(broker, method)(**params)
+
+    daemon_clock = WEDNESDAY_MS / 1000
+    read = account_details(call, clock=lambda: daemon_clock)
+    quiet = await read(TerminalId(1, "S"), 2**40)  # no deal since then
+    assert quiet is not None and quiet.deals == () and quiet.server_offset_s is None
+    assert "server_time" not in asked
+    details = await read(TerminalId(1, "S"), 0)
+    assert details is not None and details.deals  # the opening deposit at least
+    assert details.server_offset_s == 7200 - 4 * 86_400
+
+    async def no_clock(target: TerminalId, method: str, params: dict[str, Any],
+                       timeout_s: float) -> Any:
+        if method == "server_time":
+            raise RuntimeError("an EA without server_time")
+        return getattr(broker, method)(**params)
+
+    unsaid = await account_details(no_clock)(TerminalId(1, "S"), 0)
+    assert unsaid is not None and unsaid.deals and unsaid.server_offset_s is None

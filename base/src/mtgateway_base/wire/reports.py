@@ -32,11 +32,12 @@ __all__ = ["MAX_DEALS", "MAX_REPORTED_POSITIONS", "MAX_TRADES", "REPORT_INTERVAL
 #: in its answer (``takes``: the package's ``__init__`` says why): ``book`` (a paper account's
 #: figures and details say their book; it came a release before the list, so every console
 #: that answers ``takes`` reads it), ``digits`` (the symbols' digits) and ``live_book`` (the
-#: report's ``live``: the broker's book beside a paper one), and ``poll_report`` (not a field:
+#: report's ``live``: the broker's book beside a paper one), ``poll_report`` (not a field:
 #: the report carried by the revocation long-poll, its body's ``terminals``, so a daemon's
-#: periodic report and its poll's renewal are one signed call on one connection). Added to,
-#: never renamed.
-TAKES: Final = ("digits", "book", "live_book", "poll_report")
+#: periodic report and its poll's renewal are one signed call on one connection) and
+#: ``server_offset`` (a details object's ``server_offset_s``: the trade server's clock, on
+#: which MT5 dates deals, less the daemon's). Added to, never renamed.
+TAKES: Final = ("digits", "book", "live_book", "poll_report", "server_offset")
 #: How often a daemon re-reports every terminal although nothing changed.
 REPORT_INTERVAL_S: Final = 30
 #: The most open positions one terminal's report carries (the largest by ``|profit|``).
@@ -140,15 +141,27 @@ class AccountDetails:
     #: The book they were read from (the daemon's reporter checks it against the figures';
     #: on the wire the report's ``book`` says it).
     book: Book = "live"
+    #: The trade server's clock less the reader's, in whole seconds, measured (``server_time``)
+    #: when the deals were read; ``None`` without deals, or when it could not be measured (an
+    #: older daemon). Why: MT5 writes a deal's ``time`` on the trade server's wall clock
+    #: (UTC+2 at most brokers, and a replayed terminal's clock is days off), so the console
+    #: needs it to show a deal at the time it happened. The daemon's reporter measures it
+    #: against the daemon's clock; the console moves it to its own, as it moves ``as_of``.
+    server_offset_s: int | None = None
 
 
-def details_json(details: AccountDetails) -> dict[str, Any]:
-    """The report's ``details`` object (``POST /v1/terminals/report``)."""
-    return {"account": dict(details.account),
-            "positions": [dict(p) for p in details.positions],
-            "orders": [dict(o) for o in details.orders],
-            "deals": [dict(d) for d in details.deals],
-            "positions_total": details.positions_total, "orders_total": details.orders_total}
+def details_json(details: AccountDetails, *, server_offset: bool = False) -> dict[str, Any]:
+    """The report's ``details`` object (``POST /v1/terminals/report``); its
+    ``server_offset_s`` only with ``server_offset`` (the console said it takes it) and when
+    measured."""
+    out = {"account": dict(details.account),
+           "positions": [dict(p) for p in details.positions],
+           "orders": [dict(o) for o in details.orders],
+           "deals": [dict(d) for d in details.deals],
+           "positions_total": details.positions_total, "orders_total": details.orders_total}
+    if server_offset and details.server_offset_s is not None:
+        out["server_offset_s"] = details.server_offset_s
+    return out
 
 
 @dataclass(frozen=True, slots=True)

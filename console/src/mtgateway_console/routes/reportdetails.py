@@ -101,16 +101,26 @@ class DetailsBody(Body):
     deals: list[DealBody] = Field(default_factory=list, max_length=MAX_DEALS)
     positions_total: int = Field(default=0, ge=0, le=10_000_000, strict=True)
     orders_total: int = Field(default=0, ge=0, le=10_000_000, strict=True)
+    #: With deals: the trade server's clock less the daemon's, in whole seconds (``TAKES``'
+    #: ``server_offset``; absent from an older daemon): the deals' ``time`` is the server's.
+    #: A year either way bounds it (a terminal replaying another day is days off).
+    server_offset_s: int | None = Field(default=None, ge=-366 * 86400, le=366 * 86400,
+                                        strict=True)
 
-    def details(self) -> AccountDetails:
-        """What the authority stores (plain mappings)."""
+    def details(self, clock_offset_s: float = 0.0) -> AccountDetails:
+        """What the authority stores (plain mappings), the server's clock offset moved by
+        ``clock_offset_s`` from the daemon's clock to the console's (as the report's
+        ``as_of`` is), so a deal's time less it is on the console's clock."""
         def plain(items: list[Any]) -> tuple[dict[str, Any], ...]:
             return tuple(item.model_dump() for item in items)
 
+        offset = None if self.server_offset_s is None or not self.deals \
+            else round(self.server_offset_s - clock_offset_s)
         return AccountDetails(self.account.model_dump(), plain(self.positions),
                               plain(self.orders), plain(self.deals),
                               max(self.positions_total, len(self.positions)),
-                              max(self.orders_total, len(self.orders)))
+                              max(self.orders_total, len(self.orders)),
+                              server_offset_s=offset)
 
 
 class SettlementBody(Body):

@@ -108,7 +108,8 @@ class TerminalReportBody(Body):
 
     def report(self, clock_offset_s: float = 0.0) -> TerminalReport:
         """The report the authority stores (figures only when all are given), its ``as_of``
-        moved by ``clock_offset_s`` from the daemon's clock to the console's."""
+        and its details' server clock offset moved by ``clock_offset_s`` from the daemon's
+        clock to the console's."""
         figures = (AccountFigures(self.balance, self.equity, self.currency, self.positions,
                                   self.margin, self.margin_level, self.book)
                    if self.state == "active" and self.balance is not None
@@ -117,11 +118,12 @@ class TerminalReportBody(Body):
             self.as_of + clock_offset_s if self.as_of else 0.0,
             None if self.open_positions is None
             else tuple(p.position() for p in self.open_positions), dict(self.digits))
-        details = None if book is None or self.details is None else self.details.details()
+        details = None if book is None or self.details is None \
+            else self.details.details(clock_offset_s)
         # the live book is believed only beside a paper book's details: a live report's
         # details are the live book already
         live = None if details is None or self.live is None or self.book != "paper" \
-            else self.live.details()
+            else self.live.details(clock_offset_s)
         return TerminalReport(self.login, self.server, self.state, self.reason, self.token_id,
                               self.token_hint, self.platform, self.ea_version, figures, book,
                               details, tuple(d.settlement() for d in self.done), live)

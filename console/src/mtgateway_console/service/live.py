@@ -108,13 +108,14 @@ class Live:
             digits = report.book.digits if report.book is not None else {}
             snapshots.save(tx, key, details, as_of, book, digits, report.live)
             snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
-                                details.deals, as_of, now, book=book, digits=digits)
+                                details.deals, as_of, now, book=book, digits=digits,
+                                server_offset=details.server_offset_s)
             if report.live is not None and book == "paper":
                 # the broker's deals while the account trades on paper: the live history
                 # goes on (a stop hit at the broker, a close there by hand)
                 snapshots.add_deals(tx, owner_email, device_id, report.login, report.server,
                                     report.live.deals, as_of, now, book="live",
-                                    digits=digits)
+                                    digits=digits, server_offset=report.live.server_offset_s)
         elif snapshot_kept:
             snapshots.drop(tx, key)
         self._instructions.settle_reported(tx, owner_email, device_id, report, now)

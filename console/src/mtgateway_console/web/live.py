@@ -30,6 +30,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from aiohttp import web
@@ -46,9 +47,10 @@ from ..snapshots import KeptDeal, Snapshot
 from .books import live_book, margin_level, signed, tone, trade_row
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of
-from .views import halt_notes, stale_note
+from .views import halt_notes, stale_note, when
 
-__all__ = ["BEAT_S", "HISTORY_ROWS", "STREAM_S", "panels", "routes"]
+__all__ = ["BEAT_S", "HISTORY_ROWS", "STREAM_S", "history_of", "panels", "routes",
+           "server_when"]
 
 #: The stream's beat: an event at least this often (a report another instance stored).
 BEAT_S: Final = 15.0
@@ -73,9 +75,11 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
                 if (k.login, k.server, k.book) == (row.login, row.server, book)]
         if snap is None and not points and not mine:
             continue
-        history = mt4records.closed_records(row.login, [k.deal for k in mine],
-                                            mt4records.openings_of(k.deal for k in mine))
-        flows = [(int(k.as_of), flow_of(k.deal)) for k in mine if flow_of(k.deal)]
+        history = history_of(row.login, mine, now - range_s)
+        # placed by the report that carried each, as the equity points are (``drawdown``
+        # counts those after the range's first point): not by the deal's server time
+        flows = [(int(k.as_of), flow_of(k.deal)) for k in mine
+                 if flow_of(k.deal) and k.as_of >= now - range_s]
         account = snap.account if snap is not None else None
         trades = snap.trades if snap is not None else []
         # the digits the kept deals say, the current snapshot's over them
@@ -95,12 +99,46 @@ def panels(rows: Sequence[TerminalRow], snapshots: Mapping[tuple[str, int, str],
             "orders": [trade_row(t, digits) for t in trades if t["state"] == "pending"],
             "positions_total": snap.positions_total if snap is not None else 0,
             "orders_total": snap.orders_total if snap is not None else 0,
-            "history": [trade_row(t, digits) for t in reversed(history)][:HISTORY_ROWS],
+            "history": [{**trade_row(t, digits), "closed": closed}
+                        for t, closed in reversed(history)][:HISTORY_ROWS],
             "history_total": len(history),
             "margin_level": None if account is None else margin_level(account),
             "live_book": live_book(snap.live if snap is not None else None, now),
             "chart": live_chart(points, now, range_s, flows)})
     return out
+
+
+def history_of(login: int, deals: Sequence[KeptDeal], start: int
+               ) -> list[tuple[dict[str, Any], str]]:
+    """The closed trades and balance operations among ``deals`` (one terminal's book) made
+    at ``start`` or later, oldest first, each MT4 record with its time in words: dated in
+    UTC (:meth:`KeptDeal.utc_time`: the trade server's wall clock less its measured offset),
+    or, where its report did not say the offset, on the trade server's clock and said to be
+    ("server time"), since the column is headed UTC. Why: MT5 dates deals on the trade
+    server's clock (UTC+2 at most brokers), and a deposit made at 05:17 UTC must not read
+    07:17 under figures "as of 05:17 UTC"."""
+    dated = []
+    for kept in deals:
+        utc = kept.utc_time()
+        at = utc if utc is not None else int(kept.deal["time"])
+        if at >= start:
+            dated.append((at, kept.deal["ticket"], {**kept.deal, "time": at}, utc is not None))
+    dated.sort(key=lambda d: (d[0], d[1]))
+    moved = [deal for _, _, deal, _ in dated]
+    openings = mt4records.openings_of(moved)
+    out = []
+    for _, _, deal, in_utc in dated:
+        # one record or none per deal, so each keeps its own deal's clock
+        for record in mt4records.closed_records(login, [deal], openings):
+            closed = float(record["close_time"])
+            out.append((record, when(closed) if in_utc else server_when(closed)))
+    return out
+
+
+def server_when(epoch: float) -> str:
+    """A time on the trade server's wall clock, said to be: ``2026-11-29 07:17:13 server
+    time`` (the deal's report did not say the server's offset from UTC)."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S server time")
 
 
 routes = web.RouteTableDef()
@@ -116,7 +154,8 @@ async def _panels(page: Page) -> dict[str, Any]:
     series = await authority.run(equity.series_of, owner.strip().lower(), now,
                                  since=now - range_s)
     return {"panels": panels(rows, await live_room.snapshots(owner),
-                             await live_room.deals(owner, terminals, date_from=now - range_s),
+                             await live_room.deals(owner, terminals, date_from=now - range_s,
+                                                   seen_from=now - range_s),
                              series, now, range_s),
             "range": name, "ranges": list(RANGES)}
 
