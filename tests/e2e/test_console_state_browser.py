@@ -22,6 +22,7 @@ from mtgateway_console.console import AUTHORITY
 from mtgateway_console.groups import Group
 from mtgateway_console.service.accounts import AccountRegistration
 from mtgateway_console.web.alertview import SHOWN_ON_SETTINGS
+from mtgateway_console.web.views import when
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import (
     OWNER,
@@ -406,6 +407,31 @@ async def test_the_checklist_completes_without_a_registered_account_and_says_so(
         await b.sign_in(OWNER, PASSWORD)
         await b.page("/", "#terminals", "state-checklist-registered")
         assert await b.do(lambda: driver.find_elements(By.ID, "no-policy")) == []
+
+
+async def test_a_revoked_tokens_row_says_so_and_the_checklist_asks_for_a_token(
+        console: Console, browser: Browser) -> None:
+    """u13 (ux round 8): after ``mtgateway setup --undo`` revoked the terminal's only token
+    and stopped its daemon, the dashboard's row said "daemon not heard from" and "Getting
+    started" still ticked "Create a token for that terminal — done". Now the row says
+    "token revoked" (since the revocation, no figures) and the step is undone while no live
+    token remains; a new token does it again."""
+    await signed_in_over_http(browser)
+    body = await reporting(console)
+    assert await console.app[AUTHORITY].tokens.revoke(OWNER, body["token_id"])
+    revoked_at = int(console.clock.now)
+    console.clock.now += 300  # its daemon stopped with it: silent for five minutes
+    page = (await browser.get("/")).text
+    [row] = re.findall(r'<tr class="terminal".*?</tr>', page, re.S)
+    assert 'data-state="revoked"' in row, row
+    assert "token revoked" in row and "not heard from" not in row, row
+    assert f'title="{when(revoked_at)}">5 min ago' in row, row
+    assert 'class="balance"' not in row
+    assert re.search(r'<li data-step="token" data-done="no"', page), page
+    assert (await browser.get("/dashboard/rows")).text.strip() == row.strip()
+    await issue_token(console)
+    page = (await browser.get("/")).text
+    assert 'id="getting-started"' not in page  # every step done again
 
 
 async def test_a_chart_message_is_shown_as_shown_once_its_daemon_says_so(

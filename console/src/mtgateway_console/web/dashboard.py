@@ -65,7 +65,8 @@ async def _books(page: Page, terminals: list[dict[str, Any]],
 async def dashboard(page: Page) -> web.StreamResponse:
     """The dashboard."""
     seen = await page.authority.overview(page.owner)
-    steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals)
+    steps = checklist(seen.accounts, seen.tokens, seen.devices, seen.terminals,
+                      page.kit.clock())
     snapshots = await _snapshots(page)
     terminals = _terminals(page, seen, snapshots)
     return await page.show("dashboard.html", "dashboard", terminals=terminals, steps=steps,

@@ -23,8 +23,8 @@ from ..reports import TerminalRow
 from ..store import AccountRow
 from ..verification import PROVEN_STATES
 
-__all__ = ["HaltNote", "Step", "agent_name", "ago", "checklist", "halt_notes", "halted",
-           "last_heard", "live_tokens", "read_ago", "stale_note", "steps_left",
+__all__ = ["HaltNote", "Step", "agent_name", "ago", "checklist", "ended_state", "halt_notes",
+           "halted", "last_heard", "live_tokens", "read_ago", "stale_note", "steps_left",
            "terminal_rows", "unguarded", "verified_terminals", "when"]
 
 #: Reported states that prove a terminal logged in under one of the owner's tokens (a
@@ -133,12 +133,22 @@ def verified_terminals(reports: Iterable[TerminalRow],
     return {(r.login, r.server) for r in reports if r.state in _PROVEN} | set(proven)
 
 
+def ended_state(token: dict[str, Any], now: float) -> tuple[str, int] | None:
+    """Whether a token can serve no terminal any more, and since when: ``("revoked", when)``
+    or ``("expired", when)``; ``None`` while it is live."""
+    if token["revoked_at"] is not None:
+        return "revoked", int(token["revoked_at"])
+    if token["expires_at"] is not None and token["expires_at"] <= now:
+        return "expired", int(token["expires_at"])
+    return None
+
+
 def live_tokens(tokens: Iterable[dict[str, Any]], now: float) -> dict[tuple[int, str], int]:
     """How many unrevoked, unexpired tokens each (login, server) has: the token state the
     accounts page shows beside "verified"."""
     out: dict[tuple[int, str], int] = {}
     for t in tokens:
-        if t["revoked_at"] is None and (t["expires_at"] is None or t["expires_at"] > now):
+        if ended_state(t, now) is None:
             key = (t["login"], t["server"])
             out[key] = out.get(key, 0) + 1
     return out
@@ -184,24 +194,34 @@ def terminal_rows(reports: Sequence[TerminalRow], tokens: Sequence[dict[str, Any
                   halts: Sequence[Halt] = ()) -> list[dict[str, Any]]:
     """Every terminal the owner has a token for, with each device's latest report and, while
     it is active, the account figures its daemon read; a token never used shows "never".
-    A halted terminal's row carries its halt (``halted``)."""
+    A halted terminal's row carries its halt (``halted``). A row whose token is revoked or
+    has expired says so (``revoked``, ``expired``, since then) unless its daemon's report
+    says the refusal itself ("refused: token revoked"): after ``mtgateway setup --undo``
+    revoked the token and stopped the daemon, "daemon not heard from" named the wrong cause,
+    and "disconnected" or "active" (until the daemon heard) a state the token can no longer
+    serve."""
     figures = figures or {}
     labels = {t["token_id"]: t.get("label", "") for t in tokens}
+    ended = {t["token_id"]: ended_state(t, now) for t in tokens}
     rows: list[dict[str, Any]] = []
     reported: set[tuple[int, str]] = set()
     for report in reports:
         reported.add((report.login, report.server))
         device = devices.get(report.device_id, {})
         state = report.shown_state(now)
+        since: int | None = report.changed_at
+        gone = ended.get(report.token_id)
+        if gone is not None and state != "refused":
+            state, since = gone
         rows.append({"login": report.login, "server": report.server,
                      "state": state, "reason": report.reason,
                      "stale": stale_note(report.reported_at, now) if state == "active" else "",
                      "platform": report.platform, "ea_version": report.ea_version,
                      "device_name": device.get("name", ""), "device_id": report.device_id,
-                     "since": report.changed_at, "last_seen": report.reported_at,
+                     "since": since, "last_seen": report.reported_at,
                      "token_id": report.token_id, "token_label": labels.get(report.token_id, ""),
                      "figures": figures.get((report.device_id, report.login, report.server))
-                     if report.shown_state(now) == "active" else None,
+                     if state == "active" else None,
                      "halted": halted(halts, report.login, report.server)})
     for token in tokens:
         key = (token["login"], token["server"])
@@ -229,15 +249,18 @@ class Step:
 
 
 def checklist(accounts: Sequence[AccountRow], tokens: Sequence[dict[str, Any]],
-              devices: Sequence[dict[str, Any]], reports: Sequence[TerminalRow]) -> list[Step]:
+              devices: Sequence[dict[str, Any]], reports: Sequence[TerminalRow],
+              now: float) -> list[Step]:
     """The steps from nothing to a terminal serving bots, each done or not. Registering the
     account is optional: a token serves bots without it (under no risk policy, which
     :func:`unguarded` names on the dashboard), so a terminal active here completes the list,
-    as the demo's does."""
+    as the demo's does. The token step is done while a live token remains: one revoked (by
+    ``mtgateway setup --undo``, say) or expired serves nothing, so the list asks again."""
     return [
         Step("account", "Register your MetaTrader account and its risk policy", "/accounts",
              bool(accounts), optional=True),
-        Step("token", "Create a token for that terminal", "/tokens", bool(tokens)),
+        Step("token", "Create a token for that terminal", "/tokens",
+             bool(live_tokens(tokens, now))),
         Step("device", "Paste the token into the EA; approve the daemon's machine", "/devices",
              any(d["status"] == "approved" for d in devices)),
         Step("connected", "See the terminal active here", "/",
