@@ -13,8 +13,9 @@ Debian's ``nsis`` (``makensis``) and ``gcc-mingw-w64-x86-64-win32``, which
   chosen by following the requirements of this checkout's distributions (markers evaluated as
   on 64-bit Windows), and those five distributions (the ground floor, the console: the local
   authority setup issues tokens from, the client with numpy and aiohttp, the ``MetaTrader5``
-  shim, the daemon), built here as wheels; all installed into the interpreter's
-  ``Lib\\site-packages`` here, by pip for that platform, so the installer only copies files;
+  shim, the daemon with its ``console`` extra: the demo's SMTP sink), built here as wheels;
+  all installed into the interpreter's ``Lib\\site-packages`` here, by pip for that
+  platform, so the installer only copies files;
 * **the command**: ``bin\\mtgateway.exe`` (``launcher.c``, built with mingw-w64), which runs
   ``python\\python.exe -m gateway`` with its arguments;
 * **the docs**: the README and ``docs/*.md``.
@@ -53,14 +54,17 @@ from tests.windows.wine import (
     unpack_embeddable,
 )
 
-__all__ = ["INSTALL_DIR", "build", "main", "runtime_names"]
+__all__ = ["EXTRAS", "INSTALL_DIR", "build", "main", "make_installer", "runtime_names"]
 
 HERE: Final = Path(__file__).resolve().parent
 #: Where the installer puts everything, below ``%LOCALAPPDATA%`` (the default; ``/D=`` moves it).
 INSTALL_DIR: Final = "Programs\\MT Gateway"
-#: The client's extras the installer brings: numpy arrays from ``copy_rates_*`` and
-#: ``copy_ticks_*`` (as the MetaTrader5 package answers), and ``mtgateway.aio``.
-CLIENT_EXTRAS: Final = ("numpy", "aio")
+#: The extras the installer brings, per distribution of this checkout: the client's numpy
+#: arrays from ``copy_rates_*`` and ``copy_ticks_*`` (as the MetaTrader5 package answers) and
+#: ``mtgateway.aio``; the daemon's ``console``, what ``mtgateway demo`` runs beside the daemon
+#: (the console and the SMTP sink that shows its e-mails): every command ``mtgateway --help``
+#: lists must run on the installed Python, not only parse its arguments.
+EXTRAS: Final = {"mtgateway-client": ("numpy", "aio"), "mtgateway": ("console",)}
 #: How the packages' requirement markers are evaluated: CPython 3.13 on 64-bit Windows.
 WINDOWS: Final = {**default_environment(), "os_name": "nt", "sys_platform": "win32",
                   "platform_system": "Windows", "platform_machine": "AMD64",
@@ -96,7 +100,7 @@ def runtime_names(roots: Iterable[Path], pinned: Iterable[Path]) -> set[str]:
     todo: list[tuple[Requirement, str]] = []
     own = {_wheel_name(w) for w in roots}
     for wheel in roots:
-        extras = CLIENT_EXTRAS if _wheel_name(wheel) == "mtgateway-client" else ()
+        extras = EXTRAS.get(_wheel_name(wheel), ())
         for text in _metadata(wheel).get_all("Requires-Dist") or []:
             todo.append((Requirement(text), ",".join(extras)))
     needed: set[str] = set()
@@ -156,6 +160,25 @@ def _docs(into: Path) -> None:
         shutil.copy(page, into / page.name)
 
 
+def make_installer(stage: Path, target: Path, version: str, compressor: str = "lzma") -> None:
+    """``installer.nsi`` compiled by NSIS into ``target`` from ``stage`` (its ``python``,
+    ``bin`` and ``docs`` folders): :func:`build`'s last step, and how a test reads the words
+    of the pages without building the whole product.
+
+    Raises:
+        SystemExit: makensis is missing or fails.
+    """
+    makensis = shutil.which("makensis")
+    if makensis is None:
+        raise SystemExit("makensis is missing: run .ci/system-packages (Debian's nsis)")
+    done = subprocess.run([makensis, "-V2", "-NOCD", f"-DVERSION={version}",
+                           f"-DCOMPRESSOR={compressor}", f"-DSTAGE={stage}",
+                           f"-DOUTFILE={target}", str(HERE / "installer.nsi")],
+                          capture_output=True, encoding="utf-8", errors="replace", check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"makensis failed:\n{done.stdout}{done.stderr}")
+
+
 def build(out: Path, log: IO[str], own: list[Path] | None = None,
           compressor: str = "lzma") -> Path:
     """Build the installer into ``out``; its path. ``own``: this checkout's five wheels when
@@ -165,8 +188,7 @@ def build(out: Path, log: IO[str], own: list[Path] | None = None,
     the build is paid on every run and the file is thrown away)."""
     if compressor not in COMPRESSORS:
         raise SystemExit(f"--compressor: one of {', '.join(COMPRESSORS)}")
-    makensis = shutil.which("makensis")
-    if makensis is None:
+    if shutil.which("makensis") is None:
         raise SystemExit("makensis is missing: run .ci/system-packages (Debian's nsis)")
     sdist, wheels = pinned_downloads(log)
     work = Path(tempfile.mkdtemp(prefix="mtgw-installer-"))
@@ -192,14 +214,7 @@ def build(out: Path, log: IO[str], own: list[Path] | None = None,
         _docs(stage / "docs")
         out.mkdir(parents=True, exist_ok=True)
         target = out.resolve() / f"mtgateway-{version}-win64.exe"
-        done = subprocess.run([makensis, "-V2", "-NOCD", f"-DVERSION={version}",
-                               f"-DCOMPRESSOR={compressor}",
-                               f"-DSTAGE={stage}", f"-DOUTFILE={target}",
-                               str(HERE / "installer.nsi")],
-                              capture_output=True, encoding="utf-8", errors="replace",
-                              check=False)
-        if done.returncode != 0:
-            raise SystemExit(f"makensis failed:\n{done.stdout}{done.stderr}")
+        make_installer(stage, target, version, compressor)
         return target
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,13 +7,18 @@
 ; `mtgateway` command) on the user's PATH, adds the Start-menu entries and an uninstaller
 ; registered under Apps (HKCU). Silent: `mtgateway-<version>-win64.exe /S`.
 ;
-; The uninstaller stops and deletes the log-on task `mtgateway setup` registered (its command
-; is this install's python.exe) and removes what the installer wrote. The owner's data
-; (%LOCALAPPDATA%\mtgateway: the device key's file fallback, the token authority, the journal;
+; Its last page says what to do next in an owner's words ("terminal" is MetaTrader to an owner,
+; so the command prompt is named as such) and offers to run setup at once.
+;
+; The uninstaller first undoes what `mtgateway setup` did (`mtgateway setup --undo`: the EA's
+; files leave the MetaTrader terminals and the tokens setup issued are revoked), since once the
+; program is gone nothing else can: asked first when setup's record is there, done unasked by a
+; silent uninstall unless /KEEPSETUP is passed; what stays when it is not done is said. Then it
+; stops and deletes the log-on task `mtgateway setup` registered (its command is this install's
+; python.exe) and removes what the installer wrote. The owner's data (%LOCALAPPDATA%\mtgateway:
+; the device key's file fallback, the token authority, the journal;
 ; %APPDATA%\mtgateway\config.toml) stays, unless the owner ticks "also remove my data" when
-; asked, or passes /REMOVEDATA to a silent uninstall. The EA files `setup` put into terminals
-; stay too: `mtgateway setup --undo`, run before uninstalling, removes them and revokes the
-; tokens it issued.
+; asked, or passes /REMOVEDATA to a silent uninstall.
 
 Unicode true
 Target amd64-unicode
@@ -24,6 +29,7 @@ RequestExecutionLevel user
 !endif
 SetCompressor /SOLID ${COMPRESSOR}
 
+!include MUI2.nsh
 !include LogicLib.nsh
 !include StrFunc.nsh
 !include FileFunc.nsh
@@ -49,12 +55,30 @@ VIAddVersionKey "ProductVersion" "${VERSION}"
 VIAddVersionKey "FileDescription" "${PRODUCT} ${VERSION} installer"
 VIAddVersionKey "LegalCopyright" "MIT License"
 
-Page directory
-Page instfiles
-UninstPage uninstConfirm
-UninstPage instfiles
+; The last page: what to do next, and a box (ticked) that runs setup now in a console window
+; that stays open, as the Start menu's entry does.
+!define NEXT_STEP "Start menu → MT Gateway → Set up MT Gateway (or type mtgateway setup in a new Command Prompt)"
+!define MUI_FINISHPAGE_TITLE "MT Gateway is installed"
+!define MUI_FINISHPAGE_TEXT "Next: ${NEXT_STEP}.$\r$\n$\r$\nSetup finds your MetaTrader terminals, installs the EA into the ones you pick, issues its token and checks it."
+!define MUI_FINISHPAGE_RUN
+!define MUI_FINISHPAGE_RUN_TEXT "Set up MT Gateway now"
+!define MUI_FINISHPAGE_RUN_FUNCTION RunSetup
+!insertmacro MUI_PAGE_DIRECTORY
+!insertmacro MUI_PAGE_INSTFILES
+!insertmacro MUI_PAGE_FINISH
+!insertmacro MUI_UNPAGE_CONFIRM
+!insertmacro MUI_UNPAGE_INSTFILES
+!insertmacro MUI_LANGUAGE "English"
+
+; What stays in MetaTrader when setup is not undone, said before anything is removed.
+!define SETUP_STAYS "The EA stays in your MetaTrader terminals and its token stays valid"
 
 Var removeData
+Var undoSetup
+
+Function RunSetup
+  Exec '"$SYSDIR\cmd.exe" /k ""$INSTDIR\bin\mtgateway.exe" setup"'
+FunctionEnd
 
 Section "MT Gateway"
   SetShellVarContext current
@@ -85,8 +109,9 @@ Section "MT Gateway"
   CreateShortcut "$SMPROGRAMS\${PRODUCT}\Set up MT Gateway.lnk" "$SYSDIR\cmd.exe" \
     '/k ""$INSTDIR\bin\mtgateway.exe" setup"' "$INSTDIR\bin\mtgateway.exe" 0 SW_SHOWNORMAL "" \
     "Find your MetaTrader terminals, install and compile the EA, issue its token"
+  ; check, told nothing, reads what setup wrote for this user, as a bot's initialize() does
   CreateShortcut "$SMPROGRAMS\${PRODUCT}\Check MT Gateway.lnk" "$SYSDIR\cmd.exe" \
-    '/k ""$INSTDIR\bin\mtgateway.exe" check --state-file "$LOCALAPPDATA\mtgateway\check.json""' \
+    '/k ""$INSTDIR\bin\mtgateway.exe" check"' \
     "$INSTDIR\bin\mtgateway.exe" 0 SW_SHOWNORMAL "" \
     "Check the EA connected to the daemon, as any client sees it"
   ; The console is its own command (mtgateway-console, python -m mtgateway_console), on the
@@ -113,16 +138,30 @@ Section "MT Gateway"
   ${GetSize} "$INSTDIR" "/S=0K" $0 $1 $2
   WriteRegDWORD HKCU "${UNINSTALL_KEY}" "EstimatedSize" $0
 
-  DetailPrint "Installed. Open a new terminal window and run: mtgateway setup"
+  DetailPrint "Installed. Next: ${NEXT_STEP}"
 SectionEnd
 
 Function un.onInit
   StrCpy $removeData "0"
+  StrCpy $undoSetup "1"
   ${GetParameters} $0
   ClearErrors
   ${GetOptions} $0 "/REMOVEDATA" $1
   ${IfNot} ${Errors}
     StrCpy $removeData "1"
+  ${EndIf}
+  ClearErrors
+  ${GetOptions} $0 "/KEEPSETUP" $1
+  ${IfNot} ${Errors}
+    StrCpy $undoSetup "0"
+  ${EndIf}
+  ${IfNot} ${Silent}
+  ${AndIf} ${FileExists} "$LOCALAPPDATA\mtgateway\setup.json"
+    MessageBox MB_YESNO|MB_ICONQUESTION \
+      "MT Gateway's setup put its EA into your MetaTrader terminals and issued the token it connects with.$\r$\n$\r$\nTake them out first (mtgateway setup --undo)?$\r$\n$\r$\nYes: the EA's files leave your terminals and its token is revoked.$\r$\nNo: ${SETUP_STAYS} until it expires or you revoke it." \
+      IDYES undo
+    StrCpy $undoSetup "0"
+    undo:
   ${EndIf}
   ${IfNot} ${Silent}
     MessageBox MB_YESNO|MB_DEFBUTTON2|MB_ICONQUESTION \
@@ -135,6 +174,24 @@ FunctionEnd
 
 Section "Uninstall"
   SetShellVarContext current
+  ; What setup put into MetaTrader, while the program that can take it out is still here. It
+  ; finds its own record (the config's data_dir); with nothing set up it says so.
+  ${If} $undoSetup == "1"
+    DetailPrint "Taking out what mtgateway setup put into MetaTrader (mtgateway setup --undo):"
+    nsExec::ExecToLog '"$INSTDIR\python\python.exe" -m gateway setup --undo --yes'
+    Pop $0
+    ${If} $0 != "0"
+      DetailPrint "mtgateway setup --undo did not finish ($0): ${SETUP_STAYS} where it was not taken out."
+      ${IfNot} ${Silent}
+        MessageBox MB_YESNO|MB_ICONEXCLAMATION \
+          "mtgateway setup --undo did not finish (the details say why): ${SETUP_STAYS} where it was not taken out.$\r$\n$\r$\nUninstall anyway?" \
+          IDYES +2
+        Abort
+      ${EndIf}
+    ${EndIf}
+  ${Else}
+    DetailPrint "${SETUP_STAYS}: setup was not undone."
+  ${EndIf}
   ; The log-on task runs this install's python.exe: stop it, then delete it.
   nsExec::ExecToLog '"$SYSDIR\schtasks.exe" /End /TN ${TASK}'
   Pop $0

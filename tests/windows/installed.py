@@ -17,9 +17,17 @@ Linux suite (the file is not named ``test_*``), in the stage's Wine prefix. In o
   the log-on task, then waits for the EA; meanwhile the daemon is started from the task's own
   ``Command`` and ``Arguments`` (Wine's Task Scheduler accepts a task but runs none) and the
   emulated terminal connects with the preset's token, so setup sees the hello and runs the check;
-* a Linux client trades through the installed daemon;
-* ``setup --undo`` removes what it added and revokes the token; the uninstaller removes the
-  program, its PATH entry and Start-menu entries, and keeps the owner's data.
+* a Linux client trades through the installed daemon; with nothing set, ``mtgateway check``
+  and a bot written for the ``MetaTrader5`` package, unchanged, on the installed Python, find
+  the daemon through what setup wrote for the user (the data directory is the default one);
+* every command ``mtgateway --help`` (and ``python -m mtgateway_console --help``) lists on the
+  installed product runs there past its arguments: the installed demo serves a trade, the
+  installed emulator connects and a bot trades on it, the daemon and the console start;
+* the installer's last page and the uninstaller's question are read back from the ``.exe``
+  files (``nsis.py``: a silent install shows neither);
+* ``setup --undo`` removes what it added and revokes the token; setup runs again, and the
+  silent uninstaller takes that out itself (``setup --undo`` before it removes the program),
+  removes the program, its PATH entry and Start-menu entries, and keeps the owner's data.
 
 Wine 8 needs the same three adaptations the stage's own interpreter has (``wine.py``): they are
 applied to the installed interpreter after the install (``adapt_for_wine``), and change nothing
@@ -28,12 +36,15 @@ the installer ships.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
 import shlex
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -47,6 +58,7 @@ import pytest
 
 from deploy.windows.build import INSTALL_DIR, build
 from tests.windows.crossing import START, _every_check_passes_but_the_figure
+from tests.windows.nsis import header_text
 from tests.windows.wine import ROOT, WindowsPython, adapt_for_wine, windows_path
 
 HERE = Path(__file__).resolve().parent
@@ -175,11 +187,14 @@ def terminal(machine: Machine) -> Iterator[Terminal]:
 
 @pytest.fixture(scope="module")
 def config(machine: Machine) -> Iterator[Path]:
-    """The daemon's config: free ports, a data directory of this run's inside the profile."""
-    data = machine.local / f"mtgateway-stage-{secrets.token_hex(4)}"
+    """The daemon's config: free ports, and no ``data_dir``: the default one,
+    ``%LOCALAPPDATA%\\mtgateway``, where an owner's setup writes and a bot told nothing
+    looks (emptied first: the prefix is kept between runs)."""
+    data = _data_dir(machine)
+    shutil.rmtree(data, ignore_errors=True)
     path = machine.run_dir / "config.toml"
-    path.write_text(f'data_dir = {windows_path(data)!r}\n\n[server]\nport = {_free_port()}\n\n'
-                    f'[bridge]\nport = {_free_port()}\n', encoding="utf-8")
+    path.write_text(f'[server]\nport = {_free_port()}\n\n[bridge]\nport = {_free_port()}\n',
+                    encoding="utf-8")
     yield path
     shutil.rmtree(data, ignore_errors=True)
 
@@ -190,10 +205,9 @@ def _ports(config: Path) -> tuple[int, int]:
     return http, bridge
 
 
-def _data_dir(machine: Machine, config: Path) -> Path:
-    name = re.search(r"mtgateway-stage-\w+", config.read_text(encoding="utf-8"))
-    assert name is not None
-    return machine.local / name.group(0)
+def _data_dir(machine: Machine, config: Path | None = None) -> Path:
+    """The daemon's data directory: the default one (the config names none)."""
+    return machine.local / "mtgateway"
 
 
 def test_the_installer_installs_for_the_user_without_admin_rights(
@@ -247,6 +261,7 @@ class _Output:
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
         self.text = ""
+        self.ended = False
         self._changed = threading.Condition()
         self.thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
         self.thread.start()
@@ -258,11 +273,16 @@ class _Output:
                 self.text += line.decode(errors="replace").replace("\r\n", "\n")
                 self._changed.notify_all()
         proc.stdout.close()
+        with self._changed:  # the end is an event too: nothing more will come
+            self.ended = True
+            self._changed.notify_all()
 
     def wait_for(self, what: str, timeout: float = SLOW_S) -> None:
         with self._changed:
-            assert self._changed.wait_for(lambda: what in self.text, timeout), (
-                f"waited {timeout:.0f} s for {what!r}:\n{self.text}")
+            self._changed.wait_for(lambda: what in self.text or self.ended, timeout)
+            assert what in self.text, (
+                f"{'the output ended' if self.ended else f'waited {timeout:.0f} s'} without "
+                f"{what!r}:\n{self.text}")
 
 
 @pytest.fixture(scope="module")
@@ -360,6 +380,244 @@ def test_a_linux_client_trades_through_the_installed_daemon(
         assert step in out, out
 
 
+# -- every command the installed product lists, run there ------------------------------------
+# The review's walk: `mtgateway --help` listed `demo`, and the installed demo ended in
+# "ModuleNotFoundError: aiosmtpd" (`--help` imports none of what a command needs). Each command
+# is run here past its arguments, on the installed Python, by the tests below, each noting it in
+# RAN; the last of them holds RAN to what the installed help lists, so a new command must be
+# run here too.
+
+#: The commands (``mtgateway``'s, then ``python -m mtgateway_console``'s) the tests ran.
+RAN: dict[str, set[str]] = {"mtgateway": set(), "mtgateway_console": set()}
+#: A bot written for the ``MetaTrader5`` package, unchanged (it names no daemon and no token).
+BOT = ROOT / "tests" / "e2e" / "unchanged_bot.py"
+#: The second account of this step: the installed emulator's, with a token of its own.
+OTHER_LOGIN = LOGIN + 1
+
+
+def _mtgateway(machine: Machine, *args: str, env: dict[str, str] | None = None,
+               codes: tuple[int, ...] = (0,)) -> str:
+    """``mtgateway ARGS`` typed in a new Command Prompt (found on the PATH the installer set),
+    run to its end; its output, after checking its exit code and that nothing crashed."""
+    code, out = machine.wine("cmd", "/c", "mtgateway", *args, env=env)
+    assert code in codes and "Traceback" not in out, out
+    RAN["mtgateway"].add(args[0])
+    return out
+
+
+def _console_command(machine: Machine, *args: str, env: dict[str, str] | None = None) -> str:
+    """``python -m mtgateway_console ARGS`` on the installed Python (the Start menu's *MT
+    Gateway console* entry runs it so), run to its end; its output."""
+    code, out = machine.wine(machine.program / "python" / "python.exe", "-m",
+                             "mtgateway_console", *args, env=env)
+    assert code == 0 and "Traceback" not in out, out
+    RAN["mtgateway_console"].add(next(a for a in args if a in ("serve", "migrate", "owner")))
+    return out
+
+
+@contextlib.contextmanager
+def _serving(machine: Machine, argv: list[str | Path], ready: str,
+             env: dict[str, str] | None = None) -> Iterator[_Output]:
+    """A server (``argv``, a Windows command line) until it prints ``ready``; then stopped with
+    every process it started (its own session: the launcher, then the interpreter)."""
+    proc = machine.windows.popen(["wine", *map(str, argv)], env=env, start_new_session=True)
+    printed = _Output(proc)
+    try:
+        printed.wait_for(ready)
+        yield printed
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        printed.thread.join(timeout=10)
+
+
+def _bot(machine: Machine, env: dict[str, str] | None = None) -> str:
+    """:data:`BOT` on the installed ``python.exe`` (nothing set but ``env``); its output,
+    after checking it bought and closed."""
+    code, out = machine.wine(machine.program / "python" / "python.exe", windows_path(BOT),
+                             env=env)
+    assert code == 0, out
+    assert "order_send: 10009" in out and "close: 10009" in out, out
+    return out
+
+
+@pytest.fixture(scope="module")
+def own_config(machine: Machine) -> Iterator[Path]:
+    """A second config, its data directory this run's own, for the commands that would change
+    the owner's (a second owner) or need their own ports (a second daemon, the console)."""
+    data = machine.local / f"mtgateway-stage-{secrets.token_hex(4)}"
+    path = machine.run_dir / "commands.toml"
+    path.write_text(f"data_dir = {windows_path(data)!r}\n\n[server]\nport = {_free_port()}\n\n"
+                    f"[bridge]\nport = {_free_port()}\n\n[console]\nport = {_free_port()}\n\n"
+                    '[device]\nkey_storage = "file"\n', encoding="utf-8")
+    yield path
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def test_check_told_nothing_checks_what_setup_set_up(flow: Flow, machine: Machine) -> None:
+    """The review's u6: ``mtgateway check`` with no flag, in a new Command Prompt, checks the
+    daemon and the terminal setup set up (``check.json`` in the default data directory),
+    instead of asking for a token."""
+    out = _mtgateway(machine, "check", codes=(0, 1))
+    written = windows_path(_data_dir(machine) / "check.json").replace(
+        windows_path(machine.prefix / "drive_c"), "C:")
+    assert f"the daemon and the token from {written} (written by `mtgateway setup`)" in out, out
+    assert f"{LOGIN} @ {SERVER}" in out, out
+    _every_check_passes_but_the_figure(out)
+
+
+def test_an_unchanged_bot_trades_on_the_installed_python_with_nothing_set(
+        flow: Flow, machine: Machine) -> None:
+    """The review's u5: a bot written for the ``MetaTrader5`` package, unchanged, run with the
+    installed ``python.exe`` after setup and nothing set, trades: ``initialize()`` reads what
+    setup wrote for this user."""
+    out = _bot(machine)
+    assert f"account {LOGIN} on {SERVER}" in out and "rates: ndarray 1000" in out, out
+
+
+def test_the_readmes_unchanged_bot_runs_on_the_installed_python(
+        flow: Flow, machine: Machine) -> None:
+    """The README's "On Windows" shows a bot written for the ``MetaTrader5`` package: run as
+    it says, with the installed ``python.exe`` and nothing set, it reads the account and the
+    bars."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split(
+        "## On Windows", 1)[1].split("\n## ", 1)[0]
+    [block] = [part.split("```", 1)[0] for part in section.split("```python\n")[1:]]
+    bot = machine.run_dir / "readme_bot.py"
+    bot.write_text(block, encoding="utf-8")
+    code, out = machine.wine(machine.program / "python" / "python.exe", windows_path(bot))
+    assert code == 0 and f"AccountInfo(login={LOGIN}," in out and "\n[(" in out, out
+
+
+def test_the_installed_demo_serves_a_trade(machine: Machine, installed: Path) -> None:
+    """``mtgateway demo`` from the installer's ``bin`` (it once ended in ``ModuleNotFoundError:
+    aiosmtpd``): it starts, and the unchanged bot on the installed Python trades on it."""
+    state = machine.run_dir / "installed-demo.json"
+    argv: list[str | Path] = [installed / "bin" / "mtgateway.exe", "demo", "--http-port", "0",
+                              "--bridge-port", "0", "--state-file", windows_path(state),
+                              "--start-time", START]
+    with _serving(machine, argv, "Running."):
+        RAN["mtgateway"].add("demo")
+        _bot(machine, env={"MTGATEWAY_STATE_FILE": windows_path(state)})
+
+
+def test_a_token_the_installed_emulator_and_the_audit_trail(
+        flow: Flow, machine: Machine, installed: Path, config: Path) -> None:
+    """``token create`` issues a second terminal's token; the installed ``mtgateway emulator``
+    connects with it to the installed daemon, and a bot from this machine trades on it;
+    ``token list`` and ``audit`` show it, ``token revoke`` ends it."""
+    cfg = windows_path(config)
+    out = _mtgateway(machine, "token", "create", "-c", cfg, "--login", str(OTHER_LOGIN),
+                     "--server", SERVER, "--email", OWNER, "--label", "stage-emulator")
+    token = re.search(r"^token:\s+(mtgw_\S+)", out, re.MULTILINE)
+    token_id = re.search(r"^token_id:\s+(tok_\w+)", out, re.MULTILINE)
+    assert token and token_id, out
+    http, bridge = _ports(config)
+    argv: list[str | Path] = [installed / "bin" / "mtgateway.exe", "emulator", "--bridge",
+                              f"127.0.0.1:{bridge}", "--login", str(OTHER_LOGIN), "--server",
+                              SERVER, "--start-time", START]
+    with _serving(machine, argv, "markets at server time",
+                  env={"MTGATEWAY_TOKEN": token.group(1)}) as emulator:
+        RAN["mtgateway"].add("emulator")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MTGATEWAY_")}
+        done = subprocess.run(  # initialize() waits for the emulated terminal's hello
+            [sys.executable, str(BOT)], cwd=ROOT, capture_output=True, timeout=SLOW_S,
+            check=False, env={**env, "MTGATEWAY_TOKEN": token.group(1),
+                              "MTGATEWAY_URL": f"http://127.0.0.1:{http}"})
+        traded = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+        assert done.returncode == 0, f"{traded}\nthe emulator said:\n{emulator.text}"
+    assert f"account {OTHER_LOGIN} on {SERVER}" in traded and "close: 10009" in traded, traded
+    listing = _mtgateway(machine, "token", "list", "-c", cfg, "--email", OWNER)
+    assert f"{OTHER_LOGIN}@{SERVER}" in listing and "stage-emulator" in listing, listing
+    trail = _mtgateway(machine, "audit", "-c", cfg)
+    assert f"{OTHER_LOGIN}@{SERVER}" in trail and "10009" in trail, trail
+    out = _mtgateway(machine, "token", "revoke", "-c", cfg, token_id.group(1), "--email", OWNER)
+    assert "revoked" in out, out
+
+
+def test_the_owners_other_commands_run_on_the_installed_python(
+        flow: Flow, machine: Machine, config: Path, own_config: Path) -> None:
+    """``ea``, ``service``, ``device``, ``paper`` on the setup's config (each what it is for,
+    changing nothing setup made), ``owner`` on a data directory of its own."""
+    cfg = windows_path(config)
+    out = _mtgateway(machine, "ea", "path")
+    assert "MetaTrader 5:" in out and "MetaTrader 4:" in out, out
+    folder = machine.run_dir / "another-terminal"
+    (folder / "MQL5" / "Experts").mkdir(parents=True)
+    out = _mtgateway(machine, "ea", "install", "--terminal-dir", windows_path(folder))
+    assert (folder / "MQL5" / "Experts" / "MTGateway.mq5").is_file(), out
+    out = _mtgateway(machine, "service", "install", "-c", cfg, "--print")
+    assert "schtasks /Create /TN MTGateway" in out, out
+    out = _mtgateway(machine, "device", "status", "-c", cfg)
+    assert "device id:" in out and "authority:   local" in out, out
+    out = _mtgateway(machine, "paper", "on", "-c", cfg, "--login", str(LOGIN), "--server",
+                     SERVER, "--email", OWNER, codes=(0, 2))
+    assert f"{LOGIN}@{SERVER}" in out, out  # switched, or refused for an unregistered account
+    out = _mtgateway(machine, "owner", "create", "-c", windows_path(own_config), "--email",
+                     "second@example.com", env={"MTGATEWAY_OWNER_PASSWORD": PASSWORD})
+    assert "owner second@example.com created" in out, out
+
+
+def test_the_daemon_and_the_console_start_on_the_installed_python(
+        machine: Machine, installed: Path, own_config: Path) -> None:
+    """``mtgateway run`` and ``mtgateway console`` (the old name) from the installer's ``bin``,
+    and the console's own ``serve``, ``migrate`` and ``owner`` on the installed Python, on a
+    data directory of their own: each serves, or does what it is for."""
+    cfg = windows_path(own_config)
+    text = own_config.read_text(encoding="utf-8")
+    http, _, console = (int(n) for n in re.findall(r"port = (\d+)", text))
+    launcher = installed / "bin" / "mtgateway.exe"
+    with _serving(machine, [launcher, "run", "-c", cfg], f"HTTP on 127.0.0.1:{http}"):
+        RAN["mtgateway"].add("run")
+    with _serving(machine, [launcher, "console", "-c", cfg],
+                  f"console listening on http://127.0.0.1:{console}") as served:
+        RAN["mtgateway"].add("console")
+    assert "`mtgateway-console`" in served.text, served.text
+    out = _console_command(machine, "-c", cfg, "migrate")
+    assert "schema version" in out, out
+    out = _console_command(machine, "-c", cfg, "owner", "create", "--email",
+                           "third@example.com", env={"MTGATEWAY_OWNER_PASSWORD": PASSWORD})
+    assert "third@example.com" in out, out
+    python = installed / "python" / "python.exe"
+    with _serving(machine, [python, "-m", "mtgateway_console", "-c", cfg, "serve"],
+                  f"console listening on http://127.0.0.1:{console}"):
+        RAN["mtgateway_console"].add("serve")
+
+
+def _listed(help_text: str) -> set[str]:
+    """The commands an argparse ``--help`` lists under its positional argument."""
+    block = help_text.split("positional arguments:", 1)[1].split("options:", 1)[0]
+    return set(re.findall(r"^    ([a-z][\w-]*)", block, re.MULTILINE))
+
+
+def test_every_command_the_installed_product_lists_ran(flow: Flow, machine: Machine) -> None:
+    """What ``mtgateway --help`` and ``python -m mtgateway_console --help`` list on the
+    installed product is what this step ran there (``setup``: the flow, from flags)."""
+    RAN["mtgateway"].add("setup")
+    listed = _listed(machine.wine("cmd", "/c", "mtgateway", "--help")[1])
+    assert listed and listed == RAN["mtgateway"], (listed, RAN)
+    console = _listed(machine.wine(machine.program / "python" / "python.exe", "-m",
+                                   "mtgateway_console", "--help")[1])
+    assert console and console == RAN["mtgateway_console"], (console, RAN)
+
+
+def test_the_installers_words_read_back(installer: Path, installed: Path) -> None:
+    """The review's u1 and u8, in the ``.exe`` files (a silent install shows neither): the
+    installer's last page names the Start menu's entry and the Command Prompt and offers to
+    set up now; the uninstaller asks before taking out what setup put into MetaTrader and
+    says what stays if not."""
+    words = header_text(installer)
+    assert ("Next: Start menu → MT Gateway → Set up MT Gateway (or type mtgateway setup in a "
+            "new Command Prompt).") in words
+    assert "Set up MT Gateway now" in words and "terminal window" not in words
+    unwords = header_text(installed / "Uninstall.exe")
+    assert "Take them out first (mtgateway setup --undo)?" in unwords
+    assert ("No: The EA stays in your MetaTrader terminals and its token stays valid until it "
+            "expires or you revoke it.") in unwords
+    assert "-m gateway setup --undo --yes" in unwords
+
+
 def test_setup_undo_removes_what_it_added(flow: Flow, machine: Machine, terminal: Terminal,
                                           config: Path) -> None:
     """``setup --undo``: the EA's files, compiled programs and preset leave the terminal, the
@@ -373,6 +631,38 @@ def test_setup_undo_removes_what_it_added(flow: Flow, machine: Machine, terminal
         assert not (terminal.mql / gone).exists(), gone
     assert not (machine.local / "mtgateway" / "mtgateway-task.xml").exists()
     assert (_data_dir(machine, config) / "authority.sqlite3").is_file()  # the owner's data
+
+
+@dataclass
+class SetUpAgain:
+    """What setup put into the terminal again, for the uninstaller to take out."""
+
+    token_id: str
+    files: list[Path]
+
+
+@pytest.fixture(scope="module")
+def set_up_again(flow: Flow, machine: Machine, terminal: Terminal,
+                 config: Path) -> SetUpAgain:
+    """``mtgateway setup`` once more after ``--undo`` (quickly: no compile, no task, no
+    wait), so the uninstaller finds something of setup's to take out."""
+    out = _mtgateway(machine, "setup", "-c", windows_path(config), "--terminal",
+                     terminal.data.name, "--login", str(LOGIN), "--server", SERVER, "--email",
+                     OWNER, "--no-compile", "--no-service", "--wait", "0", "--yes",
+                     env={"MTGATEWAY_OWNER_PASSWORD": PASSWORD})
+    token_id = re.search(rf"token (tok_\w+) for {LOGIN} @ {SERVER}: issued", out)
+    assert token_id, out
+    files = [terminal.mql / "Experts" / "MTGateway.mq5", terminal.mql / "Presets" /
+             "MTGateway.set", terminal.mql / "Include" / "MTGateway" / "Session.mqh"]
+    assert all(f.is_file() for f in files), out
+    assert (_data_dir(machine) / "setup.json").is_file()
+    return SetUpAgain(token_id.group(1), files)
+
+
+def test_setup_ran_again_for_the_uninstaller(set_up_again: SetUpAgain) -> None:
+    """The EA is in the terminal again, with a live token (what the uninstall below takes
+    out: ``test_the_silent_uninstaller_took_out_what_setup_put_into_metatrader``)."""
+    assert set_up_again.token_id.startswith("tok_")
 
 
 def test_the_uninstaller_removes_the_program_and_keeps_the_data(
@@ -394,3 +684,17 @@ def test_the_uninstaller_removes_the_program_and_keeps_the_data(
     assert machine.registry(key, "DisplayName") is None
     assert (_data_dir(machine, config) / "authority.sqlite3").is_file()
     shutil.rmtree(installed, ignore_errors=True)  # Uninstall.exe itself, run in place
+
+
+def test_the_silent_uninstaller_took_out_what_setup_put_into_metatrader(
+        set_up_again: SetUpAgain, machine: Machine, installed: Path) -> None:
+    """The review's u8: uninstalling without ``setup --undo`` first left the EA and its live
+    token without a word. The silent uninstall above ran ``setup --undo`` itself before it
+    removed the program: the EA's files left the terminal, setup's record is gone, and the
+    token is revoked in the authority the owner's data keeps."""
+    assert not [f for f in set_up_again.files if f.exists()], set_up_again.files
+    assert not (_data_dir(machine) / "setup.json").exists()
+    with contextlib.closing(sqlite3.connect(_data_dir(machine) / "authority.sqlite3")) as db:
+        row = db.execute("SELECT revoked_at FROM tokens WHERE token_id = ?",
+                         (set_up_again.token_id,)).fetchone()
+    assert row is not None and row[0] is not None, row

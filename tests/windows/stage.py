@@ -25,7 +25,11 @@ in an environment made by the README's install line (docs/windows.md;
    installed silently, ``mtgateway setup`` run from flags against a fake terminal with a
    stand-in MetaEditor, the installed daemon started from the log-on task setup registered,
    the emulated terminal connecting with the preset's token, a Linux client trading through
-   it, then ``setup --undo`` and the uninstaller. Its size and install time are printed.
+   it, ``mtgateway check`` and an unchanged ``import MetaTrader5`` bot on the installed
+   Python finding it with nothing set, every command the installed product lists run there
+   (the demo serving a trade), the installer's words read back, then ``setup --undo`` and
+   the uninstaller (which undoes setup itself). Its size and install time are printed; the
+   step waits for another stage run's installer step in the same Wine prefix.
 4. **The count**: how many tests ran, passed, failed and were marked (by reason), and how
    long each step took. No figure measured under Wine is a Windows figure: the times say what
    the stage cost here, nothing about the daemon's speed on Windows.
@@ -51,6 +55,7 @@ from pathlib import Path
 
 from tests.windows.reasons import PREFIX
 from tests.windows.wine import (
+    CACHE,
     ROOT,
     WindowsPython,
     cached_interpreter,
@@ -148,6 +153,30 @@ def _host_step(python: WindowsPython, run_dir: Path, name: str) -> Count:
     return count_junit(report.read_text(encoding="utf-8"))
 
 
+@contextmanager
+def _installer_lock() -> Iterator[None]:
+    """The installer step alone in the cached Wine prefix: it installs into the Wine user's
+    fixed places (the program's folder, PATH, the Start menu, the default data directory), so
+    a second stage run on this machine (another checkout, another engineer) waits for it."""
+    if sys.platform == "win32":  # no Wine prefix to share: the installer step does not run
+        yield
+        return
+    import fcntl
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / "installer.lock").open("a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("== windows: another stage's installer step runs in this Wine prefix: "
+                  "waiting for it", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def _summary(where: str, windows: Count, crossing: Count, installer: Count | None,
              timings: dict[str, float]) -> None:
     marked = ", ".join(f"{key} {n}" for key, n in sorted(windows.marked.items()))
@@ -195,7 +224,7 @@ def main() -> int:
             crossing = _host_step(python, run_dir, "crossing.py")
         installer = None
         if python.prefix is not None:
-            with _step("installer", timings):
+            with _step("installer", timings), _installer_lock():
                 installer = _host_step(python, run_dir, "installed.py")
         _summary(where, windows, crossing, installer, timings)
         return 0 if windows.ok and crossing.ok and (installer is None or installer.ok) else 1

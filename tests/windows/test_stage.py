@@ -1,13 +1,18 @@
 """The Windows stage's own rules, checked on every platform: each reason a test gives for not
 running on Windows is listed in docs/windows.md, no test skips on the platform by a rule of its
-own, the stage counts a JUnit report as it says, and what it runs and installs is pinned."""
+own, the stage counts a JUnit report as it says, and what it runs and installs is pinned; and
+what the installer brings and says, where it can be read without installing it."""
 
 from __future__ import annotations
 
 import ast
 import re
+import zipfile
+from importlib import metadata
 from pathlib import Path
 
+from deploy.windows.build import make_installer, runtime_names
+from tests.windows.nsis import header_text
 from tests.windows.reasons import PREFIX, REASONS, skip_reason
 from tests.windows.stage import count_junit, selection
 
@@ -89,3 +94,52 @@ def test_the_windows_packages_are_pinned_by_hash() -> None:
         for entry in entries:
             assert re.fullmatch(r"[A-Za-z0-9_.-]+==\S+\s+--hash=sha256:[0-9a-f]{64}", entry), \
                 entry
+
+
+def _wheel(into: Path, name: str, requires: list[str]) -> Path:
+    """A wheel holding only its metadata: ``name`` and its ``Requires-Dist`` lines."""
+    wheel = into / f"{name.replace('-', '_')}-1.0-py3-none-any.whl"
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", "Version: 1.0",
+             *(f"Requires-Dist: {r}" for r in requires)]
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr(f"{name.replace('-', '_')}-1.0.dist-info/METADATA",
+                         "\n".join(lines) + "\n")
+    return wheel
+
+
+def test_the_installer_brings_what_the_demo_runs(tmp_path: Path) -> None:
+    """The review's walk: the installed ``mtgateway demo`` ended in ``ModuleNotFoundError:
+    aiosmtpd``. The installer's packages follow the daemon's ``console`` extra (the console
+    and the demo's SMTP sink) as well as the client's, from this checkout's own requirements;
+    the Windows stage runs every listed command on the installed product."""
+    own_dir, pinned_dir = tmp_path / "own", tmp_path / "pinned"
+    own_dir.mkdir()
+    pinned_dir.mkdir()
+    own = [_wheel(own_dir, name, metadata.requires(name) or [])
+           for name in ("mtgateway", "mtgateway-client", "mtgateway-base", "mtgateway-console",
+                        "mtgateway-metatrader5")]
+    text = (ROOT / "tests" / "windows" / "requirements.txt").read_text(encoding="utf-8")
+    pinned = [_wheel(pinned_dir, name, [])
+              for name in re.findall(r"^([A-Za-z0-9_.-]+)==", text, re.MULTILINE)]
+    names = runtime_names(own, pinned)
+    assert {"aiosmtpd", "numpy", "aiohttp", "keyring"} <= names, names
+    assert not {"pytest", "hypothesis", "psycopg"} & names, names
+
+
+def test_the_installers_last_page_says_what_to_do_next_in_an_owners_words(
+        tmp_path: Path) -> None:
+    """The review's u1: the installer ended on "Open a new terminal window and run: mtgateway
+    setup" (to an owner, "terminal" is MetaTrader). Its last page now names the Start menu's
+    entry and the Command Prompt, with a box that runs setup now: read back from an installer
+    NSIS builds from ``installer.nsi`` (with an empty program, in a second)."""
+    stage = tmp_path / "stage"
+    for folder in ("python", "bin", "docs"):
+        (stage / folder).mkdir(parents=True)
+        (stage / folder / "empty.txt").write_text("", encoding="utf-8")  # File /r wants one
+    target = tmp_path / "mtgateway-0.0.0-win64.exe"
+    make_installer(stage, target, "0.0.0", "zlib")
+    words = header_text(target)
+    assert ("Next: Start menu → MT Gateway → Set up MT Gateway (or type mtgateway setup in a "
+            "new Command Prompt).") in words
+    assert "Set up MT Gateway now" in words and "MT Gateway is installed" in words
+    assert "terminal window" not in words
