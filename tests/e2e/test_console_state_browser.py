@@ -388,6 +388,51 @@ async def test_the_layout_nits_are_gone(console: Console, shots: Path) -> None:
         assert room[0] <= room[1], room
 
 
+#: What a risk form's layout is measured by at 1280 px: each caption of the three text fields
+#: (the label's text before its input), each checkbox label, the inputs, the form, the line.
+_RISK_FORM_BOXES = """
+const form = document.querySelector('form.risk');
+const line = parseFloat(getComputedStyle(form).lineHeight);
+const texts = [...form.querySelectorAll('input[type=text]')];
+const caption = i => { const r = document.createRange(); r.setStart(i.closest('label'), 0);
+  r.setEndBefore(i); return r.getBoundingClientRect().height; };
+const symbols = form.querySelector('input[name=allowed_symbols]');
+return {line: line, captions: texts.map(caption),
+        tops: texts.map(i => i.getBoundingClientRect().top - form.getBoundingClientRect().top),
+        bottoms: texts.map(i => i.getBoundingClientRect().bottom),
+        boxes: [...form.querySelectorAll('label.inline')].map(l => l.getBoundingClientRect()
+          .height),
+        symbols: [symbols.value, symbols.scrollWidth, symbols.clientWidth]};
+"""
+
+
+async def test_the_risk_form_at_1280_has_captions_of_one_height_and_a_readable_list(
+        console: Console, shots: Path) -> None:
+    """u12 (ux round 8): at 1280 px the Accounts form's "Paper trading" label wrapped to 7
+    lines in a column of its own and pushed the row's inputs down, and the allowed-symbols
+    input showed "EURUSD, USDJPY, XAU". Now the text fields' captions are one line each
+    (one height), their inputs on one line just under them, each checkbox's label at most
+    two lines, and the whole symbol list shows."""
+    await console.app[AUTHORITY].accounts.register(OWNER, AccountRegistration(
+        name="Demo hedging", broker="MT Gateway Simulated Broker", login=LOGIN, password="",
+        server=SERVER, allowed_symbols=("EURUSD", "USDJPY", "XAUUSD", "BTCUSD"),
+        paper_trade_enabled=True))
+    with chromium_at(1280) as driver:
+        b = Owner(driver, console.url, shots)
+        await b.sign_in(OWNER, PASSWORD)
+        await b.page("/accounts", "form.risk", "state-risk-form-1280")
+        box = await b.do(lambda: driver.execute_script(_RISK_FORM_BOXES))
+        line = float(box["line"])
+        assert max(box["captions"]) - min(box["captions"]) < 1, box  # one height
+        assert max(box["captions"]) < 1.5 * line, box  # of one line
+        assert max(box["bottoms"]) - min(box["bottoms"]) < 1, box
+        assert max(box["tops"]) < 2 * line, box  # nothing taller above them
+        assert len(box["boxes"]) == 2 and max(box["boxes"]) < 2.5 * line, box
+        value, needed, shown = box["symbols"]
+        assert value == "EURUSD, USDJPY, XAUUSD, BTCUSD" and needed <= shown, box
+        await b.fits("the Accounts page")
+
+
 async def test_the_checklist_completes_without_a_registered_account_and_says_so(
         console: Console, shots: Path) -> None:
     """m17: a terminal active here completes the getting-started checklist, as the demo's
