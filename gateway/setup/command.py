@@ -58,8 +58,8 @@ from ..config import (
 )
 from ..eafiles import COMPILED, InstallError, ea4_source_dir, ea_source_dir, install_ea
 from ..errors import ConfigError
-from .found import Terminal, find_terminals, terminal_at
-from .metaeditor import COMPILE_ORDER, Compiled, compile_source
+from .found import Terminal, find_terminals, searched, terminal_at
+from .metaeditor import COMPILE_ORDER, SHOWN_LINES, Compiled, NotRun, compile_source
 from .pairing import LocalPairing, PairingError, RemotePairing
 from .preset import PRESET_NAME, ea_inputs, preset_bytes, read_preset
 from .record import CHECK_FILE, RECORD_FILE, SetupRecord, TerminalRecord, write_private
@@ -173,13 +173,12 @@ def _chosen(args: argparse.Namespace, asker: _Asker) -> list[Terminal]:
     for entry in args.terminal:
         if not any(entry in (t.id, str(t.data_dir)) or Path(entry) == t.data_dir
                    for t in found) and terminal_at(Path(entry)) is None:
-            raise _Stop(f"no terminal {entry!r}: not a data folder's name under "
-                        "%APPDATA%\\MetaQuotes\\Terminal, nor a folder with MQL5\\Experts or "
-                        "MQL4\\Experts")
+            raise _Stop(f"no terminal {entry!r}: not the name of a terminal's folder "
+                        f"{searched()}, nor a folder with MQL5\\Experts or MQL4\\Experts")
     if not found:
-        raise _Stop("no MetaTrader terminal found (under %APPDATA%\\MetaQuotes\\Terminal): start "
-                    "the terminal once, or pass --terminal with its data folder (in MetaTrader: "
-                    "File > Open Data Folder)")
+        raise _Stop(f"no MetaTrader terminal found ({searched()}): start the terminal once, or "
+                    "pass --terminal with its data folder (in MetaTrader: File > Open Data "
+                    "Folder)")
     if args.terminal or args.all or len(found) == 1:
         chosen = found if not args.terminal else [
             t for t in found if any(e in (t.id, str(t.data_dir)) or Path(e) == t.data_dir
@@ -222,25 +221,60 @@ def _account(terminal: Terminal, args: argparse.Namespace, asker: _Asker,
 # -- the steps for one terminal ---------------------------------------------------------
 
 
-def _compile(terminal: Terminal, logs: Path) -> list[Compiled]:
+def _by_hand(terminal: Terminal) -> str:
+    """The next step when setup could not compile: the same compile, in MetaEditor's window."""
+    if terminal.platform == "MT4":
+        return ("compile it in MetaEditor: F4 in the terminal, open Experts > MTGateway.mq4, "
+                "press F7 (docs/terminal.md)")
+    return ("compile it in MetaEditor: F4 in the terminal, open Indicators > MTGateway > "
+            "Helper.mq5 and press F7, then Experts > MTGateway.mq5 and F7 (docs/terminal.md)")
+
+
+def _verdict(result: Compiled) -> str:
+    """How one compile went, in a line: the log's counts when setup reads its summary, else
+    whether the program was written, and that the log follows because setup cannot read it
+    (never a silent success or failure)."""
+    log, program = result.log, result.program.name
+    if log.state == "read":
+        return (f"{log.errors} errors, {log.warnings} warnings"
+                + ("" if result.built or log.errors else " (no compiled file appeared)"))
+    wrote = (f"{program} written (MetaEditor writes it only from a compile without errors)"
+             if result.built else f"no {program} written: the compile failed")
+    if log.state == "missing":
+        return f"{wrote}; MetaEditor wrote no log ({log.path})"
+    why = ("is neither UTF-16 nor UTF-8 text" if log.state == "undecodable"
+           else "has no summary setup can read (MetaEditor writes it in its own language)")
+    return f"{wrote}; its log {why}, as it reads: {log.path}"
+
+
+def _compile(terminal: Terminal, logs: Path) -> str | None:
+    """Compile the EA with the terminal's own MetaEditor (helper first), saying how each went;
+    what failed, for the summary and the exit code, or None. A MetaEditor that is not there or
+    did not run (refused by the system, no Wine, stuck past its time, wrote nothing) is one
+    line with the next step, and setup goes on to the preset: the owner compiles by hand."""
     metaeditor = terminal.metaeditor
     if metaeditor is None:
-        return []
-    done: list[Compiled] = []
+        print(f"  no MetaEditor beside the terminal: {_by_hand(terminal)}")
+        return None
     for relative in COMPILE_ORDER[terminal.platform]:
         name = Path(relative).name
-        result = compile_source(metaeditor, terminal.mql_dir, relative,
-                                logs / f"{terminal.id}-{Path(relative).stem}.log")
-        counts = ("no Result line in the log" if result.errors is None
-                  else f"{result.errors} errors, {result.warnings} warnings")
-        print(f"  compiled {name} with {metaeditor.name}: {counts}"
-              + ("" if result.built or result.errors else " (no compiled file appeared)"))
-        for line in result.messages[:20]:
+        try:
+            result = compile_source(metaeditor, terminal.mql_dir, relative,
+                                    logs / f"{terminal.id}-{Path(relative).stem}.log",
+                                    portable=terminal.portable, prefix=terminal.prefix)
+        except NotRun as exc:
+            print(f"  {name} not compiled: {exc}; {_by_hand(terminal)}")
+            return None
+        print(f"  compiled {name} with {metaeditor.name}: {_verdict(result)}")
+        shown = result.log.messages if result.log.state == "read" else result.log.lines
+        for line in shown[:SHOWN_LINES]:
             print(f"    {line}")
-        done.append(result)
+        if len(shown) > SHOWN_LINES:
+            print(f"    ... and {len(shown) - SHOWN_LINES} more lines in {result.log.path}")
         if not result.ok:
-            break  # the EA carries the helper: it cannot compile without it
-    return done
+            # the EA carries the helper: it cannot compile without it
+            return f"the compile failed (log: {result.log.path})"
+    return None
 
 
 def _preset(terminal: Terminal, token: str, config: GatewayConfig) -> Path:
@@ -362,17 +396,10 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
                 continue
             print(f"  installed the EA into {installed.mql_dir} ({len(installed.written)} "
                   "files)")
-            compiled: list[Compiled] = []
             if args.no_compile:
                 print("  not compiled (--no-compile): compile it in MetaEditor (docs/terminal.md)")
-            else:
-                compiled = _compile(terminal, data_dir / "setup-logs")
-                if not compiled:
-                    print("  no MetaEditor beside the terminal: compile it in MetaEditor (F4 in "
-                          "the terminal; the helper first, docs/terminal.md)")
-                elif not all(c.ok for c in compiled):
-                    outcome.failed.append(f"{terminal.id}: the compile failed (log: "
-                                          f"{compiled[-1].log})")
+            elif (failed := _compile(terminal, data_dir / "setup-logs")) is not None:
+                outcome.failed.append(f"{terminal.id}: {failed}")
             key = str(terminal.data_dir)
             before = record.terminals.get(key)
             preset_path = terminal.mql_dir / "Presets" / PRESET_NAME

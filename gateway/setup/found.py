@@ -8,6 +8,13 @@ folder the EA goes into, its ``config``, its logs) in a folder of its own under
 Open Data Folder* in the terminal opens it. A terminal started with ``/portable`` keeps its data
 in its install folder instead: such a folder is given by hand (``--terminal-dir``).
 
+On Linux and macOS MetaTrader runs under Wine (``wine``), and a terminal is looked for in each
+Wine prefix where MetaQuotes' installs put one: the same data folders under the prefix's
+``drive_c/users/<user>/AppData/Roaming/MetaQuotes/Terminal``, whose ``origin.txt`` names a
+Windows path of that prefix (``C:\\Program Files\\MetaTrader 5``), and install folders under
+its ``Program Files`` that hold the terminal and its ``MQL5`` (or ``MQL4``) folder: Wine has no
+User Account Control, so a terminal installed there keeps its data beside itself.
+
 The account the terminal last logged into is read from its ``config\\common.ini`` (``[Common]``
 ``Login`` and ``Server``) when it is there, as a suggestion the owner confirms: the token must
 name exactly the account the terminal is logged into, and only the owner knows which that is.
@@ -23,12 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-__all__ = ["METAEDITOR", "Terminal", "find_terminals", "read_text", "terminal_at",
-           "terminals_root"]
+from . import wine
+
+__all__ = ["METAEDITOR", "TERMINAL_EXE", "Terminal", "find_terminals", "read_text", "searched",
+           "terminal_at", "terminals_root"]
 
 Platform = Literal["MT5", "MT4"]
 #: Each platform's MetaEditor, in the terminal's install folder.
 METAEDITOR: Final[dict[Platform, str]] = {"MT5": "metaeditor64.exe", "MT4": "metaeditor.exe"}
+#: Each platform's terminal, which marks an install folder.
+TERMINAL_EXE: Final[dict[Platform, str]] = {"MT5": "terminal64.exe", "MT4": "terminal.exe"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,9 @@ class Terminal:
     #: The account ``config\\common.ini`` names, when it does.
     login: int | None = None
     server: str = ""
+    #: The Wine prefix the terminal is in (None: on Windows, or not in one): its MetaEditor is
+    #: started under Wine there, with Windows paths.
+    prefix: Path | None = None
 
     @property
     def id(self) -> str:
@@ -60,6 +74,14 @@ class Terminal:
             if folder is not None and (folder / METAEDITOR[self.platform]).is_file():
                 return folder / METAEDITOR[self.platform]
         return None
+
+    @property
+    def portable(self) -> bool:
+        """Whether the terminal keeps its data in its install folder (started with
+        ``/portable``, or a Wine install under ``Program Files``): its MetaEditor must be
+        started with ``/portable`` too, or it takes a data folder under ``AppData``, where
+        the EA's sources are not."""
+        return self.install_dir is None or self.install_dir.resolve() == self.data_dir.resolve()
 
     @property
     def where(self) -> str:
@@ -84,14 +106,42 @@ def read_text(path: Path) -> str:
 
 
 def terminals_root() -> Path:
-    """``%APPDATA%\\MetaQuotes\\Terminal`` on Windows; elsewhere the same folder inside the
-    default Wine prefix (``$WINEPREFIX`` or ``~/.wine``), where MetaTrader runs on Linux."""
+    """``%APPDATA%\\MetaQuotes\\Terminal``, where a Windows terminal's data folder is."""
+    appdata = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+    return Path(appdata) / "MetaQuotes" / "Terminal"
+
+
+def searched() -> str:
+    """Where :func:`find_terminals` looks on this machine, in the owner's words (for "no
+    terminal found")."""
     if sys.platform == "win32":
-        appdata = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
-        return Path(appdata) / "MetaQuotes" / "Terminal"
-    prefix = Path(os.environ.get("WINEPREFIX") or Path.home() / ".wine")
-    user = os.environ.get("USER") or "root"
-    return prefix / "drive_c" / "users" / user / "AppData" / "Roaming" / "MetaQuotes" / "Terminal"
+        return "under %APPDATA%\\MetaQuotes\\Terminal"
+    places = "$WINEPREFIX, ~/.wine and ~/.mt5"
+    if sys.platform == "darwin":
+        places += (", the MetaTrader apps' ~/Library/Application Support/"
+                   "net.metaquotes.wine.metatrader5 (and 4) and CrossOver's bottles")
+    return f"in the Wine prefixes {places}"
+
+
+def _in_prefix(prefix: Path) -> list[Path]:
+    """The folders of ``prefix`` a terminal may keep its data in: each user's
+    ``AppData\\Roaming\\MetaQuotes\\Terminal\\<hash>`` with an ``origin.txt`` (``Application
+    Data`` in older Wine), then each install folder under ``Program Files`` (and ``(x86)``)
+    holding the terminal."""
+    folders: list[Path] = []
+    users = prefix / "drive_c" / "users"
+    for user in sorted(users.iterdir()) if users.is_dir() else []:
+        for roaming in (Path("AppData") / "Roaming", Path("Application Data")):
+            base = user / roaming / "MetaQuotes" / "Terminal"
+            if base.is_dir():
+                folders += [f for f in sorted(base.iterdir())
+                            if f.is_dir() and (f / "origin.txt").is_file()]
+    for programs in ("Program Files", "Program Files (x86)"):
+        base = prefix / "drive_c" / programs
+        if base.is_dir():
+            folders += [f for f in sorted(base.iterdir())
+                        if any((f / exe).is_file() for exe in TERMINAL_EXE.values())]
+    return folders
 
 
 def _account(data_dir: Path) -> tuple[int | None, str]:
@@ -108,15 +158,21 @@ def _account(data_dir: Path) -> tuple[int | None, str]:
     return (int(login), server) if login.isdigit() and int(login) > 0 and server else (None, "")
 
 
-def terminal_at(folder: Path) -> Terminal | None:
+def terminal_at(folder: Path, prefix: Path | None = None) -> Terminal | None:
     """The terminal whose data folder is ``folder`` (or its ``MQL5``/``MQL4`` folder), None
-    when it is not one: no ``MQL5\\Experts`` or ``MQL4\\Experts`` folder in it."""
+    when it is not one: no ``MQL5\\Experts`` or ``MQL4\\Experts`` folder in it. ``prefix``: the
+    Wine prefix it is in (by default, the one its path lies in, if any), whose drives its
+    ``origin.txt`` is read with. A folder holding the terminal itself is its own install
+    folder."""
     if folder.name in ("MQL5", "MQL4"):
         folder = folder.parent
     platforms = [p for p, mql in (("MT5", "MQL5"), ("MT4", "MQL4"))
                  if (folder / mql / "Experts").is_dir()]
     if len(platforms) != 1:
         return None
+    platform: Platform = "MT5" if platforms[0] == "MT5" else "MT4"
+    if prefix is None and sys.platform != "win32":
+        prefix = wine.prefix_of(folder.absolute())
     install: Path | None = None
     origin = folder / "origin.txt"
     if origin.is_file():
@@ -125,26 +181,34 @@ def terminal_at(folder: Path) -> Terminal | None:
         except OSError:
             named = []
         if named and named[0].strip():
-            install = Path(named[0].strip())
+            written = named[0].strip()
+            mapped = wine.unix_path(written, prefix) if prefix is not None else None
+            install = mapped if mapped is not None else Path(written)
+    elif (folder / TERMINAL_EXE[platform]).is_file():
+        install = folder
     login, server = _account(folder)
-    platform: Platform = "MT5" if platforms[0] == "MT5" else "MT4"
-    return Terminal(folder, platform, install, login, server)
+    return Terminal(folder, platform, install, login, server, prefix)
 
 
 def find_terminals(root: Path | None = None, extra: Iterable[Path] = ()) -> list[Terminal]:
-    """Every terminal's data folder under ``root`` (:func:`terminals_root` by default) that
-    holds an ``origin.txt``, then the folders in ``extra``, in that order, each once."""
+    """The terminals on this machine, then the folders in ``extra``, each once: on Windows
+    every data folder under ``root`` (:func:`terminals_root` by default) that holds an
+    ``origin.txt``; elsewhere (``root`` not given) those of each Wine prefix
+    (:func:`gateway.setup.wine.prefixes`), in its users' ``AppData`` and its ``Program
+    Files``."""
+    candidates: list[tuple[Path, Path | None]] = []
+    if root is not None or sys.platform == "win32":
+        base = root if root is not None else terminals_root()
+        if base.is_dir():
+            candidates += [(f, None) for f in sorted(base.iterdir(), key=lambda p: p.name)
+                           if f.is_dir() and (f / "origin.txt").is_file()]
+    else:
+        for each in wine.prefixes():
+            candidates += [(f, each) for f in _in_prefix(each)]
     found: list[Terminal] = []
-    base = root if root is not None else terminals_root()
-    if base.is_dir():
-        for folder in sorted(base.iterdir(), key=lambda p: p.name):
-            if folder.is_dir() and (folder / "origin.txt").is_file():
-                terminal = terminal_at(folder)
-                if terminal is not None:
-                    found.append(terminal)
-    seen = {t.data_dir.resolve() for t in found}
-    for folder in extra:
-        terminal = terminal_at(folder)
+    seen: set[Path] = set()
+    for folder, prefix in [*candidates, *((f, None) for f in extra)]:
+        terminal = terminal_at(folder, prefix)
         if terminal is not None and terminal.data_dir.resolve() not in seen:
             found.append(terminal)
             seen.add(terminal.data_dir.resolve())

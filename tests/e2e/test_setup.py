@@ -97,7 +97,10 @@ def machine(tmp_path: Path) -> dict[str, Path | str]:
 
 
 def _env(machine: dict[str, Path | str], **extra: str) -> dict[str, str]:
+    """The owner's environment: the test's Wine prefix, and a home of the test's own (setup
+    also looks in ``~/.wine`` and ``~/.mt5``, where this machine may have terminals)."""
     return {"WINEPREFIX": str(machine["prefix"]), "USER": "owner",
+            "HOME": str(Path(machine["prefix"]).parent / "home"),
             "MTGATEWAY_OWNER_PASSWORD": "a long password", **extra}
 
 
@@ -128,6 +131,7 @@ def test_the_terminal_is_found_with_its_install_and_last_account(
     ``config\\common.ini`` names; a folder without ``origin.txt`` is not a terminal."""
     monkeypatch.setenv("WINEPREFIX", str(machine["prefix"]))
     monkeypatch.setenv("USER", "owner")
+    monkeypatch.setenv("HOME", str(Path(machine["prefix"]).parent / "home"))
     (Path(machine["data"]).parent / "Common" / "Files").mkdir(parents=True)
     [terminal] = find_terminals()
     assert terminal.id == TAG and terminal.platform == "MT5"
@@ -164,9 +168,11 @@ def test_metaeditors_log_is_read_from_its_result_line(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_bytes(_utf16("a.mq5(1,2) : error 100: ';' - semicolon expected\n"
                            "Result: 1 errors, 2 warnings, 96 msec elapsed\n"))
-    assert read_log(log) == (1, 2, ("a.mq5(1,2) : error 100: ';' - semicolon expected",))
+    read = read_log(log)
+    assert (read.state, read.errors, read.warnings) == ("read", 1, 2)
+    assert read.error_lines == ("a.mq5(1,2) : error 100: ';' - semicolon expected",)
     assert read_text(log).startswith("a.mq5")
-    assert read_log(tmp_path / "none.log") == (None, None, ())
+    assert read_log(tmp_path / "none.log").state == "missing"
 
 
 async def test_setup_from_flags_then_again_then_undo(machine: dict[str, Path | str]) -> None:
