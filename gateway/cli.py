@@ -251,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                             help="the terminal's data folder (MetaTrader: File > Open Data "
                                  "Folder), or its MQL5 or MQL4 folder")
     service = sub.add_parser("service", help="run the daemon at log-on, restarted when it "
-                                             "fails (systemd user unit; Windows log-on task)")
+                                             "fails (systemd user unit; launchd agent; Windows "
+                                             "log-on task)")
     _with_config(service)
     from . import service as service_cli
 

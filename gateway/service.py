@@ -7,6 +7,12 @@ when it fails, by the operating system's own service manager.
   configuration error, which a restart cannot fix: ``RestartPreventExitStatus=2``). A user
   unit runs while the user is logged in; ``loginctl enable-linger USER`` keeps it running
   without a session (docs/windows.md, "At log-on").
+- **macOS**: a launchd agent, ``~/Library/LaunchAgents/local.mtgateway.daemon.plist``, loaded
+  with ``launchctl load -w`` (and unloaded first when it was loaded before, which ``load``
+  refuses again): started at log-in (``RunAtLoad``) and restarted after a crash or a non-zero
+  exit (``KeepAlive``/``SuccessfulExit`` false), at most every 10 s (launchd's throttle). launchd
+  has no exception by exit code, so a configuration error (exit 2) is retried too, its one line
+  in ``~/Library/Logs/mtgateway.log`` each time (launchd keeps no output otherwise).
 - **Windows**: a Task Scheduler task, ``MTGateway``, started at the user's log-on, restarted
   every minute after a failure (up to 255 times: the schema's ``Count`` is an
   unsignedByte), with no time limit, created with ``schtasks /Create /XML``. Not a
@@ -19,15 +25,17 @@ when it fails, by the operating system's own service manager.
 Both run the same command line: this Python interpreter, ``-m gateway run`` and the config
 file, given as an absolute path (the service manager's working directory is not the user's).
 The config is loaded before anything is installed, so a broken one fails here, not at the
-next log-on. The unit and the task are text built by pure functions (:func:`systemd_unit`,
-:func:`windows_task_xml`), tested on any platform; the commands that register them are the
-service managers' own (:func:`install_commands`).
+next log-on. The unit, the agent and the task are text built by pure functions
+(:func:`systemd_unit`, :func:`launchd_plist`, :func:`windows_task_xml`), tested on any
+platform; the commands that register them are the service managers' own
+(:func:`install_commands`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import plistlib
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -35,13 +43,15 @@ from pathlib import Path
 from typing import Final, Literal
 from xml.sax.saxutils import escape
 
-__all__ = ["ServicePlan", "daemon_argv", "definition_path", "install", "install_commands",
-           "plan", "run",
-           "systemd_unit", "uninstall", "windows_task_xml"]
+__all__ = ["AGENT_LABEL", "ServicePlan", "daemon_argv", "definition_path", "install",
+           "install_commands", "launchd_plist", "plan", "run", "systemd_unit", "uninstall",
+           "windows_task_xml"]
 
-Platform = Literal["linux", "win32"]
+Platform = Literal["linux", "win32", "darwin"]
 UNIT_NAME: Final = "mtgateway.service"
 TASK_NAME: Final = "MTGateway"
+#: The launchd agent's label ("local." is launchd's prefix for a job of this machine's own).
+AGENT_LABEL: Final = "local.mtgateway.daemon"
 
 
 def daemon_argv(config: Path | None, python: str = sys.executable) -> list[str]:
@@ -85,6 +95,27 @@ UMask=0077
 [Install]
 WantedBy=default.target
 """
+
+
+def launchd_plist(argv: list[str], log: Path) -> str:
+    """The text of the launchd agent that runs ``argv`` at log-in and again after it fails,
+    its output appended to ``log``."""
+    agent = {
+        "Label": AGENT_LABEL,
+        "ProgramArguments": argv,
+        "WorkingDirectory": "/",
+        # at log-in (the agent is loaded then), and again on a crash or a non-zero exit
+        "RunAtLoad": True,
+        "KeepAlive": {"SuccessfulExit": False},
+        "ThrottleInterval": 10,
+        # SIGTERM is a clean stop (answers in flight are sent); SIGKILL after 30 s
+        "ExitTimeOut": 30,
+        "Umask": 0o077,
+        "ProcessType": "Background",
+        "StandardOutPath": str(log),
+        "StandardErrorPath": str(log),
+    }
+    return plistlib.dumps(agent, fmt=plistlib.FMT_XML, sort_keys=False).decode("utf-8")
 
 
 def _windows_arguments(args: list[str]) -> str:
@@ -156,11 +187,22 @@ class ServicePlan:
     text: str
     encoding: str
     commands: tuple[tuple[str, ...], ...]
+    #: Run first when a definition was there before, whatever they answer (launchd refuses
+    #: to load an agent again until it is unloaded).
+    replacing: tuple[tuple[str, ...], ...] = ()
 
 
 def _user_unit_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "systemd" / "user"
+
+
+def _agent_path() -> Path:
+    return Path.home() / "Library" / "LaunchAgents" / f"{AGENT_LABEL}.plist"
+
+
+def _agent_log() -> Path:
+    return Path.home() / "Library" / "Logs" / "mtgateway.log"
 
 
 def _task_dir() -> Path:
@@ -173,14 +215,18 @@ def install_commands(platform: Platform, path: Path) -> tuple[tuple[str, ...], .
     if platform == "win32":
         return (("schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"),
                 ("schtasks", "/Run", "/TN", TASK_NAME))
+    if platform == "darwin":
+        return (("launchctl", "load", "-w", str(path)),)
     return (("systemctl", "--user", "daemon-reload"),
             ("systemctl", "--user", "enable", "--now", UNIT_NAME))
 
 
-def _uninstall_commands(platform: Platform) -> tuple[tuple[str, ...], ...]:
+def _uninstall_commands(platform: Platform, path: Path) -> tuple[tuple[str, ...], ...]:
     if platform == "win32":
         return (("schtasks", "/End", "/TN", TASK_NAME),
                 ("schtasks", "/Delete", "/TN", TASK_NAME, "/F"))
+    if platform == "darwin":
+        return (("launchctl", "unload", "-w", str(path)),)
     return (("systemctl", "--user", "disable", "--now", UNIT_NAME),
             ("systemctl", "--user", "daemon-reload"))
 
@@ -188,6 +234,8 @@ def _uninstall_commands(platform: Platform) -> tuple[tuple[str, ...], ...]:
 def _status_command(platform: Platform) -> tuple[str, ...]:
     if platform == "win32":
         return ("schtasks", "/Query", "/TN", TASK_NAME, "/V", "/FO", "LIST")
+    if platform == "darwin":
+        return ("launchctl", "list", AGENT_LABEL)
     return ("systemctl", "--user", "status", "--no-pager", UNIT_NAME)
 
 
@@ -200,12 +248,18 @@ def plan(config: Path | None, platform: Platform) -> ServicePlan:
         # Scheduler exports it.
         return ServicePlan(path, windows_task_xml(argv), "utf-16", install_commands(platform,
                                                                                     path))
+    if platform == "darwin":
+        path = _agent_path()
+        return ServicePlan(path, launchd_plist(argv, _agent_log()), "utf-8",
+                           install_commands(platform, path), _uninstall_commands(platform, path))
     path = _user_unit_dir() / UNIT_NAME
     return ServicePlan(path, systemd_unit(argv), "utf-8", install_commands(platform, path))
 
 
 def _current_platform() -> Platform:
-    return "win32" if sys.platform == "win32" else "linux"
+    if sys.platform == "win32":
+        return "win32"
+    return "darwin" if sys.platform == "darwin" else "linux"
 
 
 def _run_all(commands: tuple[tuple[str, ...], ...], *, stop_on_error: bool = True) -> int:
@@ -226,9 +280,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> list[argparse.ArgumentPars
     """``mtgateway service``'s actions; the action parsers (the CLI adds ``-c`` to each)."""
     sub = parser.add_subparsers(dest="service_command", required=True, metavar="ACTION")
     installing = sub.add_parser("install", help="start the daemon at log-on, restarted when it "
-                                             "fails (systemd user unit / Windows log-on task)")
+                                             "fails (systemd user unit / launchd agent / "
+                                             "Windows log-on task)")
     installing.add_argument("--print", dest="print_only", action="store_true",
-                         help="print the unit (or task) and the commands; change nothing")
+                         help="print the unit (agent, task) and the commands; change "
+                                 "nothing")
     return [installing, sub.add_parser("uninstall", help="stop it and remove it"),
             sub.add_parser("status", help="what the service manager says about it")]
 
@@ -254,16 +310,18 @@ def definition_path() -> Path:
     return plan(None, _current_platform()).path
 
 
-def install(config: Path | None, *, print_only: bool = False) -> int:
-    """``service install``: the daemon with ``config`` registered with this platform's service
-    manager and started; the exit code (what is written is removed again on a failure).
+def install(config: Path | None, *, print_only: bool = False,
+            platform: Platform | None = None) -> int:
+    """``service install``: the daemon with ``config`` registered with ``platform``'s service
+    manager (this one's by default) and started; the exit code (what is written is removed
+    again on a failure).
 
     Raises:
         ConfigError: the config does not load; nothing was written.
     """
     from .config import load_config
 
-    platform = _current_platform()
+    platform = platform or _current_platform()
     load_config(config)  # a broken config fails now, not at the next log-on
     todo = plan(config, platform)
     if print_only:
@@ -274,6 +332,8 @@ def install(config: Path | None, *, print_only: bool = False) -> int:
         return 0
     todo.path.parent.mkdir(parents=True, exist_ok=True)
     before = todo.path.read_bytes() if todo.path.is_file() else None
+    if before is not None and todo.replacing:
+        _run_all(todo.replacing, stop_on_error=False)
     todo.path.write_text(todo.text, encoding=todo.encoding)
     print(f"wrote {todo.path}")
     code = _run_all(todo.commands)
@@ -292,11 +352,12 @@ def install(config: Path | None, *, print_only: bool = False) -> int:
     return code
 
 
-def uninstall() -> int:
-    """``service uninstall``: stop it, remove it from the service manager, delete the file."""
-    platform = _current_platform()
-    code = _run_all(_uninstall_commands(platform), stop_on_error=False)
+def uninstall(platform: Platform | None = None) -> int:
+    """``service uninstall``: stop it, remove it from ``platform``'s service manager (this
+    one's by default), delete the file."""
+    platform = platform or _current_platform()
     target = plan(None, platform).path
+    code = _run_all(_uninstall_commands(platform, target), stop_on_error=False)
     target.unlink(missing_ok=True)
     print(f"removed {target}")
     return code
@@ -322,7 +383,7 @@ def _status(platform: Platform) -> int:
         return code  # its report says running or not; nothing to add
     if code == 0:
         return 0
-    if platform == "win32" or code == _NO_SUCH_UNIT:
+    if platform in ("win32", "darwin") or code == _NO_SUCH_UNIT:
         print("not installed (or the service manager has no such service): `mtgateway "
               "service install [-c config.toml]` installs it", file=sys.stderr)
         return code
@@ -334,6 +395,10 @@ def _status(platform: Platform) -> int:
 def _failure_hint(platform: Platform) -> str:
     """What to do when the service manager refused (most often: no systemd user manager, as
     in a container, WSL, or an SSH or root shell without a log-in session)."""
+    if platform == "darwin":
+        return (f"hint: launchctl refused the agent (see its message above). Run `mtgateway "
+                f"run` yourself meanwhile, or load it by hand: `launchctl load -w "
+                f"{_agent_path()}` (`mtgateway service install --print` shows it).")
     if platform == "win32":
         return ("hint: Task Scheduler refused the task (see its message above). Run "
                 "`mtgateway run` yourself meanwhile, or create the task by hand from "

@@ -1,12 +1,16 @@
 """Issue 23 item 2: the daemon as a service. The systemd user unit passes `systemd-analyze
 verify` and its ExecStart line starts the real daemon, which stops cleanly on the unit's
 KillSignal; the Windows log-on task's command line does the same; `mtgateway service
-install/uninstall` write and remove the unit and call the service manager in order."""
+install/uninstall` write and remove the unit and call the service manager in order. Issue 89
+item 4: the macOS launchd agent is a property list launchd reads, whose ProgramArguments run
+the daemon, loaded with `launchctl` (no macOS needed: the plist is read with plistlib, the
+calls recorded by a stand-in `launchctl`)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import plistlib
 import shlex
 import shutil
 import signal
@@ -18,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.service import daemon_argv, systemd_unit, windows_task_xml
+from gateway import service
+from gateway.service import AGENT_LABEL, daemon_argv, launchd_plist, systemd_unit, windows_task_xml
 from tests.e2e.conftest import WAIT_S
 
 _TASK_NS = {"t": "http://schemas.microsoft.com/windows/2004/02/mit/task"}
@@ -208,3 +213,60 @@ def test_service_status_without_a_user_manager_says_what_to_do(tmp_path: Path) -
     assert done.returncode == 4
     assert "not installed" in done.stderr and "mtgateway service install" in done.stderr
     assert "loginctl" not in done.stderr
+
+
+async def test_the_launchd_agent_restarts_on_failure_and_its_command_runs_the_daemon(
+        tmp_path: Path) -> None:
+    """The agent is an XML property list plistlib reads back (as launchd does): its label,
+    started at load (log-in), kept alive after a non-zero exit or a crash, stopped with
+    SIGTERM then SIGKILL after 30 s, its output into the log file given, private files; its
+    ProgramArguments start the daemon from its WorkingDirectory, and SIGTERM (launchd's stop)
+    ends it with exit 0 (on Windows, where no signal reaches it, it is ended)."""
+    config = _config(tmp_path / "my config")
+    log = tmp_path / "Library" / "Logs" / "mtgateway.log"
+    text = launchd_plist(daemon_argv(config), log)
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC '
+                           '"-//Apple//DTD PLIST 1.0//EN"')
+    agent = plistlib.loads(text.encode("utf-8"))
+    assert agent["Label"] == AGENT_LABEL and agent["RunAtLoad"] is True
+    assert agent["KeepAlive"] == {"SuccessfulExit": False}
+    assert agent["ExitTimeOut"] == 30 and agent["Umask"] == 0o077
+    assert agent["StandardOutPath"] == agent["StandardErrorPath"] == str(log)
+    argv = agent["ProgramArguments"]
+    assert argv[0] == sys.executable and argv[-2:] == ["-c", str(config)]
+    assert agent["WorkingDirectory"] == "/"
+    log = await _starts_and_stops(argv, None if sys.platform == "win32" else signal.SIGTERM)
+    assert "shutting down" in log or sys.platform == "win32" and "HTTP on 127.0.0.1:" in log
+
+
+@pytest.mark.not_on_windows("shell")
+def test_service_install_on_macos_writes_the_agent_and_loads_it_with_launchctl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """install (for macOS) writes ~/Library/LaunchAgents/local.mtgateway.daemon.plist and runs
+    `launchctl load -w` on it; run again, it unloads the agent first (launchctl refuses to
+    load a loaded agent); uninstall unloads it and removes the file; a launchctl that refuses
+    leaves nothing and says how to load it by hand."""
+    env, calls = _stand_in_systemctl(tmp_path)
+    (tmp_path / "bin" / "launchctl").write_bytes((tmp_path / "bin" / "systemctl").read_bytes())
+    (tmp_path / "bin" / "launchctl").chmod(0o755)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", env["PATH"])
+    config = _config(tmp_path / "cfg")
+    agent = tmp_path / "Library" / "LaunchAgents" / "local.mtgateway.daemon.plist"
+    assert service.install(config, platform="darwin") == 0
+    assert plistlib.loads(agent.read_bytes())["ProgramArguments"] == daemon_argv(config)
+    assert calls.read_text(encoding="utf-8").splitlines() == [f"load -w {agent}"]
+    assert service.install(config, platform="darwin") == 0
+    assert calls.read_text(encoding="utf-8").splitlines()[1:] == [
+        f"unload -w {agent}", f"load -w {agent}"]
+    assert service.uninstall(platform="darwin") == 0
+    assert calls.read_text(encoding="utf-8").splitlines()[3:] == [f"unload -w {agent}"]
+    assert not agent.exists()
+    (tmp_path / "bin" / "launchctl").write_text("#!/bin/sh\necho 'Load failed: 5' >&2\nexit 5\n",
+                                                encoding="utf-8")
+    capsys.readouterr()
+    assert service.install(config, platform="darwin") == 1
+    assert not agent.exists()
+    said = capsys.readouterr().err
+    assert "nothing is installed" in said and f"launchctl load -w {agent}" in said, said
