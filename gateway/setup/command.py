@@ -247,6 +247,14 @@ def _verdict(result: Compiled) -> str:
     return f"{wrote}; its log {why}, as it reads: {log.path}"
 
 
+def _shown(text: str) -> str:
+    """``text`` as this console can print it: a character its encoding lacks (a Russian
+    MetaEditor's log in a Western code page, a Windows console's pipe) becomes "?" rather
+    than ending setup with UnicodeEncodeError."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return text.encode(encoding, errors="replace").decode(encoding, errors="replace")
+
+
 def _compile(terminal: Terminal, logs: Path) -> str | None:
     """Compile the EA with the terminal's own MetaEditor (helper first), saying how each went;
     what failed, for the summary and the exit code, or None. A MetaEditor that is not there or
@@ -263,14 +271,15 @@ def _compile(terminal: Terminal, logs: Path) -> str | None:
                                     logs / f"{terminal.id}-{Path(relative).stem}.log",
                                     portable=terminal.portable, prefix=terminal.prefix)
         except NotRun as exc:
-            print(f"  {name} not compiled: {exc}; {_by_hand(terminal)}")
+            print(_shown(f"  {name} not compiled: {exc}; {_by_hand(terminal)}"))
             return None
-        print(f"  compiled {name} with {metaeditor.name}: {_verdict(result)}")
+        print(_shown(f"  compiled {name} with {metaeditor.name}: {_verdict(result)}"))
         shown = result.log.messages if result.log.state == "read" else result.log.lines
         for line in shown[:SHOWN_LINES]:
-            print(f"    {line}")
+            print(_shown(f"    {line}"))
         if len(shown) > SHOWN_LINES:
-            print(f"    ... and {len(shown) - SHOWN_LINES} more lines in {result.log.path}")
+            print(_shown(f"    ... and {len(shown) - SHOWN_LINES} more lines in "
+                         f"{result.log.path}"))
         if not result.ok:
             # the EA carries the helper: it cannot compile without it
             return f"the compile failed (log: {result.log.path})"

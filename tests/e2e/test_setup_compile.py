@@ -233,6 +233,25 @@ async def test_setup_judges_each_compile_by_what_metaeditor_did_and_goes_on(
         assert f"{5012340 + FORMS.index(form)} @ {SERVER}: issued" in sections[form], form
 
 
+async def test_a_log_in_letters_the_console_lacks_is_shown_not_a_traceback(
+        tmp_path: Path) -> None:
+    """A Russian MetaEditor's log printed where standard output is a Western code page (a
+    Windows console's pipe is the ANSI one, cp1252): each letter it lacks is "?", and setup
+    goes on (the Windows stage found it ending with UnicodeEncodeError)."""
+    install = tmp_path / "MT5"
+    _editor(install, "russian")
+    data = _terminal(tmp_path / "wine", "C" * 32, install, 5012345)
+    code, out, err = await cli("setup", "-c", _config(tmp_path), "--no-service", "--email",
+                               OWNER, "--yes", "--wait", "0",
+                               env={"WINEPREFIX": str(tmp_path / "wine"),
+                                    "HOME": str(tmp_path / "home"),
+                                    "PYTHONIOENCODING": "cp1252",
+                                    "MTGATEWAY_OWNER_PASSWORD": "a long password"})
+    assert code == 0 and "Traceback" not in err, out + err
+    assert "    ?????????: 0 ??????, 0 ??????????????, 5 ????" in out, out
+    assert (data / "MQL5" / "Presets" / "MTGateway.set").is_file()
+
+
 def _stuck(tmp_path: Path) -> tuple[command.Terminal, Path]:
     install = tmp_path / "MetaTrader 5"
     _editor(install, "hang")
