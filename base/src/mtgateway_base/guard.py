@@ -49,6 +49,13 @@ table, ``app.py``; the console's, ``console.py``). The parts:
   ``body_timeout_s`` set also one whose body has not arrived that long after its headers,
   and answers a request without exactly one ``Host`` header with 421 itself, before
   aiohttp's parser (which would say 400) sees the end of that header block.
+* **Behind a reverse proxy** (the budget's ``proxies``: ``[console] trusted_proxies``) a
+  connection from a configured proxy is admitted only once the PROXY header it begins with
+  is read (``proxyheader.py``), as the client the header names: its address is
+  :attr:`GuardedProtocol.peer`, counted against ``max_connections_per_peer`` and in the
+  order of evictions, and every per-address bound of the application reads it (the
+  console's door makes it the request's ``remote``). Without one in time, or with bytes
+  that are not one, the connection is closed; from any other address nothing is read so.
 * :class:`GuardedSite` -- an aiohttp site (the public ``BaseSite`` extension point) whose
   connections pass through the guard, over TLS when given a context; on uvloop it accepts
   each burst until ``EAGAIN`` itself (``accepts.py``).
@@ -72,6 +79,7 @@ import logging
 import re
 import socket
 import ssl
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
@@ -83,6 +91,7 @@ from aiohttp import web
 from .accepts import AcceptingServer, accepts_one_per_pass
 from .edge import HostRefusals
 from .fairshare import address_key
+from .proxyheader import ProxyHeaderError, TrustedProxies, read_header
 
 __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", "GuardedSite",
            "HeaderWatch", "Refusals", "connection_of", "mark_authenticated", "mark_held",
@@ -123,6 +132,9 @@ class Refusals:
     misdirected: bytes
     #: 503: a newcomer when every connection is working.
     busy: bytes
+    #: 400: a connection from a configured proxy whose first bytes are not a PROXY header
+    #: (``proxyheader.py``); empty: closed without an answer.
+    unproxied: bytes = b""
 
 
 def raw_response(status: int, reason: str, body: bytes) -> bytes:
@@ -276,9 +288,14 @@ class ConnectionBudget:
     """
 
     def __init__(self, limits: ConnectionLimits, refusals: Refusals,
-                 host_refusals: HostRefusals | None = None) -> None:
+                 host_refusals: HostRefusals | None = None, *,
+                 proxies: TrustedProxies | None = None) -> None:
         self.limits = limits
         self.refusals = refusals
+        #: The reverse proxies whose connections begin with a PROXY header naming their
+        #: client (``proxyheader.py``): such a connection is admitted, counted and evicted
+        #: as that client's. None: no connection's first bytes are read so.
+        self.proxies = proxies if proxies else None
         #: The port's 421 log (the listener, the middleware and the protocol report to it).
         self.host_refusals = host_refusals or HostRefusals()
         self._open: dict[GuardedProtocol, None] = {}
@@ -494,10 +511,18 @@ class GuardedProtocol(asyncio.Protocol):
         #: (nothing).
         self._phase = ""
         self.transport: asyncio.Transport | None = None
+        #: The client: the peer's address, or, on a configured proxy's connection, the
+        #: address its PROXY header named (``proxyheader.py``).
         self.peer = "?"
         #: What the peer counts as against ``max_connections_per_peer`` (an IPv6 /64:
         #: ``fairshare.address_key``).
         self.peer_key = "?"
+        #: The configured proxy the connection came through (its own address), once its
+        #: PROXY header is read; None: a client's own connection.
+        self.proxy: str | None = None
+        #: The bytes of a configured proxy's connection while its PROXY header is awaited
+        #: (the connection is admitted once it is read); None otherwise.
+        self._header: bytearray | None = None
         self._admitted = False
         #: Until the first byte, the deadline also covers an opened-but-silent connection.
         self._fresh = True
@@ -525,12 +550,24 @@ class GuardedProtocol(asyncio.Protocol):
         return self._inner
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Admit the connection (or refuse it 503), as its peer's; a configured proxy's
+        connection is admitted once its PROXY header is read (:meth:`_read_header`, which
+        runs this again), as the client the header names."""
         # uvloop's transports implement the interface without subclassing asyncio.Transport
         # (an isinstance check here once kept every 421 and 503 from being written on uvloop;
         # typed so without ``typing.cast``, a Python call on every connection).
         self.transport = transport  # type: ignore[assignment]
-        peer = transport.get_extra_info("peername")
-        self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        if self.proxy is None:  # (once named by a proxy: the client is known already)
+            peer = transport.get_extra_info("peername")
+            self.peer = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+            proxies = self._budget.proxies
+            if proxies is not None and proxies.trusts(self.peer):
+                # not admitted, nor counted, until the header says whose it is; within the
+                # header deadline (:meth:`_on_deadline`)
+                self._header = bytearray()
+                self._timer = self._loop.call_later(self._limits.header_timeout_s,
+                                                    self._on_deadline)
+                return
         self.peer_key = address_key(self.peer)
         self.since = self._loop.time()
         if not self._budget.admit(self):
@@ -547,12 +584,47 @@ class GuardedProtocol(asyncio.Protocol):
         self._timer = self._loop.call_later(self._limits.header_timeout_s, self._on_deadline)
 
     def data_received(self, data: bytes) -> None:
-        if not self._admitted or not self._watched(data):
+        if not self._admitted:
+            if self._header is not None:
+                self._read_header(data)
+            return  # (refused: lingering, what the peer sends is dropped)
+        if not self._watched(data):
             return
         self._fresh = False
         self._follow()
         self._arrives()
         self._inner.data_received(data)
+
+    def _read_header(self, data: bytes) -> None:
+        """A configured proxy's connection sent ``data`` before its PROXY header was read:
+        once it is whole, the connection is admitted as the client it names (the proxy's
+        own address for a health check's), and the bytes after it are the connection's;
+        bytes that are not one close it (400 when the serving process has that answer)."""
+        header = self._header
+        assert header is not None and self.transport is not None  # noqa: S101 - awaited
+        header += data
+        try:
+            found = read_header(header)
+        except ProxyHeaderError as exc:
+            self._header = None
+            self._disarm()
+            _note_unproxied(self.peer, str(exc))
+            if self._budget.refusals.unproxied:
+                self.transport.write(self._budget.refusals.unproxied)
+            self.transport.close()
+            return
+        if found is None:
+            return  # (at most 64 KiB and the header deadline: the proxy's own connection)
+        self._header = None
+        self._disarm()
+        self.proxy = self.peer
+        if found.client is not None:
+            self.peer = found.client
+        self.connection_made(self.transport)
+        rest = bytes(header[found.length:])
+        if rest and self._admitted:
+            # (with ``parses`` the inner protocol is the transport's now: it is given them)
+            (self._inner if self._parses else self).data_received(rest)
 
     def stream_at(self, state: str) -> None:
         """A parsing inner protocol read bytes: its stream stands in ``state`` (a
@@ -809,7 +881,10 @@ class GuardedProtocol(asyncio.Protocol):
 
     def _on_deadline(self) -> None:
         self._timer = None
-        if self._fresh or self._watch.awaiting_headers:
+        if self._header is not None:
+            self._header = None
+            self._close("no PROXY protocol header in time from a configured proxy")
+        elif self._fresh or self._watch.awaiting_headers:
             self._close("request headers not received in time")
         elif self._phase == "body":
             self._close("request body not received in time")
@@ -818,6 +893,25 @@ class GuardedProtocol(asyncio.Protocol):
         log.warning("closing a slow HTTP connection: %s", why)
         if self.transport is not None:
             self.transport.close()
+
+
+#: How often a connection from a configured proxy without a PROXY header is logged, at most
+#: (a local tool calling the port straight from the proxy's address would log each call).
+UNPROXIED_LOG_S: Final = 60.0
+_unproxied_logged: list[float] = []
+
+
+def _note_unproxied(peer: str, why: str) -> None:
+    """A connection from the configured proxy ``peer`` was closed for its first bytes: say
+    so at most once every :data:`UNPROXIED_LOG_S` (the proxy not configured to send the
+    header, or a client calling the port straight from the proxy's address)."""
+    now = time.monotonic()
+    if _unproxied_logged and now - _unproxied_logged[0] < UNPROXIED_LOG_S:
+        return
+    _unproxied_logged[:] = [now]
+    log.warning("closing a connection from %s, a configured proxy (trusted_proxies): %s; "
+                "the proxy must begin each connection with one (HAProxy: send-proxy-v2), "
+                "and a client on its address cannot call this port straight", peer, why)
 
 
 #: The app's connection budget, the one key both processes keep it under: the listener admits
@@ -842,6 +936,11 @@ class GuardedSite(web.BaseSite):
         # daemons or bots waits to be accepted by a busy loop instead of having its
         # handshakes dropped and, under sustained load, its connections reset (found by
         # bench.authority at 1,000 daemons on two consoles; tests/e2e/test_listen_backlog.py).
+        if ssl_context is not None and budget.proxies is not None:
+            # the header comes before the TLS handshake, which this site's transport begins
+            # with: the proxy ends TLS and speaks plain HTTP to the port behind it
+            raise ValueError("a port whose proxies send a PROXY header serves plain HTTP "
+                             "(TLS ends at the proxy)")
         super().__init__(runner, ssl_context=ssl_context,
                          backlog=max(128, budget.limits.max_connections))
         self._host, self._port, self._budget = host, port, budget
