@@ -14,6 +14,13 @@ failed is retried by the daemon's own code and answered through the other instan
 revocation made before, at and after the kill reaches every daemon it concerns; an approval
 asked before the kill is completed after it with the code mailed then; every report a console
 acknowledged is in the database.
+
+Behind the balancer each client is itself (T8-F3): one console on SQLite behind the same
+configuration, clients on loopback addresses of their own (127.0.0.2, .3, ...), one client's
+"forgot password" asks spend its own allowance, not everyone's, and no header a client writes
+(``X-Forwarded-For``, ``Forwarded``, a PROXY header of its own) changes whom it counts as. The
+fair-share family runs through the balancer as well (``test_fair_share.py``,
+``test_fair_share_edge.py``, their ``haproxy`` worlds).
 """
 
 from __future__ import annotations
@@ -21,19 +28,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import csv
-import io
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from string import Template
 from typing import Any
 
 import aiohttp
@@ -49,6 +51,7 @@ from gateway.auth.reporter import TerminalReporter
 from gateway.auth.watcher import watch_revocations
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
+from mtgateway_base.fairshare import FORGOT_PER_ADDRESS
 from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
@@ -64,11 +67,10 @@ from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.consolekit import Sink, console_process
+from tests.e2e.haproxykit import HAPROXY, PROXY_SOURCE, ROOT, Balancer, render
+from tests.e2e.sharekit import PRE, Raw, raw_request
 from tests.pgkit import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "deploy" / "haproxy-console.cfg.template"
-HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 OWNER, PASSWORD = "owner@example.com", "owner password 123"
 SERVER = "MTG-Balanced"
 #: The template as docs/authority.md shows it: two hosts, TLS at the balancer.
@@ -85,11 +87,6 @@ REPORT_S, REFRESH_S, POLL_S, BACKOFF_CAP_S = 0.3, 0.5, 1.0, 0.2
 DAEMONS = 4
 
 
-def render(values: dict[str, str]) -> str:
-    """The balancer's configuration: the template filled with ``values``."""
-    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(values)
-
-
 def test_the_documented_configuration_is_the_template_filled() -> None:
     """docs/authority.md shows exactly what the template gives for two hosts, and HAProxy
     accepts it (``-c``: a check, nothing started)."""
@@ -99,75 +96,6 @@ def test_the_documented_configuration_is_the_template_filled() -> None:
         DOCUMENTED["bind"], "127.0.0.1:8443").replace(DOCUMENTED["stats_socket"], "/dev/null"),
         capture_output=True, text=True, timeout=60, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-# -- the balancer and the consoles ---------------------------------------------------------
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Balancer:
-    """HAProxy with the template filled for loopback and fast checks, and its admin socket."""
-
-    def __init__(self, directory: Path, servers: Sequence[tuple[str, int]]) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._socket = directory / "haproxy.sock"
-        config = directory / "haproxy.cfg"
-        config.write_text(render({
-            "maxconn": "1000", "stats_socket": str(self._socket), "timeout_connect": "1s",
-            "timeout_check": "1s", "bind": f"127.0.0.1:{self.port}", "check_host": "127.0.0.1",
-            "check_interval": "100ms", "fall": "2", "rise": "1",
-            "servers": "\n".join(f"    server {name} 127.0.0.1:{port} check"
-                                 for name, port in servers)}), encoding="utf-8")
-        self._log = (directory / "haproxy.log").open("w", encoding="utf-8")
-        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", str(config)], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def servers(self) -> dict[str, dict[str, str]]:
-        """``show stat`` for the consoles' servers: name -> its columns (``status``,
-        ``scur``, ...); empty while the admin socket is not there yet."""
-        try:
-            with socket.socket(socket.AF_UNIX) as sock:
-                sock.settimeout(WAIT_S)
-                sock.connect(str(self._socket))
-                sock.sendall(b"show stat\n")
-                data = b"".join(iter(lambda: sock.recv(65536), b""))
-        except OSError:
-            return {}
-        rows = csv.DictReader(io.StringIO(data.decode().lstrip("# ")))
-        return {row["svname"]: row for row in rows
-                if row["pxname"] == "consoles" and row["svname"] not in ("FRONTEND", "BACKEND")}
-
-    async def until(self, name: str, status: str) -> None:
-        """Until the server ``name`` has ``status`` (``UP``, ``DOWN``): HAProxy says no more
-        than its admin socket does, so it is asked until then (bounded)."""
-        async with asyncio.timeout(WAIT_S * 3):
-            while self.servers().get(name, {}).get("status", "").split()[:1] != [status]:
-                assert self.proc.poll() is None, "haproxy exited"
-                await asyncio.sleep(0.05)
-
-    async def busiest(self) -> str:
-        """The server holding the most sessions, once one holds any. Just after a
-        revocation every daemon's long-poll has been answered and is being renewed, so for
-        a moment neither holds a session (``{'console1': 0, 'console2': 0}`` in a CI run):
-        the held polls come back within one renewal, and the balancer is asked until then."""
-        async with asyncio.timeout(WAIT_S * 3):
-            while True:
-                held = {name: int(row["scur"]) for name, row in self.servers().items()}
-                if held and max(held.values()) > 0:
-                    return max(held, key=lambda name: held[name])
-                assert self.proc.poll() is None, "haproxy exited"
-                await asyncio.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(30)
-        self._log.close()
 
 
 # -- the daemons -----------------------------------------------------------------------------
@@ -395,7 +323,10 @@ async def test_a_killed_instance_loses_no_call_revocation_approval_or_report(
     async with _smtp(sink) as smtp_port, contextlib.AsyncExitStack() as stack:
         try:
             config = tmp_path / "console.toml"
+            # the balancer connects from 127.0.0.1 and begins each connection with a PROXY
+            # header (send-proxy-v2): the consoles read it from there
             config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
+                              'trusted_proxies = ["127.0.0.1"]\n'
                               f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
                               'security = "none"\nfrom_address = "gateway@example.net"\n',
                               encoding="utf-8")
@@ -482,3 +413,109 @@ def _stored_balances(database_url: str) -> dict[int, float]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT login, balance FROM terminal_figures").fetchall()
     return {int(login): float(balance) for login, balance in rows}
+
+
+# -- behind the balancer, each client is itself ------------------------------------------------
+
+@dataclass
+class Proxied:
+    """A console process behind the balancer: the port clients reach it at through the
+    balancer, and its own port."""
+
+    proxy: int
+    console: int
+
+
+@contextlib.asynccontextmanager
+async def _behind_haproxy(tmp_path: Path) -> AsyncIterator[Proxied]:
+    """One ``mtgateway-console`` on SQLite (owner :data:`OWNER`) behind the documented
+    configuration, the balancer connecting from an address of its own
+    (:data:`~tests.e2e.haproxykit.PROXY_SOURCE`, in ``trusted_proxies``), so a client may
+    still call the console straight from any other."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    authority = await Authority.open(data, RecordingMailer())
+    try:
+        await authority.owners.create(OWNER, PASSWORD)
+    finally:
+        await authority.close()
+    async with _smtp(Sink()) as smtp_port, contextlib.AsyncExitStack() as stack:
+        config = tmp_path / "console.toml"
+        config.write_text(f'data_dir = "{data.as_posix()}"\n[console]\nport = 0\n'
+                          f'behind_proxy = true\ntrusted_proxies = ["{PROXY_SOURCE}"]\n'
+                          f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\n'
+                          'security = "none"\nfrom_address = "gateway@example.net"\n',
+                          encoding="utf-8")
+        console = await asyncio.to_thread(stack.enter_context,
+                                          console_process(config, dict(os.environ)))
+        balancer = Balancer(tmp_path, [("console1", console.port)], source=PROXY_SOURCE)
+        try:
+            await balancer.until("console1", "UP")
+            yield Proxied(balancer.port, console.port)
+        finally:
+            balancer.stop()
+
+
+async def _forgot(port: int, address: str, email: str, headers: dict[str, str] | None = None,
+                  *, first: bytes = b"") -> tuple[int, bytes]:
+    """One "forgot password" ask for ``email`` from ``address``, on a connection of its own
+    to ``port`` (``headers``: more of them; ``first``: bytes sent before the request): the
+    answer's status and body."""
+    body = f"csrf={PRE}&email={email}".replace("@", "%40").encode()
+    conn = await Raw.open(port, address)
+    try:
+        conn.send(first + raw_request("POST", "/forgot", {
+            "Cookie": f"mtgw_login_csrf={PRE}",
+            "Content-Type": "application/x-www-form-urlencoded", **(headers or {})},
+            body, close=True))
+        answer = await conn.answer()
+    finally:
+        await conn.close()
+    return answer.status, answer.body
+
+
+async def _asks(port: int, address: str, headers: Callable[[int], dict[str, str]] | None = None
+                ) -> list[int]:
+    """One more ask than a client's allowance, for made-up addresses, from ``address``."""
+    return [(await _forgot(port, address, f"nobody{n}@example.org",
+                           headers(n) if headers is not None else None))[0]
+            for n in range(FORGOT_PER_ADDRESS + 1)]
+
+
+async def test_behind_haproxy_one_clients_forgot_asks_leave_anothers_answered(
+        tmp_path: Path) -> None:
+    """Round 8's T8-F3 through the documented balancer: one client's ten "forgot password"
+    asks spend its own allowance (its eleventh is refused 429), and the owner's ask from
+    another client is answered. Before, the console counted every client as the balancer's
+    address: the owner's ask was refused 429 for the rest of the hour."""
+    async with _behind_haproxy(tmp_path) as where:
+        assert await _asks(where.proxy, "127.0.0.2") == [200] * FORGOT_PER_ADDRESS + [429]
+        status, body = await _forgot(where.proxy, "127.0.0.3", OWNER)
+        assert status == 200, body[-300:]
+
+
+async def test_behind_haproxy_no_header_a_client_writes_changes_whom_it_counts_as(
+        tmp_path: Path) -> None:
+    """Whom a caller counts as is its connection's: through the balancer, the client the
+    balancer's PROXY header names, whatever ``X-Forwarded-For`` or ``Forwarded`` it writes
+    (each ask naming another address, its eleventh is still refused, and another client's
+    ask is answered: before, the balancer's address was everyone's); straight to the
+    console from an address that is no proxy, that address, whatever header names another;
+    a PROXY header it sends itself is not read (not HTTP: 400), and the balancer's own
+    address without one is refused, saying why."""
+    async with _behind_haproxy(tmp_path) as where:
+        def forged(n: int) -> dict[str, str]:
+            return {"X-Forwarded-For": f"10.1.2.{n}", "Forwarded": f"for=10.1.3.{n}"}
+        assert await _asks(where.proxy, "127.0.0.4", forged) \
+            == [200] * FORGOT_PER_ADDRESS + [429]
+        assert (await _forgot(where.proxy, "127.0.0.5", OWNER))[0] == 200
+
+        assert await _asks(where.console, "127.0.0.6", lambda n: {
+            "X-Forwarded-For": "127.0.0.7", "Forwarded": "for=127.0.0.7"}) \
+            == [200] * FORGOT_PER_ADDRESS + [429]
+        assert (await _forgot(where.proxy, "127.0.0.7", "someone@example.org"))[0] == 200
+
+        named = b"PROXY TCP4 127.0.0.9 127.0.0.1 40000 8720\r\n"
+        assert (await _forgot(where.console, "127.0.0.8", OWNER, first=named))[0] == 400
+        status, body = await _forgot(where.console, PROXY_SOURCE, OWNER)
+        assert status == 400 and b"proxy_header_expected" in body, body

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
 
 from mtgateway_base.wire.proofs import device_proof_headers
 from mtgateway_console.appkeys import FAIR_SHARE
@@ -90,6 +91,29 @@ async def test_the_console_serves_a_configured_proxy_name(tmp_path: Path) -> Non
                 assert r.status == 421
     finally:
         await runner.cleanup()
+
+
+async def test_trusted_proxies_are_addresses_and_a_proxy_without_them_is_warned_of(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``[console] trusted_proxies`` lists the proxies whose PROXY header names each client,
+    by address or network (a host name is refused: a proxy is known by the address it
+    connects from, never by what a resolver answers). A console told a proxy is in front
+    (``behind_proxy``, ``allowed_hosts``) without any says so at start: every client then
+    counts as the proxy's address (round 8, T8-F3)."""
+    with pytest.raises(ValidationError, match="balancer.example"):
+        ConsoleConfig(trusted_proxies=("balancer.example",))
+    assert ConsoleConfig(trusted_proxies=("10.0.0.5", "fd00::/8")).trusted_proxies \
+        == ("10.0.0.5/32", "fd00::/8")
+    caplog.set_level(logging.WARNING, logger="mtgateway_console.console")
+    for name, console_config, warned in [
+            ("alone", ConsoleConfig(port=0), False),
+            ("named", ConsoleConfig(port=0, allowed_hosts=("console.example",)), True),
+            ("flag", ConsoleConfig(port=0, behind_proxy=True), True),
+            ("trusted", ConsoleConfig(port=0, behind_proxy=True,
+                                      trusted_proxies=("127.0.0.1",)), False)]:
+        caplog.clear()
+        create_console_app(ConsoleFile(data_dir=str(tmp_path / name), console=console_config))
+        assert ("trusted_proxies is empty" in caplog.text) is warned, (name, caplog.text)
 
 
 def _device_id(key: Ed25519PrivateKey) -> str:

@@ -26,6 +26,7 @@ from mtgateway_base.configfile import (
     checked_metrics_token,
     read_config,
 )
+from mtgateway_base.proxyheader import proxy_networks
 
 from .address import check_public_url
 from .errors import ConsoleConfigError
@@ -81,6 +82,18 @@ class ConsoleConfig(EdgeLimits):
     #: loopback rule of ``/metrics`` reads the client the proxy names in ``Forwarded`` or
     #: ``X-Forwarded-For`` (the rightmost entry, the one the proxy added) instead.
     behind_proxy: bool = False
+    #: The reverse proxies (addresses or networks: ``["10.0.0.5"]``, ``["127.0.0.1"]``) that
+    #: begin each connection with a PROXY protocol header (v1 or v2; HAProxy's
+    #: ``send-proxy-v2``, as ``deploy/haproxy-console.cfg.template`` sends it) naming the
+    #: client: a connection from one of them counts as that client's everywhere an address
+    #: is counted (connections, "forgot password" asks, the hashing pool's and the database
+    #: lane's lines for callers with no credential, keys the console does not know, streams,
+    #: long-polls), and must begin with the header (closed otherwise: a client calling this
+    #: port straight from a proxy's address is refused). Any other peer is counted as
+    #: itself, whatever it sends: no forwarding header is believed for a count. Empty (the
+    #: default): no header is read, and behind a proxy every client shares the proxy's
+    #: address (a warning at start); the header must be turned on at both ends at once.
+    trusted_proxies: tuple[str, ...] = Field(default=(), strict=False)
     #: Where the public-key work of a device call runs: ``workers`` (the database door's
     #: threads, each as part of the call's transaction: the proof's signature with its replay
     #: row, a record's signing and sealing with its read; libsodium and ``cryptography``
@@ -134,6 +147,11 @@ class ConsoleConfig(EdgeLimits):
     @classmethod
     def _metrics_token_long_enough(cls, value: SecretStr) -> SecretStr:
         return checked_metrics_token(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return proxy_networks(value)
 
     @field_validator("public_url")
     @classmethod

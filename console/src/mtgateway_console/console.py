@@ -48,11 +48,13 @@ from mtgateway_base.guard import (
     ConnectionLimits,
     GuardedSite,
     Refusals,
+    connection_of,
     note_switch,
     raw_response,
     work_middleware,
 )
 from mtgateway_base.loopback import is_loopback
+from mtgateway_base.proxyheader import TrustedProxies
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 
@@ -75,7 +77,16 @@ from .appkeys import (
 from .config import ConsoleFile, SmtpConfig
 from .database import DatabaseError, DatabaseUnavailable
 from .delivery import ALERT_SENDER, AlertSender, alert_sender
-from .door import DOOR, MISDIRECTED, Door, HeldStreams, boundary, fair_share, host_allowlist
+from .door import (
+    DOOR,
+    MISDIRECTED,
+    Door,
+    HeldStreams,
+    boundary,
+    fair_share,
+    host_allowlist,
+    proxied_client,
+)
 from .door.edge import DeviceEdge, DeviceSite
 from .door.edge import settings as edge_settings
 from .errors import ConsoleConfigError
@@ -120,7 +131,12 @@ _REFUSALS: Final = Refusals(
         {"error": {"code": 421, "reason": "misdirected", "message": MISDIRECTED}}).encode()),
     busy=raw_response(503, "Service Unavailable", json.dumps(
         {"error": {"code": 503, "reason": "too_many_connections",
-                   "message": "too many connections; try again"}}).encode()))
+                   "message": "too many connections; try again"}}).encode()),
+    unproxied=raw_response(400, "Bad Request", json.dumps(
+        {"error": {"code": 400, "reason": "proxy_header_expected",
+                   "message": "a connection from a proxy in [console] trusted_proxies must "
+                              "begin with a PROXY protocol header (HAProxy: send-proxy-v2); "
+                              "call the console through the proxy"}}).encode()))
 
 
 def mailer_from_config(smtp: SmtpConfig) -> SmtpMailer:
@@ -139,11 +155,15 @@ class AccessLogger(AbstractAccessLogger):
     """One line per request, as the daemon writes it (``base.access``): the peer, method,
     path *without* its query string, status, size and time, as text and, in the JSON log
     format, as the fields ``remote``, ``method``, ``path``, ``status``, ``bytes`` and
-    ``duration_ms``, so a log shipper filters on ``status`` without parsing text."""
+    ``duration_ms``, so a log shipper filters on ``status`` without parsing text. The peer is
+    the client a configured proxy named (``[console] trusted_proxies``), as the door counts
+    it, while its connection is open."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        log_access(self.logger, request.remote, request.method, request.path, None,
-                   response.status, response.body_length, time)
+        conn = connection_of(request)
+        log_access(self.logger, conn.peer if conn is not None else request.remote,
+                   request.method, request.path, None, response.status,
+                   response.body_length, time)
 
 
 async def _learn_devices(authority: Authority, gate: KeyGate) -> None:
@@ -225,9 +245,19 @@ def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
     directory = data_dir if data_dir is not None else config.resolved_data_dir()
     metrics = ConsoleMetrics(console, ScrapeGuard.of(console.metrics_token.get_secret_value(),
                                                      console.metrics_open, directory))
+    proxies = TrustedProxies(console.trusted_proxies) if console.trusted_proxies else None
+    if proxies is None and console.proxied:
+        log.warning("[console] behind_proxy or allowed_hosts says a reverse proxy is in front, "
+                    "and trusted_proxies is empty: every client through it counts as the "
+                    "proxy's address (one client's 10 \"forgot password\" asks an hour, or "
+                    "its flood of sign-ins, hold everyone's share); have the proxy send a "
+                    "PROXY header (HAProxy: send-proxy-v2) and list its address in "
+                    "trusted_proxies")
     app = web.Application(
         middlewares=[metrics.middleware,  # outermost: counts what the others answer
                      work_middleware(lambda request: request.app[CONNECTIONS]),
+                     # the client a configured proxy named, as every request's remote
+                     *([proxied_client] if proxies is not None else []),
                      host_allowlist(console.allowed_hosts, host_refusals),
                      # whom each request's work is for, and its share given back at the end
                      fair_share,
@@ -237,7 +267,7 @@ def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
     app[CONNECTIONS] = ConnectionBudget(ConnectionLimits(
         max_connections=console.max_connections, header_timeout_s=console.header_timeout_s,
         max_connections_per_peer=console.max_connections_per_peer,
-        body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals)
+        body_timeout_s=console.body_timeout_s), _REFUSALS, host_refusals, proxies=proxies)
     app.on_response_prepare.append(note_switch)  # the guard stops at a 101 written, only
     app[CLOCKS] = Clocks(wall=clock)
     address = app[CONSOLE_ADDRESS] = ConsoleAddress(console.public_url, console.allowed_hosts)

@@ -7,7 +7,13 @@ accounts (``mt4api/``, ``/api/...``) and the owner's pages (``web/``). Each adap
 requests and renders its answers; who is calling, whether the connection may stay, what the
 body says and how a failure becomes an answer are decided here, once, in this order::
 
-  every request  1 Host       loopback or [console] allowed_hosts, else 421, before the
+  every request  0 client     the caller's address: its peer, or on a connection a
+                              configured proxy opened ([console] trusted_proxies) the
+                              client the proxy's PROXY header named, read by the
+                              connection's guard before it admitted it; made the
+                              request's remote, which every per-address count reads
+                              (entry.proxied_client; the llhttp edge: the guard's peer)
+                 1 Host       loopback or [console] allowed_hosts, else 421, before the
                               router (answers.host_allowlist); then counted as its
                               address's in the fair share (entry.fair_share)
                  --------------------------------------------------------------------------
@@ -91,13 +97,13 @@ from .callers import (
     TokenHolder,
     refused_proof,
 )
-from .entry import DOOR, Door, Entry, boundary, fair_share
+from .entry import DOOR, Door, Entry, boundary, fair_share, proxied_client
 from .held import Held, HeldStreams
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "DOOR", "FORM", "JSON", "MISDIRECTED", "REFUSALS",
            "SESSION_COOKIE",
            "Caller", "Door", "Entry", "Held", "HeldStreams", "Kind", "OwnerSession", "Posted",
            "Renderer", "Renderers", "SessionLookup", "TokenHolder", "boundary", "fair_share",
-           "host_allowlist", "password_refusal", "plain", "refusal_headers", "refusal_of",
-           "refused_proof",
+           "host_allowlist", "password_refusal", "plain", "proxied_client", "refusal_headers",
+           "refusal_of", "refused_proof",
            "retry_after"]

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from mtgateway_base.fairshare import CALLER, Who, address_key
-from mtgateway_base.guard import mark_authenticated, mark_held
+from mtgateway_base.guard import BUDGET, mark_authenticated, mark_held
 
 from ..appkeys import FAIR_SHARE
 from ..errors import Refusal
@@ -23,7 +23,7 @@ from .bodies import Posted
 from .callers import NOBODY, TAKEN, Caller, Kind, SessionLookup, serving, who_of
 from .held import RETRY_S, Held, HeldStreams
 
-__all__ = ["DOOR", "Door", "Entry", "boundary", "fair_share"]
+__all__ = ["DOOR", "Door", "Entry", "boundary", "fair_share", "proxied_client"]
 
 M = TypeVar("M", bound=BaseModel)
 B = TypeVar("B")
@@ -208,6 +208,27 @@ class Door:
 
 #: The application's door (``create_console_app`` builds it; every entry point enters by it).
 DOOR: Final = web.AppKey("console_door", Door)
+
+
+@web.middleware
+async def proxied_client(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Who the caller is, by address: the one place the door learns it. On a connection a
+    configured proxy opened (``[console] trusted_proxies``), the client its PROXY header
+    named, which the connection's guard read before admitting it (``base/guard.py``,
+    ``proxyheader.py``), becomes the request's ``remote``; every per-address count behind
+    this reads ``remote`` (the fair share's address, "forgot password" asks, the hashing
+    pool's and the database lane's lines, keys the console does not know, streams,
+    long-polls, and what the sessions page and the activity log show). The device calls on
+    the llhttp edge read the same guard's client (``edge.py``: ``DeviceCall.remote``).
+
+    No forwarding header (``X-Forwarded-For``, ``Forwarded``) is read here: a client writes
+    those itself, and only a configured proxy's connection names anyone but its peer.
+    Installed only when proxies are configured (every other console's ``remote`` is its
+    peer already)."""
+    conn = request.app[BUDGET].find(request.transport)
+    if conn is not None and conn.proxy is not None and conn.peer != request.remote:
+        request = request.clone(remote=conn.peer)
+    return await handler(request)
 
 
 @web.middleware
