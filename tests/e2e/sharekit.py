@@ -13,6 +13,12 @@ credential or with none, byte for byte on a socket of its own from a loopback ad
 own (127.0.0.x: an address per caller). :meth:`World.probes` sends the three probes from
 addresses of their own: ``/health``, owner B signing in on the page, the daemon's report.
 
+``world_of(..., proxied=True)`` puts Debian's HAProxy in front of the console, configured by
+``deploy/haproxy-console.cfg.template`` (``haproxykit.py``): every caller and every probe then
+reaches the console through it, each from its own address still, and the console counts each
+as the client the balancer's PROXY header names (``[console] trusted_proxies``). Before, behind
+the documented balancer every caller was the balancer's address (round 8, T8-F3).
+
 Waits are on events (the fair share's own, the database's gate) or on a probe's answer; where
 nothing tells (the server noticing a closed socket) :func:`tests.testkit.until` looks.
 """
@@ -49,6 +55,7 @@ from tests.e2e.consolekit import (
     issue_token,
     running_console,
 )
+from tests.e2e.haproxykit import PROXY_SOURCE, Balancer
 from tests.testkit import until
 
 Family = Literal["pages", "owner_api", "mt4_api", "device"]
@@ -152,10 +159,18 @@ class World:
     #: What completed, in order: ``("attack", n)`` and ``("probe", name)`` (:meth:`done`).
     order: list[tuple[str, str]] = field(default_factory=list)
     _signed: int = 0
+    #: The balancer's port, when the callers reach the console through it (0: straight).
+    through: int = 0
 
     @property
     def port(self) -> int:
-        return int(self.console.url.rpartition(":")[2])
+        """Where the callers and the probes connect: the balancer, or the console."""
+        return self.through or int(self.console.url.rpartition(":")[2])
+
+    @property
+    def proxied(self) -> bool:
+        """Whether the callers reach the console through the balancer."""
+        return bool(self.through)
 
     @property
     def shares(self) -> FairShare:
@@ -218,11 +233,27 @@ class World:
     # -- keeping the cases apart -------------------------------------------------------------
 
     async def settled(self) -> None:
-        """Between cases: every attacker connection gone, no request in progress, the
-        throttle's lockout over, the order forgotten."""
+        """Between cases: every attacker connection gone (through the balancer: ended),
+        no request in progress, the throttle's lockout over, the order forgotten."""
         budget = self.console.app[CONNECTIONS]
+        proxied = self.proxied
+
+        def left() -> int:
+            """The callers' connections a case left: none straight. Through the balancer,
+            none but what HAProxy keeps open after its client left, each of which the
+            console ends for any newcomer: an idle connection (kept a while, for that client
+            alone) and an answer held open (a live stream, a long-poll: the balancer learns
+            the client left only when the console next writes, at a stream's next beat or
+            the poll's end); and the balancer's health checks."""
+            return sum(1 for c in budget.connections()
+                       if not c.evicting and c.peer != c.proxy
+                       and not (proxied and c.eviction_rank() in (0, 3, 4, 5)))
         try:
-            await until(lambda: budget.active == 0, timeout_s=WAIT_S)
+            await until(lambda: left() == 0, timeout_s=WAIT_S)
+            # and those ended as a newcomer would end them (the next case's connections
+            # would otherwise take their places first, not the flood's)
+            while proxied and budget._evict(None):  # noqa: SLF001
+                pass
         except TimeoutError:
             raise AssertionError([(c.peer, c.busy, c._watch.state, c.authenticated, c.held)
                                   for c in budget.connections()]) from None
@@ -367,11 +398,18 @@ async def _approved_device(console: Console, key: Ed25519PrivateKey, login: int)
 
 
 @contextlib.asynccontextmanager
-async def world_of(tmp_path: Path, **console_keys: Any) -> AsyncIterator[World]:
+async def world_of(tmp_path: Path, *, proxied: bool = False, **console_keys: Any
+                   ) -> AsyncIterator[World]:
     """The family's console (``console_keys``: ``[console]`` keys, its connection budget)
-    and every credential its callers hold."""
+    and every credential its callers hold; with ``proxied``, behind the documented HAProxy,
+    which connects from :data:`~tests.e2e.haproxykit.PROXY_SOURCE` (the console's
+    ``trusted_proxies``: the setting up below still calls the console straight)."""
     shares = FairShare(**SHARES)
-    async with running_console(tmp_path, shares=shares, **console_keys) as console:
+    if proxied:
+        console_keys = {**console_keys, "behind_proxy": True,
+                        "trusted_proxies": (PROXY_SOURCE,)}
+    async with running_console(tmp_path, shares=shares, **console_keys) as console, \
+            _balanced(tmp_path, console, proxied) as through:
         authority = console.app[AUTHORITY]
         await authority.owners.create(OTHER, OTHER_PASSWORD)
         await approved_token(console)  # the daemon's device: console.key
@@ -395,6 +433,27 @@ async def world_of(tmp_path: Path, **console_keys: Any) -> AsyncIterator[World]:
                 headers={"Authorization": f"Bearer {bearer}"}) as answer:
             assert answer.status == 201, await answer.text()
         await console.session.close()  # its idle keep-alive connections: none is the family's
-        world = World(console, cookie, csrf, bearer, attacker_key, console.key)
+        world = World(console, cookie, csrf, bearer, attacker_key, console.key,
+                      through=through)
         await world.settled()
         yield world
+
+
+@contextlib.asynccontextmanager
+async def _balanced(tmp_path: Path, console: Console, proxied: bool) -> AsyncIterator[int]:
+    """HAProxy in front of ``console`` when ``proxied``, up: its port (0: none). It checks
+    the console's health when it starts, then hourly: a check is a connection of the
+    balancer's own, which would take a place in the console's budget mid-case as any
+    newcomer does, and the cases count the places (``test_console_balancer.py`` has the
+    checks at work)."""
+    if not proxied:
+        yield 0
+        return
+    port = int(console.url.rpartition(":")[2])
+    balancer = Balancer(tmp_path, [("console1", port)], source=PROXY_SOURCE,
+                        check_interval="1h")
+    try:
+        await balancer.until("console1", "UP")
+        yield balancer.port
+    finally:
+        balancer.stop()
