@@ -7,7 +7,7 @@ protocol's header (v1 text, v2 binary) as HAProxy writes it; the guard reads it 
 configured proxy, requires it there, and counts the connection as the client it names (the
 connection budget's per-address bound and its order of evictions, and what the application
 reads as the peer). The real ``ConnectionBudget`` and ``GuardedProtocol`` on transports that
-record what they are told (``test_budget.RecordingTransport``).
+record what they are told (the interface the event loop's give the guard).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import ssl
 import struct
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -35,7 +36,6 @@ from mtgateway_base.proxyheader import (
     proxy_networks,
     read_header,
 )
-from tests.base.test_budget import RecordingTransport
 
 REQUEST = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 PROXY = "127.0.0.1"
@@ -134,16 +134,39 @@ class Inner(asyncio.Protocol):
         self.received += data
 
 
-class ClosingTransport(RecordingTransport):
-    """A recording transport that says when it is closed."""
+class ClosingTransport(asyncio.Transport):
+    """A transport that records writes and closes, and says when it is closed."""
 
     def __init__(self, peer: str) -> None:
-        super().__init__(peer)
+        super().__init__()
+        self.peer = peer
+        self.written: list[bytes] = []
+        self.closed = False
         self.closing = asyncio.Event()
+        self._protocol: asyncio.BaseProtocol | None = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return (self.peer, 40000) if name == "peername" else default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written.append(bytes(data))
 
     def close(self) -> None:
-        super().close()
+        self.closed = True
         self.closing.set()
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def can_write_eof(self) -> bool:
+        return False
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._protocol = protocol
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        assert self._protocol is not None
+        return self._protocol
 
 
 UNPROXIED = b"400 proxy header expected"

@@ -4,13 +4,13 @@ proxies a server was told of.
 Behind a reverse proxy every connection comes from the proxy's own address, so every bound kept
 per address (connections, the fair share's lines of callers with no credential, "forgot
 password" asks, keys a console does not know, streams, long-polls) counted one address for
-every client at once: round 8 found one stranger's 10 "forgot password" asks an hour, sent
-through the documented HAProxy, refused every owner's for the rest of the hour (T8-F3).
+every client at once: one stranger's ten "forgot password" asks an hour, sent through the
+documented HAProxy, refused every owner's for the rest of the hour.
 
 A proxy that speaks the PROXY protocol (HAProxy's ``send-proxy-v2``; the specification is
-HAProxy's ``proxy-protocol.txt``) writes one header at the start of each connection it opens,
-before any byte of the request, naming the client that connection is for. Why this and not
-``X-Forwarded-For``:
+HAProxy's, "The PROXY protocol", versions 1 and 2) writes one header at the start of each
+connection it opens, before any byte of the request, naming the client that connection is
+for. Why this and not ``X-Forwarded-For``:
 
 - **It names the client of the connection, not only of a request.** The connection budget
   (``guard.py``) counts a connection by the client before any HTTP is read, so

@@ -214,12 +214,13 @@ DOOR: Final = web.AppKey("console_door", Door)
 async def proxied_client(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Who the caller is, by address: the one place the door learns it. On a connection a
     configured proxy opened (``[console] trusted_proxies``), the client its PROXY header
-    named, which the connection's guard read before admitting it (``base/guard.py``,
-    ``proxyheader.py``), becomes the request's ``remote``; every per-address count behind
-    this reads ``remote`` (the fair share's address, "forgot password" asks, the hashing
-    pool's and the database lane's lines, keys the console does not know, streams,
-    long-polls, and what the sessions page and the activity log show). The device calls on
-    the llhttp edge read the same guard's client (``edge.py``: ``DeviceCall.remote``).
+    named, which the connection's guard read before admitting it
+    (``mtgateway_base.guard``, ``mtgateway_base.proxyheader``), becomes the request's
+    ``remote``; every per-address count behind this reads ``remote`` (the fair share's
+    address, "forgot password" asks, the hashing pool's and the database lane's lines, keys
+    the console does not know, streams, long-polls, and what the sessions page and the
+    activity log show). The device calls on the llhttp edge read the same guard's client
+    (``edge.py``: ``DeviceCall.remote``).
 
     No forwarding header (``X-Forwarded-For``, ``Forwarded``) is read here: a client writes
     those itself, and only a configured proxy's connection names anyone but its peer.
