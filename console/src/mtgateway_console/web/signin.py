@@ -197,7 +197,10 @@ async def forgot(visit: Visit) -> web.StreamResponse:
         return visit.show("forgot.html", status=400, sent=False,
                           error="Enter the e-mail address you sign in with.")
     # The link names the console's own address, never this request's Host: the Host rule
-    # admits every loopback port, and one of them may be another local user's.
+    # admits every loopback port, and one of them may be another local user's. The ask is
+    # counted as its caller's address as the door names it: behind a proxy in
+    # [console] trusted_proxies, the client the proxy named (door/entry.py proxied_client),
+    # never the proxy's, which every client through it shares.
     try:
         await visit.authority.resets.request(
             email, client=address_key(visit.request.remote or "?"))
