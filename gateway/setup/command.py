@@ -450,7 +450,8 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     last_token = list(outcome.tokens.values())[-1]
     write_private(data_dir / CHECK_FILE,
                   json.dumps({"rpc_url": f"{url}/rpc", "token": last_token}).encode("utf-8"))
-    print(f"wrote {data_dir / CHECK_FILE} (`mtgateway check --state-file` reads it)")
+    print(f"wrote {data_dir / CHECK_FILE} (`mtgateway check` and bots told nothing read it "
+          "from the default data directory; `--state-file` names it from elsewhere)")
     if args.no_service:
         print("the log-on task: not registered (--no-service): start `mtgateway run` yourself")
     else:
