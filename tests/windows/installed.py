@@ -17,6 +17,11 @@ Linux suite (the file is not named ``test_*``), in the stage's Wine prefix. In o
   the log-on task, then waits for the EA; meanwhile the daemon is started from the task's own
   ``Command`` and ``Arguments`` (Wine's Task Scheduler accepts a task but runs none) and the
   emulated terminal connects with the preset's token, so setup sees the hello and runs the check;
+* ``mtgateway setup`` once more, over six terminals of its own (a data directory of its own,
+  no task, no wait), each stand-in MetaEditor writing another form of log (``form.txt``:
+  both English summary forms, Russian in UTF-16, UTF-8, Windows' Cyrillic code page) and one
+  that is no program at all: each compile is judged by the program it wrote, the logs setup
+  cannot read shown, the one that never started said in a line, every preset written;
 * a Linux client trades through the installed daemon; with nothing set, ``mtgateway check``
   and a bot written for the ``MetaTrader5`` package, unchanged, on the installed Python, find
   the daemon through what setup wrote for the user (the data directory is the default one);
@@ -616,6 +621,96 @@ def test_the_installers_words_read_back(installer: Path, installed: Path) -> Non
     assert ("No: The EA stays in your MetaTrader terminals and its token stays valid until it "
             "expires or you revoke it.") in unwords
     assert "-m gateway setup --undo --yes" in unwords
+
+
+#: The stand-in MetaEditors' log forms (``metaeditor.c``), one terminal each, and one
+#: ``metaeditor64.exe`` that is no program (Windows refuses to start it).
+LOG_FORMS = ("english", "legacy", "russian", "utf8", "unreadable", "refused")
+
+
+@pytest.fixture(scope="module")
+def log_form_terminals(machine: Machine) -> Iterator[dict[str, Terminal]]:
+    """A MetaTrader 5 terminal per log form, laid out as :func:`terminal` lays its one out,
+    its stand-in MetaEditor told its form by the ``form.txt`` beside it."""
+    built = machine.run_dir / "metaeditor64.exe"
+    subprocess.run(["x86_64-w64-mingw32-gcc", "-O2", "-s", "-municode", "-o", str(built),
+                    str(HERE / "metaeditor.c")], check=True)
+    made: dict[str, Terminal] = {}
+    for number, form in enumerate(LOG_FORMS):
+        tag = secrets.token_hex(16).upper()
+        install = machine.prefix / "drive_c" / "Program Files" / f"MTGW Stage {form} {tag[:8]}"
+        data = machine.roaming / "MetaQuotes" / "Terminal" / tag
+        install.mkdir(parents=True)
+        if form == "refused":
+            (install / "metaeditor64.exe").write_bytes(b"not a program")
+        else:
+            shutil.copyfile(built, install / "metaeditor64.exe")
+            (install / "form.txt").write_text(form, encoding="ascii")
+        (install / "terminal64.exe").write_bytes(b"MZ")
+        for folder in ("MQL5/Experts", "MQL5/Indicators", "MQL5/Include", "config"):
+            (data / folder).mkdir(parents=True)
+        (data / "origin.txt").write_bytes(_utf16(windows_path(install).replace(
+            windows_path(machine.prefix / "drive_c"), "C:")))
+        (data / "config" / "common.ini").write_bytes(_utf16(
+            f"[Common]\nLogin={OTHER_LOGIN + 1 + number}\nServer={SERVER}\n"))
+        made[form] = Terminal(data, install)
+    yield made
+    for made_one in made.values():
+        shutil.rmtree(made_one.data, ignore_errors=True)
+        shutil.rmtree(made_one.install, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def log_forms_config(machine: Machine) -> Iterator[Path]:
+    """A config of the log forms' setup alone: its own data directory (its own authority and
+    owner), its own ports."""
+    data = machine.local / f"mtgateway-forms-{secrets.token_hex(4)}"
+    path = machine.run_dir / "forms.toml"
+    path.write_text(f"data_dir = {windows_path(data)!r}\n\n[server]\nport = {_free_port()}\n\n"
+                    f"[bridge]\nport = {_free_port()}\n\n[device]\nkey_storage = \"file\"\n",
+                    encoding="utf-8")
+    yield path
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def test_setup_judges_each_metaeditor_log_form_by_what_it_wrote(
+        machine: Machine, installed: Path, log_form_terminals: dict[str, Terminal],
+        log_forms_config: Path) -> None:
+    """Issue 89 item 1 on Windows' CPython: one ``mtgateway setup`` over the six terminals.
+    Both English summary forms and the UTF-8 log show their counts; the Russian log and the
+    one in code page 1251 are shown (path and lines) beside "Helper.ex5 written", never taken
+    for a failure or a success unsaid, their letters the console lacks as "?" (this found
+    setup ending with UnicodeEncodeError); the MetaEditor Windows will not start is one line
+    with the next step, no traceback; every terminal's preset is written; setup exits 0."""
+    args = ["setup", "-c", windows_path(log_forms_config), "--email", OWNER, "--no-service",
+            "--wait", "0", "--yes"]
+    for made in log_form_terminals.values():
+        args += ["--terminal", made.data.name]
+    out = _mtgateway(machine, *args, env={"MTGATEWAY_OWNER_PASSWORD": PASSWORD})
+    said = {form: out.split(f"== MetaTrader 5 in C:\\Program Files\\{made.install.name}")[1]
+            .split("\n== ")[0] for form, made in log_form_terminals.items()}
+    for form in ("english", "legacy", "utf8"):
+        assert said[form].index("compiled Helper.mq5 with metaeditor64.exe: 0 errors, 0 "
+                                "warnings") < said[form].index(
+            "compiled MTGateway.mq5 with metaeditor64.exe: 0 errors, 0 warnings"), said[form]
+    for form, why in (("russian", "has no summary setup can read"),
+                      ("unreadable", "is neither UTF-16 nor UTF-8 text")):
+        assert ("compiled Helper.mq5 with metaeditor64.exe: Helper.ex5 written (MetaEditor "
+                f"writes it only from a compile without errors); its log {why}") in said[form]
+        assert "compiled MTGateway.mq5 with metaeditor64.exe: MTGateway.ex5 written" in \
+            said[form]
+    for form in ("russian", "unreadable"):  # the log's lines, each letter the console's code
+        # page (a pipe's: the ANSI one) lacks shown as "?"
+        assert re.search(r"Helper\.mq5 : \?+: \?+ 'Helper\.mq5'\n +\?+: 0 \?+, 0 \?+",
+                         said[form]), said[form]
+    assert re.search(r"Helper\.mq5 not compiled: MetaEditor could not be started \(.+\); "
+                     r"compile it in MetaEditor: F4 in the terminal", said["refused"]), \
+        said["refused"]
+    for form, made in log_form_terminals.items():
+        assert (made.mql / "Presets" / "MTGateway.set").is_file(), (form, out)
+        built = (made.mql / "Experts" / "MTGateway.ex5").is_file()
+        assert built == (form != "refused"), (form, out)
+    assert "error:" not in out, out
 
 
 def test_setup_undo_removes_what_it_added(flow: Flow, machine: Machine, terminal: Terminal,
