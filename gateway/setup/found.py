@@ -13,7 +13,10 @@ Wine prefix where MetaQuotes' installs put one: the same data folders under the 
 ``drive_c/users/<user>/AppData/Roaming/MetaQuotes/Terminal``, whose ``origin.txt`` names a
 Windows path of that prefix (``C:\\Program Files\\MetaTrader 5``), and install folders under
 its ``Program Files`` that hold the terminal and its ``MQL5`` (or ``MQL4``) folder: Wine has no
-User Account Control, so a terminal installed there keeps its data beside itself.
+User Account Control, so a terminal installed there keeps its data beside itself. An install
+folder that a data folder's ``origin.txt`` also names is one terminal, not two: the folder it
+last wrote its daily log in (``logs\\YYYYMMDD.log``) is the one it uses, the install folder
+when neither has a log.
 
 The account the terminal last logged into is read from its ``config\\common.ini`` (``[Common]``
 ``Login`` and ``Server``) when it is there, as a suggestion the owner confirms: the token must
@@ -205,11 +208,38 @@ def find_terminals(root: Path | None = None, extra: Iterable[Path] = ()) -> list
     else:
         for each in wine.prefixes():
             candidates += [(f, each) for f in _in_prefix(each)]
+    scanned = [t for t in (terminal_at(f, p) for f, p in candidates) if t is not None]
     found: list[Terminal] = []
     seen: set[Path] = set()
-    for folder, prefix in [*candidates, *((f, None) for f in extra)]:
-        terminal = terminal_at(folder, prefix)
+    for terminal in [*_one_per_install(scanned), *(terminal_at(f) for f in extra)]:
         if terminal is not None and terminal.data_dir.resolve() not in seen:
             found.append(terminal)
             seen.add(terminal.data_dir.resolve())
     return found
+
+
+def _last_log(terminal: Terminal) -> float:
+    """When the terminal last wrote its daily log (0: never)."""
+    logs = terminal.data_dir / "logs"
+    try:
+        return max((entry.stat().st_mtime for entry in logs.iterdir()), default=0.0)
+    except OSError:
+        return 0.0
+
+
+def _one_per_install(found: list[Terminal]) -> list[Terminal]:
+    """``found`` less the terminals that are another one's install too: under Wine an
+    install folder may hold ``MQL5`` while a data folder under ``AppData`` names it in its
+    ``origin.txt``; the one the terminal last logged in stays (the install folder, where it
+    keeps its data under Wine, when neither has a log)."""
+    kept = list(found)
+    for terminal in found:
+        if terminal.portable or terminal.install_dir is None:
+            continue
+        home = next((t for t in found if t.portable and t is not terminal
+                     and t.data_dir.resolve() == terminal.install_dir.resolve()), None)
+        if home is not None:
+            stale = home if _last_log(terminal) > _last_log(home) else terminal
+            if stale in kept:
+                kept.remove(stale)
+    return kept

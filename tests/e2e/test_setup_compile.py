@@ -264,14 +264,15 @@ def _stuck(tmp_path: Path) -> tuple[command.Terminal, Path]:
 def test_a_metaeditor_stuck_past_its_time_is_stopped_with_what_it_started(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """MetaEditor still compiling when its time is up (300 s; 1 s here) is stopped, with the
-    process it started (under Wine, MetaEditor is ``cmd``'s child), and setup says so in one
-    line with the next step, and goes on (nothing failed: the owner compiles by hand)."""
+    """MetaEditor still compiling when its time is up (300 s; 5 s here, time enough for the
+    stand-in to start its child on a loaded machine) is stopped, with the process it started
+    (under Wine, MetaEditor is ``cmd``'s child), and setup says so in one line with the next
+    step, and goes on (nothing failed: the owner compiles by hand)."""
     terminal, install = _stuck(tmp_path)
-    monkeypatch.setattr(metaeditor, "TIMEOUT_S", 1.0)
+    monkeypatch.setattr(metaeditor, "TIMEOUT_S", 5.0)
     assert command._compile(terminal, tmp_path / "logs") is None
     said = capsys.readouterr().out
-    assert said == ("  Helper.mq5 not compiled: MetaEditor was still compiling after 1 s and "
+    assert said == ("  Helper.mq5 not compiled: MetaEditor was still compiling after 5 s and "
                     "was stopped; compile it in MetaEditor: F4 in the terminal, open "
                     "Indicators > MTGateway > Helper.mq5 and press F7, then Experts > "
                     "MTGateway.mq5 and F7 (docs/terminal.md)\n"), said
@@ -335,7 +336,9 @@ def test_terminals_are_found_in_each_wine_prefix_where_metatrader_installs(
     """``~/.wine`` (a data folder under the user's ``AppData`` whose ``origin.txt`` names
     ``C:\\Program Files\\MetaTrader 5``, found in the prefix, case aside), ``~/.mt5`` (MetaQuotes'
     Linux script's prefix: the data in the install folder under ``Program Files``) and
-    ``$WINEPREFIX`` (MetaTrader 4 under ``Program Files (x86)``): each terminal once, with its
+    ``$WINEPREFIX`` (MetaTrader 4 under ``Program Files (x86)``): each terminal once (an install
+    folder holding ``MQL5`` that a data folder's ``origin.txt`` names too is one terminal: the
+    folder it last logged in), with its
     prefix, its MetaEditor, and ``/portable`` for the ones keeping their data at home; paths
     named as the prefix's Windows programs name them (``C:`` inside ``drive_c``, ``Z:``
     elsewhere)."""
@@ -343,10 +346,11 @@ def test_terminals_are_found_in_each_wine_prefix_where_metatrader_installs(
     dot_wine, dot_mt5 = _prefix(home / ".wine"), _prefix(home / ".mt5")
     other = _prefix(tmp_path / "elsewhere")
     install = _installed(dot_wine, "Program Files", "MetaTrader 5")
-    (install / "MQL5").rename(install / "unused")  # its data is under AppData
     data = dot_wine / "drive_c/users/owner/AppData/Roaming/MetaQuotes/Terminal" / ("D" * 32)
     (data / "MQL5" / "Experts").mkdir(parents=True)
     (data / "origin.txt").write_bytes(_utf16("c:\\program files\\MetaTrader 5"))
+    (data / "logs").mkdir()  # the terminal logs here: its data is under AppData, not at home
+    (data / "logs" / "20261118.log").write_bytes(b"")
     at_home = _installed(dot_mt5, "Program Files", "MetaTrader 5")
     mt4 = _installed(other, "Program Files (x86)", "MetaTrader 4", "MQL4")
     monkeypatch.setenv("HOME", str(home))
@@ -367,6 +371,9 @@ def test_terminals_are_found_in_each_wine_prefix_where_metatrader_installs(
     assert terminal_at(at_home / "MQL5") == found[2]  # given by hand: its prefix from its path
     monkeypatch.delenv("WINEPREFIX")
     assert [t.data_dir for t in find_terminals()] == [data, at_home]
+    # no log in either: the install folder, where a terminal under Wine keeps its data
+    (data / "logs" / "20261118.log").unlink()
+    assert [t.data_dir for t in find_terminals()] == [install, at_home]
 
 
 def test_on_macos_the_metatrader_apps_prefix_and_its_wine_are_found(tmp_path: Path) -> None:
