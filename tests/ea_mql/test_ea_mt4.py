@@ -173,6 +173,50 @@ async def test_a_trade_timeout_in_a_quiet_market_resolves_to_the_position(
         assert (status["state"], status["ticket"]) == ("RESOLVED_ACCEPTED", position["ticket"])
 
 
+#: The server's clock in the late-look test: three hours ahead of UTC (a usual broker's zone).
+ZONE_S = 3 * 3600
+
+
+async def test_a_quote_looked_at_late_does_not_set_the_server_clock_back(
+        bridge_daemon_heartbeat: tuple[Bridge, RecordingListener], ea4_binary: Path,
+        tmp_path: Path) -> None:
+    """E8-1: the EA learns the server's offset to the computer's UTC clock from quotes it sees
+    arrive (a quote's time is the server's clock when it was made). A quote that arrives
+    while the EA is in a long call (here a market buy the trade server answers 8 s after it
+    was sent, the quote coming 2 s into it; no quote after it) is seen only once the call
+    returns: its time minus TimeGMT then is short by the 6 s of the delay. The EA took that
+    last estimate for the offset, and server_time ran 6 s behind the server until the next
+    quote; it now keeps the largest estimate of the last minute (each is at most the true
+    offset), so the offset stays the one learnt from quotes seen as they came. The kit's
+    clocks and quotes are driven (``advance``, ``quote``, ``trade_delay``): nothing waits
+    out the 8 s. The bridge alone, with the daemon's own heartbeat: the call is that long a
+    silence to the EA."""
+    b, _ = bridge_daemon_heartbeat
+    path, fx = fixture4(tmp_path, live_ticks=0)
+    fx["tz_offset_s"] = ZONE_S
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    async with CompiledEA(ea4_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        learnt = []
+        for _ in range(2):  # quotes seen as they come, each in a second of its own
+            await ea.control("advance 1000")
+            await ea.control("quote BTCUSD 0")
+            learnt.append(await b.call(TERMINAL, "server_time", {}, WAIT_S))
+        before = learnt[-1]
+        # seconds only: a look a millisecond after its quote can be in the next second
+        assert ZONE_S - 1 <= before["tz_offset_s"] <= ZONE_S, learnt
+        await ea.control("quote BTCUSD 2000")
+        await ea.control("trade_delay 8000")
+        sent = await b.call(TERMINAL, "order_send", {"request": {
+            "action": 1, "type": 0, "symbol": "BTCUSD", "volume": 0.01}}, WAIT_S)
+        assert sent["retcode"] == 10009, sent
+        quote = await b.call(TERMINAL, "symbol_info_tick", {"symbol": "BTCUSD"}, WAIT_S)
+        assert 2 <= quote["time"] - before["time"] <= 3, (quote, before)  # 2 s into the call
+        clock = await b.call(TERMINAL, "server_time", {}, WAIT_S)
+        assert clock["tz_offset_s"] == max(x["tz_offset_s"] for x in learnt), (clock, learnt)
+        assert clock["time"] - before["time"] >= 8, (clock, before)
+
+
 async def test_a_requote_is_a_result(daemon: Daemon, ea4_binary: Path, tmp_path: Path) -> None:
     """MT4's 138 (requote) is MT5's 10004, a rejection: settled "not executed" at once."""
     path, _ = fixture4(tmp_path)

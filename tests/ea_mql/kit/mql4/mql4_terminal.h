@@ -36,10 +36,19 @@
 //   readable at once, while the connection and the ticket list come `trade_state_ms` later
 //   (default 0: together);
 // - TimeCurrent is "the last known server time (time of the last quote receipt)"
-//   (dateandtime/timecurrent); there is no TimeTradeServer in MQL4;
+//   (dateandtime/timecurrent); there is no TimeTradeServer in MQL4. Control `quote <symbol>
+//   <in_ms>`: a quote of the symbol at its last prices reaches the terminal <in_ms> from now
+//   on the program's clock, stamped with the server's time then (what a quote's time is),
+//   whatever the program is doing meanwhile;
 // - CopyRates in MQL4 minutes; a series not built yet returns -1 with error 4066
 //   ERR_HISTORY_WILL_UPDATED and is built meanwhile (array/arraycopyrates); W1 and MN1 are not
 //   built here;
+// - a trade call blocks until the trade server answers (OrderSend, OrderClose, OrderModify,
+//   OrderDelete and OrderCloseBy are synchronous in MQL4): `order_latency_ms` on the wall
+//   clock, and the control `trade_delay <ms>` makes the next one take <ms> more on the
+//   program's clock, not waited out (as `advance`, mql_runtime.h): the program sees that much
+//   time gone by when the call returns, the quotes that came meanwhile included, as after a
+//   trade server that answered late;
 // - the next trade call can be made to fail (control `trade_error <code> [fill]`): with `fill`
 //   the order is executed and the call still reports the error (a 128 trade timeout after the
 //   server filled it), which no EA can tell from a rejection; `trade_error none [fill]` makes it
@@ -128,6 +137,7 @@ struct FakeTerminal {
   int trade_calls = 0;
   long last_quote_s = 0;
   int64_t trade_state_ns = 0, trade_state_at_ns = 0;  // the ticket list arrives this long after the login
+  int64_t trade_delay_ns = 0;  // the next trade call takes this much more of the program's clock (control `trade_delay`)
 };
 inline FakeTerminal _term;
 inline bool _trade_state() { return _term.logged_in && _mono_ns() >= _term.trade_state_at_ns; }
@@ -413,6 +423,7 @@ inline double OrderCommission() { return _sel().commission; }
 // Returns the error the call must report (0: none); `fills` says whether it executes anyway.
 inline int _trade_preamble(bool& fills) {
   if (_term.order_latency_ms > 0) _sleep_until_ns(_mono_ns() + (int64_t)_term.order_latency_ms * 1000000);
+  if (_term.trade_delay_ns > 0) { _slept_ns += _term.trade_delay_ns; _term.trade_delay_ns = 0; }  // see `trade_delay`
   fills = true;
   if (!_term.trade_allowed) { fills = false; return ERR_TRADE_NOT_ALLOWED; }
   if (!_term.connected || !_trade_state()) { fills = false; return ERR_NO_CONNECTION; }
@@ -569,6 +580,20 @@ inline void _register_terminal_controls() {
     bool none = w.size() >= 2 && w[1] == "none";
     if (w.size() < 2 || (!none && atoi(w[1].c_str()) <= 0)) return std::string("usage: trade_error <MT4 error>|none [fill]");
     _term.next_error = none ? -1 : atoi(w[1].c_str()); _term.next_error_fills = w.size() > 2 && w[2] == "fill"; return std::string(); };
+  _controls()["trade_delay"] = [](const std::vector<std::string>& w) {
+    long ms = w.size() == 2 ? strtol(w[1].c_str(), nullptr, 10) : 0;
+    if (ms <= 0) return std::string("usage: trade_delay <ms>");
+    _term.trade_delay_ns = (int64_t)ms * 1000000; return std::string(); };
+  _controls()["quote"] = [](const std::vector<std::string>& w) {
+    FakeSymbol* s = w.size() == 3 ? _sym8(w[1]) : nullptr;
+    long ms = s ? strtol(w[2].c_str(), nullptr, 10) : -1;
+    if (ms < 0) return std::string("usage: quote <symbol> <in_ms>");
+    const MqlTick* last = _last_tick(*s); if (!last) return std::string("the symbol has no quote to repeat");
+    int64_t at = _mono_ns() + (int64_t)ms * 1000000;
+    MqlTick t = *last; t.time = datetime((long)((_term.start_ms + (at - _start_ns) / 1000000) / 1000));
+    size_t k = s->live_next; while (k < s->live.size() && s->live_at_ns[k] <= at) ++k;  // arrivals stay in order
+    s->live.insert(s->live.begin() + (long)k, t); s->live_at_ns.insert(s->live_at_ns.begin() + (long)k, at);
+    return std::string(); };
   _controls()["book"] = [](const std::vector<std::string>&) {
     for (auto& t : _term.open) printf("KIT: ticket %s\n", _ticket_json(_with_prices(t)).c_str());
     for (auto& t : _term.history) printf("KIT: ticket %s\n", _ticket_json(t).c_str());

@@ -31,6 +31,8 @@
 #define E_DEFER       1        // not an answer: the history is being loaded, ask again next pass
 #define MTGW_RECORD_MAX 10000  // order keys kept (docs/protocol.md: at least the last 10 000)
 #define MT4_ERR_HISTORY_WILL_UPDATED 4066
+#define MTGW_ZONE_WINDOW_S 30     // the server's offset: the largest estimate of the last one or two of these
+#define MTGW_ZONE_JUMP_S   900    // an estimate this far from the offset is a new time zone (15 min)
 
 // MT5 group filter: comma-separated patterns with * and ?, case-insensitive, "!" excludes.
 bool WildMatch(const string name, const string pattern)
@@ -275,12 +277,24 @@ public:
    // hour (time zones are), which holds while that quote is under 7.5 min old. Never earlier
    // than TimeCurrent. Seconds only, as MT4's clock.
    void              ServerTime(JsonWriter &w);
-   long              zone_s;           // the server's clock minus TimeGMT, from a fresh quote
+   long              zone_s;           // the server's clock minus TimeGMT: the largest recent estimate
    bool              zone_known;
+   long              zone_now_s;       // the largest estimate of the current window...
+   long              zone_last_s;      // ...and of the one before it
+   long              zone_from_s;      // TimeGMT when the current window began
    long              last_quote_s;     // TimeCurrent at the last look
    // Looks at TimeCurrent: a quote arrived since the last look (every timer pass and tick)
-   // gives the server's offset to TimeGMT.
+   // gives an estimate of the server's offset to TimeGMT (LearnZone).
    void              WatchClock(void);
+   // One estimate of that offset, the quote's time minus TimeGMT now. The quote was made
+   // before this look, by its network latency and by however late the look is (the EA serves
+   // one request at a time, and a trade call can take seconds), so each estimate is at most
+   // the true offset: the offset taken is the largest estimate of the last one to two windows
+   // of MTGW_ZONE_WINDOW_S, which a late look does not lower (one estimate alone was short by
+   // the delay until the next quote), while a change of the computer's clock still shows
+   // within two windows. An estimate more than MTGW_ZONE_JUMP_S from it is the server's time
+   // zone changing (daylight saving time): it replaces the others.
+   void              LearnZone(const long estimate, const long gmt);
    long              ServerNow(void);
 
    void              SymbolsGet(JsonDoc &doc, const int p, JsonWriter &w);
@@ -369,6 +383,9 @@ Methods4::Methods4(void)
    request_id = 0;
    zone_s = 0;
    zone_known = false;
+   zone_now_s = 0;
+   zone_last_s = 0;
+   zone_from_s = 0;
    last_quote_s = 0;
   }
 
@@ -632,10 +649,31 @@ void Methods4::WatchClock(void)
    long current = (long)TimeCurrent();
    if(last_quote_s != 0 && current > last_quote_s)
      {
-      zone_s = current - (long)TimeGMT();
-      zone_known = true;
+      long gmt = (long)TimeGMT();
+      LearnZone(current - gmt, gmt);
      }
    last_quote_s = current;
+  }
+
+void Methods4::LearnZone(const long estimate, const long gmt)
+  {
+   if(!zone_known || estimate - zone_s > MTGW_ZONE_JUMP_S || zone_s - estimate > MTGW_ZONE_JUMP_S)
+     {
+      zone_known = true;
+      zone_now_s = estimate;
+      zone_last_s = estimate;
+      zone_from_s = gmt;
+     }
+   else if(gmt - zone_from_s >= MTGW_ZONE_WINDOW_S)
+     {
+      // a new window: the one that just ended still counts, an older one does not
+      zone_last_s = gmt - zone_from_s < 2 * MTGW_ZONE_WINDOW_S ? zone_now_s : estimate;
+      zone_now_s = estimate;
+      zone_from_s = gmt;
+     }
+   else if(estimate > zone_now_s)
+      zone_now_s = estimate;
+   zone_s = zone_now_s > zone_last_s ? zone_now_s : zone_last_s;
   }
 
 long Methods4::ServerNow(void)
