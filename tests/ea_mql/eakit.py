@@ -3,9 +3,11 @@
 * :func:`build_ea` runs ``kit/mqlpp.py`` over ``ea_bridge/mql/MQL5`` (first the language gate,
   ``kit/mqlgate.py``: what MetaEditor refuses fails the build here, naming file, line and word),
   and compiles the result
-  with ``g++ -Werror`` and MetaEditor's warnings' nearest equivalents (conversion, shadowing,
-  sign comparison; ``[[nodiscard]]`` where MetaEditor says "return value of 'OrderSend' should
-  be checked") against the kit: ``kit/common/`` (the language as MQL4 and MQL5 share it, the
+  with ``g++ -Werror`` and MetaEditor's warnings' nearest equivalents (conversion, sign,
+  shadowing; ``[[nodiscard]]`` where MetaEditor says "return value of 'OrderSend' should
+  be checked"), MetaEditor's warnings judged besides by ``kit/mqlwarn.py`` (:func:`judged`:
+  every warning in the program's own code refuses the build, named by MetaEditor's number and
+  words) against the kit: ``kit/common/`` (the language as MQL4 and MQL5 share it, the
   Windows clock, the runtime's event rules) and ``kit/mql5/`` (MQL5, its sockets, the fake
   terminal, the harness). The Expert Advisor and every indicator under ``Indicators/`` go into
   one binary, each program in its own namespace. The binary is cached in the temp directory
@@ -42,14 +44,17 @@ from pathlib import Path
 from typing import Any
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.ea_mql.kit import mqlwarn
 
 ROOT = Path(__file__).resolve().parents[2]
 MQL5_DIR = ROOT / "ea_bridge" / "mql" / "MQL5"
 KIT = Path(__file__).resolve().parent / "kit"
 CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror",
-            # MetaEditor's warnings 43 (possible loss of data), 45 (sign mismatch) and
-            # 61/62/72 (declaration hides another)
-            "-Wconversion", "-Wsign-compare", "-Wshadow",
+            # MetaEditor's warnings 43 (possible loss of data), 44 (truncation of constant
+            # value), 45 (sign mismatch: a comparison, and int given to uint as MQL warns
+            # where C++ needs -Wsign-conversion) and 61/62/72 (declaration hides another);
+            # kit/mqlwarn.py names each g++ warning by MetaEditor's number and words
+            "-Wconversion", "-Wsign-conversion", "-Wsign-compare", "-Wshadow",
             # MQL5 handlers have fixed signatures (OnDeinit's reason, OnTradeTransaction's
             # request and result): an unused parameter there is not a defect
             "-Wno-unused-parameter")
@@ -125,21 +130,57 @@ def compile_once(pre: Path, kit_dirs: Sequence[Path], flags: Sequence[str],
     kit and flags left it (:func:`_compile_key`): an installed copy of the EA, a probe built
     again, compile once a machine, as the EA itself does. The language gate and the
     preprocessor ran on the tree before (what an installed tree lacks fails there); g++ of the
-    same input gives the same program. A failed compile leaves nothing to reuse.
+    same input gives the same program, and the same refusal: a failed compile leaves its
+    message (the tree's place in it kept as ``<tree>``), so a probe the build must refuse (a
+    MetaEditor warning's, tests/ea_mql/test_mqlwarn.py) is compiled once a machine too.
 
     Raises:
-        BuildError: from ``compile_to``.
+        BuildError: from ``compile_to``, or its message kept from an earlier compile.
     """
     cache = Path(tempfile.gettempdir()) / f"mtgw-ea-cc-{_compile_key(pre, kit_dirs, flags)}"
     cached = cache / binary.name
+    refused = cache / f"{binary.name}.refused"
+    if refused.exists():
+        raise BuildError(refused.read_text(encoding="utf-8").replace("<tree>", str(pre)))
     if not cached.exists():
         made = pre / f".{binary.name}.built"  # the key is taken: the tree may hold it
-        compile_to(made)
+        try:
+            compile_to(made)
+        except BuildError as exc:
+            if "error:" in str(exc):     # g++ judged the text (not a compiler killed midway)
+                cache.mkdir(parents=True, exist_ok=True)
+                part = refused.with_name(f"{refused.name}.{os.getpid()}-"
+                                         f"{threading.get_ident()}")
+                part.write_text(str(exc).replace(str(pre), "<tree>"), encoding="utf-8")
+                os.replace(part, refused)
+            raise
         cache.mkdir(parents=True, exist_ok=True)
         _put(made, cached)
     binary.parent.mkdir(parents=True, exist_ok=True)
     _put(cached, binary)
     return binary
+
+
+def judged(source: Path, lang: str, pre: Path, binary: Path,
+           compile_to: Callable[[Path], Path]) -> Path:
+    """``compile_to(binary)`` with MetaEditor's warnings judged (kit/mqlwarn.py): the reader's,
+    on the ``source`` tree, and those of g++'s diagnostics in the preprocessed tree ``pre``.
+    A program MetaEditor would warn about is refused as one it would not compile is, each
+    warning named by MetaEditor's number and words before g++'s own output; its binary is
+    left in ``pre`` (never at ``binary``, where a later build would take it for a clean one).
+
+    Raises:
+        BuildError: a warning, or g++'s error.
+    """
+    reader = mqlwarn.reader_warnings(source, lang)
+    enums = mqlwarn.program_enums(source, lang)
+    try:
+        built = compile_to(binary if not reader else pre / ".warned" / binary.name)
+    except BuildError as exc:
+        raise BuildError(mqlwarn.explain(str(exc), pre, reader, enums)) from None
+    if reader:
+        raise BuildError(mqlwarn.explain("", pre, reader, enums))
+    return built
 
 
 def _put(source: Path, target: Path) -> None:
@@ -194,7 +235,8 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
                 capture_output=True, text=True, check=False)
             if cc.returncode != 0:
                 raise BuildError(cc.stderr.strip())
-        return compile_once(work, (kit / "common", kit / "mql5"), CXXFLAGS, compile_to, binary)
+        return judged(mql5_dir, "mql5", work, binary, lambda target: compile_once(
+            work, (kit / "common", kit / "mql5"), CXXFLAGS, compile_to, target))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

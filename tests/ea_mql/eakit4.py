@@ -32,6 +32,7 @@ from tests.ea_mql.eakit import (
     BuildError,
     compile_once,
     finish_fixture,
+    judged,
     pedantic,
     probe_cache,
     terminal_answers,
@@ -110,7 +111,8 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
                 capture_output=True, text=True, check=False)
             if cc.returncode != 0:
                 raise BuildError(cc.stderr.strip())
-        return compile_once(out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, binary)
+        return judged(tree, "mql4", out, binary, lambda target: compile_once(
+            out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, target))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

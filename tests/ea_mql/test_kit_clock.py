@@ -37,7 +37,7 @@ int OnInit()
    uint slept_ms = GetTickCount() - ms;
    long slept_s = (long)TimeCurrent() - (long)server;
    int s = SocketCreate();
-   bool up = s != INVALID_HANDLE && SocketConnect(s, "127.0.0.1", Port, 2000);
+   bool up = s != INVALID_HANDLE && SocketConnect(s, "127.0.0.1", (uint)Port, 2000);
    us = GetMicrosecondCount();
    Sleep(20);
    ulong after_us = GetMicrosecondCount() - us;

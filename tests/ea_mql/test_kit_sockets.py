@@ -29,7 +29,7 @@ input int Bytes = 0;
 int OnInit()
   {
    int s = SocketCreate();
-   if(s == INVALID_HANDLE || !SocketConnect(s, "127.0.0.1", Port, 2000))
+   if(s == INVALID_HANDLE || !SocketConnect(s, "127.0.0.1", (uint)Port, 2000))
      {
       Print("PROBE cannot connect");
       return INIT_FAILED;

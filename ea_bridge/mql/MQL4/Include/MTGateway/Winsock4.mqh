@@ -43,7 +43,7 @@ char SystemFunction036(uchar &buffer[], uint length);
 bool SystemRandom(uchar &out[], const int n)
   {
    ArrayResize(out, n);
-   return SystemFunction036(out, n) != 0;
+   return SystemFunction036(out, (uint)n) != 0;
   }
 
 #define WS_AF_INET        2

@@ -923,7 +923,7 @@ void Methods5::History(const string m, JsonDoc &doc, const int p, JsonWriter &w)
          selected = HistorySelect(0, TimeTradeServer() + 86400);
       else
          if(by_position)
-            selected = HistorySelectByPosition(position);
+            selected = HistorySelectByPosition((ulong)position);
          else
             selected = HistorySelect((datetime)date_from, (datetime)date_to);
    if(!selected && !one_order)

@@ -504,7 +504,7 @@ void CGatewaySession::Connect(void)
       Drop("socket", "cannot create a socket (error " + IntegerToString(GetLastError()) + ")");
       return;
      }
-   if(!SocketConnect(sock, host, port, MTGW_CONNECT_MS))
+   if(!SocketConnect(sock, host, (uint)port, MTGW_CONNECT_MS))
      {
       int err = GetLastError();
       string text = "gateway not reachable at " + host + ":" + IntegerToString(port) + " (error " + IntegerToString(err) + ")";
