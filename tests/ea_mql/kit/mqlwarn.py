@@ -643,8 +643,9 @@ def merge(*groups: Iterable[Warning]) -> list[Warning]:
 def report(warnings: list[Warning]) -> str:
     """The warnings as MetaEditor's log writes them, one a line, and the count."""
     lines = [str(w) for w in warnings]
-    lines.append(f"{len(warnings)} warnings of MetaEditor's kinds (its log's 'Result: N errors, "
-                 "N warnings' counts them the same way: one a line)")
+    count = f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
+    lines.append(f"{count} of MetaEditor's kinds (its log's 'Result: N errors, N warnings' "
+                 "counts them the same way: one a line)")
     return "\n".join(lines)
 
 
@@ -666,15 +667,16 @@ def main(argv: list[str]) -> int:
     checklist)."""
     lang = argv[2] if len(argv) == 3 and argv[1] == "--lang" else "mql5"
     from tests.ea_mql import eakit, eakit4
+    what = "the MQL4 EA" if lang == "mql4" else "the MQL5 EA and its helper"
     try:
         if lang == "mql4":
             eakit4.build_ea4()
         else:
             eakit.build_ea()
     except eakit.BuildError as exc:
-        print(exc)
+        print(f"{what}: the build refused it\n{exc}")
         return 1
-    print(report([]))
+    print(f"{what}: built\n{report([])}")
     return 0
 
 
