@@ -176,9 +176,9 @@ void CEvents4::Ticks(CGatewaySession4 &session, const int i)
       return;
    if(cursors[i].started && (long)t.time < cursors[i].time)
       return;
-   bool send = cursors[i].started;
+   bool due = cursors[i].started;
    cursors[i].started = true;
-   if(send)
+   if(due)
      {
       int dg = SymbolDigits(cursors[i].symbol);
       JsonWriter w;
