@@ -267,6 +267,61 @@ async def test_a_history_range_across_a_broker_outage_waits_for_the_hole_to_load
         assert await history_waits(ea) == 0
 
 
+async def server_rows(ea: CompiledEA, symbol: str, to_msc: int) -> int:
+    """How many ticks of ``symbol`` up to ``to_msc`` the trade server has."""
+    [line] = await kit_lines(ea, f"server_ticks {symbol} {to_msc}", "server_ticks")
+    return int(line.split()[1])
+
+
+async def test_a_hole_ends_at_the_first_quote_after_the_return(
+        bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E8-3: the terminal flags its connection back before its quotes flow again (the kit's
+    ``quotes off`` then ``broker up``: whether a terminal does is not documented), and ticks
+    come meanwhile, to the server only. A range asked then is loaded across the outage's hole
+    (the synchronization lands before the quotes resume), and the ticks after it, still not
+    received, are a hole again until the quotes come. The old EA ended the outage's hole at
+    the connection's return, so once that was judged, a later range across those seconds
+    was taken for local and its copy waited for their synchronization (0.3 s here, up to 45 s
+    on a terminal). The hole now ends at the symbol's first quote after the return: a range
+    reaching into it waits for a helper's judgment of it whole, and the EA never waits.
+    BTCUSD's ticks carry the server's time when they come (the kit's
+    ``live_stamped_at_arrival``): the return is a time on the server's clock."""
+    b, listener = bridge
+    path, fx = make_fixture(tmp_path, live_ticks=1500, tick_sync_ms=300, symbol_switches={
+        "BTCUSD": {"live_every_ms": 10, "live_stamped_at_arrival": True}})
+    day_ago = (fx["now_ms"] - 86_400_000) / 1000
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+
+        async def complete(to_msc: int) -> None:
+            """A range from a day ago to ``to_msc`` is answered with every tick the server
+            has of it, the EA never having waited for history."""
+            got = await loaded(b, "copy_ticks_range", {
+                "symbol": "BTCUSD", "date_from": day_ago, "date_to": to_msc / 1000,
+                "flags": -1})
+            rows = [r[5] for r in got["rows"]]
+            assert rows == sorted(rows) and rows[-1] <= to_msc
+            assert len(rows) == await server_rows(ea, "BTCUSD", to_msc)
+            assert await history_waits(ea) == 0
+
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= 30)
+        await outage(ea, listener, "BTCUSD", 10)
+        await ea.control("quotes off")
+        await ea.control("broker up")
+        await listener.wait_for(lambda: announced(listener, True) >= 2)
+        at_return = await server_ticks(ea, "BTCUSD")
+        while await server_ticks(ea, "BTCUSD") < at_return + 10:
+            pass  # ticks after the return, to the server only
+        await complete(streamed(listener, "BTCUSD")[-1] + 1)  # the outage's hole, loaded
+        landed = await server_ticks(ea, "BTCUSD")
+        while await server_ticks(ea, "BTCUSD") < landed + 10:
+            pass  # more ticks after that synchronization, to the server only
+        before = len(streamed(listener, "BTCUSD"))
+        await ea.control("quotes on")
+        await listener.wait_for(lambda: len(streamed(listener, "BTCUSD")) >= before + 10)
+        await complete(streamed(listener, "BTCUSD")[-1])
+
+
 async def test_the_first_quote_after_a_reconnection_is_sent(
         bridge: Bridged, ea_binary: Path, tmp_path: Path) -> None:
     """E7-1: a tick arrives with the connection's return, before the EA's next pass. The old

@@ -18,13 +18,21 @@
 //   same way: the ticks after that time are a hole and its quote is the last one before it.
 //   So does a lost connection to the trade server (control `broker down`, and before the
 //   login): no quotes arrive without it, for any symbol, so each symbol's ticks of the outage
-//   are a hole, and its quote is the last one before the outage until the next tick after it;
+//   are a hole, and its quote is the last one before the outage until the next tick after it.
+//   Whether a terminal flags its connection back (TERMINAL_CONNECTED) only once its quotes
+//   flow again is not documented: control `quotes off|on` stops and resumes the quote stream
+//   alone, TERMINAL_CONNECTED unchanged (`quotes off` then `broker up`: a terminal connected
+//   again whose quotes resume later), and ticks that come meanwhile are a hole the same way;
 //   control `hold <symbol> on|off` stops and resumes the arrival of a symbol's live ticks,
 //   `tick <symbol>` makes its next one arrive at once (held or not);
-//   control `server_ticks <symbol>` prints how many ticks the trade server has of it;
+//   control `server_ticks <symbol> [<to_msc>]` prints how many ticks the trade server has of it (up to then);
 // - ticks: history, then live ticks that ARRIVE at their own times (fixture `live_every_ms`, or
 //   `live_poisson_hz`, from `live_start_ms` after the EA's first timer pass), raising NewTick
-//   for the chart symbol and Calculate for indicators;
+//   for the chart symbol and Calculate for indicators. A live tick keeps the time the fixture
+//   gave it, which runs at a pace of its own (a few ms a tick) beside the terminal's clock; a
+//   symbol with `live_stamped_at_arrival` has each carry the server's time when it arrives
+//   instead, as a trade server stamps the ticks it makes and sends at once (a test that
+//   compares tick times with the server's clock: when the terminal saw its connection back);
 // - bars built from M1 on request: a series is not synchronized until something asks for it
 //   (CopyRates, CopyTime) and then takes `series_build_ms` to build; in an EA a copy from an
 //   unbuilt series waits for it, in an indicator it returns -1 at once. A built series holds
@@ -267,10 +275,13 @@ struct FakeSymbol {
   int book_subscriptions = 0;        // this program's MarketBookAdd calls
   int other_book_subscriptions = 0;  // other programs' (control `book_other`): BookEvent is broadcast
   size_t out_from_idx = 0;           // out of Market Watch: ticks from this one on did not reach the terminal
+  size_t quote_idx = 0;              // ...and its quote is the one before this (a synchronization of the
+                                     // tick database brings ticks to disk, not quotes: SymbolInfoTick stays)
   long out_first_ms = -1, out_last_ms = -1;  // the first and last of them (-1: none yet)
   std::vector<std::pair<long, long>> holes;  // tick times the terminal never received (out of Market Watch, no connection)
   size_t back_at = SIZE_MAX;         // back in Market Watch when the server had this many ticks
   bool held = false;                 // its live ticks do not arrive (control `hold`)
+  bool stamped_at_arrival = false;   // its live ticks carry the server's time when they arrive
 };
 struct FakeTerminal {
   FJ fixture; FakeRecord account, terminal;
@@ -279,6 +290,7 @@ struct FakeTerminal {
   long long start_ms = 0; ulong next_ticket = 5000; uint request_id = 0;
   bool history_synchronized = true; bool trade_allowed = true; bool connected = true; bool logged_in = true;
   bool tester = false; std::vector<std::string> allowed_hosts{"127.0.0.1"};
+  bool quotes = true;          // the quote stream flows (control `quotes`)
   int timer_failures = 0; int order_latency_ms = 0; std::vector<uint> answer_next; bool shuffle_tx = false; std::mt19937_64 rng{42};
   const FakeRecord* selected_order = nullptr; const FakeRecord* selected_position = nullptr;
   std::vector<const FakeRecord*> history_sel_orders, history_sel_deals;
@@ -293,10 +305,10 @@ struct FakeTerminal {
 inline FakeTerminal _term;
 // The terminal receives a symbol's quotes: it is in Market Watch and the terminal is connected
 // to the trade server ("the terminal receives quotes only for Market Watch symbols"; without
-// the connection, none arrive at all).
-inline bool _receiving(const FakeSymbol& s) { return s.selected && _term.connected; }
+// the connection, none arrive at all), its quote stream flowing (control `quotes`).
+inline bool _receiving(const FakeSymbol& s) { return s.selected && _term.connected && _term.quotes; }
 // Quotes of `s` stop reaching the terminal: its quote stays the last one received.
-inline void _quotes_stop(FakeSymbol& s) { s.out_from_idx = s.ticks.size(); s.back_at = SIZE_MAX; }
+inline void _quotes_stop(FakeSymbol& s) { s.out_from_idx = s.quote_idx = s.ticks.size(); s.back_at = SIZE_MAX; }
 // They reach it again: the ticks that came meanwhile are a hole in its database, and its quote
 // is the one from before until the next tick arrives.
 inline void _quotes_resume(FakeSymbol& s) {
@@ -347,7 +359,7 @@ inline void FakeTerminalLoad(const char* path) {
     FakeSymbol s; s.name = kv.first; s.p = _record(*j.get("info"));
     s.selected = s.p.n["select"] != 0;
     for (auto& r : j.get("ticks")->a) s.ticks.push_back(_tick_row(r));
-    s.out_from_idx = s.ticks.size();
+    s.out_from_idx = s.quote_idx = s.ticks.size();
     for (auto& r : j.get("live")->a) s.live.push_back(_tick_row(r));
     // arrival times: evenly spaced, or a Poisson stream of the given rate
     double start_ms = j.num_or("live_start_ms", 250), every = j.num_or("live_every_ms", 20), hz = j.num_or("live_poisson_hz", 0);
@@ -365,9 +377,10 @@ inline void FakeTerminalLoad(const char* path) {
     s.tick_sync_ns = never ? (int64_t)1e15 : (int64_t)(j.num_or("tick_sync_ms", fx.num_or("tick_sync_ms", 200)) * 1e6);
     s.tick_sync_steps = std::max(1, (int)j.num_or("tick_sync_steps", fx.num_or("tick_sync_steps", 1)));
     s.deal_max_volume = j.num_or("deal_max_volume", 0); s.liquidity = j.num_or("liquidity", 0);
+    s.stamped_at_arrival = j.bool_or("live_stamped_at_arrival", false);
     if (const FJ* off = j.get("offline_from_ms")) {  // the terminal was closed from then on
       size_t k = 0; while (k < s.ticks.size() && s.ticks[k].time_msc <= (long)off->n) ++k;
-      if (k < s.ticks.size()) { s.holes.emplace_back(s.ticks[k].time_msc, s.ticks.back().time_msc); s.out_from_idx = k; s.back_at = s.ticks.size(); }
+      if (k < s.ticks.size()) { s.holes.emplace_back(s.ticks[k].time_msc, s.ticks.back().time_msc); s.out_from_idx = s.quote_idx = k; s.back_at = s.ticks.size(); }
     }
     _term.symbols.push_back(s);
   }
@@ -401,11 +414,16 @@ inline long long _now_ms() { return _term.start_ms + (_mono_ns() - _start_ns) / 
 // Live ticks are timed from the end of the EA's first timer pass (the harness sets the anchor),
 // so they all come after the EA first looked at Market Watch, however slowly it started.
 inline int64_t _market_anchor_ns = INT64_MAX;
-// The symbol's next live tick reaches the trade server, and the terminal when it receives the
-// symbol's quotes (`stamp`: the volume the bench reads, 0 to keep the fixture's); true then.
-inline bool _tick_arrives(FakeSymbol& s, ulong stamp) {
+// The symbol's next live tick reaches the trade server at `at_ns` (the program's clock), and the
+// terminal when it receives the symbol's quotes (`stamp`: the volume the bench reads, 0 to keep
+// the fixture's); true then.
+inline bool _tick_arrives(FakeSymbol& s, ulong stamp, int64_t at_ns) {
   MqlTick t = s.live[s.live_next];
   if (stamp) t.volume = stamp;
+  if (s.stamped_at_arrival) {
+    long prev = s.ticks.empty() ? 0 : s.ticks.back().time_msc;
+    t.time_msc = std::max(prev, (long)(_term.start_ms + (at_ns - _start_ns) / 1000000)); t.time = datetime(t.time_msc / 1000);
+  }
   ++s.live_next; s.ticks.push_back(t);
   if (_receiving(s)) return true;
   // out of Market Watch, or no connection: the trade server has it, the terminal does not
@@ -421,7 +439,7 @@ inline void _market_advance() {
     bool arrived = false;
     while (!s.held && s.live_next < s.live.size() && _market_anchor_ns + s.live_at_ns[s.live_next] <= now) {
       int64_t at = _market_anchor_ns + s.live_at_ns[s.live_next];
-      arrived = _tick_arrives(s, stamp ? (ulong)(at - _slept_ns) : 0) || arrived;
+      arrived = _tick_arrives(s, stamp ? (ulong)(at - _slept_ns) : 0, at) || arrived;
     }
     if (arrived && _on_tick_arrived) _on_tick_arrived(s.name);
   }
@@ -438,7 +456,7 @@ inline int64_t _market_next_ns() {
 inline const MqlTick* _last_tick(FakeSymbol& s) {
   _market_advance();
   bool stale = !_receiving(s) || (s.back_at != SIZE_MAX && s.ticks.size() <= s.back_at);
-  size_t n = stale ? std::min(s.out_from_idx, s.ticks.size()) : s.ticks.size();
+  size_t n = stale ? std::min(s.quote_idx, s.ticks.size()) : s.ticks.size();
   return n == 0 ? nullptr : &s.ticks[n - 1];
 }
 
@@ -1067,16 +1085,19 @@ inline void _market_steps(const MqlTradeRequest& r, FakeSymbol& s, const _Fill& 
 // ---- what the user and the broker do meanwhile (control commands) ------------------------------------------
 // The connection to the trade server goes (or comes back): every Market Watch symbol's quotes
 // stop (or start again), the ticks of the outage a hole in the terminal's database.
-inline void _set_connected(bool up) {
+// The connection to the trade server and the quote stream over it: each symbol whose quotes
+// stop reaching the terminal keeps its last one, each whose quotes come back has a hole.
+inline void _set_link(bool connected, bool quotes) {
   _market_advance();
   std::vector<bool> was; for (auto& s : _term.symbols) was.push_back(_receiving(s));
-  _term.connected = up;
+  _term.connected = connected; _term.quotes = quotes;
   for (size_t k = 0; k < _term.symbols.size(); ++k) {
     FakeSymbol& s = _term.symbols[k];
     if (was[k] && !_receiving(s)) _quotes_stop(s);
     if (!was[k] && _receiving(s)) _quotes_resume(s);
   }
 }
+inline void _set_connected(bool up) { _set_link(up, _term.quotes); }
 // Each lands in steps; the EA handles one step's transaction before the next step lands.
 inline std::string _control_close(const std::vector<std::string>& w) {
   if (w.size() < 2) return "usage: close <position ticket>";
@@ -1127,18 +1148,24 @@ inline void _register_terminal_controls() {
   _controls()["broker"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "up" && w[1] != "down")) return std::string("usage: broker up|down");
     _set_connected(w[1] == "up"); return std::string(); };
+  _controls()["quotes"] = [](const std::vector<std::string>& w) {
+    if (w.size() < 2 || (w[1] != "on" && w[1] != "off")) return std::string("usage: quotes on|off");
+    _set_link(_term.connected, w[1] == "on"); return std::string(); };
   // `tick <symbol>`: its next live tick arrives now, held or not, before any program runs again
   // (a quote that comes with the connection's return, say); prints its time_msc.
   _controls()["tick"] = [](const std::vector<std::string>& w) {
     FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: tick <symbol>");
     _market_advance();
     if (s->live_next >= s->live.size()) return std::string("no live tick left");
-    long msc = s->live[s->live_next].time_msc;
-    if (_tick_arrives(*s, 0) && _on_tick_arrived) _on_tick_arrived(s->name);
-    printf("KIT: tick %s %ld\n", s->name.c_str(), msc); return std::string(); };
+    if (_tick_arrives(*s, 0, _mono_ns()) && _on_tick_arrived) _on_tick_arrived(s->name);
+    printf("KIT: tick %s %ld\n", s->name.c_str(), s->ticks.back().time_msc); return std::string(); };
+  // `server_ticks <symbol> [<to_msc>]`: how many ticks of it the trade server has (up to that time)
   _controls()["server_ticks"] = [](const std::vector<std::string>& w) {
-    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: server_ticks <symbol>");
-    _market_advance(); printf("KIT: server_ticks %s %zu\n", s->name.c_str(), s->ticks.size()); return std::string(); };
+    FakeSymbol* s = w.size() > 1 ? _sym8(w[1]) : nullptr; if (!s) return std::string("usage: server_ticks <symbol> [<to_msc>]");
+    _market_advance();
+    long to = w.size() > 2 ? strtol(w[2].c_str(), nullptr, 10) : INT64_MAX; size_t n = 0;
+    for (auto& t : s->ticks) if (t.time_msc <= to) ++n;
+    printf("KIT: server_ticks %s %zu\n", s->name.c_str(), n); return std::string(); };
   _controls()["algo"] = [](const std::vector<std::string>& w) {
     if (w.size() < 2 || (w[1] != "on" && w[1] != "off")) return std::string("usage: algo on|off");
     _term.trade_allowed = w[1] == "on"; return std::string(); };

@@ -29,7 +29,9 @@
 //| (Watch; Events5 restarts its streams on `reconnections`).       |
 //| Each such hole is kept as an interval of server time (TickHole: |
 //| after the last tick the terminal had, up to the server's time   |
-//| at the return): a range reaching into one is local only once a  |
+//| at the return, and after an outage up to the symbol's first     |
+//| quote after it, should its quotes resume later than the         |
+//| connection): a range reaching into one is local only once a     |
 //| helper has judged that interval itself, every ticked minute of |
 //| it and a copy across it that is not waiting for a              |
 //| synchronization (MTGW.hf./MTGW.ht.<symbol>), not by the samples |
@@ -72,6 +74,7 @@ struct TickHole
    long              after_msc;     // the last tick the terminal had before it (0: none known)
    long              to_msc;        // server time it was over by (0: not over yet)
    long              outage_quote;  // the symbol's quote when the last outage was first seen (0: none)
+   long              live_after;    // the hole ends at the first quote newer than this (0: its end is final)
   };
 
 class CHistory5
@@ -89,8 +92,9 @@ public:
                      CHistory5(void);
 
    // Notices the terminal losing and regaining its trade server connection; on its return,
-   // nothing from before it is local any more (see Reconnected). Cheap: the EA calls it
-   // before anything that copies ticks.
+   // nothing from before it is local any more (see Reconnected); and, after it, each
+   // symbol's first quote, where its hole ends (LiveQuotes). Cheap: the EA calls it before
+   // anything that copies ticks.
    void              Watch(void);
 
    // The EA streams `symbol` from `from_msc` on: those ticks are in the terminal.
@@ -143,6 +147,7 @@ public:
 private:
    void              Outage(void);
    void              Reconnected(void);
+   void              LiveQuotes(void);
    bool              Claimed(const string symbol, const long from_msc, const long to_msc);
    int               Hole(const string symbol);
    void              AddHole(const string symbol, const long after_msc, const long to_msc);
@@ -173,6 +178,7 @@ void CHistory5::Watch(void)
       broker_down = false;
       Reconnected();
      }
+   LiveQuotes();
   }
 
 // The connection to the trade server is lost (first seen now): no quote reaches the terminal
@@ -199,7 +205,13 @@ void CHistory5::Outage(void)
 void CHistory5::Reconnected(void)
   {
    reconnections++;
-   // every hole still open ends now: the server's time bounds the ticks the terminal missed
+   // every hole still open ends now: the server's time bounds the ticks the terminal missed,
+   // unless the symbol's quotes have not come back with the connection (its quote is still
+   // the one from before the outage): whether a terminal flags its connection only once
+   // quotes flow again is not documented, and ticks of the seconds between are neither
+   // received nor in a hole ending now. So such a hole ends at the symbol's first quote
+   // after the return (LiveQuotes); until that comes, at now, so a range up to now is
+   // loaded meanwhile without waiting for a quote that a quiet market may not send.
    long now = (long)TimeTradeServer() * 1000;
    for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
       if(Hole(SymbolName(k, true)) < 0)          // in Market Watch since the outage began
@@ -208,7 +220,9 @@ void CHistory5::Reconnected(void)
       if(holes[h].to_msc == 0)
         {
          MqlTick t;
-         holes[h].to_msc = SymbolInfoTick(holes[h].symbol, t) && t.time_msc > now ? t.time_msc : now;
+         long quote = SymbolInfoTick(holes[h].symbol, t) ? t.time_msc : 0;
+         holes[h].to_msc = quote > now ? quote : now;
+         holes[h].live_after = quote > 0 && quote <= holes[h].outage_quote ? holes[h].outage_quote : 0;
         }
    down_seen_msc = 0;
    for(int k = SymbolsTotal(true) - 1; k >= 0; k--)
@@ -220,6 +234,24 @@ void CHistory5::Reconnected(void)
         {
          Forget(helpers[i].symbol);
          Drop(i);
+        }
+  }
+
+// A symbol whose quotes had not come back with the connection (Reconnected) has its first
+// quote since: no quote arrives without its stream, so the ticks before it were missed and
+// its hole ends there, later than the return it ended at meanwhile. A helper's judgment of
+// the shorter hole covers it no more: a range reaching into it waits for a new one.
+void CHistory5::LiveQuotes(void)
+  {
+   for(int h = 0; h < ArraySize(holes); h++)
+      if(holes[h].live_after > 0 && holes[h].to_msc > 0)
+        {
+         MqlTick t;
+         if(!SymbolInfoTick(holes[h].symbol, t) || t.time_msc <= holes[h].live_after)
+            continue;
+         if(t.time_msc > holes[h].to_msc)
+            holes[h].to_msc = t.time_msc;
+         holes[h].live_after = 0;
         }
   }
 
@@ -288,6 +320,7 @@ void CHistory5::AddHole(const string symbol, const long after_msc, const long to
       holes[h].after_msc = after_msc;
       holes[h].to_msc = to_msc;
       holes[h].outage_quote = 0;
+      holes[h].live_after = 0;
       return;
      }
    if(after_msc < holes[h].after_msc)
@@ -323,15 +356,21 @@ bool CHistory5::Claimed(const string symbol, const long from_msc, const long to_
      {
       if(!HoleJudged(h))
          return false;                    // the range reaches into a hole no helper judged
-      int last = ArraySize(holes) - 1;    // judged: it is loaded, and forgotten
-      if(h != last)
+      // judged: it is loaded, and forgotten once its end is known (one waiting for the
+      // symbol's first quote after an outage may grow yet: LiveQuotes)
+      if(holes[h].live_after == 0)
         {
-         holes[h].symbol = holes[last].symbol;
-         holes[h].after_msc = holes[last].after_msc;
-         holes[h].to_msc = holes[last].to_msc;
-         holes[h].outage_quote = holes[last].outage_quote;
+         int last = ArraySize(holes) - 1;
+         if(h != last)
+           {
+            holes[h].symbol = holes[last].symbol;
+            holes[h].after_msc = holes[last].after_msc;
+            holes[h].to_msc = holes[last].to_msc;
+            holes[h].outage_quote = holes[last].outage_quote;
+            holes[h].live_after = holes[last].live_after;
+           }
+         ArrayResize(holes, last);
         }
-      ArrayResize(holes, last);
      }
    string name = MTGW_TICKS_VAR + symbol;
    if(GlobalVariableCheck(name))
