@@ -13,7 +13,8 @@
 // - StringToUpper is Unicode-aware (Cyrillic, Greek, Latin-1), not ASCII only;
 // - only the SHA-256 of CryptEncode exists (no HMAC), as in MQL.
 // The kit headers are included as system headers (-isystem): the EA is held to -Wconversion,
-// -Wshadow and -Wsign-compare, the kit's own internals are not.
+// -Wsign-conversion, -Wshadow and -Wsign-compare (MetaEditor's warnings: mqlwarn.py), the
+// kit's own internals are not.
 #pragma once
 #include <algorithm>
 #include <cerrno>
