@@ -410,7 +410,7 @@ class _Flow:
     ``long &`` form, a program's own ``int &n``); every other use is a read."""
 
     def __init__(self, code: list[Token], name: str,
-                 out_params: Mapping[str, frozenset[int]]) -> None:
+                 out_params: Mapping[str, Forms]) -> None:
         self.code = code
         self.name = name
         self.out_params = out_params
@@ -527,8 +527,10 @@ class _Flow:
         return assigned or sets
 
     def out_argument(self, k: int) -> bool:
-        """Whether the token at ``k`` is a whole argument given to a non-``const`` reference
-        parameter of the function called."""
+        """Whether the token at ``k`` is a whole argument the function called may assign: one
+        given to a non-``const`` reference parameter of a form of that many arguments, or to
+        a function whose forms are not known here (a terminal function the kit does not model
+        in that form: g++ then refuses the call, and the reader claims nothing of it)."""
         code = self.code
         if code[k - 1].text not in ("(", ",") or code[k + 1].text not in (")", ","):
             return False
@@ -546,24 +548,53 @@ class _Flow:
             j -= 1
         if j <= 0 or code[j].text != "(" or code[j - 1].kind != "id":
             return False
-        return position in self.out_params.get(code[j - 1].text, frozenset())
+        name = code[j - 1].text
+        forms = self.out_params.get(name)
+        if forms is None:
+            return name not in BY_VALUE
+        count = position + 1 + sum(1 for t in code[k + 1:skip_brackets(code, j) - 1]
+                                   if t.text == ",") - self._nested_commas(k + 1, j)
+        fitting = [refs for low, high, refs in forms if low <= count <= high]
+        return not fitting or any(position in refs for refs in fitting)
+
+    def _nested_commas(self, i: int, open_: int) -> int:
+        """The commas from ``i`` to the call's ``)`` (opened at ``open_``) inside brackets."""
+        code, depth, nested = self.code, 0, 0
+        for t in code[i:skip_brackets(code, open_) - 1]:
+            if t.kind == "op" and t.text in ("(", "[", "{"):
+                depth += 1
+            elif t.kind == "op" and t.text in (")", "]", "}"):
+                depth -= 1
+            elif t.text == "," and depth > 0:
+                nested += 1
+        return nested
 
 
-def _out_params(lang: str, parsed: Iterable[Parsed]) -> dict[str, frozenset[int]]:
-    """Each function's non-``const`` reference parameters, by name: the program's own (any
-    class's method of that name) and the kit's models of the terminal's."""
-    out: dict[str, set[int]] = {}
+#: The terminal's functions of any number of arguments, each taken by value (what the kit
+#: declares as a C++ template its declarations' reader does not read).
+BY_VALUE = frozenset({"Print", "PrintFormat", "printf", "Comment", "Alert", "StringFormat"})
+
+#: A function's forms: (least arguments, most arguments, the non-``const`` reference
+#: parameters' positions) of each.
+Forms = list[tuple[int, int, frozenset[int]]]
+
+
+def _out_params(lang: str, parsed: Iterable[Parsed]) -> dict[str, Forms]:
+    """Each function's forms, by name: the program's own (any class's method of that name) and
+    the kit's models of the terminal's."""
+    out: dict[str, Forms] = {}
     for p in parsed:
         for f in p.functions:
-            for k, param in enumerate(f.params):
-                if param.ref and not any(t.text == "const" for t in param.tokens):
-                    out.setdefault(f.name.text, set()).add(k)
+            refs = frozenset(k for k, param in enumerate(f.params) if param.ref
+                             and not any(t.text == "const" for t in param.tokens))
+            low = sum(1 for param in f.params if param.default is None)
+            out.setdefault(f.name.text, []).append((low, len(f.params), refs))
     for name, protos in _kit_functions(lang).items():
         for proto in protos:
-            for k, kp in enumerate(proto.params):
-                if kp.ref and not kp.const:
-                    out.setdefault(name, set()).add(k)
-    return {name: frozenset(ks) for name, ks in out.items()}
+            refs = frozenset(k for k, kp in enumerate(proto.params) if kp.ref and not kp.const)
+            low, high = proto.arity
+            out.setdefault(name, []).append((low, high, refs))
+    return out
 
 
 def _kit_functions(lang: str) -> Mapping[str, list[Proto]]:
