@@ -72,3 +72,46 @@ def test_service_install_print_shows_the_log_on_task_and_changes_nothing(
     assert task.find("t:Actions/t:Exec/t:Command", _TASK_NS).text == sys.executable
     assert str(config) in (task.find("t:Actions/t:Exec/t:Arguments", _TASK_NS).text or "")
     assert not (tmp_path / "data").exists()
+
+
+def test_a_file_holding_a_token_and_a_folder_made_for_one_are_the_users_alone(
+        tmp_path: Path) -> None:
+    """T8-F4 on the Windows CPython, each ACL read back (``GetNamedSecurityInfoW``): a
+    ``Presets`` folder made for the preset, the preset replaced in it, and a file written
+    the ordinary way then replaced (an older setup's preset) hold entries for the user's SID
+    and SYSTEM only, none inherited; the folder's are inherited by what it will hold, and
+    the user still reads and replaces them (MetaTrader runs as the user). On Windows each
+    DACL is protected too. Under Wine, which keeps no descriptor and makes one up from the
+    Linux mode bits at every ask, that part is not shown (``tests/windows/acl.py``); what Wine
+    shows is the control: the file written the ordinary way reads back with another entry
+    (Everyone, from its 0644) before it is replaced, as on Windows with inherited ones."""
+    from mtgateway_base.files import (
+        SYSTEM_SID,
+        create_private_dirs,
+        create_private_file,
+        replace_private_file,
+        windows_user_sid,  # type: ignore[attr-defined]
+    )
+    from tests.windows.acl import dacl_sddl, parse_dacl, under_wine
+
+    alone = {windows_user_sid(), SYSTEM_SID}
+    presets = tmp_path / "MQL5" / "Presets"
+    (tmp_path / "MQL5").mkdir()
+    assert create_private_dirs(presets) == [presets]
+    preset = presets / "MTGateway.set"
+    replace_private_file(preset, b"AuthToken=first")
+    replace_private_file(preset, b"AuthToken=second")
+    assert preset.read_bytes() == b"AuthToken=second"
+    older = tmp_path / "older.set"
+    older.write_bytes(b"AuthToken=old")
+    before = parse_dacl(dacl_sddl(older))
+    assert before.sids - alone or any(e.inherited for e in before.entries), before
+    replace_private_file(older, b"AuthToken=new")
+    check = tmp_path / "check.json"
+    assert create_private_file(check, b"{}")
+    for path in (presets, preset, older, check):
+        dacl = parse_dacl(dacl_sddl(path))
+        assert dacl.sids == alone, (path, dacl)
+        assert not any(entry.inherited for entry in dacl.entries), (path, dacl)
+        assert dacl.protected or under_wine(), (path, dacl)
+    assert {e.flags for e in parse_dacl(dacl_sddl(presets)).entries} == {"OICI"}

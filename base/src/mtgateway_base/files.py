@@ -16,16 +16,22 @@ says what was traded. So, on POSIX:
   (a symbolic link: ``O_NOFOLLOW`` alone would fail with a cryptic "too many levels of symbolic
   links") is refused with one line that says what to run.
 
-On Windows mode bits mean nothing; what protects a file is its directory's ACL. A directory
-inside the user's profile (``%USERPROFILE%``: the default data directory is under
-``%LOCALAPPDATA%``) inherits the profile's ACL, which admits only the user, SYSTEM and
+On Windows mode bits mean nothing; what protects a file is its ACL. A private file is created
+with one (``CreateFileW`` given a security descriptor, so there is no moment when it has
+another): full control for the user's SID and SYSTEM, nobody else, and *protected*, so none of
+the folder's inheritable entries are added to it. That is what a file holding a token needs
+wherever it lands: setup writes the EA's preset into MetaTrader's data folder, whose ACL is
+not ours to judge (a portable terminal at the root of a drive inherits "Authenticated Users"),
+and a folder it creates for one gets the same ACL, inheritable (:func:`create_private_dirs`).
+A data directory inside the user's profile (``%USERPROFILE%``: the default data directory is
+under ``%LOCALAPPDATA%``) inherits the profile's ACL, which admits only the user, SYSTEM and
 administrators: that is checked by location. A data directory this module creates outside the
 profile is given an owner-only ACL (``icacls /inheritance:r``, full control to the user's SID
 and SYSTEM only); an existing one outside the profile cannot be judged without reading its
 ACL, so it is used with a warning that names the ``icacls`` command (:func:`windows_acl_plan`
 is the decision, ``docs/windows.md`` what is and is not verified). Every POSIX-only call sits
 behind a ``sys.platform`` check, so the module imports and runs on win32 (``mypy --platform
-win32`` in CI).
+win32`` in CI), and every Windows-only one behind another.
 
 This module stands on the ground floor both processes share (``mtgateway_base``): the
 authority's store, and the daemon's secret store, journal, paper book, lock and demo use it.
@@ -42,8 +48,9 @@ import sys
 from pathlib import Path
 from typing import Final, Literal
 
-__all__ = ["SQLITE_SIDE_SUFFIXES", "InsecurePath", "check_private_file", "create_private_file",
-           "ensure_private_dir", "icacls_owner_only", "prepare_private_db", "read_private_file",
+__all__ = ["SQLITE_SIDE_SUFFIXES", "SYSTEM_SID", "InsecurePath", "check_private_file",
+           "create_private_dirs", "create_private_file", "ensure_private_dir",
+           "icacls_owner_only", "owner_only_sddl", "prepare_private_db", "read_private_file",
            "replace_private_file", "windows_acl_plan"]
 
 log = logging.getLogger("gateway.base.files")
@@ -125,13 +132,17 @@ def check_private_file(path: Path) -> bool:
 
 
 def create_private_file(path: Path, data: bytes = b"") -> bool:
-    """Create ``path`` holding ``data``, mode exactly 0600, fsynced; False if it existed.
+    """Create ``path`` holding ``data``, mode exactly 0600 (on Windows: an ACL for the user
+    and SYSTEM alone, no inherited entry), fsynced; False if it existed.
 
     Raises:
         InsecurePath: (when it existed) as :func:`check_private_file`.
     """
     try:
-        fd = os.open(path, _OPEN_PRIVATE, 0o600)
+        if sys.platform == "win32":
+            fd = _windows_create_owner_only(path)
+        else:
+            fd = os.open(path, _OPEN_PRIVATE, 0o600)
     except FileExistsError:
         check_private_file(path)
         return False
@@ -149,7 +160,10 @@ def create_private_file(path: Path, data: bytes = b"") -> bool:
 def replace_private_file(path: Path, data: bytes) -> None:
     """Replace ``path`` with a private file holding ``data``: a private temporary file beside
     it (``<name>.tmp``, fsynced), then an atomic replace, so a crash leaves the old file or the
-    new one, never half of one. ``path``'s directory must already be private.
+    new one, never half of one, and the new one was never readable by anyone else (whatever
+    mode or ACL the old one had). In a folder that is not ours (MetaTrader's ``Presets``), a
+    temporary name someone else planted (a link, another user's file) is refused, never
+    followed: the file is created with ``O_EXCL``.
 
     Raises:
         InsecurePath: the temporary file's name is taken by something that is not a private
@@ -160,6 +174,35 @@ def replace_private_file(path: Path, data: bytes) -> None:
     temporary.unlink(missing_ok=True)
     create_private_file(temporary, data)
     os.replace(temporary, path)
+
+
+def create_private_dirs(path: Path) -> list[Path]:
+    """Create ``path`` and any missing parent for the user alone: 0700 whatever the umask, on
+    Windows an ACL for the user and SYSTEM alone that what is made inside inherits, none of the
+    parent's entries. Folders that exist are left as they are (MetaTrader's own ``Presets``
+    and data folder are its to set: setup's files in them are private by themselves). The
+    folders created, outermost first.
+
+    Raises:
+        OSError: one cannot be created.
+    """
+    missing = []
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    created = []
+    for new in reversed(missing):
+        try:
+            if sys.platform == "win32":
+                _windows_mkdir_owner_only(new)
+            else:
+                new.mkdir(mode=0o700)
+                new.chmod(0o700)  # exactly: the umask may have taken the owner's bits too
+        except FileExistsError:  # another process made it meanwhile: theirs, as it is
+            continue
+        created.append(new)
+    return created
 
 
 def read_private_file(path: Path) -> bytes | None:
@@ -221,6 +264,136 @@ def icacls_owner_only(path: Path, user_sid: str) -> list[str]:
     grant = "(OI)(CI)F"
     return ["icacls", str(path), "/inheritance:r", "/grant:r", f"*{user_sid}:{grant}",
             "/grant:r", f"*S-1-5-18:{grant}"]
+
+
+#: The well-known SID of the LocalSystem account, which Windows' own services (backup, the
+#: indexer, Defender) run as and which an owner-only ACL keeps, as the profile's does.
+SYSTEM_SID: Final = "S-1-5-18"
+
+
+def owner_only_sddl(user_sid: str, *, folder: bool) -> str:
+    """The security descriptor (SDDL) of a private file or folder: a protected DACL (``P``:
+    the parent's inheritable entries are not added) granting full control (``FA``) to
+    ``user_sid`` and SYSTEM only; a folder's entries are inherited by what is created in it
+    (``OI``, ``CI``). The same ACL as :func:`icacls_owner_only` gives a data directory. Pure,
+    so it is tested on any platform."""
+    inherit = "OICI" if folder else ""
+    return f"D:P(A;{inherit};FA;;;{user_sid})(A;{inherit};FA;;;{SYSTEM_SID})"
+
+
+if sys.platform == "win32":  # pragma: no cover - Windows only (the Windows stage runs it)
+    import ctypes
+    import functools
+    import msvcrt
+    from collections.abc import Iterator
+    from ctypes import wintypes
+
+    class _SecurityAttributes(ctypes.Structure):
+        _fields_ = [("nLength", wintypes.DWORD), ("lpSecurityDescriptor", ctypes.c_void_p),
+                    ("bInheritHandle", wintypes.BOOL)]
+
+    _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    _advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
+    _kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+    _kernel32.GetCurrentProcess.argtypes = []
+    _kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    _kernel32.LocalFree.restype = ctypes.c_void_p
+    _kernel32.LocalFree.argtypes = [ctypes.c_void_p]
+    _kernel32.CreateFileW.restype = wintypes.HANDLE
+    _kernel32.CreateFileW.argtypes = [wintypes.LPCWSTR, wintypes.DWORD, wintypes.DWORD,
+                                      ctypes.POINTER(_SecurityAttributes), wintypes.DWORD,
+                                      wintypes.DWORD, wintypes.HANDLE]
+    _kernel32.CreateDirectoryW.restype = wintypes.BOOL
+    _kernel32.CreateDirectoryW.argtypes = [wintypes.LPCWSTR,
+                                           ctypes.POINTER(_SecurityAttributes)]
+    _advapi32.OpenProcessToken.restype = wintypes.BOOL
+    _advapi32.OpenProcessToken.argtypes = [wintypes.HANDLE, wintypes.DWORD,
+                                           ctypes.POINTER(wintypes.HANDLE)]
+    _advapi32.GetTokenInformation.restype = wintypes.BOOL
+    _advapi32.GetTokenInformation.argtypes = [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p,
+                                              wintypes.DWORD, ctypes.POINTER(wintypes.DWORD)]
+    _advapi32.ConvertSidToStringSidW.restype = wintypes.BOOL
+    _advapi32.ConvertSidToStringSidW.argtypes = [ctypes.c_void_p,
+                                                 ctypes.POINTER(wintypes.LPWSTR)]
+    _advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW.restype = wintypes.BOOL
+    _advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW.argtypes = [
+        wintypes.LPCWSTR, wintypes.DWORD, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p]
+
+    _TOKEN_QUERY: Final = 0x0008
+    _TOKEN_USER: Final = 1  # TOKEN_INFORMATION_CLASS.TokenUser
+    _SDDL_REVISION_1: Final = 1
+    _GENERIC_WRITE: Final = 0x40000000
+    _CREATE_NEW: Final = 1
+    _FILE_ATTRIBUTE_NORMAL: Final = 0x80
+    _INVALID_HANDLE: Final = wintypes.HANDLE(-1).value
+
+    def _last_error() -> OSError:
+        """The calling thread's last Win32 error as Python's exception for it (error 80,
+        "file exists", is FileExistsError, as ``os.open``'s would be)."""
+        return ctypes.WinError(ctypes.get_last_error())
+
+    @functools.cache
+    def windows_user_sid() -> str:
+        """This process's user, as a SID string (``S-1-5-21-…``): the account an owner-only
+        ACL names (and the tests read back; defined on Windows only). Asked of the process token, not ``whoami``: no
+        child process, and the same under Wine, whose ``whoami`` prints the name only."""
+        token = wintypes.HANDLE()
+        if not _advapi32.OpenProcessToken(_kernel32.GetCurrentProcess(), _TOKEN_QUERY,
+                                          ctypes.byref(token)):
+            raise _last_error()
+        try:
+            size = wintypes.DWORD()
+            _advapi32.GetTokenInformation(token, _TOKEN_USER, None, 0, ctypes.byref(size))
+            buffer = ctypes.create_string_buffer(size.value)
+            if not _advapi32.GetTokenInformation(token, _TOKEN_USER, buffer, size,
+                                                 ctypes.byref(size)):
+                raise _last_error()
+            sid = ctypes.cast(buffer, ctypes.POINTER(ctypes.c_void_p))[0]  # TOKEN_USER.User.Sid
+            text = wintypes.LPWSTR()
+            if not _advapi32.ConvertSidToStringSidW(sid, ctypes.byref(text)):
+                raise _last_error()
+            try:
+                return str(text.value)
+            finally:
+                _kernel32.LocalFree(text)
+        finally:
+            _kernel32.CloseHandle(token)
+
+    @contextlib.contextmanager
+    def _owner_only(*, folder: bool) -> Iterator[_SecurityAttributes]:
+        """Security attributes carrying :func:`owner_only_sddl` for this user, for a
+        ``Create*`` call (the descriptor is freed after it)."""
+        descriptor = ctypes.c_void_p()
+        if not _advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
+                owner_only_sddl(windows_user_sid(), folder=folder), _SDDL_REVISION_1,
+                ctypes.byref(descriptor), None):
+            raise _last_error()
+        try:
+            yield _SecurityAttributes(ctypes.sizeof(_SecurityAttributes), descriptor, False)
+        finally:
+            _kernel32.LocalFree(descriptor)
+
+    def _windows_create_owner_only(path: Path) -> int:
+        """A new file at ``path`` (none may be there: ``CREATE_NEW``) born with the
+        owner-only ACL, opened for writing and shared with no one until it is closed; its
+        C runtime descriptor, as ``os.open`` gives."""
+        with _owner_only(folder=False) as attributes:
+            handle = _kernel32.CreateFileW(str(path), _GENERIC_WRITE, 0,
+                                           ctypes.byref(attributes), _CREATE_NEW,
+                                           _FILE_ATTRIBUTE_NORMAL, None)
+        if handle is None or handle == _INVALID_HANDLE:
+            raise _last_error()
+        try:
+            return msvcrt.open_osfhandle(handle, os.O_WRONLY | os.O_BINARY)
+        except BaseException:
+            _kernel32.CloseHandle(handle)
+            raise
+
+    def _windows_mkdir_owner_only(path: Path) -> None:
+        """A new folder at ``path`` born with the owner-only ACL, inherited by its files."""
+        with _owner_only(folder=True) as attributes:
+            if not _kernel32.CreateDirectoryW(str(path), ctypes.byref(attributes)):
+                raise _last_error()
 
 
 def _windows_protect(path: Path, *, created: bool) -> None:  # pragma: no cover - Windows only
