@@ -20,9 +20,13 @@ nothing is asked, and what is missing is an error naming its flag). In order:
 7. waits for the EA's hello and runs ``mtgateway check`` against it.
 
 Re-running is safe: files are replaced, a live token is kept, the task is registered again.
-What setup added is written down (``record``), and ``--undo`` removes it: the EA's files and
-compiled programs, the presets, the tokens it issued (revoked), the task, the config it wrote.
-The owner's data (the authority, the journal, the device key) is never removed.
+Every file setup writes that holds a token (the preset, ``check.json``) is the user's alone
+(0600; on Windows an ACL for the user and SYSTEM, nothing inherited), and so is a folder it
+makes for one. What setup added is written down (``record``), and ``--undo`` removes it: the
+tokens it issued (revoked first: a terminal whose token cannot be revoked now stays, record
+and all, for the next ``--undo``), the EA's files and compiled programs, the presets, the
+task, the config it wrote (written only once the console proved its key). The owner's data
+(the authority, the journal, the device key) is never removed.
 """
 
 from __future__ import annotations
@@ -35,15 +39,23 @@ import logging
 import os
 import socket
 import sys
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from pydantic import ValidationError
+
 from mtgateway.places import default_data_dir
 from mtgateway_base.environment import read_env
-from mtgateway_base.files import ensure_private_dir
+from mtgateway_base.files import (
+    create_private_dirs,
+    create_private_file,
+    ensure_private_dir,
+    replace_private_file,
+)
 from mtgateway_base.loop import run as run_on_loop
 from mtgateway_base.wire.errors import AuthorityError, AuthorityRefused, AuthorityUnreachable
 
@@ -287,15 +299,21 @@ def _compile(terminal: Terminal, logs: Path) -> str | None:
 
 
 def _preset(terminal: Terminal, token: str, config: GatewayConfig) -> Path:
+    """Write the EA's inputs, ``token`` among them, where the terminal's *Load* lists them;
+    the preset's path. Replaced whole (a crash leaves the old preset or the new one)."""
     source_dir = ea_source_dir() if terminal.platform == "MT5" else ea4_source_dir()
     source = source_dir / "Experts" / f"MTGateway.mq{terminal.platform[2]}"
     inputs = ea_inputs(source.read_text(encoding="utf-8"))
     host = config.bridge.host if config.bridge.host not in ("0.0.0.0", "::") else "127.0.0.1"
     values = {"AuthToken": token, "GatewayHost": host, "GatewayPort": str(config.bridge.port)}
     preset = terminal.mql_dir / "Presets" / PRESET_NAME
-    preset.parent.mkdir(parents=True, exist_ok=True)
-    preset.unlink(missing_ok=True)
-    preset.write_bytes(preset_bytes(inputs, values, terminal.platform, datetime.now()))
+    # The token is the account's read and trade: the preset is the user's alone (0600, on
+    # Windows an ACL for the user and SYSTEM with nothing inherited), whoever can reach the
+    # data folder (a Wine prefix in a 0755 home, a portable terminal at a drive's root); and
+    # so is a Presets folder setup makes. MetaTrader's own folder is left as it is.
+    create_private_dirs(preset.parent)
+    replace_private_file(preset, preset_bytes(inputs, values, terminal.platform,
+                                              datetime.now()))
     return preset
 
 
@@ -315,13 +333,24 @@ def _owner_steps(terminal: Terminal, config: GatewayConfig) -> list[str]:
 # -- setup ------------------------------------------------------------------------------
 
 
-def _console_config(args: argparse.Namespace, config_file: Path | None,
-                    record: SetupRecord) -> tuple[Path | None, GatewayConfig]:
+@dataclass(frozen=True)
+class _Unwritten:
+    """The config ``--console`` makes, not yet on disk: written only once the console proved
+    the pinned key and took the owner's password, so a console that fails the proof (another
+    process on its port, a wrong key) leaves nothing behind to undo."""
+
+    path: Path
+    text: str
+
+
+def _console_config(args: argparse.Namespace, config_file: Path | None
+                    ) -> tuple[Path | None, GatewayConfig, _Unwritten | None]:
     """The config to run with: as found, or (``--console`` and no config file) a new one
-    naming the console, written where ``mtgateway`` finds it."""
+    naming the console, to be written where ``mtgateway`` finds it (:func:`_write_config`,
+    after the console proved itself)."""
     config = load_config(config_file)
     if not args.console:
-        return config_file, config
+        return config_file, config, None
     problem = console_url_problem(str(args.console))
     if problem:
         raise _Stop(problem)
@@ -330,7 +359,7 @@ def _console_config(args: argparse.Namespace, config_file: Path | None,
         if section.url.rstrip("/") != str(args.console).rstrip("/"):
             raise _Stop(f"the config {config_file} names the console {section.url}: pass that "
                         "URL, or change [authority] url there")
-        return config_file, config
+        return config_file, config, None
     if config_file is not None:
         raise _Stop(f"the config {config_file} uses the local authority: set [authority] "
                     f'mode = "remote", url = "{args.console}" and public_key there, or run '
@@ -338,18 +367,27 @@ def _console_config(args: argparse.Namespace, config_file: Path | None,
     if not args.console_key:
         raise _Stop("--console-key: the console's authority key (the line its start prints: "
                     "public_key=...) is needed to trust it")
-    target = default_config_path()
     text = (f'[authority]\nmode = "remote"\nurl = {json.dumps(str(args.console))}\n'
             f"public_key = {json.dumps(str(args.console_key))}\n")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # only the user reads it (it pins the console's key), as the loader requires of a config
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(text.encode("utf-8"))
-    record.config_created = str(target)
-    print(f"wrote {target} (the daemon's authority: the console at {args.console})")
-    return target, load_config(target)
+    try:  # what the file will say, validated as the loader will validate it
+        config = GatewayConfig.model_validate(tomllib.loads(text))
+    except ValidationError as exc:
+        raise _Stop(f"--console-key: {exc.errors()[0]['msg']}") from None
+    return None, config, _Unwritten(default_config_path(), text)
+
+
+def _write_config(unwritten: _Unwritten, record: SetupRecord, data_dir: Path,
+                  console: str) -> Path:
+    """Write the config ``--console`` made (the user's alone: it pins the console's key, and
+    the loader refuses one others could change) and record it at once, so ``--undo``
+    removes it whatever fails after; its path."""
+    create_private_dirs(unwritten.path.parent)
+    if not create_private_file(unwritten.path, unwritten.text.encode("utf-8")):
+        raise _Stop(f"{unwritten.path} appeared meanwhile: run setup again (it will use it)")
+    record.config_created = str(unwritten.path)
+    record.save(data_dir)
+    print(f"wrote {unwritten.path} (the daemon's authority: the console at {console})")
+    return unwritten.path
 
 
 async def _open_pairing(args: argparse.Namespace, config: GatewayConfig, asker: _Asker,
@@ -382,7 +420,7 @@ def _daemon_url(config: GatewayConfig) -> str:
 async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Asker) -> int:
     record_dir = load_config(config_file).resolved_data_dir()
     record = SetupRecord.load(record_dir)
-    config_file, config = _console_config(args, config_file, record)
+    config_file, config, unwritten = _console_config(args, config_file)
     data_dir = config.resolved_data_dir()
     ensure_private_dir(data_dir / "setup-logs")  # the data directory is the user's alone
     if config.bridge.port == 0 or config.server.port == 0:
@@ -394,7 +432,9 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     outcome = _Outcome()
     approved = False
     try:
-        active = await pairing.active_token_ids()
+        active = await pairing.active_token_ids()  # the console proved its key first
+        if unwritten is not None:
+            config_file = _write_config(unwritten, record, data_dir, str(args.console))
         for terminal, (login, server) in zip(terminals, accounts, strict=True):
             print(f"== {terminal.describe()}")
             try:
@@ -457,7 +497,12 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
     else:
         print("== the daemon at log-on")
         had_one = service.definition_path().exists()
-        if service.install(config_file) == 0:
+        try:
+            installed = service.install(config_file)
+        except ConfigError as exc:  # a path the service manager cannot be given, refused
+            print(f"  error: {exc}")
+            installed = 1
+        if installed == 0:
             # --undo removes the task only when setup added it (not one the owner had)
             record.service = record.service or not had_one
             record.save(data_dir)
@@ -560,33 +605,46 @@ async def _wait_and_check(url: str, token: str, terminal: Terminal,
 
 
 async def _undo(config: GatewayConfig, asker: _Asker) -> int:
+    """Take out what setup added, terminal by terminal: its token revoked first, then its
+    files. A token that cannot be revoked now (no password to ask for, a mistyped one, the
+    console down) is live: that terminal stays as it is, in MetaTrader and in the record
+    (the EA holds the token anyway, and only the record says which token to revoke), and so
+    do the log-on task, the config and ``check.json`` it runs with, so that the next
+    ``--undo`` finishes; exit 1 until then."""
     data_dir = config.resolved_data_dir()
     record = SetupRecord.load(data_dir)
     if not record.terminals and not record.service and not record.config_created:
         print(f"nothing to undo: no {RECORD_FILE} in {data_dir}")
         return 0
-    failed = False
+    live: list[str] = []
     for key, terminal in list(record.terminals.items()):
         print(f"== {key}")
-        _remove_files(terminal)
         try:
             revoked = await _revoke(config, terminal, asker)
         except (PairingError, AuthorityError) as exc:
             print(f"  error: token {terminal.token_id} not revoked: {exc}")
-            failed = True
-        else:
-            print(f"  token {terminal.token_id}: " + ("revoked" if revoked else
-                                                      "already gone"))
+            print("  kept as it is (the EA, its preset and the record of them) until its "
+                  "token is revoked")
+            live.append(terminal.token_id)
+            continue
+        print(f"  token {terminal.token_id}: " + ("revoked" if revoked else "already gone"))
+        _remove_files(terminal)
         del record.terminals[key]
         record.save(data_dir)
+    if live:
+        print(f"error: {len(live)} token(s) still live ({', '.join(live)}): their terminals, "
+              "the log-on task and the config are kept; run `mtgateway setup --undo` again "
+              f"once the authority can be asked (the console reachable, {_PASSWORD_ENV} set "
+              "or typed) to finish", file=sys.stderr)
+        return 1
     if record.service:
         print("== the log-on task")
         service.uninstall()
         record.service = False
         record.save(data_dir)
-    _remove_rest(record, data_dir, failed)
+    _remove_rest(record, data_dir)
     print("undone; your data (the authority, the journal, this machine's key) is kept")
-    return 1 if failed else 0
+    return 0
 
 
 def _remove_files(terminal: TerminalRecord) -> None:
@@ -602,15 +660,14 @@ def _remove_files(terminal: TerminalRecord) -> None:
             folder.rmdir()
 
 
-def _remove_rest(record: SetupRecord, data_dir: Path, failed: bool) -> None:
-    """The config setup wrote, the check's state file, and (when everything was undone) the
-    record itself."""
+def _remove_rest(record: SetupRecord, data_dir: Path) -> None:
+    """The config setup wrote, the check's state file, and the record itself (every terminal
+    undone: nothing is left to revoke)."""
     if record.config_created:
         Path(record.config_created).unlink(missing_ok=True)
         print(f"removed {record.config_created}")
     (data_dir / CHECK_FILE).unlink(missing_ok=True)
-    if not failed:
-        (data_dir / RECORD_FILE).unlink(missing_ok=True)
+    (data_dir / RECORD_FILE).unlink(missing_ok=True)
 
 
 async def _revoke(config: GatewayConfig, terminal: TerminalRecord, asker: _Asker) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from mtgateway.places import CHECK_FILE
-from mtgateway_base.files import create_private_file, ensure_private_dir
+from mtgateway_base.files import ensure_private_dir, replace_private_file
 
 __all__ = ["CHECK_FILE", "RECORD_FILE", "SetupRecord", "TerminalRecord", "write_private"]
 
@@ -67,7 +67,8 @@ class SetupRecord:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """``path`` (in the data directory) replaced by a new file only the user can read."""
+    """``path`` (in the data directory) replaced by a new file only the user can read (0600,
+    on Windows an ACL for the user and SYSTEM alone): ``check.json`` holds a token, and
+    ``setup.json`` is what ``--undo`` revokes by, so neither is ever half written."""
     ensure_private_dir(path.parent)
-    path.unlink(missing_ok=True)
-    create_private_file(path, data)
+    replace_private_file(path, data)

@@ -36,14 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def cli(*args: str | Path, env: dict[str, str] | None = None,
-              module: str = "gateway") -> tuple[int, str, str]:
+              module: str = "gateway", umask: int = -1) -> tuple[int, str, str]:
     """``python -m gateway ARGS`` (or another ``module``'s command): exit code, stdout,
-    stderr."""
+    stderr. ``umask``: the child's (POSIX; -1 leaves this process's)."""
     base = {k: v for k, v in os.environ.items()
             if k not in ("MTGATEWAY_OWNER_EMAIL", "MTGATEWAY_OWNER_PASSWORD", CONFIG_ENV)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, *map(str, args), env={**base, **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, umask=umask)
     out, err = await asyncio.wait_for(proc.communicate(), WAIT_S * 3)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()

@@ -11,6 +11,7 @@ followed by the check.
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import re
 import select
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.eafiles import ea_source_dir
 from gateway.setup.found import find_terminals, read_text
@@ -206,6 +208,38 @@ async def test_setup_from_flags_then_again_then_undo(machine: dict[str, Path | s
     assert "revoked" in listing, listing
 
 
+@pytest.mark.parametrize(("umask", "metatraders"), [(0o022, False), (0o000, True)],
+                         ids=["umask-022-presets-made-by-setup", "umask-000-metatraders-presets"])
+async def test_every_file_setup_writes_holding_a_token_is_the_users_alone(
+        machine: dict[str, Path | str], umask: int, metatraders: bool) -> None:
+    """T8-F4: the preset carries the EA's token (the account's read and trade), as
+    ``check.json`` does, and was written with the umask (0644 under 022, 0666 under 000) in a
+    ``Presets`` folder setup made 0755. Whatever the umask now: the preset, ``check.json`` and
+    ``setup.json`` are 0600 and a ``Presets`` folder setup makes is 0700; MetaTrader's own
+    ``Presets`` (0755 here) is left as it is, and a preset an earlier setup left readable is
+    replaced by a private one, with no temporary file left beside it."""
+    presets = Path(machine["data"]) / "MQL5" / "Presets"
+    if metatraders:
+        presets.mkdir()
+        presets.chmod(0o755)
+        (presets / "MTGateway.set").write_bytes(b"AuthToken=mtgw_old\r\n")
+        (presets / "MTGateway.set").chmod(0o666)
+    code, out, err = await cli("setup", "-c", machine["config"], "--no-service", "--email",
+                               OWNER, "--yes", "--login", str(LOGIN), "--server", SERVER,
+                               "--wait", "0", env=_env(machine), umask=umask)
+    assert code == 0, out + err
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    assert mode(presets) == (0o755 if metatraders else 0o700), f"{mode(presets):o}"
+    state = Path(machine["state"])
+    for path in (presets / "MTGateway.set", state / "check.json", state / "setup.json"):
+        assert mode(path) == 0o600, f"{path}: {mode(path):o}"
+    assert _preset_token(machine).startswith("mtgw_") and _preset_token(machine) != "mtgw_old"
+    assert sorted(p.name for p in presets.iterdir()) == ["MTGateway.set"]
+
+
 async def test_what_is_missing_is_an_error_naming_its_flag(
         machine: dict[str, Path | str]) -> None:
     """Two terminals and nothing to ask: exit 2 naming ``--terminal``; a first owner without
@@ -312,12 +346,11 @@ async def test_an_unchanged_bot_and_check_find_what_setup_wrote_with_nothing_set
     assert f"{LOGIN} @ {SERVER}" in out and " FAIL " not in out, out
 
 
-async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
-        machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
-    """``--console URL --console-key KEY``: setup writes the daemon's config naming the
-    console, issues the token over the owner API, asks the console to approve this machine
-    (the console e-mails the owner a code) and completes the approval with the code given to
-    it; ``--undo`` revokes the token at the console and removes the config."""
+async def _set_up_with_the_console(machine: dict[str, Path | str], console: Console,
+                                   tmp_path: Path) -> tuple[dict[str, str], str]:
+    """``setup --console URL --console-key KEY`` run whole, the e-mailed code typed when the
+    console sends it, in a home of the test's own (where setup writes the config); the
+    owner's environment (the console owner's password in it) and what setup printed."""
     home = tmp_path / "home"
     env = {**_env(machine), "MTGATEWAY_OWNER_PASSWORD": PASSWORD, "HOME": str(home),
            "XDG_CONFIG_HOME": str(home / ".config"), "XDG_DATA_HOME": str(home / ".data")}
@@ -341,17 +374,113 @@ async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
     async with asyncio.timeout(WAIT_S * 3):
         out = (printed + (await setup.communicate())[0]).decode()
     assert setup.returncode == 0, out
+    return env, out
+
+
+async def _tokens_revoked(console: Console) -> list[bool]:
+    """Whether each of the account's tokens at the console is revoked."""
+    status, body = await console.owner("GET", "/v1/tokens")
+    assert status == 200, body
+    return [t["revoked_at"] is not None for t in body["tokens"] if t["login"] == LOGIN]
+
+
+async def test_setup_with_a_hosted_console_pairs_with_the_emailed_code(
+        machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
+    """``--console URL --console-key KEY``: setup writes the daemon's config naming the
+    console, issues the token over the owner API, asks the console to approve this machine
+    (the console e-mails the owner a code) and completes the approval with the code given to
+    it; ``--undo`` revokes the token at the console and removes the config."""
+    env, out = await _set_up_with_the_console(machine, console, tmp_path)
     assert "approved with the code" in out, out
-    config = home / ".config" / "mtgateway" / "config.toml"
+    config = tmp_path / "home" / ".config" / "mtgateway" / "config.toml"
     assert 'mode = "remote"' in config.read_text(encoding="utf-8")
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
     status, body = await console.owner("GET", "/v1/tokens")
     [row] = [t for t in body["tokens"] if t["login"] == LOGIN]
     assert row["revoked_at"] is None and row["token_id"] in out
     code, undone, err = await cli("setup", "--undo", "--yes", env=env)
     assert code == 0 and "revoked" in undone, undone + err
-    status, body = await console.owner("GET", "/v1/tokens")
-    assert [t["revoked_at"] is not None for t in body["tokens"] if t["login"] == LOGIN] == [True]
+    assert await _tokens_revoked(console) == [True]
     assert not config.exists()
+
+
+async def test_undo_keeps_a_terminal_until_its_token_is_revoked(
+        machine: dict[str, Path | str], console: Console, tmp_path: Path) -> None:
+    """T8-F5: ``--undo`` with no password to give the console (a run with nothing to ask),
+    then with a mistyped one (the console refuses it), removed the terminal from the record
+    while its token stayed live, so the next ``--undo`` said "nothing to undo". Now each of
+    those runs says the token is still live and exits 1, and keeps the terminal as it is (the
+    EA, its preset, the record), the config that pins the console and ``check.json``; the
+    run with the password revokes the token and takes everything out."""
+    env, out = await _set_up_with_the_console(machine, console, tmp_path)
+    state = tmp_path / "home" / ".data" / "mtgateway"
+    config = tmp_path / "home" / ".config" / "mtgateway" / "config.toml"
+    preset = Path(machine["data"]) / "MQL5" / "Presets" / "MTGateway.set"
+    ea = Path(machine["data"]) / "MQL5" / "Experts" / "MTGateway.mq5"
+    token_id = re.search(r"token (tok_\w+) for", out)
+    assert token_id is not None, out
+    no_password = {k: v for k, v in env.items() if k != "MTGATEWAY_OWNER_PASSWORD"}
+    for given, why in ((no_password, "set MTGATEWAY_OWNER_PASSWORD"),
+                       ({**env, "MTGATEWAY_OWNER_PASSWORD": "not the password"}, "")):
+        code, said, err = await cli("setup", "--undo", "--yes", env=given)
+        assert code == 1, said + err
+        assert f"error: token {token_id.group(1)} not revoked: {why}" in said, said
+        assert "kept as it is" in said and "nothing to undo" not in said, said
+        assert "still live" in err and "run `mtgateway setup --undo` again" in err, err
+        assert "not the password" not in said + err
+        assert await _tokens_revoked(console) == [False]
+        assert preset.is_file() and ea.is_file() and config.is_file(), said
+        assert token_id.group(1) in (state / "setup.json").read_text(encoding="utf-8")
+        assert (state / "check.json").is_file()
+    code, said, err = await cli("setup", "--undo", "--yes", env=env)
+    assert code == 0, said + err
+    assert f"token {token_id.group(1)}: revoked" in said, said
+    assert await _tokens_revoked(console) == [True]
+    assert not preset.exists() and not ea.exists() and not config.exists()
+    assert not (state / "setup.json").exists() and not (state / "check.json").exists()
+    code, said, err = await cli("setup", "--undo", "--yes", env=env)
+    assert code == 0 and "nothing to undo" in said, said + err
+
+
+async def test_a_console_failing_the_key_proof_leaves_no_config_behind(
+        machine: dict[str, Path | str], tmp_path: Path) -> None:
+    """N2: ``--console`` against a process on the console's port that cannot prove the
+    pinned key (any local process may take a port): setup ended (exit 2) with the config
+    naming it written, and nothing recorded it for ``--undo``. Now the config is written
+    only after the proof: none is left, no record either, and the password never reached the
+    process."""
+    heard: list[bytes] = []
+
+    async def squatter(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            heard.append(await reader.readuntil(b"\r\n\r\n"))
+            body = b'{"kid": "x", "signature": "AAAA"}'
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(squatter, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    home = tmp_path / "home"
+    env = {**_env(machine), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+           "XDG_DATA_HOME": str(home / ".data")}
+    key = base64.b64encode(Ed25519PrivateKey.generate().public_key().public_bytes_raw())
+    try:
+        code, out, err = await cli(
+            "setup", "--console", f"http://127.0.0.1:{port}", "--console-key", key.decode(),
+            "--email", OWNER, "--login", str(LOGIN), "--server", SERVER, "--no-service",
+            "--wait", "0", "--yes", env=env)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert code == 2 and "did not prove it holds the pinned authority key" in err, out + err
+    assert not (home / ".config" / "mtgateway" / "config.toml").exists(), out
+    assert not (home / ".data" / "mtgateway" / "setup.json").exists()
+    assert heard and not any(b"Authorization" in h for h in heard), heard
 
 
 class _Typed:
