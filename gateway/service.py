@@ -36,12 +36,15 @@ from __future__ import annotations
 import argparse
 import os
 import plistlib
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 from xml.sax.saxutils import escape
+
+from .errors import ConfigError
 
 __all__ = ["AGENT_LABEL", "ServicePlan", "daemon_argv", "definition_path", "install",
            "install_commands", "launchd_plist", "plan", "run", "systemd_unit", "uninstall",
@@ -62,9 +65,33 @@ def daemon_argv(config: Path | None, python: str = sys.executable) -> list[str]:
     return argv
 
 
+#: A control character (a line break above all) in a word of the unit, the agent or the task.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: What Task Scheduler would take for an environment variable in a task's command line.
+_TASK_VARIABLE = re.compile(r"%[^%]+%")
+
+
+def _unnamable(argv: list[str], manager: str) -> None:
+    """Refuse a command line holding a control character: a line break ends a unit file's
+    line (the rest of the path would be read as a directive of its own: ``ExecStartPre=``),
+    and XML 1.0, which the task and the agent are written in, cannot carry most of them.
+    The path is the user's own, so nothing crosses a boundary; it is refused rather than
+    escaped because no one names a config so, and a refusal is one line that says what to do.
+
+    Raises:
+        ConfigError: naming the word and what to do.
+    """
+    for arg in argv:
+        if _CONTROL.search(arg):
+            raise ConfigError(f"{arg!r} holds a control character (a line break?), which "
+                              f"{manager} cannot be given: move the config (or the "
+                              "interpreter) to a path without one")
+
+
 def _systemd_quote(arg: str) -> str:
     """One ``ExecStart`` word: double-quoted when it holds a blank, a quote, a backslash or a
-    ``$``/``%`` (systemd expands both), with those escaped (systemd.service, "Command lines")."""
+    ``$``/``%`` (systemd expands both), with those escaped (systemd.service, "Command lines").
+    A control character is refused before (:func:`_unnamable`)."""
     if arg and not any(ch in arg for ch in ' \t"\'\\$%;'):
         return arg
     quoted = (arg.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
@@ -73,7 +100,12 @@ def _systemd_quote(arg: str) -> str:
 
 
 def systemd_unit(argv: list[str]) -> str:
-    """The text of the user unit that runs ``argv``."""
+    """The text of the user unit that runs ``argv``.
+
+    Raises:
+        ConfigError: a word holds a control character (:func:`_unnamable`).
+    """
+    _unnamable(argv, "a systemd unit")
     exec_start = " ".join(_systemd_quote(arg) for arg in argv)
     return f"""[Unit]
 Description=MT Gateway daemon (mtgateway run)
@@ -99,7 +131,12 @@ WantedBy=default.target
 
 def launchd_plist(argv: list[str], log: Path) -> str:
     """The text of the launchd agent that runs ``argv`` at log-in and again after it fails,
-    its output appended to ``log``."""
+    its output appended to ``log``.
+
+    Raises:
+        ConfigError: a word holds a control character (:func:`_unnamable`).
+    """
+    _unnamable([*argv, str(log)], "a launchd agent")
     agent = {
         "Label": AGENT_LABEL,
         "ProgramArguments": argv,
@@ -126,7 +163,26 @@ def _windows_arguments(args: list[str]) -> str:
 
 def windows_task_xml(argv: list[str], author: str = "mtgateway") -> str:
     """The Task Scheduler definition (schema 1.2, Windows 7 and later) that runs ``argv`` at
-    the user's log-on and restarts it after a failure."""
+    the user's log-on and restarts it after a failure.
+
+    Task Scheduler replaces ``%NAME%`` in a task's command and arguments with the variable's
+    value when it starts the task (Microsoft's ``ExecAction`` reference: "if environment
+    variables are used in the Path, Arguments, or WorkingDirectory properties"), and neither
+    it nor ``ExpandEnvironmentStrings``, Windows' expansion of that form, documents an
+    escape (``%%`` is cmd's, not theirs; a name not set is left as it is, but what is set at
+    log-on is not known now). So a path holding ``%…%`` (a folder literally named
+    ``%APPDATA%``) would be read as another path: it is refused. A lone ``%`` is kept.
+
+    Raises:
+        ConfigError: a word holds ``%…%`` or a control character.
+    """
+    _unnamable(argv, "a Task Scheduler task")
+    for arg in argv:
+        if (found := _TASK_VARIABLE.search(arg)) is not None:
+            raise ConfigError(f"{arg!r} holds {found.group()!r}, which Task Scheduler would "
+                              "replace with that environment variable's value (it has no "
+                              "escape for %): move the config (or the interpreter) to a "
+                              "path without %...% in it")
     command, arguments = escape(argv[0]), escape(_windows_arguments(argv[1:]))
     return f"""<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
@@ -317,7 +373,9 @@ def install(config: Path | None, *, print_only: bool = False,
     again on a failure).
 
     Raises:
-        ConfigError: the config does not load; nothing was written.
+        ConfigError: the config does not load, or its path (or this interpreter's) cannot be
+            given to the service manager as it is (:func:`windows_task_xml`,
+            :func:`systemd_unit`); nothing was written.
     """
     from .config import load_config
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from gateway import service
+from gateway.errors import ConfigError
 from gateway.service import AGENT_LABEL, daemon_argv, launchd_plist, systemd_unit, windows_task_xml
 from tests.e2e.conftest import WAIT_S
 
@@ -123,6 +124,29 @@ async def test_the_windows_task_restarts_on_failure_and_its_command_runs_the_dae
     assert "HTTP on 127.0.0.1:" in log
 
 
+def test_a_path_a_service_manager_would_read_as_another_is_refused(tmp_path: Path) -> None:
+    """N3: a line break in the config's path ended the unit's ``ExecStart`` line, the rest
+    read as a directive of its own (``ExecStartPre=`` running what it names); refused now,
+    in the unit, the agent and the task alike, with one line saying what to do. N4: Task
+    Scheduler replaces ``%NAME%`` in a task's arguments with the variable's value and has no
+    escape for it, so a folder named ``%APPDATA%`` was read as the real one: refused; a lone
+    ``%`` expands nothing and is kept as it is. The same words in a unit are escaped
+    (``%%``, systemd's own escape) and kept."""
+    planted = Path("/x/nl\nExecStartPre=/bin/touch /tmp/planted/config.toml")
+    for build in (systemd_unit, lambda argv: launchd_plist(argv, tmp_path / "log"),
+                  windows_task_xml):
+        with pytest.raises(ConfigError, match="control character"):
+            build(daemon_argv(planted))
+    variable = tmp_path / "%APPDATA%" / "config.toml"
+    with pytest.raises(ConfigError, match="'%APPDATA%'.*no escape for %"):
+        windows_task_xml(daemon_argv(variable))
+    assert '%%APPDATA%%' in _unit_value(systemd_unit(daemon_argv(variable)), "ExecStart")
+    lone = tmp_path / "100% mine" / "config.toml"
+    task = ET.fromstring(windows_task_xml(daemon_argv(lone)).replace(
+        'encoding="UTF-16"', 'encoding="UTF-8"').encode())
+    assert f'"{lone}"' in (task.find("t:Actions/t:Exec/t:Arguments", _TASK_NS).text or "")
+
+
 def _stand_in_systemctl(tmp_path: Path) -> tuple[dict[str, str], Path]:
     """A `systemctl` on PATH that records its arguments (no user manager runs in CI)."""
     bin_dir, calls = tmp_path / "bin", tmp_path / "calls.txt"
@@ -166,6 +190,26 @@ def test_service_install_writes_the_unit_and_enables_it_and_uninstall_removes_it
     done = _mtgateway(env, "service", "install", "-c", str(broken))
     assert done.returncode == 2 and "server.port" in done.stderr
     assert not unit.exists()
+
+
+@pytest.mark.not_on_windows("systemd")
+def test_service_install_refuses_a_config_path_with_a_line_break_and_writes_nothing(
+        tmp_path: Path) -> None:
+    """N3 through the command: a config in a folder whose name holds a line break (and what
+    would have been a directive after it) is refused with exit 2 and one line; no unit is
+    written and systemctl is not called."""
+    env, calls = _stand_in_systemctl(tmp_path)
+    folder = tmp_path / "nl\nExecStartPre=touch planted"
+    folder.mkdir()
+    config = folder / "config.toml"
+    config.write_text(f'data_dir = "{(tmp_path / "data").as_posix()}"\n[server]\nport = 0\n'
+                      "[bridge]\nport = 0\n", encoding="utf-8")
+    done = _mtgateway(env, "service", "install", "-c", str(config))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("error: ") and "control character" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (tmp_path / "xdg" / "systemd" / "user" / "mtgateway.service").exists()
+    assert not calls.exists()
 
 
 @pytest.mark.not_on_windows("systemd")

@@ -115,3 +115,32 @@ def test_a_file_holding_a_token_and_a_folder_made_for_one_are_the_users_alone(
         assert not any(entry.inherited for entry in dacl.entries), (path, dacl)
         assert dacl.protected or under_wine(), (path, dacl)
     assert {e.flags for e in parse_dacl(dacl_sddl(presets)).entries} == {"OICI"}
+
+
+def test_the_log_on_tasks_arguments_are_what_windows_expands_them_to(tmp_path: Path) -> None:
+    """N4 on Windows: the task's ``Arguments`` for a config in a folder named ``100% mine``
+    come back from ``ExpandEnvironmentStringsW`` (Windows' expansion of ``%NAME%``, which
+    Task Scheduler applies to a task's command line) exactly as written; a folder literally
+    named ``%APPDATA%`` would have come back as the real one: the task refuses it."""
+    import ctypes
+
+    from gateway.errors import ConfigError
+    from gateway.service import daemon_argv, windows_task_xml
+
+    expand = ctypes.WinDLL("kernel32").ExpandEnvironmentStringsW
+    expand.argtypes = [ctypes.c_wchar_p, ctypes.c_wchar_p, ctypes.c_ulong]
+
+    def expanded(text: str) -> str:
+        buffer = ctypes.create_unicode_buffer(32_767)
+        assert expand(text, buffer, len(buffer))
+        return buffer.value
+
+    lone = tmp_path / "100% mine" / "config.toml"
+    task = ET.fromstring(windows_task_xml(daemon_argv(lone)).replace(
+        'encoding="UTF-16"', 'encoding="UTF-8"').encode())
+    arguments = task.find("t:Actions/t:Exec/t:Arguments", _TASK_NS).text or ""
+    assert str(lone) in arguments and expanded(arguments) == arguments
+    named = tmp_path / "%APPDATA%" / "config.toml"
+    assert expanded(str(named)) != str(named)
+    with pytest.raises(ConfigError, match="%APPDATA%"):
+        windows_task_xml(daemon_argv(named))
