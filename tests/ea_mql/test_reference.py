@@ -156,9 +156,14 @@ def test_the_gates_words_are_the_references(lang: str) -> None:
             "SetUserError"} <= words.free
     assert {"bid", "ask", "time"} <= words.members
     assert ("time_msc" in words.members) == (lang == "mql5")   # MQL4's MqlTick has none
-    kit = {"exit", "usleep", "errno", "abort", "printf", "strlen", "time", "mqlstring", "MqlArray",
-           "FakeTerminalLoad", "mqlp_expert", "utf8", "EOF", "RAND_MAX", "EXIT_SUCCESS"}
+    kit = {"exit", "usleep", "errno", "abort", "strlen", "time", "mqlstring", "MqlArray",
+           "FakeTerminalLoad", "mqlp_expert", "utf8", "EOF", "RAND_MAX", "EXIT_SUCCESS", "cbrt"}
     assert not kit & words.free and not {"utf8", "v", "fixed", "u"} & words.members
+    # the reference's other names of its functions are its words ("Instead of MathSqrt() you
+    # can use sqrt()"; printf is PrintFormat's in both languages)
+    assert {"sqrt", "printf", "rand", "srand", "fabs", "fmax"} <= words.functions
+    assert mqlgate.aliases(lang)["printf"] == "PrintFormat"
+    assert ("atan2" in words.functions) == (lang == "mql5")   # MQL4 has no MathArctan2
     assert ("GetTickCount64" in words.free) == (lang == "mql5")
     assert ("Ask" in words.predefined) == (lang == "mql4")
 

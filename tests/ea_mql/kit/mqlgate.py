@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 try:
     from . import mqlgrammar, mqllex, mqlparse, mqlpre
@@ -63,7 +64,7 @@ Declared, Parsed, declarations = mqlparse.Declared, mqlparse.Parsed, mqlparse.de
 skip_brackets, template_end = mqlparse.skip_brackets, mqlparse.template_end
 
 __all__ = ["BUILTIN_TYPES", "CPP_ONLY", "LANG_PAGES", "RULES", "Declared", "Fault", "Language",
-           "LexError", "Rule", "Token", "check_file", "check_text", "check_tree",
+           "LexError", "Rule", "Token", "aliases", "check_file", "check_text", "check_tree",
            "declarations", "language", "macros", "sources", "tokenize"]
 
 LANG_DIR = Path(__file__).resolve().parent / "lang"
@@ -86,7 +87,8 @@ OTHER_MACROS = frozenset({"__DATE__", "__DATETIME__", "__MQLBUILD__", "__MQL5BUI
                           "_DEBUG", "_RELEASE"})
 #: C++ keywords MQL's reserved-word pages do not list: in MQL each is no keyword at all, so C++
 #: that uses one means something else, or nothing, to MetaEditor. Words MQL documents elsewhere
-#: (``typedef``, ``union``, ``namespace``, ``export``) are taken out per language.
+#: (``typedef``, ``union``, ``namespace``, ``export``) are taken out per language. (``printf`` is
+#: not here: it is the reference's other name of ``PrintFormat``, an alias the gate takes.)
 CPP_ONLY = frozenset({
     "alignas", "alignof", "and", "and_eq", "asm", "auto", "bitand", "bitor", "catch", "char16_t",
     "char32_t", "char8_t", "compl", "concept", "consteval", "constexpr", "constinit",
@@ -95,7 +97,7 @@ CPP_ONLY = frozenset({
     "or", "or_eq", "register", "reinterpret_cast", "requires", "signed", "static_assert",
     "static_cast", "thread_local", "throw", "try", "typeid", "union", "unsigned", "using",
     "volatile", "wchar_t", "xor", "xor_eq", "int8_t", "int16_t", "int32_t", "int64_t",
-    "uint8_t", "uint16_t", "uint32_t", "uint64_t", "size_t", "printf"})
+    "uint8_t", "uint16_t", "uint32_t", "uint64_t", "size_t"})
 #: The characters of MQL's operations and punctuation (basis/operations, basis/syntax); '@'
 #: is MQL5's matrix product.
 PUNCTUATION = frozenset("+-*/%=<>!&|^~?:;,.()[]{}")
@@ -117,7 +119,9 @@ def _pages(base: str) -> dict[str, str]:
         "staticmembers": "basis/oop/staticmembers", "virtual": "basis/oop/virtual",
         "properties": "basis/preprosessor/compilation", "variables": "basis/variables",
         "predefined": "predefined", "integer": "basis/types/integer",
-        "datetime": "basis/types/integer/datetime", "basis": "basis"}.items()}
+        "datetime": "basis/types/integer/datetime", "basis": "basis",
+        "resources": "runtime/resources",
+        "warnings": "constants/errorswarnings/warningscompile"}.items()}
 
 
 LANG_PAGES = {"mql5": _pages("https://www.mql5.com/en/docs/"),
@@ -176,16 +180,33 @@ def language(name: str) -> Language:
 
 
 @cache
+def _words_data(name: str) -> dict[str, Any]:
+    return tomllib.loads((LANG_DIR / f"{name}.words.toml").read_text(encoding="utf-8"))
+
+
+@cache
+def aliases(name: str) -> dict[str, str]:
+    """The reference's other names of its functions in ``name`` (``sqrt`` -> ``MathSqrt``,
+    ``printf`` -> ``PrintFormat``: ``lang/<name>.words.toml``'s ``aliases``): the gate takes
+    each as a function of the language, and the rewriting (``mqlpp.py``) hands the kit's
+    forwarder of its function, not the C library's function of the same name, to g++."""
+    table = _words_data(name).get("aliases", {})
+    assert isinstance(table, dict)
+    return {str(k): str(v) for k, v in table.items()}
+
+
+@cache
 def words(name: str) -> mqlgrammar.Words:
     """The words the allow-list takes for ``name``: the terminal's functions
-    (``lang/<name>.toml``), the reference's constants, types, predefined variables and its
-    structures' fields (``lang/<name>.words.toml``, made from the pinned reference by
-    ``mqlref.py``), the predefined macros."""
+    (``lang/<name>.toml``) and the reference's other names for them (its aliases), the
+    reference's constants, types, predefined variables and its structures' fields
+    (``lang/<name>.words.toml``, made from the pinned reference by ``mqlref.py``), the
+    predefined macros."""
     lang = language(name)
-    data = tomllib.loads((LANG_DIR / f"{name}.words.toml").read_text(encoding="utf-8"))
+    data = _words_data(name)
     predefined = frozenset(data["variables"]) | (PREDEFINED if name == "mql5" else frozenset())
     types = frozenset(data["types"])
-    functions = lang.functions | frozenset(data["functions"])
+    functions = lang.functions | frozenset(data["functions"]) | frozenset(aliases(name))
     free = (functions | frozenset(data["constants"]) | types | predefined | KIT_MACROS
             | OTHER_MACROS)
     return mqlgrammar.Words(name, free, types, frozenset(data["members"]), predefined,
@@ -200,6 +221,15 @@ GRAMMAR_RULES: dict[str, tuple[str, str]] = {
     "read-only": ("language", "predefined"), "zero-memory": ("language", "errors"),
     "number-form": ("language", "integer"), "literal": ("language", "datetime"),
     "kit-macro-declaration": ("kit", KIT_PAGE)}
+#: The kinds the reader refuses one by one, each with MetaEditor's number and words from the
+#: compile-error table (a predefined variable's name declared: the warnings' table). The
+#: reader knows each name's type, array size and function's parameters, which a rule over
+#: tokens does not: these are the eighth review's last kinds that built.
+#: ``tests/ea_mql/test_gate_controls.py`` probes each.
+KIND_RULES: dict[str, tuple[str, str]] = {
+    "array-assignment": ("language", "errors"), "array-index": ("language", "errors"),
+    "union-member": ("language", "classes"), "predefined-name": ("language", "warnings"),
+    "reference-type": ("language", "errors")}
 
 
 def _grammar(stream: list[tuple[Token, str, bool]], lang: str,
@@ -209,7 +239,7 @@ def _grammar(stream: list[tuple[Token, str, bool]], lang: str,
                                     words(lang), resolve=resolve)
     out = []
     for g in found:
-        owner, key = GRAMMAR_RULES[g.rule]
+        owner, key = (GRAMMAR_RULES | KIND_RULES)[g.rule]
         page = key if owner == "kit" else language(lang).page(key)
         why = g.why + (f" (the word comes from the macro {g.token.via})" if g.token.via else "")
         out.append(Fault(g.file, g.token.line, g.token.text, why, page, g.rule))
@@ -264,13 +294,16 @@ class Fault:
 @dataclass
 class Tree:
     """What the rules need from every file of a program: the types declared (name -> class,
-    struct, interface, union or enum) and the static members defined at global scope."""
+    struct, interface, union or enum), the static members defined at global scope, and the
+    functions each ``#import`` block declares (name -> the module, as written)."""
 
     root: Path | None = None
     types: dict[str, str] = field(default_factory=dict)
     statics: set[tuple[str, str]] = field(default_factory=set)
+    imports: dict[str, str] = field(default_factory=dict)
 
-    def learn(self, code: list[Token]) -> None:
+    def learn(self, code: list[Token], pp: list[Token] | tuple[Token, ...] = ()) -> None:
+        self.imports.update(imported_functions(code, pp))
         for i, t in enumerate(code[:-1]):
             if t.text in ("class", "struct", "interface", "union", "enum") and \
                     code[i + 1].kind == "id" and not (i and code[i - 1].text in ("<", ",")):
@@ -765,6 +798,52 @@ def _properties(src: Source) -> Iterator[tuple[Token, str, str]]:
                    "included files are completely ignored\"", src.lang.properties_page)
 
 
+#: The type of each property's value, from the table of the properties page (basis/preprosessor/
+#: compilation, MQL5 and MQL4): "string", a number ("int", "double", "color": a number, a
+#: constant's name or a color constant), or "none" (the property takes no value). A numbered
+#: property (indicator_label1, indicator_color2, ...) is its name without the number.
+PROPERTY_VALUES: dict[str, str] = {
+    "copyright": "string", "link": "string", "version": "string", "description": "string",
+    "icon": "string", "tester_indicator": "string", "tester_file": "string",
+    "tester_library": "string", "tester_set": "string", "optimization_chart_mode": "string",
+    "indicator_label": "string", "stacksize": "int", "indicator_applied_price": "int",
+    "indicator_height": "int", "indicator_buffers": "int", "indicator_plots": "int",
+    "indicator_width": "int", "indicator_style": "int", "indicator_type": "int",
+    "indicator_levelwidth": "int", "indicator_levelstyle": "int", "indicator_minimum": "double",
+    "indicator_maximum": "double", "indicator_level": "double", "indicator_color": "color",
+    "indicator_levelcolor": "color", "library": "none", "indicator_chart_window": "none",
+    "indicator_separate_window": "none", "script_show_confirm": "none",
+    "script_show_inputs": "none", "tester_no_cache": "none", "tester_everytick_calculate": "none",
+    "service": "none", "strict": "none"}
+
+
+def _property_values(src: Source) -> Iterator[tuple[Token, str, str]]:
+    """A property given a value of the wrong type: a string where the table says a number or a
+    color, a number or a color where it says a string, no value where it takes one (compile
+    error 289 "Incorrect value of a property"). A name (a constant, a macro) is left to what it
+    stands for."""
+    for d in src.pp:
+        if d.text != "#property" or len(d.parts) < 2:
+            continue
+        kind = PROPERTY_VALUES.get(re.sub(r"\d+$", "", d.parts[1].text))
+        if kind is None or kind == "none":
+            continue
+        value = d.parts[2] if len(d.parts) > 2 else None
+        if value is not None and value.text == "-" and len(d.parts) > 3:
+            value = d.parts[3]
+        if value is None:
+            wrong = "no value"
+        elif kind == "string" and value.kind in ("num", "clr", "chr", "dt"):
+            wrong = f"the {'number' if value.kind == 'num' else 'constant'} {value.text}"
+        elif kind != "string" and value.kind == "str":
+            wrong = f"the string {value.text}"
+        else:
+            continue
+        yield (value if value is not None else d.parts[1], f"'#property {d.parts[1].text}' takes "
+               f"{'a string' if kind == 'string' else 'a ' + kind}, given {wrong}: compile error "
+               "289 \"Incorrect value of a property\"", src.lang.properties_page)
+
+
 def _icon(src: Source) -> Iterator[tuple[Token, str, str]]:
     if src.path is None or src.tree.root is None:
         return
@@ -804,6 +883,32 @@ def _import_blocks(src: Source) -> Iterator[tuple[Token, str, str]]:
                src.lang.import_page)
 
 
+def _resource_form(src: Source) -> Iterator[tuple[Token, str, str]]:
+    """``#resource "path"`` alone, or MQL5's resource variable ``#resource "path" as TYPE
+    NAME`` (``NAME[]``, ``NAME[][]`` for an array): "#resource path_to_resource_file as
+    resource_variable_type resource_variable_name" (runtime/resources). MQL4's Resources page
+    declares no resource variables, so there the ``as`` form is refused."""
+    for d in src.pp:
+        if d.text != "#resource":
+            continue
+        parts = d.parts
+        if len(parts) < 2 or parts[1].kind != "str":
+            yield (d, "'#resource' takes the resource file's path in quotes",
+                   src.lang.page("resources"))
+            continue
+        if len(parts) == 2 or (len(parts) == 3 and parts[2].text == ";"):
+            continue
+        if src.lang.name == "mql4":
+            yield (parts[2], "a resource variable ('#resource ... as'): MQL4's Resources page "
+                   "has none (MQL5's has)", src.lang.page("resources"))
+            continue
+        shape = [p.text for p in parts[5:]]
+        if parts[2].text != "as" or len(parts) < 5 or parts[3].kind != "id" or \
+                parts[4].kind != "id" or shape not in ([], ["[", "]"], ["[", "]", "[", "]"]):
+            yield (parts[2], "a resource variable is '#resource \"path\" as TYPE NAME' (or "
+                   "NAME[], NAME[][])", src.lang.page("resources"))
+
+
 def _include_form(src: Source) -> Iterator[tuple[Token, str, str]]:
     for d in src.pp:
         if d.text != "#include":
@@ -818,14 +923,55 @@ def _include_form(src: Source) -> Iterator[tuple[Token, str, str]]:
 
 
 def _kit_imports(src: Source) -> Iterator[tuple[Token, str, str]]:
+    """A call of a function imported from a module the kit does not model. Declaring the
+    import is MQL the kit builds (the function is declared, never defined); a call would need
+    the DLL's behaviour, which the kit has only for MQL4's ws2_32.dll and advapi32.dll."""
     allowed = KIT_IMPORTS[src.lang.name]
+    blocks = import_blocks(src.pp)
+    c = src.code
+    for i, t in enumerate(c[:-1]):
+        module = src.tree.imports.get(t.text)
+        if module is None or module in allowed or t.kind != "id" or c[i + 1].text != "(" or \
+                any(first < t.line < last for first, last, _ in blocks) or \
+                (i and c[i - 1].text in (".", "::")):
+            continue
+        yield (t, f"a call of {t.text}, imported from {module}: {src.lang.name.upper()} "
+               f"programs here call only {sorted(allowed) or 'no'} DLL functions (the kit "
+               "models no other module; declaring its import is taken)",
+               "tests/ea_mql/kit/mql4/mql4_winsock.h")
+
+
+#: The resource variables the kit carries: a file's text as a string, its bytes as an array of
+#: numbers (tests/ea_mql/kit/mqlpp.py writes them into the program, as MetaEditor puts the file
+#: into the .ex5).
+KIT_RESOURCE_NUMBERS = frozenset({"char", "uchar", "short", "ushort", "int", "uint", "long",
+                                  "ulong", "float", "double"})
+
+
+def _kit_resources(src: Source) -> Iterator[tuple[Token, str, str]]:
+    """What the kit carries of ``#resource``: an indicator (``"\\Indicators\\X.ex5"``, built
+    from its .mq5), and the variables ``as string NAME`` and ``as <number> NAME[]``; an image
+    (``bitmap``), a structure array, a sound or a picture resource has no form in the kit."""
     for d in src.pp:
-        if d.text == "#import" and len(d.parts) == 2 and d.parts[1].kind == "str":
-            module = d.parts[1].text.strip('"')
-            if module.lower() not in allowed:
-                yield (d.parts[1], f"{src.lang.name.upper()} programs here import only "
-                       f"{sorted(allowed) or 'nothing'} (the kit models no other module)",
-                       "tests/ea_mql/kit/mql4/mql4_winsock.h")
+        if d.text != "#resource" or len(d.parts) < 2 or d.parts[1].kind != "str":
+            continue
+        parts = d.parts
+        path = parts[1].text[1:-1].replace("\\\\", "\\")
+        if len(parts) == 2 or (len(parts) == 3 and parts[2].text == ";"):
+            if not (path.startswith("\\Indicators\\") and path.endswith(".ex5")):
+                yield (parts[1], "the kit carries indicators only as plain resources "
+                       "(\"\\\\Indicators\\\\<path>.ex5\"), and resource variables 'as "
+                       "string' and 'as <number type> NAME[]'", KIT_PAGE)
+            continue
+        if len(parts) < 5 or parts[2].text != "as":
+            continue
+        array = [p.text for p in parts[5:]] == ["[", "]"]
+        if not ((parts[3].text == "string" and len(parts) == 5) or
+                (parts[3].text in KIT_RESOURCE_NUMBERS and array)):
+            yield (parts[3], f"a resource variable 'as {parts[3].text}"
+                   f"{' ' + parts[4].text if len(parts) > 4 else ''}"
+                   f"{''.join(p.text for p in parts[5:])}': the kit carries 'as string NAME' and "
+                   "'as <number type> NAME[]' only (no images, no structures)", KIT_PAGE)
 
 
 def _kit_includes(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -863,12 +1009,6 @@ def _kit_arrays(src: Source) -> Iterator[tuple[Token, str, str]]:
             j = skip_brackets(c, i + 1)
             if j < len(c) and c[j].text == "[":
                 yield (t, "multi-dimensional arrays are not modelled by the kit", KIT_PAGE)
-
-
-def _kit_input_group(src: Source) -> Iterator[tuple[Token, str, str]]:
-    for a, b in zip(src.code, src.code[1:], strict=False):
-        if a.text in ("input", "sinput") and b.text == "group":
-            yield (b, "'input group' has no form in the kit", KIT_PAGE)
 
 
 def _kit_underscore(src: Source) -> Iterator[tuple[Token, str, str]]:
@@ -928,18 +1068,47 @@ RULES: tuple[Rule, ...] = (
     Rule("directive", "language", _directives),
     Rule("macro-parameters", "language", _macro_parameters),
     Rule("property", "language", _properties),
+    Rule("property-value", "language", _property_values),
     Rule("icon", "language", _icon),
     Rule("import-form", "language", _import_blocks),
+    Rule("resource-form", "language", _resource_form),
     Rule("include-form", "language", _include_form),
     Rule("class-form", "form", _class_form),
     Rule("kit-imports", "kit", _kit_imports),
+    Rule("kit-resources", "kit", _kit_resources),
     Rule("kit-includes", "kit", _kit_includes),
     Rule("kit-pointers", "kit", _kit_pointers),
     Rule("kit-arrays", "kit", _kit_arrays),
-    Rule("kit-input-group", "kit", _kit_input_group),
     Rule("kit-underscore", "kit", _kit_underscore),
     Rule("kit-strict", "kit", _kit_strict),
 )
+
+
+def import_blocks(pp: list[Token] | tuple[Token, ...]) -> list[tuple[int, int, str]]:
+    """Each ``#import "module"`` ... ``#import`` block of a file: its first and last lines and
+    its module (lower case, as written)."""
+    blocks: list[tuple[int, int, str]] = []
+    opened: Token | None = None
+    for d in pp:
+        if d.text != "#import":
+            continue
+        if opened is None and len(d.parts) == 2 and d.parts[1].kind == "str":
+            opened = d
+        elif opened is not None and len(d.parts) == 1:
+            blocks.append((opened.line, d.line, opened.parts[1].text.strip('"').lower()))
+            opened = None
+    return blocks
+
+
+def imported_functions(code: list[Token], pp: list[Token] | tuple[Token, ...]) -> dict[str, str]:
+    """The functions the file's ``#import`` blocks declare: name -> module."""
+    out: dict[str, str] = {}
+    for first, last, module in import_blocks(pp):
+        for i, t in enumerate(code[:-1]):
+            if first < t.line < last and t.kind == "id" and code[i + 1].text == "(" and \
+                    i and code[i - 1].kind == "id":
+                out[t.text] = module
+    return out
 
 
 # ---- running it --------------------------------------------------------------------------------
@@ -959,7 +1128,8 @@ def _faults(unit: mqlpre.Unit, lang: str, program: bool, tree: Tree,
     on_disk = any(d.text == "#property" and len(d.parts) > 1 and d.parts[1].text == "icon"
                   for d in unit.pp)
     key = (unit.shown, lang, program, tuple(unit.code), tuple(unit.pp),
-           tuple(sorted(tree.types.items())), tuple(sorted(tree.statics)))
+           tuple(sorted(tree.types.items())), tuple(sorted(tree.statics)),
+           tuple(sorted(tree.imports.items())))
     if not on_disk and (known := _CHECKED.get(key)) is not None:
         return list(known)
     found = _check_unit(unit, lang, program, tree, path)
@@ -1000,7 +1170,7 @@ def check_text(text: str, shown: str, lang: str = "mql5", program: bool = False)
         return bad
     unit = mqlpre.read_text(text, shown, lang)
     tree = Tree()
-    tree.learn(unit.code)
+    tree.learn(unit.code, unit.pp)
     more, _ = _grammar(unit.stream, lang, resolve=program)
     return _merge(_faults(unit, lang, program, tree, None), more)
 
@@ -1031,7 +1201,7 @@ def analyse_text(text: str, shown: str, lang: str = "mql5") -> tuple[list[Fault]
         return bad, mqlgrammar.Facts()
     unit = mqlpre.read_text(text, shown, lang)
     tree = Tree()
-    tree.learn(unit.code)
+    tree.learn(unit.code, unit.pp)
     more, facts = _grammar(unit.stream, lang, resolve=False)
     return _merge(_faults(unit, lang, False, tree, None), more), facts
 
@@ -1056,16 +1226,13 @@ def analyse_tree(root: Path, lang: str = "mql5") -> tuple[list[Fault], mqlgramma
     units = mqlpre.read_tree(root, programs, files, lang)
     tree = Tree(root)
     for unit in units.values():
-        tree.learn(unit.code)
+        tree.learn(unit.code, unit.pp)
     more: list[Fault] = []
     for path in files:
         if units[path].stream:
             found, each = _grammar(units[path].stream, lang, resolve=path.suffix == ext)
             more += found
-            facts.inputs.update(each.inputs)
-            facts.arrays.update(each.arrays)
-            facts.interfaces |= each.interfaces
-            facts.abstract |= each.abstract
+            facts.update(each)
     out: list[Fault] = []
     for path in files:
         shown = units[path].shown

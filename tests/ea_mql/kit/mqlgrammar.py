@@ -12,9 +12,10 @@ includes followed, every macro expanded: ``mqlpre.py``):
   variables with their declarators (a reference only among parameters, an array's size a
   positive integer constant, an initializer of an expression or of braces); functions,
   methods, constructors and the operations the reference lets a class overload; function
-  templates with type parameters; the statements (``if``, ``switch`` with constant ``case``
-  labels, the loops, ``break``, ``continue``, ``return``, ``delete``) and the operations of
-  *Operations and Expressions*. A token the grammar has no place for is a fault at that
+  templates with type parameters; MQL5's ``input group "Name"``; the statements (``if``,
+  ``switch`` with constant ``case`` labels, the loops, ``break``, ``continue``, ``return``,
+  ``delete``) and the operations of *Operations and Expressions*, the ``typename(x)``
+  operator among them. A token the grammar has no place for is a fault at that
   token, and the reader goes on after the statement. So GNU extensions (case ranges, ``?:``
   without its middle, statement expressions, compound literals), C++ forms MQL lacks
   (bit-fields, attributes, ref-qualifiers, conversion operators, variadic and non-type template
@@ -31,8 +32,16 @@ includes followed, every macro expanded: ``mqlpre.py``):
   ``FakeTerminalLoad``) and a function of the other language (``GetTickCount64`` in MQL4) are
   refused alike.
 
+* **what the names say**, kind by kind (the gate's ``KIND_RULES``, each with MetaEditor's
+  number and words): an array as a whole on either side of an assignment (120), a constant
+  index outside a fixed array (218), a string, dynamic array or class object in a union (409),
+  a variable named like a predefined variable (warning 64), a variable of one built-in type
+  passed to a reference parameter of another (201). The reader knows each name's type, whether
+  it is an array and of what fixed size, and each free function's parameters.
+
 Besides its faults, the reader hands ``mqlpp.py`` what it found where (:class:`Facts`): the
-program's input variables, array declarators and interfaces, so the rewriting is done by scope,
+program's input variables, array declarators and interfaces, its ``typename`` operators,
+enumerations, structure copies and ``input group`` lines, so the rewriting is done by scope,
 not by a line's look.
 """
 
@@ -47,7 +56,7 @@ try:
 except ImportError:          # run as a script (mqlpp.py), its folder on sys.path
     from mqllex import Token  # type: ignore[no-redef]
 
-__all__ = ["ArrayFact", "Facts", "GFault", "Words", "parse"]
+__all__ = ["ArrayFact", "EnumFact", "Facts", "GFault", "Words", "parse"]
 
 BUILTIN = frozenset({"bool", "char", "uchar", "short", "ushort", "int", "uint", "long", "ulong",
                      "float", "double", "string", "color", "datetime", "void"})
@@ -116,17 +125,47 @@ class ArrayFact:
     init_here: bool | None
 
 
+@dataclass(frozen=True)
+class EnumFact:
+    """An enumeration the program declares: its name, its values in order, and whether a class
+    or structure holds it (the kit's EnumToString reads its names from what ``mqlpp.py``
+    writes after it: ``kit/common/mql_lang.h``)."""
+
+    name: str
+    values: tuple[str, ...]
+    member: bool
+
+
 @dataclass
 class Facts:
     """Where the program declares what ``mqlpp.py`` rewrites, by (file, line, name): its input
     variables (``input``/``sinput``, MQL4's ``extern``; the value: the qualifier), its array
     declarators, and its interfaces (the line of each ``interface`` word; each method
-    declaration's first and last lines)."""
+    declaration's first and last lines); and, by (file, line), what the kit gives MQL's meaning
+    to where it stands: each ``typename(...)`` (in order on its line: "type" when it names a
+    type, "expr" when it takes an expression), each enumeration (at the line of its closing
+    ';'), each assignment of one structure to a structure of another type (its two names),
+    and each ``input group`` line."""
 
     inputs: dict[tuple[str, int, str], str] = field(default_factory=dict)
     arrays: dict[tuple[str, int, str], ArrayFact] = field(default_factory=dict)
     interfaces: set[tuple[str, int]] = field(default_factory=set)
     abstract: set[tuple[str, int, int]] = field(default_factory=set)
+    typenames: dict[tuple[str, int], list[str]] = field(default_factory=dict)
+    enums: dict[tuple[str, int], list[EnumFact]] = field(default_factory=dict)
+    struct_copies: dict[tuple[str, int], list[tuple[str, str]]] = field(default_factory=dict)
+    groups: set[tuple[str, int]] = field(default_factory=set)
+
+    def update(self, other: Facts) -> None:
+        """Take ``other``'s facts too (another program's of the same tree)."""
+        self.inputs.update(other.inputs)
+        self.arrays.update(other.arrays)
+        self.interfaces |= other.interfaces
+        self.abstract |= other.abstract
+        self.typenames.update(other.typenames)
+        self.enums.update(other.enums)
+        self.struct_copies.update(other.struct_copies)
+        self.groups |= other.groups
 
 
 @dataclass
@@ -140,6 +179,7 @@ class TypeInfo:
     members: dict[str, str] = field(default_factory=dict)
     hidden_data: bool = False
     template: bool = False
+    arrays: dict[str, int | None] = field(default_factory=dict)   # array members: fixed size
 
 
 class Bad(Exception):
@@ -165,6 +205,17 @@ class _Use:
 class _Scope:
     names: dict[str, str] = field(default_factory=dict)   # name -> type ("" unknown)
     types: set[str] = field(default_factory=set)          # template parameters
+    arrays: dict[str, int | None] = field(default_factory=dict)   # array -> fixed size or None
+
+
+@dataclass(frozen=True)
+class _Param:
+    """A parameter as a call is judged against it: its type, whether it is a reference, and
+    whether it is an array."""
+
+    type: str
+    ref: bool
+    array: bool
 
 
 EOF_TOKEN = Token("eof", "<end of file>", 0)
@@ -197,6 +248,9 @@ class Parser:
         self.const_depth = 0                               # > 0: reading one
         self.in_switch = 0
         self.facts = Facts()
+        self.global_arrays: dict[str, int | None] = {}            # global array -> fixed size
+        self.calls: list[tuple[Token, list[tuple[Token, str] | None], int]] = []
+        self.signatures: dict[str, list[list[_Param]]] = {}         # free function -> overloads
 
     # ---- tokens -------------------------------------------------------------------------------
 
@@ -253,13 +307,87 @@ class Parser:
                 or (self.w.lang == "mql5" and name in MQL5_TYPES)
                 or any(s.types and name in s.types for s in self.scopes))
 
-    def declare(self, tok: Token, kind: str, where: str, cls: TypeInfo | None = None) -> None:
+    def declare(self, tok: Token, kind: str, where: str, cls: TypeInfo | None = None,
+                array: bool = False, size: int | None = None) -> None:
+        """``tok`` declared of type ``kind`` at ``where`` (global, member, local, param), an
+        array of fixed ``size`` (None: dynamic) when ``array``."""
         if where == "member" and cls is not None:
             cls.members[tok.text] = kind
+            if array:
+                cls.arrays[tok.text] = size
         elif where in ("local", "param") and self.scopes:
             self.scopes[-1].names[tok.text] = kind
+            if array:
+                self.scopes[-1].arrays[tok.text] = size
+            else:
+                self.scopes[-1].arrays.pop(tok.text, None)
         else:
             self.globals.setdefault(tok.text, kind)
+            if array:
+                self.global_arrays.setdefault(tok.text, size)
+
+    def predefined_name(self, tok: Token, what: str) -> None:
+        """A variable or parameter named like one of the language's predefined variables, which
+        the terminal declares for every program: MetaEditor's warning 64 "This variable
+        declaration hides predefined variable" (the compiler warnings' table), and a program
+        the build takes has none."""
+        if tok.text in self.w.predefined:
+            self.fault(tok, "predefined-name", f"'{tok.text}' is a predefined variable of "
+                       f"{self.w.lang.upper()}, declared again as a {what}: warning 64 \"This "
+                       "variable declaration hides predefined variable\"")
+
+    def array_of(self, name: str, at_cls: str) -> tuple[bool, int | None]:
+        """Whether the bare ``name`` resolves to an array in a method of ``at_cls`` (a local,
+        a member of the class or its bases, a global), and its fixed size (None: dynamic)."""
+        for s in reversed(self.scopes):
+            if name in s.names:
+                return (name in s.arrays, s.arrays.get(name))
+        seen: set[str] = set()
+        cls = at_cls
+        while cls and cls not in seen:
+            seen.add(cls)
+            info = self.types.get(cls)
+            if info is None:
+                break
+            if name in info.members:
+                return (name in info.arrays, info.arrays.get(name))
+            cls = info.base
+        if name in self.globals:
+            return (name in self.global_arrays, self.global_arrays.get(name))
+        return (False, None)
+
+    def member_array(self, owner_type: str, name: str) -> tuple[bool, int | None]:
+        """Whether member ``name`` of the program's type ``owner_type`` (or its bases) is an
+        array, and its fixed size."""
+        seen: set[str] = set()
+        cls = owner_type
+        while cls and cls not in seen:
+            seen.add(cls)
+            info = self.types.get(cls)
+            if info is None:
+                break
+            if name in info.members:
+                return (name in info.arrays, info.arrays.get(name))
+            cls = info.base
+        return (False, None)
+
+    def operand_array(self, start: int, end: int) -> tuple[Token | None, int | None]:
+        """When tokens ``start`` to ``end`` are a whole array (a bare name, or a chain of
+        members ``a.b.c`` whose last is an array, no index after it): its last name and its
+        fixed size; else (None, None)."""
+        toks = self.t[start:end]
+        if not toks or len(toks) % 2 == 0 or any(
+                (k % 2 == 0 and (tok.kind != "id" or tok.text in KEYWORDS)) or
+                (k % 2 == 1 and tok.text != ".") for k, tok in enumerate(toks)):
+            return None, None
+        if len(toks) == 1:
+            array, size = self.array_of(toks[0].text, self.cls)
+            return (toks[0], size) if array else (None, None)
+        owner = self.type_of(toks[0].text, self.cls) or ""
+        for k in range(2, len(toks) - 1, 2):
+            owner = self.member_of(owner, toks[k].text) or ""
+        array, size = self.member_array(owner, toks[-1].text)
+        return (toks[-1], size) if array else (None, None)
 
     def local(self, name: str) -> str | None:
         for s in reversed(self.scopes):
@@ -355,7 +483,16 @@ class Parser:
             return
         if self.at("enum"):
             self.enum_declaration("global", None)
-            self.expect(";")
+            return
+        if self.at("input") and self.text(1) == "group" and self.w.lang == "mql5":
+            # "input group "Name"": the inputs below it form a group of the program's
+            # properties window (basis/variables/inputvariables); nothing for the program
+            word = self.take()
+            self.take()
+            if self.peek().kind != "str":
+                raise Bad(self.peek(), "'input group' takes the group's name in quotes")
+            self.take()
+            self.facts.groups.add((self.file_of(word), word.line))
             return
         if self.at("typedef"):
             self.typedef()
@@ -468,7 +605,6 @@ class Parser:
             return
         if self.at("enum"):
             self.enum_declaration("member", info)
-            self.expect(";")
             return
         if self.at("class", "struct", "union", "interface"):
             self.class_declaration()
@@ -499,8 +635,11 @@ class Parser:
         self.facts.abstract.add((self.file_of(first), first.line, end.line))
 
     def enum_declaration(self, where: str, cls: TypeInfo | None) -> None:
+        """``enum NAME { ... }`` and the ';' after it; the enumeration is a fact at that ';'s
+        line (the kit names its values for EnumToString there)."""
         self.take()
         name = self.name("the enumeration's name")
+        values: list[str] = []
         self.types[name.text] = TypeInfo(name.text, "enum")
         if self.at(":"):
             raise Bad(self.peek(), "an enumeration's underlying type: MQL's enumerations are "
@@ -515,9 +654,13 @@ class Parser:
                 finally:
                     self.const_depth -= 1
             self.declare(value, name.text, where, cls)
+            values.append(value.text)
             if not self.eat(","):
                 break
         self.expect("}", " to close the enumeration")
+        end = self.expect(";", " after the enumeration")
+        self.facts.enums.setdefault((self.file_of(end), end.line), []).append(
+            EnumFact(name.text, tuple(values), where == "member"))
 
     # ---- types --------------------------------------------------------------------------------
 
@@ -605,7 +748,9 @@ class Parser:
             self.declare(name, "", where, cls)
             if template:
                 self.templates.add(name.text)
-            self.function(name, where, cls)
+            params = self.function(name, where, cls)
+            if where == "global" and not template:
+                self.signatures.setdefault(name.text, []).append(params)
             return
         if ref:
             raise Bad(name, "a reference outside a parameter list: \"A reference cannot be "
@@ -650,7 +795,11 @@ class Parser:
             dim = self.array_size(where)
             size = size or dim
             self.expect("]")
-        self.declare(name, kind, where, cls)
+        self.declare(name, kind, where, cls, array, _constant(size) if size else None)
+        if where != "member":
+            self.predefined_name(name, "variable")
+        elif cls is not None and cls.kind == "union":
+            self.union_member(name, kind, array and not size)
         init_here: bool | None = None
         if words & {"input", "sinput"} or ("extern" in words and self.w.lang == "mql4"):
             if name.via:
@@ -744,11 +893,14 @@ class Parser:
 
     # ---- functions ----------------------------------------------------------------------------
 
-    def parameters(self, declare: bool = True) -> None:
+    def parameters(self, declare: bool = True) -> list[_Param]:
+        """A parameter list (its names declared in the innermost scope when ``declare``); its
+        parameters as a call is judged against them."""
         self.expect("(")
         if self.at("void") and self.text(1) == ")":
             self.take()
         scope = self.scopes[-1] if declare and self.scopes else None
+        found: list[_Param] = []
         while not self.at(")"):
             if self.at("..."):
                 if not self.imported[min(self.i, len(self.imported) - 1)]:
@@ -760,7 +912,7 @@ class Parser:
             kind = self.type_name()
             if self.at("*"):
                 self.take()
-            self.eat("&")
+            is_ref = self.eat("&")
             pname: Token | None = None
             if self.peek().kind == "id" and self.peek().text not in KEYWORDS:
                 pname = self.take()
@@ -784,9 +936,14 @@ class Parser:
                     self.const_depth -= 1
             if pname is not None and scope is not None:
                 scope.names[pname.text] = kind
+                if array:
+                    scope.arrays[pname.text] = None
+                self.predefined_name(pname, "parameter")
+            found.append(_Param(kind, is_ref, array))
             if not self.eat(","):
                 break
         self.expect(")", " to close the parameter list")
+        return found
 
     def function_tail(self, in_class: bool, ctor: bool = False) -> bool:
         """After a parameter list: ``const``, ``override``/``final``, ``= 0``, then ';' or a
@@ -813,10 +970,10 @@ class Parser:
                       f"'{self.text()}'")
         return True
 
-    def function(self, name: Token, where: str, cls: TypeInfo | None) -> None:
+    def function(self, name: Token, where: str, cls: TypeInfo | None) -> list[_Param]:
         self.scopes.append(_Scope())
         try:
-            self.parameters()
+            params = self.parameters()
             if self.function_tail(in_class=where == "member"):
                 outer = self.cls
                 self.cls = cls.name if cls is not None else ""
@@ -826,6 +983,23 @@ class Parser:
                     self.cls = outer
         finally:
             self.scopes.pop()
+        return params
+
+    def union_member(self, name: Token, kind: str, dynamic: bool) -> None:
+        """A union's data member of a type a union cannot hold: "The following types cannot be
+        the union members: dynamic arrays, strings, pointers to objects and functions, class
+        objects, structure objects having constructors or destructors ..." (basis/types/
+        classes; MQL5's compile error 409 "Cannot be used as a union member")."""
+        info = self.types.get(kind)
+        what = ("a string" if kind == "string" else "a dynamic array" if dynamic else
+                f"a {info.kind} object ({kind})" if info is not None and info.kind in (
+                    "class", "interface") else "")
+        if what:
+            number = ("compile error 409 \"Cannot be used as a union member\"; "
+                      if self.w.lang == "mql5" else "")
+            self.fault(name, "union-member", f"{what} in a union: {number}\"The following types "
+                       "cannot be the union members: dynamic arrays, strings, pointers to "
+                       "objects and functions, class objects ...\"")
 
     def operator(self, where: str, cls: TypeInfo | None, owner: str = "") -> None:
         word = self.take()
@@ -1133,12 +1307,59 @@ class Parser:
         start = self.i
         self.conditional()
         if self.peek().kind == "op" and self.text() in ASSIGN:
+            end = self.i
             self.lvalue(start)
-            self.take()
+            op = self.take()
             if self.at("{"):
                 raise Bad(self.peek(), "a braced list assigned: in MQL '{...}' initializes a "
                           "declaration only")
+            right = self.i
             self.assignment()
+            self.assigned(start, end, op, right, self.i)
+
+    def assigned(self, start: int, end: int, op: Token, right: int, stop: int) -> None:
+        """An assignment's two sides (tokens ``start``-``end`` and ``right``-``stop``): an array
+        on either side as a whole is refused (MQL copies arrays with ArrayCopy; the kit's array
+        would copy); one structure given to another of a different type is a fact for the kit,
+        which copies it as MQL does."""
+        left, _ = self.operand_array(start, end)
+        source, _ = self.operand_array(right, stop)
+        whole = left or source
+        if whole is not None:
+            self.fault(whole, "array-assignment", f"the array '{whole.text}' as an operand of "
+                       f"'{op.text}': compile error 120 \"Invalid access to an array\" (an array "
+                       "is copied with ArrayCopy, element by element)", start)
+            return
+        if op.text != "=" or end - start != 1 or stop - right != 1:
+            return
+        a, b = self.t[start], self.t[right]
+        if a.kind != "id" or b.kind != "id" or a.line != b.line:
+            return
+        ta, tb = self.type_of(a.text, self.cls) or "", self.type_of(b.text, self.cls) or ""
+        if ta and tb and ta != tb and self.simple_structure(ta) and self.simple_structure(tb) \
+                and not self.derived(ta, tb) and not self.derived(tb, ta):
+            self.facts.struct_copies.setdefault((self.files[start], a.line), []).append(
+                (a.text, b.text))
+
+    def simple_structure(self, name: str) -> bool:
+        """A structure type: the program's (``struct``) or one of the reference's (``Mql...``);
+        whether its members are all numbers the kit checks when it copies."""
+        info = self.types.get(name)
+        return (info.kind == "struct" and not info.template) if info is not None else (
+            name in self.w.types and name.startswith("Mql"))
+
+    def derived(self, name: str, base: str) -> bool:
+        """Whether the program's type ``name`` derives from ``base``."""
+        seen: set[str] = set()
+        while name and name not in seen:
+            seen.add(name)
+            info = self.types.get(name)
+            if info is None:
+                return False
+            if info.base == base:
+                return True
+            name = info.base
+        return False
 
     def lvalue(self, start: int) -> None:
         """The target of an assignment or ++/--, when it is one bare name: a predefined
@@ -1219,14 +1440,19 @@ class Parser:
                 return
             if tok.text == "(":
                 arg_at = self.i + 1
-                self.arguments()
+                ranges = self.arguments()
                 if zero and self.t[arg_at].kind == "id" and self.t[arg_at + 1].text == ")":
                     arg = self.t[arg_at]
                     self.zero.append((arg, self.type_of(arg.text, self.cls) or "", arg_at))
+                if head is not None and start == arg_at - 2:
+                    self.call(head, ranges)
                 zero = False
             elif tok.text == "[":
+                array, size = self.operand_array(start, self.i)
                 self.take()
+                first = self.i
                 self.expression()
+                self.index(array, size, first, self.i)
                 self.expect("]")
             elif tok.text == ".":
                 self.take()
@@ -1242,16 +1468,72 @@ class Parser:
             else:
                 return
 
-    def arguments(self) -> None:
+    def index(self, array: Token | None, size: int | None, first: int, stop: int) -> None:
+        """An index of a fixed-size array: a constant one outside the array's size is refused
+        as MetaEditor refuses it (the kit checks indexes only when the program runs)."""
+        if array is None or size is None:
+            return
+        value = _constant(self.t[first:stop])
+        if value is not None and not 0 <= value < size:
+            self.fault(self.t[first], "array-index", f"index {value} of '{array.text}', an array "
+                       f"of {size}: compile error 218 \"Index out of array range\"", first)
+
+    def call(self, head: Token, ranges: list[tuple[int, int]]) -> None:
+        """A call of a free function by name: each argument that is one variable of a built-in
+        type, kept to judge against the function's reference parameters once every function is
+        known (:meth:`check_calls`)."""
+        if self.local(head.text) is not None or (self.cls and self.member_of(self.cls, head.text)
+                                                 is not None):
+            return
+        args: list[tuple[Token, str] | None] = []
+        for a, b in ranges:
+            tok = self.t[a] if b - a == 1 else None
+            kind = self.type_of(tok.text, self.cls) if tok is not None and tok.kind == "id" \
+                else None
+            array, _ = self.array_of(tok.text, self.cls) if tok is not None else (False, None)
+            args.append((tok, kind) if tok is not None and kind in BUILTIN and not array
+                        else None)
+        if any(args):
+            self.calls.append((head, args, self.i - 1))
+
+    def check_calls(self) -> None:
+        """A variable of one built-in type passed where every overload of the function takes a
+        reference to another: "Variable of the same type to pass by reference expected"
+        (compile error 201; C++ would bind a const reference to a converted temporary)."""
+        for head, args, at in self.calls:
+            overloads = [p for p in self.signatures.get(head.text, []) if len(p) >= len(args)]
+            if not overloads:
+                continue
+            bad: list[tuple[Token, str, str]] = []
+            for params in overloads:
+                miss = next(((arg[0], arg[1], p.type) for arg, p in zip(args, params,
+                                                                        strict=False)
+                             if arg is not None and p.ref and not p.array and p.type in BUILTIN
+                             and p.type != arg[1]), None)
+                if miss is None:
+                    break
+                bad.append(miss)
+            else:
+                tok, have, want = bad[0]
+                self.fault(tok, "reference-type", f"'{tok.text}' ({have}) passed to {head.text}'s "
+                           f"reference parameter of type {want}: compile error 201 \"Variable of "
+                           "the same type to pass by reference expected\"", at)
+
+    def arguments(self) -> list[tuple[int, int]]:
+        """An argument list; where each argument's tokens start and end."""
         self.expect("(")
+        ranges: list[tuple[int, int]] = []
         while not self.at(")"):
             if self.at("{"):
                 raise Bad(self.peek(), "a braced list as an argument: in MQL '{...}' "
                           "initializes a declaration only")
+            first = self.i
             self.assignment()
+            ranges.append((first, self.i))
             if not self.eat(","):
                 break
         self.expect(")", " to close the argument list")
+        return ranges
 
     def primary(self) -> Token | None:
         tok = self.peek()
@@ -1327,6 +1609,9 @@ class Parser:
             if self.at("["):
                 raise Bad(self.peek(), "'new' of an array: MQL creates one object")
             return None
+        if word == "typename":
+            self.typename_operator()
+            return None
         if word == "dynamic_cast":
             self.take()
             self.expect("<")
@@ -1361,6 +1646,28 @@ class Parser:
             self.template_arguments()
         self.use(tok, "free")
         return tok
+
+    def typename_operator(self) -> None:
+        """``typename(x)``: "the built-in operator typename, which returns a string with the
+        type name of the passed argument" (MQL5 Book, Template header; the reference's
+        math/mathswap example writes ``typename(T)``): a type, or an expression."""
+        tok = self.take()
+        self.expect("(", " after the typename operator")
+        back = self.i
+        form = "expr"
+        if self.starts_type() and not (self.local(self.text()) is not None
+                                       or self.text() in self.globals):
+            try:
+                self.type_name()
+                form = "type" if self.at(")") else "expr"
+            except Bad:
+                form = "expr"
+            if form == "expr":
+                self.i = back
+        if form == "expr":
+            self.expression()
+        self.expect(")", " to close the typename operator")
+        self.facts.typenames.setdefault((self.file_of(tok), tok.line), []).append(form)
 
     # ---- names --------------------------------------------------------------------------------
 
@@ -1400,6 +1707,7 @@ class Parser:
         self.check_writes()
         self.check_constants()
         self.check_zero()
+        self.check_calls()
 
     def program_name(self, name: str, cls: str) -> bool:
         return name in self.globals or bool(cls and self.member_of(cls, name) is not None)

@@ -24,6 +24,18 @@ guards). What is not:
     #include <MTGateway\X.mqh>      ->  #include <MTGateway/X.mqh>
     #resource "\\Indicators\\X.ex5"  ->  the program's declaration of the indicator it carries
                                         (:func:`resource`: iCustom's "::Indicators\\X.ex5")
+    #resource "f" as string NAME    ->  static const string NAME = "<the file's text>"_s;
+    #resource "f" as int NAME[]     ->  the file's bytes as a constant MqlArray<int> (each number
+                                        type likewise; :func:`resource_variable`)
+    input group "Name"              ->  blank (it orders the properties window only)
+    sqrt(x), printf(...), rand()    ->  _mql_sqrt(x), ...: the reference's other names of its
+                                        functions (:func:`_aliases`), forwarded by the kit
+    typename(T), typename(x)        ->  _MQL_TYPENAME_T(T), _MQL_TYPENAME_E(x), as the reader
+                                        read each (a type, an expression)
+    enum E { A, B };                ->  the same, then a function naming A and B for
+                                        EnumToString (:func:`_enum_names`)
+    s2 = s1;  (simple structures    ->  _mql_struct_copy(s2, s1)  (a copy of the smaller's
+               of two types)            bytes, as MQL copies; the reader found the pair)
     #property NAME value            ->  dropped (the gate has checked NAME)
     __FUNCTION__, __FUNCSIG__       ->  the function's name and signature as MQL strings
     __FILE__, __PATH__              ->  the file's name and its path in the tree, MQL strings
@@ -42,7 +54,9 @@ reach here: the gate refuses them). Line numbers are kept, so compiler errors po
 ``.mq5``/``.mqh`` line.
 
 MQL4 (``--lang mql4``): ``#import "ws2_32.dll"`` blocks become the kit's model of each declared
-function, checked to have exactly the declared type.
+function, checked to have exactly the declared type. A module the kit does not model (any
+other DLL, MQL5's every DLL) has its functions declared and never defined: the gate refuses a
+call of one, so a program that only declares them builds, as in MetaEditor.
 
 Usage: ``python mqlpp.py [--lang mql5|mql4] SOURCE_ROOT OUT_ROOT`` (both are the language's ``MQL5``
 (or ``MQL4``) folders).
@@ -50,6 +64,7 @@ Usage: ``python mqlpp.py [--lang mql5|mql4] SOURCE_ROOT OUT_ROOT`` (both are the
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -69,7 +84,8 @@ INCLUDE = re.compile(r"^\s*#\s*include\s*<(?P<path>[^>]+)>\s*$")
 PROPERTY = re.compile(r"^\s*#\s*property\s+(?P<name>\w+)")
 INPUT = re.compile(rf"^(?P<ind>\s*)(?P<word>sinput|input|extern)\s+(?P<type>{IDENT})\s+"
                    rf"(?P<name>{IDENT})\s*(?:=\s*(?P<value>[^;]+?))?\s*;\s*(?://.*)?$")
-RESOURCE = re.compile(r'^\s*#\s*resource\s+"(?P<path>[^"]*)"\s*;?\s*(?://.*)?$')
+RESOURCE = re.compile(r'^\s*#\s*resource\s+"(?P<path>[^"]*)"\s*(?:as\s+(?P<type>\w+)\s+'
+                      r'(?P<name>\w+)\s*(?P<array>\[\s*\])?\s*)?;?\s*(?://.*)?$')
 IMPORT = re.compile(r'^\s*#\s*import\b\s*(?:"(?P<lib>[^"]*)")?\s*(?://.*)?$')
 IMPORTED = re.compile(rf"^\s*(?P<ret>{IDENT})\s+(?P<name>{IDENT})\s*\((?P<params>[^)]*)\)\s*;\s*(?://.*)?$")
 
@@ -154,13 +170,14 @@ def _literals(code: str) -> str:
     return "".join(t + "_s" if kind == "str" else t for kind, t in pieces)
 
 
-def resource(line: str, where: str, root: Path | None) -> str | None:
+def resource(line: str, where: str, root: Path | None, here: Path | None = None) -> str | None:
     """``#resource "<path>"`` as the kit's record of what the program carries, or None when
     ``line`` is no such directive. The reference (mql5.com/en/docs/runtime/resources): the
     path is at most 63 characters, has no "..\\" and no ":\\", is relative to the MQL5
     folder when it starts with a backslash, and names the resource without that backslash;
-    a missing file fails the compile. The kit carries indicators only (an indicator's
-    ``.ex5`` is built from its ``.mq5`` under ``root``, so that is what must exist)."""
+    a missing file fails the compile. The kit carries indicators (an indicator's ``.ex5`` is
+    built from its ``.mq5`` under ``root``, so that is what must exist) and resource variables
+    (:func:`resource_variable`; ``here``: the folder of the file the line is in)."""
     m = RESOURCE.match(line)
     if not m:
         return None
@@ -168,6 +185,8 @@ def resource(line: str, where: str, root: Path | None) -> str | None:
     if len(path) > 63 or "..\\" in path or ":\\" in path:
         raise Refused(f"{where}: '#resource \"{m.group('path')}\"': a resource path has at most "
                       "63 characters and no '..\\' or ':\\'")
+    if m.group("type"):
+        return resource_variable(m, path, where, root, here)
     name = path.removeprefix("\\")
     parts = name.split("\\")
     if not path.startswith("\\") or parts[0] != "Indicators" or not name.endswith(".ex5"):
@@ -181,6 +200,48 @@ def resource(line: str, where: str, root: Path | None) -> str | None:
             f"{_c_text(name)});")
 
 
+def resource_variable(m: re.Match[str], path: str, where: str, root: Path | None,
+                      here: Path | None) -> str:
+    """``#resource "path" as string NAME`` or ``as <number type> NAME[]``: the file, read now as
+    MetaEditor reads it into the program, made the constant variable NAME. "For string files,
+    the BOM (header) encoding is detected automatically. If there is no BOM, the encoding is
+    determined by the contents. The ANSI, UTF-8 and UTF-16 encodings are supported"; for an
+    array, "if the size of the resource file is not a multiple of the array element size, the
+    rest of the data is cut" (MetaTrader 5 build 1403's notes on resource variables). The gate
+    refuses the forms the kit does not carry (mqlgate.py ``kit-resources``)."""
+    parts = path.removeprefix("\\").split("\\")
+    base = root if path.startswith("\\") else here
+    found = base.joinpath(*parts) if base is not None else None
+    if found is None or not found.is_file():
+        raise Refused(f"{where}: resource file '{path}' not found (MetaEditor: compile error 310 "
+                      "\"Resource file opening error\")")
+    data = found.read_bytes()
+    kind, name = m.group("type"), m.group("name")
+    if kind == "string":
+        return f"static const string {name} = {_c_bytes(_resource_text(data).encode())}_s;"
+    return (f"static const MqlArray<{kind}> {name} = _mql_resource_array<{kind}>"
+            f"({_c_bytes(data)}, {len(data)});")
+
+
+def _resource_text(data: bytes) -> str:
+    """A resource file's text: UTF-16 or UTF-8 by its BOM; without one, UTF-8 when it reads as
+    UTF-8, else ANSI (Windows-1252, a Western terminal's code page)."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"),
+                       (b"\xef\xbb\xbf", "utf-8")):
+        if data.startswith(bom):
+            return data[len(bom):].decode(codec, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _c_bytes(data: bytes) -> str:
+    """``data`` as a C string literal, every byte an octal escape (no escape runs into the next
+    character, a NUL is a byte like any other)."""
+    return '"' + "".join(f"\\{b:03o}" for b in data) + '"'
+
+
 def _macros(code: str, shown: str) -> str:
     """``code`` with MQL's predefined macros of a function and a file given their MQL
     meaning (strings of MQL's type, not C++ character arrays)."""
@@ -188,6 +249,54 @@ def _macros(code: str, shown: str) -> str:
               "__FILE__": _c_text(Path(shown).name) + "_s", "__PATH__": _c_text(shown) + "_s"}
     return re.sub(r"\b(__FUNCTION__|__FUNCSIG__|__FILE__|__PATH__)\b",
                   lambda m: values[m.group(1)], code)
+
+
+def _aliases(code: str, lang: str) -> str:
+    """``code`` with each of the reference's other names of its functions (``sqrt``,
+    ``printf``, ``rand``: :func:`mqlgate.aliases`) written as the kit's ``_mql_<alias>``, which
+    calls the function the reference names: to g++ the bare name is the C library's function,
+    another one (C's ``rand`` is not MQL's generator). Every occurrence is renamed, so a program
+    that declares such a name itself keeps its meaning too."""
+    names = mqlgate.aliases(lang)
+    if not names:
+        return code
+    pattern = _alias_pattern(tuple(names))
+    return pattern.sub(lambda m: "_mql_" + m.group(0), code)
+
+
+@functools.cache
+def _alias_pattern(names: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(sorted(names, key=len, reverse=True)) +
+                      r")\b")
+
+
+#: ``input group "Name"`` (MQL5: basis/variables/inputvariables).
+GROUP = re.compile(r'\binput\s+group\s*"(?:[^"\\]|\\.)*"\s*;?')
+#: The typename operator: ``typename(`` (not the word of a template's parameter list).
+TYPENAME = re.compile(r"\btypename(?=\s*\()")
+
+
+def _typename(m: re.Match[str], forms: list[str], where: str) -> str:
+    """The next typename operator of the line, as the kit's macro for a type or for an
+    expression (the reader said which: mqlgrammar.Facts.typenames)."""
+    if not forms:
+        raise Refused(f"{where}: a typename operator the gate's reader did not read")
+    return "_MQL_TYPENAME_T" if forms.pop(0) == "type" else "_MQL_TYPENAME_E"
+
+
+def _copy_pattern(left: str, right: str) -> re.Pattern[str]:
+    """``left = right`` as one structure assigned to another (not ``==``, ``<=``...)."""
+    return re.compile(rf"(?<![\w.]){re.escape(left)}\s*=(?!=)\s*{re.escape(right)}(?![\w(\[.])")
+
+
+def _enum_names(e: mqlgrammar.EnumFact) -> str:
+    """What EnumToString reads of a program's enumeration (kit/common/mql_lang.h): a function
+    naming each value, found by argument-dependent lookup (a friend for an enumeration a class
+    holds); a value with no name is "ENUM::value", as MQL writes it (convert/enumtostring)."""
+    tests = "".join(f"_mql_v == {v} ? {_c_text(v)}_s : " for v in e.values)
+    head = "friend" if e.member else "inline"
+    return (f" {head} string _mql_enum_name({e.name} _mql_v) {{ return {tests}"
+            f"_mql_enum_unknown({_c_text(e.name)}, (long)(int)_mql_v); }}")
 
 
 def _c_text(text: str) -> str:
@@ -222,6 +331,10 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
     interfaces = {no for file, no in facts.interfaces if file == shown}
     abstract_first = {first for file, first, _ in facts.abstract if file == shown}
     abstract_last = {last for file, _, last in facts.abstract if file == shown}
+    typenames = {no: forms for (file, no), forms in facts.typenames.items() if file == shown}
+    enums = {no: found for (file, no), found in facts.enums.items() if file == shown}
+    copies = {no: pairs for (file, no), pairs in facts.struct_copies.items() if file == shown}
+    groups = {no for file, no in facts.groups if file == shown}
     out: list[str] = []
     in_block = False
     importing: str | None = None
@@ -235,12 +348,12 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             out.append("")
             continue
         if importing is not None:
-            out.append(_imported(line, importing, where))
+            out.append(_imported(line, importing, where, lang))
             continue                            # (its array parameters all rewritten there)
         if PROPERTY.match(line) and not in_block:
             out.append("")
             continue
-        carried = resource(line, where, root) if not in_block else None
+        carried = resource(line, where, root, path.parent) if not in_block else None
         if carried is not None:
             out.append(carried)
             continue
@@ -263,6 +376,9 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
             out.append(f"{inp.group('ind')}{const}{kind} &{name} = "
                        f"_mql_input<{kind}>(MQL_PROGRAM, \"{name}\", ({kind})({value}));")
             continue
+        if no in groups and not in_block:
+            # 'input group "Name"' orders the properties window; the program has nothing of it
+            line = GROUP.sub(lambda g: " " * len(g.group(0)), line, count=1)
         pieces, in_block = split_code(line, in_block)
         code_only = " ".join(t for k, t in pieces if k == "code")
         lm = LIST.match(code_only)
@@ -278,9 +394,11 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
         here = arrays.get(no, {})
         done: set[str] = set()                  # the array declarators rewritten on this line
         semicolon = -1                          # the last ';' of the line's code
+        forms = list(typenames.get(no, []))     # this line's typename operators, in order
         for kind, t in pieces:
             if kind == "code":
-                t = _macros(t, shown)
+                t = _aliases(_macros(t, shown), lang)
+                t = TYPENAME.sub(lambda m, f=forms, at=where: _typename(m, f, at), t)
                 if no in interfaces:
                     t = re.sub(r"\binterface\b", "struct", t, count=1)
                 t = DECL.sub(lambda m, at=where, on=here, d=done: _rewrite_decl(m, at, on, d), t)
@@ -297,8 +415,21 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
         if missed:
             raise Refused(f"{where}: array {', '.join(sorted(missed))}: the kit rewrites an array "
                           "declarator written with its type on its line ('T name[...]')")
+        if forms:
+            raise Refused(f"{where}: a typename operator the kit did not find on its line")
+        if no in enums:
+            if semicolon < 0:
+                raise Refused(f"{where}: the kit names an enumeration's values after its ';'")
+            names = "".join(_enum_names(e) for e in enums[no])
+            text = text[:semicolon + 1] + names + text[semicolon + 1:]
         if no in abstract_last and semicolon >= 0:
             text = text[:semicolon] + " = 0" + text[semicolon:]
+        for left, right in copies.get(no, []):
+            text, hits = _copy_pattern(left, right).subn(
+                f"_mql_struct_copy({left}, {right})", text, count=1)
+            if not hits:
+                raise Refused(f"{where}: '{left} = {right}': the kit copies one structure into "
+                              "another written 'a = b' on one line")
         if no in abstract_first:
             text = re.sub(r"^(\s*)", r"\1virtual ", text, count=1)
         out.append(text)
@@ -309,9 +440,11 @@ def process(path: Path, shown: str, lang: str = "mql5", root: Path | None = None
     return "\n".join(out) + "\n"
 
 
-def _imported(line: str, lib: str, where: str) -> str:
+def _imported(line: str, lib: str, where: str, lang: str = "mql4") -> str:
     """One declaration inside ``#import "lib"``: the kit's model of that DLL function, whose
-    type must be exactly the declared one (a wrong parameter type passes the wrong bytes)."""
+    type must be exactly the declared one (a wrong parameter type passes the wrong bytes). A
+    module the kit does not model (mqlgate.KIT_IMPORTS) is declared and never defined: the
+    gate refuses every call of its functions, so a program that only declares them builds."""
     code = " ".join(t for k, t in split_code(line, False)[0] if k == "code").strip()
     if not code:
         return ""
@@ -325,6 +458,8 @@ def _imported(line: str, lib: str, where: str) -> str:
         return _rewrite_decl(d, where)
 
     params = "" if params == "void" else DECL.sub(rewrite, params)
+    if lib not in mqlgate.KIT_IMPORTS[lang]:
+        return f"{m.group('ret')} {m.group('name')}({params});"
     kind = f"{m.group('ret')}({params})"
     return (f"using {space}::{m.group('name')}; static_assert(std::is_same_v<decltype({space}::"
             f"{m.group('name')}), {kind}>, \"{where}: the declaration of {m.group('name')} does "

@@ -69,6 +69,33 @@ def macro_of(d: Token) -> Macro | None:
     return Macro(name.text, None, tuple(rest), d.line)
 
 
+#: "The special type of resource variable bitmap informs the compiler that the resource is an
+#: image. In this case the resource variable gets the uint type" (MetaTrader 5 build 1403's
+#: notes on resource variables).
+RESOURCE_TYPES = {"bitmap": "uint"}
+
+
+def resource_declaration(d: Token) -> list[Token]:
+    """The declaration a ``#resource "path" as TYPE NAME[[]...]`` line makes, as the code
+    tokens the compiler reads (``const TYPE NAME[];``), so the program's uses of NAME resolve
+    (https://www.mql5.com/en/docs/runtime/resources, "Resource variables": "Resources can be
+    declared using the resource variables and treated as if they are variables of the
+    corresponding type"); [] for any other ``#resource`` line. Only the reader's stream holds
+    them: the rules over the file's own tokens see the directive as written."""
+    parts = d.parts
+    if len(parts) < 5 or parts[2].text != "as" or parts[3].kind != "id" or parts[4].kind != "id":
+        return []
+    kind = parts[3]
+    if kind.text in RESOURCE_TYPES:
+        kind = replace(kind, text=RESOURCE_TYPES[kind.text])
+    out = [Token("id", "const", d.line), kind, parts[4]]
+    rest = parts[5:]
+    while len(rest) >= 2 and rest[0].text == "[" and rest[1].text == "]":
+        out += [rest[0], rest[1]]
+        rest = rest[2:]
+    return [*out, Token("op", ";", d.line)]
+
+
 class _Reader:
     """The preprocessor over one program (or one file read alone)."""
 
@@ -117,6 +144,8 @@ class _Reader:
                 self.importing = len(t.parts) > 1
             elif word == "include":
                 self.include(path, t)
+            elif word == "resource":
+                self.stream += [(tok, unit.shown, False) for tok in resource_declaration(t)]
         if all(active):
             self.flush(unit, run)
 

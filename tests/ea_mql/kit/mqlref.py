@@ -26,8 +26,9 @@ only where the page has one, each parameter's type, array-ness, reference-ness a
 and the return type. What is not literal, each because the two notations say the same thing:
 
 * ``MqlArray<T>&`` is MQL's ``T&[]``, and a by-value MQL parameter may be a ``const T&`` in the
-  kit (C++ passes a ``string`` that way; the caller sees no difference). For a by-value
-  parameter the page's own ``const`` is not compared: it binds only the callee.
+  kit (C++ passes a ``string`` that way; the caller sees no difference); so, the other way, a
+  page's ``const string &s`` is a by-value parameter in the kit. For a by-value parameter the
+  page's own ``const`` is not compared: it binds only the callee.
 * A kit template parameter stands for the page's ``void`` (``void& array[]``: "any type"), and
   only for it; the page's ``void`` must be a template in the kit. A template return type
   matches nothing: every page names a concrete return type. Where a page lists one overload
@@ -341,6 +342,31 @@ def _language_pages(lang: str) -> list[dict[str, object]]:
             and "/standardlibrary/" not in str(e["url"])]
 
 
+#: A function page's note naming another name for the function: "Instead of MathSqrt() you can
+#: use sqrt()", "Instead the MathAbs() function you can use fabs()", "Instead of the MathSrand()
+#: function you can use the srand() function" (the scraped copy sometimes lost the spaces).
+ALIAS_NOTE = re.compile(r"Instead(?: of)?\s+(?:the\s*)?(?P<of>[A-Z]\w+)\(\)(?:\s*function)?,?\s+"
+                        r"you can\s*use\s*(?:the\s*)?(?P<alias>[a-z]\w*)\s*\(\)")
+
+
+@cache
+def aliases(lang: str) -> dict[str, str]:
+    """The other names ``lang``'s reference gives its functions (alias -> the function): every
+    function page's "Instead of X() you can use y()", and ``reference.toml``'s ``aliases`` rows
+    where the scraped copy lost the note. An alias is that function under another name, so the
+    gate takes it wherever it takes the function and the kit forwards it to the function (the
+    review found ``sqrt``, ``printf`` and ``rand`` refused: the kit's own test held the C
+    library's reading of them against the reference's)."""
+    out: dict[str, str] = {}
+    for e in _language_pages(lang):
+        text = " ".join(str(e.get(k) or "") for k in ("description", "remarks", "parameters"))
+        for m in ALIAS_NOTE.finditer(text):
+            out[m.group("alias")] = m.group("of")
+    for alias, row in reviewed().get(lang, {}).get("aliases", {}).items():
+        out[alias] = str(row["of"])
+    return dict(sorted(out.items()))
+
+
 @cache
 def gate_words(lang: str) -> dict[str, tuple[str, ...]]:
     """The words of ``lang``'s reference the language gate's allow-list takes besides the
@@ -396,6 +422,10 @@ def words_text(lang: str) -> str:
         out.append(f"{key} = [")
         out += [f'    "{n}",' for n in names]
         out.append("]")
+    out.append("")
+    out.append("# The reference's other names of its functions (alias = the function): aliases().")
+    out.append("[aliases]")
+    out += [f'{alias} = "{of}"' for alias, of in aliases(lang).items()]
     return "\n".join(out) + "\n"
 
 
@@ -413,6 +443,8 @@ def same_param(kit: Param, ref: Param, identifiers: frozenset[str] = frozenset()
         return False
     if kit.array:   # the page's 'T array[]' (no '&') says nothing of const: both are read
         return kit.const == ref.const or not ref.ref
+    if ref.ref and ref.const and not kit.ref and ref.type in mqlgate.BUILTIN_TYPES:
+        return True     # the page's 'const string &s': read only, the caller sees a value
     return kit.ref == ref.ref and (not kit.ref or kit.const == ref.const)
 
 

@@ -313,6 +313,157 @@ inline string CharArrayToString(const MqlArray<uchar>& a, int start = 0, int cou
   std::string b; for (int i = 0; i < n && a._v[(size_t)(start + i)] != 0; ++i) b.push_back((char)a._v[(size_t)(start + i)]);
   return cp == CP_UTF8 ? _S(b) : string(std::u16string(b.begin(), b.end()));
 }
+// The rest of the string functions (strings/), each as its page says.
+inline int StringReplace(string& str, const string& find, const string& replacement) {
+  if (find._u.empty()) return -1;   // "In case of error returns -1"
+  int n = 0; size_t at = 0;
+  while ((at = str._u.find(find._u, at)) != std::u16string::npos) { str._u.replace(at, find._u.size(), replacement._u); at += replacement._u.size(); ++n; }
+  return n;
+}
+// "-1 (minus one), if string1<string2; 0 (zero), if string1=string2; 1 (one), if
+// string1>string2", by the characters' codes; without case_sensitive, as their upper case.
+inline int StringCompare(const string& string1, const string& string2, bool case_sensitive = true) {
+  std::u16string a = string1._u, b = string2._u;
+  if (!case_sensitive) {
+    for (auto& c : a) c = (char16_t)std::towupper((wint_t)c);
+    for (auto& c : b) c = (char16_t)std::towupper((wint_t)c);
+  }
+  return a < b ? -1 : a == b ? 0 : 1;
+}
+inline bool StringFill(string& str, ushort character) { std::fill(str._u.begin(), str._u.end(), (char16_t)character); return true; }
+inline bool StringInit(string& str, int new_len = 0, ushort character = 0) {
+  if (new_len < 0) return false;
+  // a string of new_len characters; of character 0 an empty one with that room ("If new_len=0,
+  // it deallocates the string buffer")
+  str._u.assign((size_t)new_len, (char16_t)character);
+  if (character == 0) { str._u.clear(); str._u.reserve((size_t)new_len); }
+  return true;
+}
+// "If the value of pos is equal to the string length, the character is added at the end".
+inline bool StringSetCharacter(string& string_var, int pos, ushort character) {
+  if (pos < 0 || pos > (int)string_var._u.size()) return false;
+  if (pos == (int)string_var._u.size()) string_var._u += (char16_t)character; else string_var._u[(size_t)pos] = (char16_t)character;
+  return true;
+}
+inline bool StringAdd(string& string_var, const string& add_substring) { string_var._u += add_substring._u; return true; }
+inline int StringBufferLen(const string& string_var) { return (int)string_var._u.capacity(); }
+#ifndef MQL_LANG_MQL4
+inline bool StringSetLength(string& string_var, uint new_length) { string_var._u.resize(new_length); return true; }
+inline bool StringReserve(string& string_var, uint new_capacity) { string_var._u.reserve(new_capacity); return true; }
+#endif
+// CharToString: "Converting a symbol code into a one-character string" (a code of the Latin-1
+// page).
+inline string CharToString(uchar char_code) { return string(std::u16string(1, (char16_t)char_code)); }
+
+// ---- date and time (dateandtime/, convert/timetostring, convert/stringtotime) ---------------
+#define TIME_DATE 1
+#define TIME_MINUTES 2
+#define TIME_SECONDS 4
+struct MqlDateTime { int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0, day_of_week = 0, day_of_year = 0; };
+inline void _time_to_struct(datetime dt, MqlDateTime& s) {
+  time_t tt = (time_t)dt._v; struct tm g; gmtime_r(&tt, &g);
+  s.year = g.tm_year + 1900; s.mon = g.tm_mon + 1; s.day = g.tm_mday; s.hour = g.tm_hour; s.min = g.tm_min; s.sec = g.tm_sec;
+  s.day_of_week = g.tm_wday; s.day_of_year = g.tm_yday;   // "day_of_year: (January 1st is assigned the number value of zero)"
+}
+#ifndef MQL_LANG_MQL4
+inline bool TimeToStruct(datetime dt, MqlDateTime& dt_struct) { _time_to_struct(dt, dt_struct); return true; }
+#endif
+#ifdef MQL_LANG_MQL4
+inline void TimeToStruct(datetime dt, MqlDateTime& dt_struct) { _time_to_struct(dt, dt_struct); }
+#endif
+inline datetime StructToTime(MqlDateTime& dt_struct) {
+  struct tm g = {}; g.tm_year = dt_struct.year - 1900; g.tm_mon = dt_struct.mon - 1; g.tm_mday = dt_struct.day;
+  g.tm_hour = dt_struct.hour; g.tm_min = dt_struct.min; g.tm_sec = dt_struct.sec;
+  return datetime((long)timegm(&g));
+}
+// TimeToString: "yyyy.mm.dd hh:mi" by default; TIME_DATE "yyyy.mm.dd", TIME_MINUTES "hh:mi",
+// TIME_SECONDS "hh:mi:ss", combined with '|'.
+inline string TimeToString(datetime value, int mode = TIME_DATE | TIME_MINUTES) {
+  MqlDateTime s; _time_to_struct(value, s); char b[64]; std::string out;
+  if (mode & TIME_DATE) { snprintf(b, sizeof b, "%04d.%02d.%02d", s.year, s.mon, s.day); out += b; }
+  if (mode & (TIME_MINUTES | TIME_SECONDS)) {
+    if (!out.empty()) out += " ";
+    if (mode & TIME_SECONDS) snprintf(b, sizeof b, "%02d:%02d:%02d", s.hour, s.min, s.sec); else snprintf(b, sizeof b, "%02d:%02d", s.hour, s.min);
+    out += b;
+  }
+  return _S(out);
+}
+// StringToTime: "yyyy.mm.dd [hh:mi[:ss]]" (the date constants' form); the kit reads no other.
+inline datetime StringToTime(const string& value) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  std::string v = value._utf8();
+  int n = sscanf(v.c_str(), "%d.%d.%d %d:%d:%d", &y, &mo, &d, &h, &mi, &se);
+  if (n < 3) { _last_error = _ERR_PARAMETER; return datetime(0); }
+  MqlDateTime s; s.year = y; s.mon = mo; s.day = d; s.hour = h; s.min = mi; s.sec = se;
+  return StructToTime(s);
+}
+
+// ---- more array functions (array/) ------------------------------------------------------------
+template <class T> bool ArrayIsDynamic(const MqlArray<T>& array) { return !array._fixed; }
+template <class T> int ArrayRange(const MqlArray<T>& array, int rank_index) { return rank_index == 0 ? (int)array._v.size() : 0; }
+// ArrayMaximum/ArrayMinimum: the index of the largest/smallest element from start, count of them
+// ("WHOLE_ARRAY" the rest); -1 when there is none.
+template <class T> int _array_extreme(const MqlArray<T>& a, int start, int count, bool most) {
+  int n = (int)a._v.size(); if (start < 0 || start >= n) return -1;
+  int end = count < 0 || start + count > n ? n : start + count, best = start;
+  for (int i = start + 1; i < end; ++i) if (most ? a._v[(size_t)best] < a._v[(size_t)i] : a._v[(size_t)i] < a._v[(size_t)best]) best = i;
+  return best;
+}
+template <class T> int ArrayMaximum(const MqlArray<T>& array, int start = 0, int count = WHOLE_ARRAY) { return _array_extreme(array, start, count, true); }
+template <class T> int ArrayMinimum(const MqlArray<T>& array, int start = 0, int count = WHOLE_ARRAY) { return _array_extreme(array, start, count, false); }
+#ifndef MQL_LANG_MQL4
+// ArraySort: "Sorts the values in the first dimension of a multidimensional numeric array in
+// the ascending order".
+template <class T> bool ArraySort(MqlArray<T>& array) {
+  static_assert(std::is_arithmetic_v<T>, "ArraySort sorts numeric arrays");
+  std::stable_sort(array._v.begin(), array._v.end()); return true;
+}
+template <class T> bool ArrayReverse(MqlArray<T>& array, uint start = 0, uint count = WHOLE_ARRAY) {
+  size_t n = array._v.size(); if (start > n) return false;
+  size_t end = count == (uint)WHOLE_ARRAY || start + count > n ? n : start + count;
+  std::reverse(array._v.begin() + (long)start, array._v.begin() + (long)end); return true;
+}
+template <class T> bool ArrayRemove(MqlArray<T>& array, uint start, uint count = WHOLE_ARRAY) {
+  if (array._fixed || start > array._v.size()) return false;
+  size_t end = count == (uint)WHOLE_ARRAY || start + count > array._v.size() ? array._v.size() : start + count;
+  array._v.erase(array._v.begin() + (long)start, array._v.begin() + (long)end); return true;
+}
+template <class T> bool ArrayInsert(MqlArray<T>& dst_array, const MqlArray<T>& src_array, uint dst_start, uint src_start = 0, uint count = WHOLE_ARRAY) {
+  if (dst_array._fixed || dst_start > dst_array._v.size() || src_start > src_array._v.size() || &dst_array == &src_array) return false;
+  size_t end = count == (uint)WHOLE_ARRAY || src_start + count > src_array._v.size() ? src_array._v.size() : src_start + count;
+  dst_array._v.insert(dst_array._v.begin() + (long)dst_start, src_array._v.begin() + (long)src_start, src_array._v.begin() + (long)end); return true;
+}
+template <class T> bool ArraySwap(MqlArray<T>& array1, MqlArray<T>& array2) {
+  if (array1._fixed || array2._fixed) return false;
+  array1._v.swap(array2._v); return true;
+}
+#endif
+#ifdef MQL_LANG_MQL4
+#define MODE_ASCEND 1
+#define MODE_DESCEND 2
+// MQL4's ArraySort(array, count=WHOLE_ARRAY, start=0, direction=MODE_ASCEND).
+template <class T> bool ArraySort(MqlArray<T>& array, int count = WHOLE_ARRAY, int start = 0, int direction = MODE_ASCEND) {
+  static_assert(std::is_arithmetic_v<T>, "ArraySort sorts numeric arrays");
+  int n = (int)array._v.size(); if (start < 0 || start > n) return false;
+  int end = count < 0 || start + count > n ? n : start + count;
+  std::stable_sort(array._v.begin() + start, array._v.begin() + end);
+  if (direction == MODE_DESCEND) std::reverse(array._v.begin() + start, array._v.begin() + end);
+  return true;
+}
+#endif
+// ArrayCompare: "-1, if array1[] less than array2[]; 0, if array1[] and array2[] are equal; 1,
+// if array1[] more than array2[]", element by element over count of each.
+template <class T> int ArrayCompare(const MqlArray<T>& array1, const MqlArray<T>& array2, int start1 = 0, int start2 = 0, int count = WHOLE_ARRAY) {
+  int n1 = (int)array1._v.size() - start1, n2 = (int)array2._v.size() - start2;
+  if (count >= 0) { n1 = std::min(n1, count); n2 = std::min(n2, count); }
+  for (int i = 0; i < std::min(n1, n2); ++i) {
+    const T& a = array1._v[(size_t)(start1 + i)]; const T& b = array2._v[(size_t)(start2 + i)];
+    if (a < b) return -1;
+    if (b < a) return 1;
+  }
+  return n1 < n2 ? -1 : n1 > n2 ? 1 : 0;
+}
+
 inline bool MathIsValidNumber(double x) { return std::isfinite(x); }
 // NormalizeDouble: "Rounding floating point number to a specified accuracy", digits 0..8
 // (docs.mql4.com/convert/normalizedouble, mql5.com/en/docs/convert/normalizedouble): the
@@ -330,6 +481,53 @@ inline double MathAbs(double x) { return std::fabs(x); }
 inline double MathRound(double x) { return std::round(x); }
 inline double MathMax(double a, double b) { return a > b ? a : b; }
 inline double MathMin(double a, double b) { return a < b ? a : b; }
+// "Functions fmax(), fmin(), MathMax(), MathMin() can work with integer types without
+// typecasting them to the type of double. If parameters of different types are passed into a
+// function, the parameter of the smaller type is automatically cast to the larger type. The
+// type of the return value corresponds to the larger type" (mql5.com/en/docs/math/mathmax): two
+// integers give the larger integer type, as in MQL, not a double.
+template <class A, class B, class = std::enable_if_t<std::is_integral_v<A> && std::is_integral_v<B>>>
+std::common_type_t<A, B> MathMax(A a, B b) { return a > b ? (std::common_type_t<A, B>)a : (std::common_type_t<A, B>)b; }
+template <class A, class B, class = std::enable_if_t<std::is_integral_v<A> && std::is_integral_v<B>>>
+std::common_type_t<A, B> MathMin(A a, B b) { return a < b ? (std::common_type_t<A, B>)a : (std::common_type_t<A, B>)b; }
+
+// ---- the rest of the math functions (mql5.com/en/docs/math, docs.mql4.com/math) -------------
+// Each is the C library's function of the same meaning, under the page's prototype.
+inline double MathSqrt(double value) { return std::sqrt(value); }
+inline double MathPow(double base, double exponent) { return std::pow(base, exponent); }
+inline double MathExp(double value) { return std::exp(value); }
+inline double MathLog(double val) { return std::log(val); }
+inline double MathLog10(double val) { return std::log10(val); }
+inline double MathMod(double value, double value2) { return std::fmod(value, value2); }
+inline double MathSin(double value) { return std::sin(value); }
+inline double MathCos(double value) { return std::cos(value); }
+inline double MathTan(double rad) { return std::tan(rad); }
+inline double MathArcsin(double val) { return std::asin(val); }
+inline double MathArccos(double val) { return std::acos(val); }
+inline double MathArctan(double value) { return std::atan(value); }
+#ifndef MQL_LANG_MQL4
+inline double MathArctan2(double y, double x) { return std::atan2(y, x); }
+inline double MathSinh(double value) { return std::sinh(value); }
+inline double MathCosh(double value) { return std::cosh(value); }
+inline double MathTanh(double value) { return std::tanh(value); }
+inline double MathArcsinh(double value) { return std::asinh(value); }
+inline double MathArccosh(double value) { return std::acosh(value); }
+inline double MathArctanh(double value) { return std::atanh(value); }
+inline double MathExpm1(double value) { return std::expm1(value); }
+inline double MathLog1p(double value) { return std::log1p(value); }
+// MathSwap: "Change the order of bytes in the ushort/uint/ulong type value" (math/mathswap)
+inline ushort MathSwap(ushort value) { return (ushort)((value >> 8) | (value << 8)); }
+inline uint MathSwap(uint value) { return __builtin_bswap32(value); }
+inline ulong MathSwap(ulong value) { return __builtin_bswap64(value); }
+#endif
+// MathRand/MathSrand and the predefined _RandomSeed, as MetaQuotes' MQL5 Book writes the
+// generator ("Random number generation"): each MathRand() sets _RandomSeed = _RandomSeed *
+// 214013 + 2531011 and returns (_RandomSeed >> 16) & 0x7FFF, 0 to 32767; MathSrand(seed) sets
+// the state. A program that never seeds it gets a state of the run's start, as a terminal's.
+inline uint _random_seed = (uint)std::chrono::steady_clock::now().time_since_epoch().count();
+inline const uint& _RandomSeed = _random_seed;
+inline int MathRand() { _random_seed = _random_seed * 214013u + 2531011u; return (int)((_random_seed >> 16) & 0x7FFF); }
+inline void MathSrand(int seed) { _random_seed = (uint)seed; }
 
 inline std::string _format_time(long t) {
   time_t tt = (time_t)t; struct tm g; gmtime_r(&tt, &g); char b[32];
@@ -345,6 +543,246 @@ inline std::string _p(const datetime& t) { return _format_time(t._v); }
 template <class N, class = std::enable_if_t<std::is_integral_v<N>>> std::string _p(N n) { return std::to_string(n); }
 inline FILE* _log_out() { return stdout; }
 template <class... A> void Print(const A&... a) { std::string s; ((s += _p(a)), ...); fprintf(_log_out(), "%s\n", s.c_str()); fflush(_log_out()); }
+// ---- PrintFormat and StringFormat (common/printformat, convert/stringformat) ------------------
+// "%[flags][width][.precision][{h | l | ll | I32 | I64}]type", type one of c C d i o u x X e E f
+// g G a A s S; width and precision may be '*' (taken from the next argument). "The number,
+// order and type of parameters must exactly match the set of qualifiers, otherwise the print
+// result is undefined": where MetaTrader prints something undefined the kit stops the program
+// with the format and the argument, as it does on an array overrun. An integer without I64 or
+// ll is printed as a 32-bit one, as MetaTrader reads it; an enumeration, a bool, a color and a
+// datetime are integers.
+struct _FmtArg {
+  enum Kind { INT, REAL, TEXT } kind = INT;
+  long long i = 0; double d = 0; std::u16string s;
+};
+inline _FmtArg _fmt_arg(const string& s) { _FmtArg a; a.kind = _FmtArg::TEXT; a.s = s._u; return a; }
+inline _FmtArg _fmt_arg(const datetime& t) { _FmtArg a; a.i = t._v; return a; }
+inline _FmtArg _fmt_arg(double x) { _FmtArg a; a.kind = _FmtArg::REAL; a.d = x; return a; }
+inline _FmtArg _fmt_arg(float x) { return _fmt_arg((double)x); }
+template <class N, class = std::enable_if_t<std::is_integral_v<N> || std::is_enum_v<N>>>
+_FmtArg _fmt_arg(N n) { _FmtArg a; a.i = (long long)n; return a; }
+inline string _mql_format(const string& format, const std::vector<_FmtArg>& args) {
+  const std::u16string& f = format._u;
+  std::u16string out;
+  size_t next = 0;
+  auto take = [&](const char* want) -> const _FmtArg& {
+    if (next >= args.size()) { std::string m = "StringFormat/PrintFormat: '" + format._utf8() + "' wants more arguments than " + std::to_string(args.size()); _fatal(m.c_str()); }
+    const _FmtArg& a = args[next++];
+    if ((want[0] == 'i' && a.kind != _FmtArg::INT) || (want[0] == 'r' && a.kind != _FmtArg::REAL) || (want[0] == 's' && a.kind != _FmtArg::TEXT)) {
+      std::string m = "StringFormat/PrintFormat: argument " + std::to_string(next) + " of '" + format._utf8() + "' does not match its specification (undefined in MQL)"; _fatal(m.c_str());
+    }
+    return a;
+  };
+  for (size_t k = 0; k < f.size(); ++k) {
+    if (f[k] != u'%') { out += f[k]; continue; }
+    if (k + 1 < f.size() && f[k + 1] == u'%') { out += u'%'; ++k; continue; }
+    std::string flags, width, precision; bool wide = false; size_t j = k + 1;
+    while (j < f.size() && f[j] != 0 && f[j] < 128 && std::strchr("-+0 #", (int)f[j])) flags += (char)f[j++];
+    if (j < f.size() && f[j] == u'*') { width = std::to_string(take("i").i); ++j; }
+    else while (j < f.size() && f[j] >= u'0' && f[j] <= u'9') width += (char)f[j++];
+    bool has_precision = false;
+    if (j < f.size() && f[j] == u'.') {
+      has_precision = true; ++j;
+      if (j < f.size() && f[j] == u'*') { precision = std::to_string(take("i").i); ++j; }
+      else while (j < f.size() && f[j] >= u'0' && f[j] <= u'9') precision += (char)f[j++];
+    }
+    std::u16string rest = f.substr(j, 3);
+    if (rest.rfind(u"I64", 0) == 0) { wide = true; j += 3; } else if (rest.rfind(u"I32", 0) == 0) j += 3;
+    else if (rest.rfind(u"ll", 0) == 0) { wide = true; j += 2; } else if (j < f.size() && (f[j] == u'l' || f[j] == u'h')) ++j;
+    if (j >= f.size()) _fatal("StringFormat/PrintFormat: a format specification without its type");
+    char type = (char)f[j];
+    std::string spec = "%" + flags + width + (has_precision ? "." + precision : "");
+    char b[512];
+    switch (type) {
+      case 'd': case 'i': { const _FmtArg& a = take("i");
+        if (wide) snprintf(b, sizeof b, (spec + "lld").c_str(), a.i); else snprintf(b, sizeof b, (spec + "d").c_str(), (int)a.i);
+        out += _utf8_to_u16(b); break; }
+      case 'o': case 'u': case 'x': case 'X': { const _FmtArg& a = take("i");
+        if (wide) snprintf(b, sizeof b, (spec + "ll" + type).c_str(), (unsigned long long)a.i); else snprintf(b, sizeof b, (spec + type).c_str(), (unsigned)a.i);
+        out += _utf8_to_u16(b); break; }
+      case 'e': case 'E': case 'f': case 'g': case 'G': case 'a': case 'A': { const _FmtArg& a = take("r");
+        snprintf(b, sizeof b, (spec + type).c_str(), a.d); out += _utf8_to_u16(b); break; }
+      case 'c': case 'C': { const _FmtArg& a = take("i"); std::u16string c(1, (char16_t)a.i);
+        int w = width.empty() ? 0 : std::stoi(width); std::u16string pad((size_t)std::max(0, w - 1), u' ');
+        out += flags.find('-') != std::string::npos ? c + pad : pad + c; break; }
+      case 's': case 'S': { const _FmtArg& a = take("s"); std::u16string s = a.s;
+        if (has_precision && !precision.empty() && (size_t)std::stoi(precision) < s.size()) s.resize((size_t)std::stoi(precision));
+        int w = width.empty() ? 0 : std::stoi(width);
+        std::u16string pad((size_t)std::max(0, w - (int)s.size()), flags.find('0') != std::string::npos ? u'0' : u' ');
+        out += flags.find('-') != std::string::npos ? s + pad : pad + s; break; }
+      default: { std::string m = "StringFormat/PrintFormat: unknown type '" + std::string(1, type) + "' in '" + format._utf8() + "'"; _fatal(m.c_str()); }
+    }
+    k = j;
+  }
+  if (next != args.size()) { std::string m = "StringFormat/PrintFormat: '" + format._utf8() + "' takes " + std::to_string(next) + " arguments, given " + std::to_string(args.size()); _fatal(m.c_str()); }
+  return string(out);
+}
+template <class... A> string StringFormat(const string& format, const A&... a) {
+  static_assert(sizeof...(A) + 1 <= 64, "StringFormat: \"Any values of simple types separated by commas. Total number of parameters can't exceed 64\"");
+  return _mql_format(format, std::vector<_FmtArg>{_fmt_arg(a)...});
+}
+template <class... A> void PrintFormat(const string& format, const A&... a) {
+  static_assert(sizeof...(A) + 1 <= 64, "PrintFormat: at most 64 parameters");
+  std::string s = _mql_format(format, std::vector<_FmtArg>{_fmt_arg(a)...})._utf8();
+  fprintf(_log_out(), "%s\n", s.c_str()); fflush(_log_out());
+}
+
+// ---- EnumToString (convert/enumtostring) ------------------------------------------------------
+// "Converting an enumeration value of any type to a text form": the value's name, or, for a
+// value no name has, "ENUM_ORDER_TYPE::-1" (the page's own example). A program's enumeration
+// is named by the function mqlpp.py writes after it (found by argument-dependent lookup); the
+// kit's are read from g++'s own name of each value from -1 to 254 (every enumeration of the
+// kit's lies there but ENUM_TIMEFRAMES, which each language's header names itself; test_gate_
+// controls.py holds that).
+inline string _mql_enum_unknown(const char* type, long value) { return _S(std::string(type) + "::" + std::to_string(value)); }
+inline std::string _mql_unqualified(std::string name) {
+  size_t at = name.rfind("::");
+  return at == std::string::npos ? name : name.substr(at + 2);
+}
+template <class E, E V> const char* _mql_enumerator() { return __PRETTY_FUNCTION__; }
+template <class E> const char* _mql_enum_type() { return __PRETTY_FUNCTION__; }
+// g++'s "[with E = ENUM_X; E V = ORDER_TYPE_BUY]", or "... E V = (ENUM_X)9]" for a value no name has
+inline std::string _mql_pretty_value(const char* pretty, const char* key) {
+  std::string s = pretty; size_t at = s.find(key);
+  if (at == std::string::npos) return "";
+  size_t end = s.find_first_of(";]", at + std::strlen(key));
+  return s.substr(at + std::strlen(key), end - at - std::strlen(key));
+}
+template <class E, int... I> string _mql_enum_scan(E v, std::integer_sequence<int, I...>) {
+  static const char* const names[] = {_mql_enumerator<E, (E)(I - 1)>()...};
+  long x = (long)(int)v;   // an MQL enumeration is an int, whatever values it names
+  std::string name = x >= -1 && x < (long)sizeof...(I) - 1 ? _mql_pretty_value(names[x + 1], "E V = ") : "";
+  if (!name.empty() && name[0] != '(') return _S(_mql_unqualified(name));
+  return _mql_enum_unknown(_mql_unqualified(_mql_pretty_value(_mql_enum_type<E>(), "E = ")).c_str(), x);
+}
+template <class E> string _mql_enum_name(E v) { return _mql_enum_scan(v, std::make_integer_sequence<int, 256>{}); }
+template <class E, class = std::enable_if_t<std::is_enum_v<E>>> string EnumToString(E value) { return _mql_enum_name(value); }
+// WRONG_VALUE: "The constant can be implicitly cast to any enumeration type" (-1; constants/
+// namedconstants/otherconstants), as EnumToString's own example assigns it.
+struct _MqlWrongValue {
+  template <class E, class = std::enable_if_t<std::is_enum_v<E>>> constexpr operator E() const { return (E)-1; }
+  constexpr operator int() const { return -1; }
+};
+inline constexpr _MqlWrongValue WRONG_VALUE{};
+
+// ---- typename (MQL5 Book, "Template header": "the built-in operator typename, which returns
+// a string with the type name of the passed argument") -----------------------------------------
+// mqlpp.py writes typename(TYPE) as _MQL_TYPENAME_T(TYPE) and typename(expression) as
+// _MQL_TYPENAME_E(expression), as the gate's reader read it. A built-in type is named as MQL
+// names it; color is the kit's uint, so it reads "uint". A class, structure or enumeration
+// reads its name (what MetaEditor may add to it the reference does not say); an array its
+// element type's and "[]".
+template <class T> struct _mql_array_elem { using type = void; };
+template <class T> struct _mql_array_elem<MqlArray<T>> { using type = T; };
+template <class T> const char* _mql_type_pretty() { return __PRETTY_FUNCTION__; }
+template <class T> string _mql_type_name() {
+  using U = std::remove_cv_t<std::remove_reference_t<T>>;
+  if constexpr (std::is_same_v<U, bool>) return "bool"_s;
+  else if constexpr (std::is_same_v<U, char>) return "char"_s;
+  else if constexpr (std::is_same_v<U, uchar>) return "uchar"_s;
+  else if constexpr (std::is_same_v<U, short>) return "short"_s;
+  else if constexpr (std::is_same_v<U, ushort>) return "ushort"_s;
+  else if constexpr (std::is_same_v<U, int>) return "int"_s;
+  else if constexpr (std::is_same_v<U, uint>) return "uint"_s;
+  else if constexpr (std::is_same_v<U, long>) return "long"_s;
+  else if constexpr (std::is_same_v<U, ulong>) return "ulong"_s;
+  else if constexpr (std::is_same_v<U, float>) return "float"_s;
+  else if constexpr (std::is_same_v<U, double>) return "double"_s;
+  else if constexpr (std::is_same_v<U, string>) return "string"_s;
+  else if constexpr (std::is_same_v<U, datetime>) return "datetime"_s;
+  else if constexpr (std::is_same_v<U, void>) return "void"_s;
+  else if constexpr (!std::is_void_v<typename _mql_array_elem<U>::type>) return _mql_type_name<typename _mql_array_elem<U>::type>() + "[]"_s;
+  else {
+    std::string name = _mql_pretty_value(_mql_type_pretty<U>(), "T = ");
+    for (size_t at; (at = name.find("mqlp_")) != std::string::npos;) {   // the kit's program namespace
+      size_t end = name.find("::", at); if (end == std::string::npos) break;
+      name.erase(at, end + 2 - at);
+    }
+    return _S(name);
+  }
+}
+#define _MQL_TYPENAME_T(...) _mql_type_name<__VA_ARGS__>()
+#define _MQL_TYPENAME_E(...) _mql_type_name<decltype(__VA_ARGS__)>()
+
+// ---- one simple structure assigned to another of a different type ----------------------------
+// "Data of the simple structures type can be assigned to each other only if all the members of
+// both structures are of numeric types ... The member-wise casting is not performed, a simple
+// copying is done. If the structures are of different sizes, the number of bytes of the smaller
+// size is copied" (basis/types/casting; basis/types/double's example copies a double's bits
+// into a long so). mqlpp.py writes such an assignment, as the gate's reader found it, as
+// _mql_struct_copy(a, b). The layout is C++'s (MQL packs a structure's members; the kit's
+// compiler aligns them), the same for members of one size.
+template <class A, class B> A& _mql_struct_copy(A& to, const B& from) {
+  static_assert(std::is_class_v<A> && std::is_class_v<B> && std::is_trivially_copyable_v<A> && std::is_trivially_copyable_v<B>,
+                "one structure assigned to another of a different type: both must be simple structures, all their members numbers");
+  std::memcpy((void*)&to, (const void*)&from, std::min(sizeof(A), sizeof(B)));
+  return to;
+}
+
+// ---- resource variables ('#resource "path" as int Data[]': runtime/resources) --------------------
+// mqlpp.py writes the file's bytes; "if the size of the resource file is not a multiple of the
+// array element size, the rest of the data is cut".
+template <class T> MqlArray<T> _mql_resource_array(const char* bytes, size_t n) {
+  MqlArray<T> a; a._v.resize(n / sizeof(T));
+  if (!a._v.empty()) std::memcpy((void*)a._v.data(), bytes, a._v.size() * sizeof(T));
+  return a;
+}
+
+// ---- the reference's other names of its functions ------------------------------------------
+// "Instead of MathSqrt() you can use sqrt()" (each function page's note; the list is
+// kit/lang/<lang>.words.toml's aliases, made from the reference by kit/mqlref.py): an alias is
+// its function under another name. The C library has functions of the same names and other
+// meanings (rand() is not MQL's generator, printf takes no MQL string), so the rewriting
+// (mqlpp.py) writes each alias the program calls as _mql_<alias>, which calls the function the
+// page names with the same arguments; tests/ea_mql/test_gate_controls.py holds this list to the
+// words'.
+#define _MQL_ALIAS(alias, of) \
+  template <class... A> auto _mql_##alias(const A&... a) -> decltype(of(a...)) { return of(a...); }
+_MQL_ALIAS(acos, MathArccos)
+_MQL_ALIAS(asin, MathArcsin)
+_MQL_ALIAS(atan, MathArctan)
+_MQL_ALIAS(ceil, MathCeil)
+_MQL_ALIAS(cos, MathCos)
+_MQL_ALIAS(exp, MathExp)
+_MQL_ALIAS(fabs, MathAbs)
+_MQL_ALIAS(floor, MathFloor)
+_MQL_ALIAS(fmax, MathMax)
+_MQL_ALIAS(fmin, MathMin)
+_MQL_ALIAS(fmod, MathMod)
+_MQL_ALIAS(log, MathLog)
+_MQL_ALIAS(log10, MathLog10)
+_MQL_ALIAS(pow, MathPow)
+_MQL_ALIAS(printf, PrintFormat)
+_MQL_ALIAS(rand, MathRand)
+_MQL_ALIAS(round, MathRound)
+_MQL_ALIAS(sin, MathSin)
+_MQL_ALIAS(sqrt, MathSqrt)
+_MQL_ALIAS(srand, MathSrand)
+_MQL_ALIAS(tan, MathTan)
+#ifndef MQL_LANG_MQL4
+_MQL_ALIAS(acosh, MathArccosh)
+_MQL_ALIAS(asinh, MathArcsinh)
+_MQL_ALIAS(atan2, MathArctan2)
+_MQL_ALIAS(atanh, MathArctanh)
+_MQL_ALIAS(cosh, MathCosh)
+_MQL_ALIAS(sinh, MathSinh)
+_MQL_ALIAS(tanh, MathTanh)
+#endif
+
+// StringConcatenate: "Any values of simple types separated by commas" joined (MQL5 into its
+// first parameter, returning the length; MQL4 returning the string). The kit converts them as
+// it does Print's (a real needs DoubleToString).
+#ifndef MQL_LANG_MQL4
+template <class... A> int StringConcatenate(string& string_var, const A&... a) {
+  std::string s; ((s += _p(a)), ...); string_var = _S(s); return StringLen(string_var);
+}
+#endif
+#ifdef MQL_LANG_MQL4
+template <class... A> string StringConcatenate(const A&... a) { std::string s; ((s += _p(a)), ...); return _S(s); }
+#endif
+// Alert: "Displays a message in a separate window" and writes it to the Experts log; here it
+// is a line the tests read, like Print's.
+template <class... A> void Alert(const A&... a) { std::string s; ((s += _p(a)), ...); fprintf(_log_out(), "ALERT: %s\n", s.c_str()); fflush(_log_out()); }
 // Comment writes on the chart; here it is a line the tests read.
 inline std::string _chart_comment;
 inline void Comment(const string& s) { _chart_comment = s._utf8(); fprintf(_log_out(), "CHART: %s\n", _chart_comment.c_str()); fflush(_log_out()); }

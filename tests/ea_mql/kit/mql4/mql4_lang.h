@@ -27,6 +27,30 @@ inline string StringSubstr(const string& s, int start, int len = -1) {
   size_t n = s._u.size(); while (n > 0 && _is_space16(s._u[n - 1])) --n; return string(s._u.substr(0, n));
 }
 
+// MQL4's older names of conversions and string functions, each its page's (docs.mql4.com/
+// convert, docs.mql4.com/strings): the same as the newer functions but where the page says
+// otherwise (StringSetChar returns a changed copy).
+inline string CharToStr(uchar char_code) { return CharToString(char_code); }
+inline string DoubleToStr(double value, int digits) { return DoubleToString(value, digits); }
+inline double StrToDouble(const string& value) { return StringToDouble(value); }
+inline int StrToInteger(const string& value) { return (int)StringToInteger(value); }
+inline datetime StrToTime(const string& value) { return StringToTime(value); }
+inline string TimeToStr(datetime value, int mode = TIME_DATE | TIME_MINUTES) { return TimeToString(value, mode); }
+inline ushort StringGetChar(const string& string_value, int pos) { return StringGetCharacter(string_value, pos); }
+inline string StringSetChar(const string& string_var, int pos, ushort value) {
+  string out = string_var; StringSetCharacter(out, pos, value); return out;
+}
+// TimeDay ... TimeYear: one field of a time (docs.mql4.com/dateandtime).
+inline MqlDateTime _time_fields(datetime date) { MqlDateTime s; _time_to_struct(date, s); return s; }
+inline int TimeDay(datetime date) { return _time_fields(date).day; }
+inline int TimeDayOfWeek(datetime date) { return _time_fields(date).day_of_week; }
+inline int TimeDayOfYear(datetime date) { return _time_fields(date).day_of_year; }
+inline int TimeHour(datetime date) { return _time_fields(date).hour; }
+inline int TimeMinute(datetime date) { return _time_fields(date).min; }
+inline int TimeMonth(datetime date) { return _time_fields(date).mon; }
+inline int TimeSeconds(datetime date) { return _time_fields(date).sec; }
+inline int TimeYear(datetime date) { return _time_fields(date).year; }
+
 // OnInit's answer (docs.mql4.com/basis/function/events: the same ENUM_INIT_RETCODE as MQL5)
 enum ENUM_INIT_RETCODE { INIT_SUCCEEDED = 0, INIT_FAILED = 1, INIT_PARAMETERS_INCORRECT = 2, INIT_AGENT_NOT_SUITABLE = 3 };
 // OnDeinit's reason (docs.mql4.com/constants/namedconstants/uninit)
@@ -45,6 +69,16 @@ enum ENUM_INIT_RETCODE { INIT_SUCCEEDED = 0, INIT_FAILED = 1, INIT_PARAMETERS_IN
 enum ENUM_TIMEFRAMES { PERIOD_CURRENT = 0, PERIOD_M1 = 1, PERIOD_M5 = 5, PERIOD_M15 = 15, PERIOD_M30 = 30,
   PERIOD_H1 = 60, PERIOD_H4 = 240, PERIOD_D1 = 1440, PERIOD_W1 = 10080, PERIOD_MN1 = 43200 };
 inline int PeriodSeconds(ENUM_TIMEFRAMES tf = PERIOD_CURRENT);
+// EnumToString(ENUM_TIMEFRAMES): its values lie past what the kit reads of g++'s names
+// (mql_lang.h), so they are named here.
+inline string _mql_enum_name(ENUM_TIMEFRAMES v) {
+  static const std::pair<ENUM_TIMEFRAMES, const char*> names[] = {
+    {PERIOD_CURRENT, "PERIOD_CURRENT"}, {PERIOD_M1, "PERIOD_M1"}, {PERIOD_M5, "PERIOD_M5"}, {PERIOD_M15, "PERIOD_M15"},
+    {PERIOD_M30, "PERIOD_M30"}, {PERIOD_H1, "PERIOD_H1"}, {PERIOD_H4, "PERIOD_H4"}, {PERIOD_D1, "PERIOD_D1"},
+    {PERIOD_W1, "PERIOD_W1"}, {PERIOD_MN1, "PERIOD_MN1"}};
+  for (const auto& n : names) if (n.first == v) return _S(n.second);
+  return _mql_enum_unknown("ENUM_TIMEFRAMES", (long)(int)v);
+}
 
 // MQLInfoInteger (docs.mql4.com/constants/environment_state/mql4_programm_info)
 enum ENUM_MQL_INFO_INTEGER { MQL_PROGRAM_TYPE, MQL_DLLS_ALLOWED, MQL_TRADE_ALLOWED, MQL_SIGNALS_ALLOWED, MQL_DEBUG,

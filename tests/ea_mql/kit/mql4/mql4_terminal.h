@@ -272,6 +272,17 @@ inline bool IsConnected() { return _term.connected && _trade_state(); }
 inline datetime TimeCurrent() { _market_advance(); return datetime(_term.last_quote_s); }
 inline datetime TimeGMT() { return datetime((long)(_now_ms() / 1000) - (long)_term.fixture.get("tz_offset_s")->n); }
 inline datetime TimeLocal() { return datetime((long)(_now_ms() / 1000)); }
+// Day() ... Year(): "of the last known server time" (docs.mql4.com/dateandtime/day, ...).
+inline int Day() { return TimeDay(TimeCurrent()); }
+inline int DayOfWeek() { return TimeDayOfWeek(TimeCurrent()); }
+inline int DayOfYear() { return TimeDayOfYear(TimeCurrent()); }
+inline int Hour() { return TimeHour(TimeCurrent()); }
+inline int Minute() { return TimeMinute(TimeCurrent()); }
+inline int Month() { return TimeMonth(TimeCurrent()); }
+inline int Seconds() { return TimeSeconds(TimeCurrent()); }
+inline int Year() { return TimeYear(TimeCurrent()); }
+inline datetime CurTime() { return TimeCurrent(); }
+inline datetime LocalTime() { return TimeLocal(); }
 inline int _timer_ms = 0;
 inline int64_t _timer_due_ns = 0;
 inline bool EventSetMillisecondTimer(int ms) {

@@ -34,6 +34,19 @@ enum ENUM_TIMEFRAMES { PERIOD_CURRENT = 0, PERIOD_M1 = 1, PERIOD_M2 = 2, PERIOD_
   PERIOD_H1 = 16385, PERIOD_H2 = 16386, PERIOD_H3 = 16387, PERIOD_H4 = 16388, PERIOD_H6 = 16390, PERIOD_H8 = 16392,
   PERIOD_H12 = 16396, PERIOD_D1 = 16408, PERIOD_W1 = 32769, PERIOD_MN1 = 49153 };
 inline int PeriodSeconds(ENUM_TIMEFRAMES tf = PERIOD_CURRENT);
+// EnumToString(ENUM_TIMEFRAMES): its values lie past what the kit reads of g++'s names
+// (mql_lang.h), so they are named here.
+inline string _mql_enum_name(ENUM_TIMEFRAMES v) {
+  static const std::pair<ENUM_TIMEFRAMES, const char*> names[] = {
+    {PERIOD_CURRENT, "PERIOD_CURRENT"}, {PERIOD_M1, "PERIOD_M1"}, {PERIOD_M2, "PERIOD_M2"}, {PERIOD_M3, "PERIOD_M3"},
+    {PERIOD_M4, "PERIOD_M4"}, {PERIOD_M5, "PERIOD_M5"}, {PERIOD_M6, "PERIOD_M6"}, {PERIOD_M10, "PERIOD_M10"},
+    {PERIOD_M12, "PERIOD_M12"}, {PERIOD_M15, "PERIOD_M15"}, {PERIOD_M20, "PERIOD_M20"}, {PERIOD_M30, "PERIOD_M30"},
+    {PERIOD_H1, "PERIOD_H1"}, {PERIOD_H2, "PERIOD_H2"}, {PERIOD_H3, "PERIOD_H3"}, {PERIOD_H4, "PERIOD_H4"},
+    {PERIOD_H6, "PERIOD_H6"}, {PERIOD_H8, "PERIOD_H8"}, {PERIOD_H12, "PERIOD_H12"}, {PERIOD_D1, "PERIOD_D1"},
+    {PERIOD_W1, "PERIOD_W1"}, {PERIOD_MN1, "PERIOD_MN1"}};
+  for (const auto& n : names) if (n.first == v) return _S(n.second);
+  return _mql_enum_unknown("ENUM_TIMEFRAMES", (long)(int)v);
+}
 
 enum ENUM_PROGRAM_TYPE { PROGRAM_SCRIPT, PROGRAM_EXPERT, PROGRAM_INDICATOR, PROGRAM_SERVICE };
 // (by name only: the EA never sends these values anywhere)
