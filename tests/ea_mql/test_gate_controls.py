@@ -341,6 +341,7 @@ def test_input_group_is_mql5s_and_no_form_of_mql4() -> None:
 
 CONTROLS5 = r'''#property version "1.00"
 #resource "\\Files\\probe.txt" as string ProbeText
+#resource "\\Files\\probe.bin" as int ProbeData[]
 #import "kernel32.dll"
 int GetCurrentProcessId(void);
 #import
@@ -388,7 +389,8 @@ int OnInit(void)
    s1.d = 1.0;
    s2 = s1;
    Print("controls ", Level, " ", DoubleToString(s, 4), " ", r1 == r2, " ", e, " ", f, " ",
-         s2.l, " ", TypeOf(1.5), " ", ProbeText, " ", StringLen(ProbeText));
+         s2.l, " ", TypeOf(1.5), " ", ProbeText, " ", StringLen(ProbeText), " ",
+         ArraySize(ProbeData), ProbeData[0], ProbeData[1]);
    return INIT_SUCCEEDED;
   }
 void OnDeinit(const int reason) { }
@@ -442,9 +444,10 @@ void OnTimer(void) { }
 #: WRONG_VALUE, "interval::5" for a value no name has (convert/enumtostring's own example);
 #: StringFormat's "%d-%s-%.2f-%I64d"; 1.0's bits read as a long (0x3FF0000000000000, the
 #: reference's basis/types/double example copies so); typename of a template's type and of
-#: its argument; the resource file's text.
+#: its argument; the resource files: the text, and 9 bytes as ints (two, "the rest of the data is
+#: cut").
 SAID5 = ("controls 2 13.9142 true quarter,ORDER_TYPE_SELL,ENUM_ORDER_TYPE::-1,interval::5 "
-         "7-x-3.14-1099511627776 4607182418800017408 double/double probe text 10")
+         "7-x-3.14-1099511627776 4607182418800017408 double/double probe text 10 212")
 SAID4 = ("controls 15.9142 true int quarter,PERIOD_H4 7-x-3.14-1099511627776 "
          "4607182418800017408")
 
@@ -485,6 +488,7 @@ async def test_the_eleven_controls_build_and_mean_what_mql_means(tmp_path: Path)
     (tree5 / "Include").mkdir()
     (tree5 / "Files").mkdir()
     (tree5 / "Files" / "probe.txt").write_bytes(b"probe text")
+    (tree5 / "Files" / "probe.bin").write_bytes(bytes([1, 0, 0, 0, 2, 0, 0, 0, 3]))
     (tree5 / "Experts" / "Probe.mq5").write_text(CONTROLS5, encoding="utf-8")
     said = await _lines(build_ea(tree5, tmp_path / "b5"), tmp_path)
     assert said[-3:] == ["v 2", "int 4", SAID5], said
@@ -494,6 +498,20 @@ async def test_the_eleven_controls_build_and_mean_what_mql_means(tmp_path: Path)
     (tree4 / "Experts" / "Probe.mq4").write_text(CONTROLS4, encoding="utf-8")
     said = await _lines(build_ea4(tree4, tmp_path / "b4"), tmp_path)
     assert said[-2:] == ["v 2", SAID4], said
+
+
+def test_a_structure_copy_is_the_kits_only_where_mql_copies_bytes() -> None:
+    """The reader hands the kit a copy of one structure into another of another type only
+    where MQL copies bytes: two simple structures, neither derived from the other, the target
+    without an operator= of its own (which then decides, as in MQL)."""
+    top = ("struct A\n  {\n   double d;\n  };\nstruct B\n  {\n   long l;\n  };\n"
+           "struct C\n  {\n   long l;\n   void operator=(const A &o);\n  };\n"
+           "void C::operator=(const A &o)\n  {\n   l = (long)o.d;\n  }\n"
+           "struct D : A\n  {\n   int k;\n  };")
+    body = ("   A a;\n   B b;\n   C c;\n   D d;\n   a.d = 1.0;\n   b = a;\n   c = a;\n"
+            "   a = d;")
+    _, facts = mqlgate.analyse_text(program(body, top), "Probe.mq5", "mql5")
+    assert list(facts.struct_copies.values()) == [[("b", "a")]]
 
 
 def test_a_resource_variable_needs_its_file(tmp_path: Path) -> None:

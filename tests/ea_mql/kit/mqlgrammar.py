@@ -1337,7 +1337,8 @@ class Parser:
             return
         ta, tb = self.type_of(a.text, self.cls) or "", self.type_of(b.text, self.cls) or ""
         if ta and tb and ta != tb and self.simple_structure(ta) and self.simple_structure(tb) \
-                and not self.derived(ta, tb) and not self.derived(tb, ta):
+                and not self.derived(ta, tb) and not self.derived(tb, ta) \
+                and self.member_of(ta, "operator=") is None:   # its own '=' decides
             self.facts.struct_copies.setdefault((self.files[start], a.line), []).append(
                 (a.text, b.text))
 
