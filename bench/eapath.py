@@ -244,16 +244,17 @@ def _mt4_fixture(path: Path, token: str) -> None:
 
 
 def _build_at(rev: str, workdir: Path) -> tuple[Path, Path]:
-    """The MQL5 and MQL4 EAs of git revision ``rev``, built against that revision's kit (its
-    EAs were written against it: an older EA need not build against today's stricter one)."""
+    """The MQL5 and MQL4 EAs of git revision ``rev``, built against that revision's kit and
+    measured, not judged (its EAs were written against that kit's rules: an older EA need not
+    build clean against today's stricter warnings)."""
     tree = workdir / f"rev-{rev}"
     tree.mkdir()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "ea_bridge/mql",
                               "tests/ea_mql/kit"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     mql, kit = tree / "ea_bridge" / "mql", tree / "tests" / "ea_mql" / "kit"
-    return (build_ea(mql / "MQL5", tree / "bin5", kit=kit),
-            build_ea4(mql / "MQL4", tree / "bin4", mql5_dir=mql / "MQL5", kit=kit))
+    return (build_ea(mql / "MQL5", tree / "bin5", kit=kit, judge=False),
+            build_ea4(mql / "MQL4", tree / "bin4", mql5_dir=mql / "MQL5", kit=kit, judge=False))
 
 
 async def run_ea_path(pinning: Pinning, *, reps: int, calls: int, tick_s: float, log: Any,

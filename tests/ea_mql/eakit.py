@@ -161,6 +161,12 @@ def compile_once(pre: Path, kit_dirs: Sequence[Path], flags: Sequence[str],
     return binary
 
 
+def build_flags(flags: Sequence[str], judge: bool) -> tuple[str, ...]:
+    """g++'s flags for a build that judges (``flags``) or only measures (the same, warnings
+    no longer errors)."""
+    return tuple(flags) if judge else (*flags, "-Wno-error")
+
+
 def judged(source: Path, lang: str, pre: Path, binary: Path,
            compile_to: Callable[[Path], Path]) -> Path:
     """``compile_to(binary)`` with MetaEditor's warnings judged (kit/mqlwarn.py): the reader's,
@@ -200,9 +206,12 @@ def pedantic(*lines: str) -> list[str]:
             "#pragma GCC diagnostic pop"]
 
 
-def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path = KIT) -> Path:
+def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path = KIT,
+             judge: bool = True) -> Path:
     """Preprocess and compile the EA against ``kit`` (another revision's, for the bench's
-    A/B); returns the binary (cached by source hash).
+    A/B); returns the binary (cached by source hash). ``judge`` False: a build to measure,
+    not to judge (the bench's other revision, written against its own kit's rules: g++'s
+    warnings fail nothing and MetaEditor's are not read, :func:`build_flags`).
 
     Raises:
         BuildError: the language gate refused the source, or g++ failed (their output is the
@@ -227,16 +236,20 @@ def build_ea(mql5_dir: Path = MQL5_DIR, out_dir: Path | None = None, kit: Path =
         programs = work / "programs.inc"
         programs.write_text(programs_file(work), encoding="utf-8")
 
+        flags = build_flags(CXXFLAGS, judge)
+
         def compile_to(output: Path) -> None:
             cc = subprocess.run(
-                ["g++", *CXXFLAGS, "-isystem", str(kit / "common"), "-isystem",
+                ["g++", *flags, "-isystem", str(kit / "common"), "-isystem",
                  str(kit / "mql5"), "-I", str(work / "Include"), f'-DMQL_PROGRAMS="{programs}"',
                  str(kit / "mql5" / "harness.cpp"), "-o", str(output), "-lcrypto"],
                 capture_output=True, text=True, check=False)
             if cc.returncode != 0:
                 raise BuildError(cc.stderr.strip())
-        return judged(mql5_dir, "mql5", work, binary, lambda target: compile_once(
-            work, (kit / "common", kit / "mql5"), CXXFLAGS, compile_to, target))
+
+        def compiled(target: Path) -> Path:
+            return compile_once(work, (kit / "common", kit / "mql5"), flags, compile_to, target)
+        return judged(mql5_dir, "mql5", work, binary, compiled) if judge else compiled(binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -30,6 +30,7 @@ from tests.ea_mql.eakit import (
     MQL5_DIR,
     ROOT,
     BuildError,
+    build_flags,
     compile_once,
     finish_fixture,
     judged,
@@ -70,8 +71,9 @@ def assemble(work: Path, mql4_dir: Path = MQL4_DIR, mql5_dir: Path = MQL5_DIR) -
 
 
 def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
-              mql5_dir: Path = MQL5_DIR, kit: Path = KIT) -> Path:
+              mql5_dir: Path = MQL5_DIR, kit: Path = KIT, judge: bool = True) -> Path:
     """Preprocess and compile the MT4 EA; returns the binary (cached by source hash).
+    ``judge``: as :func:`tests.ea_mql.eakit.build_ea`'s.
 
     Raises:
         BuildError: the language gate refused the source, or g++ failed (their output is the
@@ -103,16 +105,20 @@ def build_ea4(mql4_dir: Path = MQL4_DIR, out_dir: Path | None = None,
             *pedantic("namespace mqlp_expert { using namespace mqlfb;",
                       f'#include "{experts[0]}"', "}")]) + "\n", encoding="utf-8")
 
+        flags = build_flags(CXXFLAGS4, judge)
+
         def compile_to(output: Path) -> None:
             cc = subprocess.run(
-                ["g++", *CXXFLAGS4, "-isystem", str(kit / "common"), "-isystem",
+                ["g++", *flags, "-isystem", str(kit / "common"), "-isystem",
                  str(kit / "mql4"), "-I", str(out / "Include"), f'-DMQL_PROGRAMS="{programs}"',
                  str(kit / "mql4" / "harness.cpp"), "-o", str(output), "-lcrypto"],
                 capture_output=True, text=True, check=False)
             if cc.returncode != 0:
                 raise BuildError(cc.stderr.strip())
-        return judged(tree, "mql4", out, binary, lambda target: compile_once(
-            out, (kit / "common", kit / "mql4"), CXXFLAGS4, compile_to, target))
+
+        def compiled(target: Path) -> Path:
+            return compile_once(out, (kit / "common", kit / "mql4"), flags, compile_to, target)
+        return judged(tree, "mql4", out, binary, compiled) if judge else compiled(binary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

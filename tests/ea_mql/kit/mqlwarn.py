@@ -47,23 +47,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tests.ea_mql.kit.mqlref import Proto
 
-try:
-    from . import mqlgate, mqlpre
-    from .mqllex import Token
-    from .mqlparse import NOT_A_TYPE, QUALIFIERS, Parsed, declarations, skip_brackets
-except ImportError:          # run as a script, its folder on sys.path
-    import mqlgate  # type: ignore[no-redef, import-not-found]
-    import mqlpre  # type: ignore[no-redef, import-not-found]
-    from mqllex import Token  # type: ignore[no-redef, import-not-found]
-    from mqlparse import (  # type: ignore[no-redef, import-not-found]
-        NOT_A_TYPE,
-        QUALIFIERS,
-        Parsed,
-        declarations,
-        skip_brackets,
-    )
+from . import mqlgate, mqlpre
+from .mqllex import Token
+from .mqlparse import NOT_A_TYPE, QUALIFIERS, Parsed, declarations, skip_brackets
 
-__all__ = ["KINDS", "Kind", "Warning", "explain", "from_gcc", "reader_warnings", "report"]
+__all__ = ["KINDS", "Kind", "EditorWarning", "explain", "from_gcc", "reader_warnings", "report"]
 
 KIT = Path(__file__).resolve().parent
 
@@ -152,10 +140,12 @@ KINDS: tuple[Kind, ...] = (
 )
 KIND = {k.key: k for k in KINDS}
 
-#: The functions whose result MetaEditor says "should be checked" (warning 83), by language:
-#: the trade functions, whose failure a program must see (the reference's OrderSend pages:
-#: "the return value ... should be checked"; MQL4's strict mode warns for each trade call). The
-#: kit declares these, and only these, [[nodiscard]] (tests/ea_mql/test_mqlwarn.py).
+#: The functions whose result MetaEditor says "should be checked" (warning 83), by language.
+#: The reference lists no such functions; these are the trade functions MetaEditor's logs
+#: name (MQL5's OrderSend, the first review's B-1; MQL4's trade calls under #property strict),
+#: whose failure a program must see. The kit declares these, and only these of MQL's,
+#: [[nodiscard]] (tests/ea_mql/test_mqlwarn.py); a real log's 83 on another function is one to
+#: add (docs/terminal.md, release checklist step 1).
 RETURN_CHECKED: Mapping[str, frozenset[str]] = {
     "mql5": frozenset({"OrderSend", "OrderCheck"}),
     "mql4": frozenset({"OrderSend", "OrderSelect", "OrderClose", "OrderModify", "OrderDelete",
@@ -164,7 +154,7 @@ RETURN_CHECKED: Mapping[str, frozenset[str]] = {
 
 
 @dataclass(frozen=True, order=True)
-class Warning:
+class EditorWarning:
     """One warning at a place of the program's tree (``file`` relative to the tree, as
     MetaEditor's log names it)."""
 
@@ -284,14 +274,14 @@ def kit_enums() -> frozenset[str]:
     return frozenset(names)
 
 
-def from_gcc(output: str, tree: Path, enums: Iterable[str] = ()) -> list[Warning]:
+def from_gcc(output: str, tree: Path, enums: Iterable[str] = ()) -> list[EditorWarning]:
     """MetaEditor's warnings among g++'s diagnostics ``output`` that stand in the program's own
     files (those under ``tree``, the preprocessed tree g++ compiled; the kit's headers and the
     harness are not the program's), each named by MetaEditor's number and words. ``enums``:
     the program's own enumerations, beside the kit's."""
     known = kit_enums() | frozenset(enums)
     root = tree.resolve()
-    out: set[Warning] = set()
+    out: set[EditorWarning] = set()
     texts: dict[Path, list[str]] = {}
     for m in _DIAG.finditer(output.replace("\u2018", "'").replace("\u2019", "'")):
         path = Path(m.group("path"))
@@ -312,8 +302,8 @@ def from_gcc(output: str, tree: Path, enums: Iterable[str] = ()) -> list[Warning
         if found is None:
             continue
         key, fields = found
-        out.add(Warning(rel, line, col, key,
-                        KIND[key].words.format(**fields), f"g++: {m.group('msg')}"))
+        out.add(EditorWarning(rel, line, col, key, KIND[key].words.format(**fields),
+                              f"g++: {m.group('msg')}"))
     return sorted(out)
 
 
@@ -618,7 +608,7 @@ def _column(lines: list[str], code: list[Token], at: int) -> int:
     return 1
 
 
-def reader_warnings(root: Path, lang: str = "mql5") -> list[Warning]:
+def reader_warnings(root: Path, lang: str = "mql5") -> list[EditorWarning]:
     """The reader's warnings in every program and include under ``root`` (an MQL5 or MQL4
     folder), each file read as its programs' compiler reads it: 31 for a local never used
     again, 60 for a local scalar read before every path to it assigns it."""
@@ -630,24 +620,25 @@ def reader_warnings(root: Path, lang: str = "mql5") -> list[Warning]:
     enums = frozenset(kit_enums()) | {t.text for p in parsed.values()
                                       for i, t in enumerate(p.code[1:], 1)
                                       if p.code[i - 1].text == "enum" and t.kind == "id"}
-    found: list[Warning] = []
+    found: list[EditorWarning] = []
     for path, unit in units.items():
         lines = path.read_text(encoding="utf-8").splitlines()
         code = unit.code
         for local in _locals(code, parsed[path]):
             name = local.name
             if not _used(code, local):
-                found.append(Warning(unit.shown, name.line, _column(lines, code, local.at),
-                                     "not-used", KIND["not-used"].words.format(name=name.text)))
+                found.append(EditorWarning(
+                    unit.shown, name.line, _column(lines, code, local.at), "not-used",
+                    KIND["not-used"].words.format(name=name.text)))
                 continue
             scalar = local.type in SCALARS or local.type in enums
             if local.valued or local.array or local.static or not scalar:
                 continue
             read = _Flow(code, name.text, out_params).run(local.end + 1, local.close)
             if read is not None:
-                found.append(Warning(unit.shown, code[read].line, _column(lines, code, read),
-                                     "uninitialized",
-                                     KIND["uninitialized"].words.format(name=name.text)))
+                found.append(EditorWarning(
+                    unit.shown, code[read].line, _column(lines, code, read), "uninitialized",
+                    KIND["uninitialized"].words.format(name=name.text)))
     return sorted(set(found))
 
 
@@ -662,16 +653,16 @@ def program_enums(root: Path, lang: str) -> frozenset[str]:
 # ---- the report --------------------------------------------------------------------------------
 
 
-def merge(*groups: Iterable[Warning]) -> list[Warning]:
+def merge(*groups: Iterable[EditorWarning]) -> list[EditorWarning]:
     """The warnings of both judges, one per place and kind (g++ and the reader may both find an
     unused or uninitialized scalar)."""
-    seen: dict[tuple[str, int, str, str], Warning] = {}
+    seen: dict[tuple[str, int, str, str], EditorWarning] = {}
     for w in (w for g in groups for w in g):
         seen.setdefault((w.file, w.line, w.key, w.text), w)
     return sorted(seen.values())
 
 
-def report(warnings: list[Warning]) -> str:
+def report(warnings: list[EditorWarning]) -> str:
     """The warnings as MetaEditor's log writes them, one a line, and the count."""
     lines = [str(w) for w in warnings]
     count = f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}"
@@ -680,7 +671,7 @@ def report(warnings: list[Warning]) -> str:
     return "\n".join(lines)
 
 
-def explain(gcc_output: str, tree: Path, reader: list[Warning],
+def explain(gcc_output: str, tree: Path, reader: list[EditorWarning],
             enums: Iterable[str] = ()) -> str:
     """A failed build's message: MetaEditor's warnings first (the reader's and those of g++'s
     diagnostics in the program's files), then g++'s own output, which names every error."""
