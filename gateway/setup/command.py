@@ -498,11 +498,11 @@ async def _setup(args: argparse.Namespace, config_file: Path | None, asker: _Ask
         print("== the daemon at log-on")
         had_one = service.definition_path().exists()
         try:
-            installed = service.install(config_file)
+            registered = service.install(config_file)
         except ConfigError as exc:  # a path the service manager cannot be given, refused
             print(f"  error: {exc}")
-            installed = 1
-        if installed == 0:
+            registered = 1
+        if registered == 0:
             # --undo removes the task only when setup added it (not one the owner had)
             record.service = record.service or not had_one
             record.save(data_dir)

@@ -335,8 +335,9 @@ if sys.platform == "win32":  # pragma: no cover - Windows only (the Windows stag
     @functools.cache
     def windows_user_sid() -> str:
         """This process's user, as a SID string (``S-1-5-21-…``): the account an owner-only
-        ACL names (and the tests read back; defined on Windows only). Asked of the process token, not ``whoami``: no
-        child process, and the same under Wine, whose ``whoami`` prints the name only."""
+        ACL names (and the tests read back; defined on Windows only). Asked of the process
+        token, not ``whoami``: no child process, and the same under Wine, whose ``whoami``
+        prints the name only."""
         token = wintypes.HANDLE()
         if not _advapi32.OpenProcessToken(_kernel32.GetCurrentProcess(), _TOKEN_QUERY,
                                           ctypes.byref(token)):
