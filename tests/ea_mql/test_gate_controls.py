@@ -255,6 +255,13 @@ KINDS = [
     Kind("property-value", "property-value-of-the-wrong-type", word="2024",
          head='#property copyright 2024\n#property version "1.00"\n',
          says="compile error 289 \"Incorrect value of a property\""),
+    Kind("reference-type", "reference-to-another-type-in-a-method-call",
+         "   Meter m;\n   double d = 1.5;\n   m.Add(d);",
+         "class Meter\n  {\npublic:\n   int n;\n   void Add(const int &x);\n  };\n"
+         "void Meter::Add(const int &x)\n  {\n   n += x;\n  }", word="d", at="m.Add(d)",
+         says="compile error 201"),
+    Kind("property-value", "property-value-a-constant-for-a-string", word="clrRed",
+         head='#property version "1.00"\n#property copyright clrRed\n', says="compile error 289"),
     Kind("property-value", "property-value-a-string-for-a-number", word='"2"',
          head='#property version "1.00"\n#property indicator_buffers "2"\n',
          says="compile error 289"),
@@ -302,6 +309,7 @@ NEIGHBOURS = [
     ("array-parameter-shadowed", "   int g = 1;\n   g = 2;", "int g[3];", "mql5"),
     ("union-of-numbers", "   U u;\n   u.l = 1;", "union U\n  {\n   long l;\n   double d;\n  };",
      "mql4"),
+    ("property-from-a-macro", "", "", "mql5"),
     ("same-type-reference", "   int k = 1;\n   Bump(k);\n   Twice(k + 1);",
      "void Bump(int &x)\n  {\n   x++;\n  }\nint Twice(const int &x)\n  {\n   return 2 * x;\n  }",
      "mql5"),
@@ -318,8 +326,10 @@ def test_the_kinds_valid_neighbours_are_taken(name: str, body: str, top: str,
     """An element assigned, an index in range or not constant, ArrayCopy, a union of numbers,
     a reference of the same type, a constant expression to a const reference, MQL5's own name
     Ask, properties of the page's types: no refusal."""
-    head = ('#property copyright "MT Gateway"\n#property version "1.00"\n'
-            "#property stacksize 1024\n" if name == "properties-of-their-types" else "")
+    head = {"properties-of-their-types": '#property copyright "MT Gateway"\n#property version '
+            '"1.00"\n#property stacksize 1024\n',
+            "property-from-a-macro": '#define OWNER "MT Gateway"\n#property copyright OWNER\n'
+            '#property version "1.00"\n'}.get(name, "")
     text = program(body, top, lang, head)
     assert mqlgate.check_text(text, shown(lang), lang, program=True) == []
 

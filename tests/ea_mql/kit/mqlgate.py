@@ -820,8 +820,10 @@ PROPERTY_VALUES: dict[str, str] = {
 def _property_values(src: Source) -> Iterator[tuple[Token, str, str]]:
     """A property given a value of the wrong type: a string where the table says a number or a
     color, a number or a color where it says a string, no value where it takes one (compile
-    error 289 "Incorrect value of a property"). A name (a constant, a macro) is left to what it
-    stands for."""
+    error 289 "Incorrect value of a property"), one of the reference's constants where it says
+    a string. A macro of the program's is left to what it stands for."""
+    defined = {d.token.text for d in src.declared if d.what == "macro"}
+    constants = words(src.lang.name).free
     for d in src.pp:
         if d.text != "#property" or len(d.parts) < 2:
             continue
@@ -833,7 +835,8 @@ def _property_values(src: Source) -> Iterator[tuple[Token, str, str]]:
             value = d.parts[3]
         if value is None:
             wrong = "no value"
-        elif kind == "string" and value.kind in ("num", "clr", "chr", "dt"):
+        elif kind == "string" and (value.kind in ("num", "clr", "chr", "dt") or (
+                value.kind == "id" and value.text in constants and value.text not in defined)):
             wrong = f"the {'number' if value.kind == 'num' else 'constant'} {value.text}"
         elif kind != "string" and value.kind == "str":
             wrong = f"the string {value.text}"

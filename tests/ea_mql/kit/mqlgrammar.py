@@ -180,6 +180,7 @@ class TypeInfo:
     hidden_data: bool = False
     template: bool = False
     arrays: dict[str, int | None] = field(default_factory=dict)   # array members: fixed size
+    methods: dict[str, list[list[_Param]]] = field(default_factory=dict)  # overloads
 
 
 class Bad(Exception):
@@ -249,7 +250,7 @@ class Parser:
         self.in_switch = 0
         self.facts = Facts()
         self.global_arrays: dict[str, int | None] = {}            # global array -> fixed size
-        self.calls: list[tuple[Token, list[tuple[Token, str] | None], int]] = []
+        self.calls: list[tuple[Token, list[tuple[Token, str] | None], int, str]] = []
         self.signatures: dict[str, list[list[_Param]]] = {}         # free function -> overloads
 
     # ---- tokens -------------------------------------------------------------------------------
@@ -751,6 +752,8 @@ class Parser:
             params = self.function(name, where, cls)
             if where == "global" and not template:
                 self.signatures.setdefault(name.text, []).append(params)
+            elif where == "member" and cls is not None:
+                cls.methods.setdefault(name.text, []).append(params)
             return
         if ref:
             raise Bad(name, "a reference outside a parameter list: \"A reference cannot be "
@@ -1447,6 +1450,10 @@ class Parser:
                     self.zero.append((arg, self.type_of(arg.text, self.cls) or "", arg_at))
                 if head is not None and start == arg_at - 2:
                     self.call(head, ranges)
+                elif arg_at - 2 > start and self.t[arg_at - 3].text == ".":
+                    owner = self.chain_type(start, arg_at - 3)
+                    if owner:
+                        self.call(self.t[arg_at - 2], ranges, owner)
                 zero = False
             elif tok.text == "[":
                 array, size = self.operand_array(start, self.i)
@@ -1479,13 +1486,27 @@ class Parser:
             self.fault(self.t[first], "array-index", f"index {value} of '{array.text}', an array "
                        f"of {size}: compile error 218 \"Index out of array range\"", first)
 
-    def call(self, head: Token, ranges: list[tuple[int, int]]) -> None:
-        """A call of a free function by name: each argument that is one variable of a built-in
-        type, kept to judge against the function's reference parameters once every function is
-        known (:meth:`check_calls`)."""
-        if self.local(head.text) is not None or (self.cls and self.member_of(self.cls, head.text)
-                                                 is not None):
+    def chain_type(self, start: int, end: int) -> str:
+        """The program's type of the name chain ``a.b.c`` at tokens ``start`` to ``end`` (""
+        when it is no such chain or a type is not known)."""
+        toks = self.t[start:end]
+        if not toks or len(toks) % 2 == 0 or any(
+                (k % 2 == 0 and tok.kind != "id") or (k % 2 == 1 and tok.text != ".")
+                for k, tok in enumerate(toks)):
+            return ""
+        owner = self.type_of(toks[0].text, self.cls) or ""
+        for k in range(2, len(toks), 2):
+            owner = self.member_of(owner, toks[k].text) or ""
+        return owner if owner in self.types else ""
+
+    def call(self, head: Token, ranges: list[tuple[int, int]], owner: str = "") -> None:
+        """A call of a free function or a method (``owner``: the object's type) by name: each
+        argument that is one variable of a built-in type, kept to judge against the function's
+        reference parameters once every function is known (:meth:`check_calls`)."""
+        if not owner and self.local(head.text) is not None:
             return
+        if not owner and self.cls and self.member_of(self.cls, head.text) is not None:
+            owner = self.cls
         args: list[tuple[Token, str] | None] = []
         for a, b in ranges:
             tok = self.t[a] if b - a == 1 else None
@@ -1495,14 +1516,30 @@ class Parser:
             args.append((tok, kind) if tok is not None and kind in BUILTIN and not array
                         else None)
         if any(args):
-            self.calls.append((head, args, self.i - 1))
+            self.calls.append((head, args, self.i - 1, owner))
+
+    def methods_of(self, owner: str, name: str) -> list[list[_Param]]:
+        """The overloads of method ``name`` the program's type ``owner`` (or its nearest base
+        declaring it) has."""
+        seen: set[str] = set()
+        while owner and owner not in seen:
+            seen.add(owner)
+            info = self.types.get(owner)
+            if info is None:
+                return []
+            if name in info.methods:
+                return info.methods[name]
+            owner = info.base
+        return []
 
     def check_calls(self) -> None:
         """A variable of one built-in type passed where every overload of the function takes a
         reference to another: "Variable of the same type to pass by reference expected"
         (compile error 201; C++ would bind a const reference to a converted temporary)."""
-        for head, args, at in self.calls:
-            overloads = [p for p in self.signatures.get(head.text, []) if len(p) >= len(args)]
+        for head, args, at, owner in self.calls:
+            found = self.methods_of(owner, head.text) if owner else \
+                self.signatures.get(head.text, [])
+            overloads = [p for p in found if len(p) >= len(args)]
             if not overloads:
                 continue
             bad: list[tuple[Token, str, str]] = []
