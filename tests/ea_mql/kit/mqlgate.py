@@ -886,11 +886,23 @@ def _import_blocks(src: Source) -> Iterator[tuple[Token, str, str]]:
                src.lang.import_page)
 
 
+def _resource_path_fault(token: Token) -> str:
+    """Why a ``#resource`` path is not one the Resources page takes ("" when it is): "The length
+    of the constant string <path_resource_name> can't exceed 63 characters", and no "..\\" or
+    ":\\" in it."""
+    path = token.text[1:-1].replace("\\\\", "\\")
+    if len(path) > 63 or "..\\" in path or ":\\" in path:
+        return ("a resource path has at most 63 characters and no '..\\' or ':\\' (MetaEditor: "
+                "compile error 313 \"Incorrect path to the resource file\")")
+    return ""
+
+
 def _resource_form(src: Source) -> Iterator[tuple[Token, str, str]]:
     """``#resource "path"`` alone, or MQL5's resource variable ``#resource "path" as TYPE
     NAME`` (``NAME[]``, ``NAME[][]`` for an array): "#resource path_to_resource_file as
-    resource_variable_type resource_variable_name" (runtime/resources). MQL4's Resources page
-    declares no resource variables, so there the ``as`` form is refused."""
+    resource_variable_type resource_variable_name" (runtime/resources), the path as the page
+    allows it. MQL4's Resources page declares no resource variables, so there the ``as`` form
+    is refused."""
     for d in src.pp:
         if d.text != "#resource":
             continue
@@ -898,6 +910,10 @@ def _resource_form(src: Source) -> Iterator[tuple[Token, str, str]]:
         if len(parts) < 2 or parts[1].kind != "str":
             yield (d, "'#resource' takes the resource file's path in quotes",
                    src.lang.page("resources"))
+            continue
+        why = _resource_path_fault(parts[1])
+        if why:
+            yield (parts[1], why, src.lang.page("resources"))
             continue
         if len(parts) == 2 or (len(parts) == 3 and parts[2].text == ";"):
             continue
@@ -956,7 +972,8 @@ def _kit_resources(src: Source) -> Iterator[tuple[Token, str, str]]:
     from its .mq5), and the variables ``as string NAME`` and ``as <number> NAME[]``; an image
     (``bitmap``), a structure array, a sound or a picture resource has no form in the kit."""
     for d in src.pp:
-        if d.text != "#resource" or len(d.parts) < 2 or d.parts[1].kind != "str":
+        if d.text != "#resource" or len(d.parts) < 2 or d.parts[1].kind != "str" or \
+                _resource_path_fault(d.parts[1]):
             continue
         parts = d.parts
         path = parts[1].text[1:-1].replace("\\\\", "\\")
