@@ -74,7 +74,7 @@ class Kind:
 
 
 #: The warnings judged, in the reference's order. ``described`` is the reference's table text
-#: (tests/ea_mql/test_reference.py holds it to the pinned copy); ``words`` is what MetaEditor's
+#: (tests/ea_mql/test_mqlwarn.py holds it to the pinned copy); ``words`` is what MetaEditor's
 #: log writes for it.
 KINDS: tuple[Kind, ...] = (
     Kind("not-used", 31, "The variable is declared but is not used anywhere",
