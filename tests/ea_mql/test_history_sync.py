@@ -8,6 +8,7 @@ terminal variables behind (E-3). Each test fails on the EA and helper before tho
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -409,6 +410,46 @@ async def test_a_tick_page_that_starts_later_than_asked_says_where(
             "symbol": "BTCUSD", "date_from": ticks[10][0] / 1000, "date_to": to_s,
             "flags": "COPY_TICKS_ALL"})
         assert "on_disk_from_msc" not in later and later["rows"][0][5] == ticks[10][0]
+
+
+async def test_a_tick_copy_from_before_the_terminals_bars_says_where_it_starts(
+        bridge_daemon_heartbeat: Bridged, ea_binary: Path, tmp_path: Path) -> None:
+    """E8-2: a terminal keeps bars back to its limit only ("Max bars in chart",
+    TERMINAL_MAXBARS; here its M1 series starts at the minute of the first tick on disk), and
+    a copy reaching further back returns -1 (CopyRates). A bot asks for ticks from ten minutes
+    before that series. The old helper judged a range by its M1 bars alone, took the -1 for
+    bars still loading and never judged it: the EA answered -32008 for ever. The minutes
+    before the series are now judged by the synchronization's own word, the series' minutes
+    by their bars, and whether the server had ticks before the first one on disk no bar can
+    tell: the answer says where its copy started (``from_msc``), as while bars load (a helper
+    that found no bar there took it for "no ticks missed"). A start in the first tick's own
+    minute says nothing, as with the bars there: no minute before it counts. The EA's clocks
+    are moved on (``advance``), nothing waits out the helper's settle time."""
+    b, _ = bridge_daemon_heartbeat
+    now_ms = reference_terminal().server_time_ms()
+    path, fx = make_fixture(tmp_path, ticks_local_from_ms=now_ms - 60_000, tick_sync_ms=500)
+    ticks = fx["symbols"]["BTCUSD"]["ticks"]
+    first = ticks[0][0]
+    minute = first - first % 60_000
+    m1 = fx["symbols"]["BTCUSD"]["m1"]
+    assert any(r[0] * 1000 == minute - 60_000 and r[5] > 0 for r in m1)  # the server's bars
+    fx["terminal"]["maxbars"] = sum(1 for r in m1 if r[0] * 1000 >= minute)
+    path.write_text(json.dumps(fx), encoding="utf-8")
+    to_s = (fx["now_ms"] - 120_000) / 1000
+    want = [t[0] for t in ticks if t[0] <= to_s * 1000]
+    async with CompiledEA(ea_binary, path, token=TOKEN, port=b.port) as ea:
+        await b.wait_for_terminal(TERMINAL, WAIT_S)
+        early = await answered_in_ea_time(b, ea, "copy_ticks_range", {
+            "symbol": "BTCUSD", "date_from": (minute - 600_000) / 1000, "date_to": to_s,
+            "flags": -1})
+        assert [r[5] for r in early["rows"]] == want
+        assert early.get("from_msc") == first
+        if first > minute:  # a start in its own minute, before it
+            same = await answered_in_ea_time(b, ea, "copy_ticks_range", {
+                "symbol": "BTCUSD", "date_from": minute / 1000, "date_to": to_s,
+                "flags": -1}, held=False)
+            assert [r[5] for r in same["rows"]] == want and "from_msc" not in same
+        assert await history_waits(ea) == 0
 
 
 def first_of_minutes(ticks: list[int], count: int) -> list[tuple[int, int]]:

@@ -609,7 +609,12 @@ inline std::vector<MqlRates> _bars(const FakeSymbol& s, ENUM_TIMEFRAMES tf) {
 // will be initiated" (CopyRates) - except for the indicator's own symbol and timeframe, which
 // it cannot have loaded: the reference's CheckLoadHistory refuses it ("Indicator shouldn't load
 // its own data") and so does the Standard Library's CSeries::CheckLoadHistory; here such a copy
-// answers what is held and loads nothing.
+// answers what is held and loads nothing. "If data outside TERMINAL_MAXBARS (maximal number of
+// bars on the chart) is requested, the function will also return -1" (CopyRates): a copy
+// reaching further back than the newest TERMINAL_MAXBARS bars fails so, with 4404
+// ERR_HISTORY_BARS_LIMIT ("Number of requested bars limited by terminal settings"), and has
+// the terminal load the series back to that limit (the reference's CheckLoadHistory steps back
+// until `bars >= max_bars`: what lies within the limit is loaded on request).
 inline bool _series_ready(FakeSymbol& s, ENUM_TIMEFRAMES tf) { auto& x = s.series[(int)tf]; return x.started && _mono_ns() >= x.ready_ns; }
 inline int _maxbars() { int m = (int)_term.terminal.n["maxbars"]; return m > 0 ? m : 100000; }
 inline void _series_start(FakeSymbol& s, ENUM_TIMEFRAMES tf) {
@@ -636,6 +641,11 @@ inline bool _own_series(const FakeSymbol& s, ENUM_TIMEFRAMES tf) { return _term.
 // the terminal load them (see above). False: -1 for the caller (loading, or timed out).
 inline bool _series_reach(FakeSymbol& s, ENUM_TIMEFRAMES tf, long need, std::vector<MqlRates>& held) {
   auto v = _bars(s, tf); auto& x = s.series[(int)tf]; _series_settle(x);
+  if (std::min<long>(need, (long)v.size()) > _maxbars()) {
+    long most = std::min<long>((long)v.size(), _maxbars());
+    if (most > x.depth && x.extend_to < most && !_own_series(s, tf)) { x.extend_to = (int)most; x.extend_ready_ns = _mono_ns() + s.series_build_ns; }
+    _last_error = ERR_HISTORY_BARS_LIMIT; return false;
+  }
   long want = std::min<long>(std::min<long>(need, (long)v.size()), _maxbars());
   if (want > x.depth && !_own_series(s, tf)) {
     if (x.extend_to < want) { x.extend_to = (int)want; x.extend_ready_ns = _mono_ns() + s.series_build_ns; }

@@ -19,7 +19,8 @@
 //| "no older ticks" is a judgment of time, and a copy reaching     |
 //| before what is on disk would wait for the synchronization. The  |
 //| answer says it started later than asked only when the server's  |
-//| M1 bars show ticks in between that are not on disk               |
+//| M1 bars show ticks in between that are not on disk, or cannot    |
+//| show it (loading; a start older than the terminal's bar limit)   |
 //| (MTGW.tb.<symbol>): most starts precede their first tick. A      |
 //| symbol that leaves Market Watch receives no quotes meanwhile, so |
 //| its return forgets both (Forget): the hole must be loaded again. |
@@ -125,9 +126,10 @@ public:
    long              TicksStart(const string symbol, const long from_msc);
 
    // Where that copy starts (TicksStart) when ticks the trade server had from `from_msc` on
-   // are not on disk before it (the helper read the server's M1 bars: MTGW.tb.<symbol>); 0
-   // when it starts where asked, or when no tick happened between (the usual: a start just
-   // before the next tick, as a whole minute's is), so the copy misses none.
+   // are not on disk before it, or may be (the helper read the server's M1 bars, or found
+   // none to read: MTGW.tb.<symbol>); 0 when it starts where asked, or when no tick happened
+   // between (the usual: a start just before the next tick, as a whole minute's is), so the
+   // copy misses none.
    long              TicksFloor(const string symbol, const long from_msc);
 
    // The series `symbol`/`period` is built and reaches back to `from_time` (0: any), or to the

@@ -198,17 +198,27 @@ void LoadTicks(void)
 // minute before the minute of `first_ms`. When that is not after `from_ms`, no variable: no tick
 // happened between `from_ms` and the first one on disk (as after a start on a whole minute,
 // where the first tick on disk is that minute's first), and the EA's copy starting at
-// `first_ms` misses none. When the bars cannot tell (loading: this copy starts that), `first_ms`
-// itself: the EA then says its copy started later than asked, as when the bars show ticks missing.
+// `first_ms` misses none. When the bars cannot tell, the start of that minute (the bars judge
+// no minute later than the one before it): the EA then says its copy started later than asked,
+// as when the bars show ticks missing. They cannot while they load (this copy starts that), nor
+// when the terminal's M1 series starts after that minute though the server's starts before it:
+// the terminal keeps bars back to its limit only ("Max bars in chart", TERMINAL_MAXBARS), and
+// no bar there is no minute without ticks.
 void NoteMissed(const long first_ms, const long from_ms)
   {
    string name = MTGW_MISSED_VAR + _Symbol;
    long minute_s = first_ms / 1000 - (first_ms / 1000) % 60;
-   MqlRates before[];
-   int n = CopyRates(_Symbol, PERIOD_M1, (datetime)(minute_s - 1), 1, before);
-   long end_ms = first_ms;
-   if(n >= 0)
-      end_ms = n >= 1 && before[0].tick_volume > 0 ? ((long)before[0].time + 60) * 1000 : 0;
+   long end_ms = minute_s * 1000;
+   if(end_ms > from_ms)
+     {
+      MqlRates before[];
+      int n = CopyRates(_Symbol, PERIOD_M1, (datetime)(minute_s - 1), 1, before);
+      if(n >= 1)
+         end_ms = before[0].tick_volume > 0 ? ((long)before[0].time + 60) * 1000 : 0;
+      else
+         if(n == 0 && SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SERVER_FIRSTDATE) >= minute_s)
+            end_ms = 0;                      // the server has no bar before it either
+     }
    if(end_ms <= from_ms)
      {
       GlobalVariableDel(name);
@@ -336,7 +346,20 @@ bool WindowThere(const long from_s, const long to_s, const long first_ms, const 
    MqlRates bars[];
    ResetLastError();
    int n = CopyRates(_Symbol, PERIOD_M1, (datetime)from_s, (datetime)to_s, bars);
-   if(n < 0 || !SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SYNCHRONIZED))
+   if(n < 0)
+     {
+      // No copy reaches further back than the terminal's bar limit ("If data outside
+      // TERMINAL_MAXBARS ... is requested, the function will also return -1", CopyRates): once
+      // the M1 series holds that many bars and still starts after from_s, the minutes before
+      // it have no bars to sample, and are there once the synchronization says so (settled);
+      // the series' own minutes are sampled as any, and the EA's answer says where its copy
+      // started (NoteMissed cannot tell what the server had before the series).
+      long held_s = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE);
+      if(!settled || held_s <= from_s || Bars(_Symbol, PERIOD_M1) < TerminalInfoInteger(TERMINAL_MAXBARS))
+         return false;                       // the bars are loading (this copy started it)
+      return WindowThere(held_s, to_s, first_ms, settled, every);
+     }
+   if(!SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_SYNCHRONIZED))
       return false;                          // the bars are loading (this copy started it)
    long series_first = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE);
    if((n == 0 || (long)bars[0].time > from_s + 60) && series_first > from_s &&
