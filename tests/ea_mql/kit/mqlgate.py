@@ -955,8 +955,8 @@ def _kit_imports(src: Source) -> Iterator[tuple[Token, str, str]]:
                 (i and c[i - 1].text in (".", "::")):
             continue
         yield (t, f"a call of {t.text}, imported from {module}: {src.lang.name.upper()} "
-               f"programs here call only {sorted(allowed) or 'no'} DLL functions (the kit "
-               "models no other module; declaring its import is taken)",
+               f"programs here import only {sorted(allowed) or 'nothing'} for what they call "
+               "(the kit models no other module; an import only declared is taken)",
                "tests/ea_mql/kit/mql4/mql4_winsock.h")
 
 
