@@ -351,9 +351,11 @@ bool WindowThere(const long from_s, const long to_s, const long first_ms, const 
       // No copy reaches further back than the terminal's bar limit ("If data outside
       // TERMINAL_MAXBARS ... is requested, the function will also return -1", CopyRates): once
       // the M1 series holds that many bars and still starts after from_s, the minutes before
-      // it have no bars to sample, and are there once the synchronization says so (settled);
-      // the series' own minutes are sampled as any, and the EA's answer says where its copy
-      // started (NoteMissed cannot tell what the server had before the series).
+      // it have no bars to sample, and are taken for there once the first tick from FromMsc
+      // is (settled), as the minutes before that tick are; the series' own minutes are sampled
+      // as any. Where no bar of the series comes before the first tick on disk, NoteMissed
+      // cannot tell what the server had before that tick, and the EA's answer says where its
+      // copy started.
       long held_s = SeriesInfoInteger(_Symbol, PERIOD_M1, SERIES_FIRSTDATE);
       if(!settled || held_s <= from_s || Bars(_Symbol, PERIOD_M1) < TerminalInfoInteger(TERMINAL_MAXBARS))
          return false;                       // the bars are loading (this copy started it)
