@@ -4,7 +4,10 @@ review's findings"): one slower than the helper's settle time, one that lands in
 one the helper's own work delays because an indicator runs on its symbol's thread, with that
 symbol's history synchronization (D-3). The EA never waits for a history load in its own loop
 (C5-4), the helper looks on its timer, not on every tick of its symbol (E-2), and it leaves no
-terminal variables behind (E-3). Each test fails on the EA and helper before those changes."""
+terminal variables behind (E-3). The holes a lost connection or an absence from Market Watch
+leave, and the eighth review's (docs/terminal.md, "The eighth review's runtime findings"): a
+range older than the bars the terminal keeps (E8-2), quotes that resume after the connection
+(E8-3). Each test fails on the EA and helper before those changes."""
 
 from __future__ import annotations
 
