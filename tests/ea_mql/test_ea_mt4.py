@@ -1,7 +1,8 @@
 """What only the compiled MT4 EA can show: trade events derived from snapshots of MT4's ticket
 list (none lost or repeated across a reconnect), conflated ticks, a trade timeout after a fill
-settled by the daemon from the tag (the EA's record proves nothing for 10012), "Allow DLL
-imports" refused with a clear word, and the MQL4 rules the kit's preprocessor enforces."""
+settled by the daemon from the tag (the EA's record proves nothing for 10012), the server's
+clock in a quiet market and from a quote seen late (E8-1), "Allow DLL imports" refused with a
+clear word, and the MQL4 rules the kit's preprocessor enforces."""
 
 from __future__ import annotations
 
