@@ -22,6 +22,10 @@ Linux suite (the file is not named ``test_*``), in the stage's Wine prefix. In o
   both English summary forms, Russian in UTF-16, UTF-8, Windows' Cyrillic code page) and one
   that is no program at all: each compile is judged by the program it wrote, the logs setup
   cannot read shown, the one that never started said in a line, every preset written;
+* each file setup wrote holding a token (the presets, ``check.json``, ``setup.json``) and each
+  ``Presets`` folder it made has its ACL read back by the installed CPython
+  (``tests/windows/acl.py``): the user's SID and SYSTEM only, nothing inherited, as far as
+  Wine shows an ACL;
 * a Linux client trades through the installed daemon; with nothing set, ``mtgateway check``
   and a bot written for the ``MetaTrader5`` package, unchanged, on the installed Python, find
   the daemon through what setup wrote for the user (the data directory is the default one);
@@ -50,6 +54,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -711,6 +716,48 @@ def test_setup_judges_each_metaeditor_log_form_by_what_it_wrote(
         built = (made.mql / "Experts" / "MTGateway.ex5").is_file()
         assert built == (form != "refused"), (form, out)
     assert "error:" not in out, out
+
+
+def test_setup_wrote_each_token_file_for_the_user_alone(
+        flow: Flow, machine: Machine, installed: Path, terminal: Terminal, config: Path,
+        log_form_terminals: dict[str, Terminal]) -> None:
+    """T8-F4 on the installed product, each ACL read back by ``tests/windows/acl.py`` on the
+    installed CPython (``GetNamedSecurityInfoW``): the preset setup wrote into MetaTrader's
+    own ``Presets``, the ``Presets`` folders it made for the log forms' terminals and their
+    presets, and ``check.json`` and ``setup.json`` hold entries for the user's SID and SYSTEM
+    only, none inherited, the folders' inherited by what they hold. Wine keeps no security
+    descriptor (it makes one up from the Linux mode bits), so what it shows is the part it
+    can: a file written the ordinary way (0644) reads back with Everyone, these without, and
+    on the Linux side others have no access to them (Wine turned the ACL into owner bits);
+    that the DACL is protected, and that another Windows account is kept out, is Windows'
+    own (docs/windows.md)."""
+    from tests.windows.acl import read_back
+
+    presets = terminal.mql / "Presets"
+    made = [t.mql / "Presets" for t in log_form_terminals.values()]
+    files = [presets / "MTGateway.set", *(folder / "MTGateway.set" for folder in made),
+             _data_dir(machine, config) / "check.json", _data_dir(machine, config) / "setup.json"]
+    ordinary = machine.run_dir / "ordinary.set"
+    ordinary.write_bytes(b"AuthToken=x")
+    ordinary.chmod(0o644)
+    paths = [*files, *made, presets, ordinary]
+    code, out = machine.wine(machine.program / "python" / "python.exe",
+                             windows_path(HERE / "acl.py"), *map(windows_path, paths))
+    assert code == 0, out
+    user, dacls = read_back(out)
+    alone = {user, "S-1-5-18"}
+    by_path = {path: dacls[windows_path(path)] for path in paths}
+    print(f"\n== setup's token files, their ACL read back under Wine (user {user}):",
+          flush=True)
+    for path, dacl in by_path.items():
+        print(f"   {path.name}: {sorted(dacl.sids)}", flush=True)
+    for path in [*files, *made]:
+        dacl = by_path[path]
+        assert dacl.sids == alone and not any(e.inherited for e in dacl.entries), (path, dacl)
+        assert stat.S_IMODE(path.stat().st_mode) & 0o007 == 0, (path, oct(path.stat().st_mode))
+    for folder in made:
+        assert {e.flags for e in by_path[folder].entries} == {"OICI"}, by_path[folder]
+    assert "S-1-1-0" in by_path[ordinary].sids  # Everyone: what a 0644 file reads back as
 
 
 def test_setup_undo_removes_what_it_added(flow: Flow, machine: Machine, terminal: Terminal,

@@ -23,12 +23,13 @@ in an environment made by the README's install line (docs/windows.md;
 3. **The installer** (``installed.py``, by this machine's pytest; under Wine only: it is built
    with Debian's tools): ``mtgateway-<version>-win64.exe`` built from this checkout and
    installed silently, ``mtgateway setup`` run from flags against a fake terminal with a
-   stand-in MetaEditor, the installed daemon started from the log-on task setup registered,
-   the emulated terminal connecting with the preset's token, a Linux client trading through
-   it, ``mtgateway check`` and an unchanged ``import MetaTrader5`` bot on the installed
-   Python finding it with nothing set, every command the installed product lists run there
-   (the demo serving a trade), the installer's words read back, then ``setup --undo`` and
-   the uninstaller (which undoes setup itself). Its size and install time are printed; the
+   stand-in MetaEditor (the ACL of each file it wrote holding a token read back), the
+   installed daemon started from the log-on task setup registered, the emulated terminal
+   connecting with the preset's token, a Linux client trading through it, ``mtgateway
+   check`` and an unchanged ``import MetaTrader5`` bot on the installed Python finding it
+   with nothing set, every command the installed product lists run there (the demo serving
+   a trade), the installer's words read back, then ``setup --undo`` and the uninstaller
+   (which undoes setup itself). Its size and install time are printed; the
    step waits for another stage run's installer step in the same Wine prefix.
 4. **The count**: how many tests ran, passed, failed and were marked (by reason), and how
    long each step took. No figure measured under Wine is a Windows figure: the times say what
@@ -164,7 +165,7 @@ def _installer_lock() -> Iterator[None]:
     import fcntl
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / "installer.lock").open("a") as lock:
+    with (CACHE / "installer.lock").open("a", encoding="utf-8") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
