@@ -32,7 +32,7 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -133,10 +133,30 @@ class Raw:
             await self.writer.wait_closed()
 
 
+#: What every request :func:`raw_request` writes asks to switch to (``Upgrade:``), while
+#: :func:`asking_to_switch` holds; empty: nothing.
+_SWITCH_TO = [""]
+
+
+@contextlib.contextmanager
+def asking_to_switch(protocol: str) -> Iterator[None]:
+    """Every request written in the block asks to switch to ``protocol`` (``Upgrade:``,
+    ``Connection: Upgrade``), which the console never does: the family run so shows that no
+    request's header takes its connection off the guard's watch."""
+    _SWITCH_TO[0] = protocol
+    try:
+        yield
+    finally:
+        _SWITCH_TO[0] = ""
+
+
 def raw_request(method: str, path: str, headers: dict[str, str], body: bytes = b"",
                 close: bool = False) -> bytes:
-    """A whole HTTP/1.1 request (keep-alive unless ``close``)."""
+    """A whole HTTP/1.1 request (keep-alive unless ``close``; asking to switch protocols
+    inside :func:`asking_to_switch`)."""
     lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if _SWITCH_TO[0]:
+        lines += [f"Upgrade: {_SWITCH_TO[0]}", "Connection: Upgrade"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body or method in ("POST", "PUT"):
         lines.append(f"Content-Length: {len(body)}")

@@ -51,6 +51,7 @@ from tests.e2e.sharekit import (
     Family,
     Raw,
     World,
+    asking_to_switch,
     call,
     raw_request,
     request,
@@ -65,13 +66,18 @@ FLOOD = 16
 HASH_FLOOD = 8
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["direct", "haproxy"])
+@pytest_asyncio.fixture(scope="module", loop_scope="module",
+                        params=["direct", "upgrade", "haproxy"])
 async def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> AsyncIterator[World]:
-    async with world_of(tmp_path_factory.mktemp("fair-share"), max_connections=64,
-                        max_connections_per_peer=32, auth_failure_limit=4,
-                        proxied=request.param == "haproxy") as built:
-        yield built
+    """The family's console: called straight, called straight with every request asking to
+    switch protocols (``Upgrade: h2c``: no header may switch the guard off), or behind
+    HAProxy."""
+    with asking_to_switch("h2c" if request.param == "upgrade" else ""):
+        async with world_of(tmp_path_factory.mktemp("fair-share"), max_connections=64,
+                            max_connections_per_peer=32, auth_failure_limit=4,
+                            proxied=request.param == "haproxy") as built:
+            yield built
 
 
 @pytest_asyncio.fixture(loop_scope="module")
