@@ -509,7 +509,8 @@ async def _check_command(args: argparse.Namespace) -> int:
                                      trade=args.trade, symbol=args.symbol,
                                      stream_s=args.seconds,
                                      history_timeout_s=args.history_timeout,
-                                     wait_s=args.wait, spaced_calls=args.spaced_calls)
+                                     wait_s=args.wait, spaced_calls=args.spaced_calls,
+                                     progress=_show_progress)
     except TradingRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -520,6 +521,12 @@ async def _check_command(args: argparse.Namespace) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(report.as_json(), indent=2), encoding="utf-8")
     return 1 if report.failed else 0
+
+
+def _show_progress(name: str) -> None:
+    """Each check's name as it starts, on standard error (the report, on standard output,
+    stays what a script parses): a check that takes long is seen taking it."""
+    print(f"checking: {name}", file=sys.stderr, flush=True)
 
 
 def _check_bind(host: str, allowed: bool, what: str) -> None:

@@ -41,6 +41,11 @@ SEQUENTIAL_CALLS: Final = 200
 SPACED_CALLS: Final = 20
 SPACED_GAP_S: Final = 0.1
 SOCKET_WAIT_P50_US: Final = 8000.0
+#: What one check may take beyond its own waits (history asked again within
+#: ``history_timeout_s``, the stream's ``stream_s``) before it is stopped and reported failed:
+#: a daemon or EA that stops answering mid-check fails that check instead of holding the
+#: command (and the owner's terminal) forever.
+CHECK_SLACK_S: Final = 60.0
 
 
 class SelfCheckError(Exception):
@@ -103,7 +108,8 @@ async def _latency(p: Probe, report: Report, spaced_calls: int) -> Check:
 
 async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str | None,
                stream_s: float, history_timeout_s: float, spaced_calls: int,
-               sleep: Callable[[float], Awaitable[None]]) -> None:
+               sleep: Callable[[float], Awaitable[None]],
+               progress: Callable[[str], None]) -> None:
     status = await client.call("gateway_status")
     term = status["terminal"]
     report.daemon_version = status["daemon"]["version"]
@@ -126,13 +132,17 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
     p = Probe(client, status, history_timeout_s=history_timeout_s, stream_s=stream_s,
               sleep=sleep)
     await _probe_symbol(p, symbol)
+    bound_s = history_timeout_s + stream_s + CHECK_SLACK_S
     for name, check in READ_CHECKS:
-        report.checks.append(await _guarded(name, check, p))
+        progress(name)
+        report.checks.append(await _guarded(name, check, p, bound_s))
+    progress("latency")
     report.checks.append(await _latency(p, report, spaced_calls))
     if not trade:
         report.notes.append("trading checks not run: add --trade (demo and paper accounts "
                             "only)")
         return
+    progress("trading")
     chosen, why, applicable = await pick_symbol(p, symbol)
     if chosen is None:
         report.add("trading", FAIL if applicable else NA, f"no symbol to trade: {why}")
@@ -145,9 +155,15 @@ async def _run(client: AsyncClient, report: Report, *, trade: bool, symbol: str 
 
 
 async def _guarded(name: str, check: Callable[[Probe], Awaitable[tuple[str, str]]],
-                   p: Probe) -> Check:
+                   p: Probe, bound_s: float) -> Check:
+    """``check``'s outcome; a mismatch, an error answer or no end within ``bound_s`` fail it
+    (the next check still runs)."""
     try:
-        outcome, evidence = await check(p)
+        async with asyncio.timeout(bound_s):
+            outcome, evidence = await check(p)
+    except TimeoutError:
+        return Check(name, FAIL, f"stopped: no outcome in {bound_s:g} s (a call went "
+                                 "unanswered)")
     except Mismatch as exc:
         return Check(name, FAIL, str(exc))
     except MtGatewayError as exc:
@@ -162,11 +178,14 @@ async def run_selfcheck(*, url: str | None = None, token: str | None = None,
                         symbol: str | None = None, stream_s: float = 10.0,
                         history_timeout_s: float = 60.0, wait_s: float = 5.0,
                         spaced_calls: int = SPACED_CALLS,
-                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> Report:
+                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                        progress: Callable[[str], None] = lambda name: None) -> Report:
     """Connect like any client and run every check; the report says what each found.
 
     ``wait_s`` is how long the EA may take to connect (one reconnecting is waited for);
-    ``spaced_calls`` how many calls, one every :data:`SPACED_GAP_S`, the latency report times.
+    ``spaced_calls`` how many calls, one every :data:`SPACED_GAP_S`, the latency report times;
+    ``progress`` is told each check's name as it starts (the command shows it, so a check
+    that takes long is seen taking it).
 
     Raises:
         SelfCheckError: the daemon cannot be reached, refuses the token or has no EA.
@@ -183,7 +202,7 @@ async def run_selfcheck(*, url: str | None = None, token: str | None = None,
         try:
             await _run(client, report, trade=trade, symbol=symbol, stream_s=stream_s,
                        history_timeout_s=history_timeout_s, spaced_calls=spaced_calls,
-                       sleep=sleep)
+                       sleep=sleep, progress=progress)
         except MtGatewayError as exc:
             raise SelfCheckError(f"the gateway failed a call: {exc.error.description}") from None
         return report

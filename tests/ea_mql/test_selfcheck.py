@@ -110,8 +110,13 @@ def assert_traded_on_paper(out: str, data: Any) -> None:
 @pytest.mark.timeout(150)
 async def test_the_check_passes_on_the_emulated_terminal(daemon: Daemon, tmp_path: Path) -> None:
     async with connected_terminal(daemon, symbols=SYMBOLS, tick_rate_hz=TICK_RATE_HZ):
-        code, out, _, data = await check(daemon, tmp_path, "--trade")
+        code, out, err, data = await check(daemon, tmp_path, "--trade")
     assert_all_pass(code, out, data, "MT5", trading=True)
+    # each check named on standard error as it starts, the report alone on standard output
+    started = [line.removeprefix("checking: ") for line in err.splitlines()
+               if line.startswith("checking: ")]
+    assert started == READS + ["trading"], err
+    assert "checking:" not in out
 
 
 @pytest.mark.timeout(150)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -15,6 +16,7 @@ from deploy.windows.build import make_installer, runtime_names
 from tests.windows.nsis import header_text
 from tests.windows.reasons import PREFIX, REASONS, skip_reason
 from tests.windows.stage import count_junit, selection
+from tests.windows.wine import WindowsPython
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "windows.md"
@@ -143,3 +145,37 @@ def test_the_installers_last_page_says_what_to_do_next_in_an_owners_words(
             "new Command Prompt).") in words
     assert "Set up MT Gateway now" in words and "MT Gateway is installed" in words
     assert "terminal window" not in words
+
+
+def test_a_command_past_its_bound_is_killed_with_what_it_started() -> None:
+    """The stage's ``run`` kills a command that outlives its bound, with the process it
+    started (as ``mtgateway.exe`` starts ``python.exe``, both holding the output pipe), and
+    returns what it printed with a line saying so: a hung command fails its test at the
+    bound, showing where it stopped (it once held a crossing test for 20 minutes and showed
+    only a blocked read)."""
+    held = ("import subprocess, sys, time; "
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+            "print('started', flush=True); time.sleep(600)")
+    code, out = WindowsPython(Path(sys.executable), None).run(["-c", held], timeout=0.5)
+    assert code == -9
+    assert out.splitlines()[0] == "started"
+    assert out.endswith("[killed: no end after 0.5 s]\n")
+
+
+def test_a_command_within_its_bound_keeps_its_code_and_output() -> None:
+    code, out = WindowsPython(Path(sys.executable), None).run(
+        ["-c", "import sys; print('done'); sys.exit(3)"], timeout=60)
+    assert (code, out) == (3, "done\n")
+
+
+def test_a_command_that_ended_keeps_its_code_when_what_it_started_holds_the_output() -> None:
+    """A command that exited while a process it started still holds the output pipe (as a
+    Wine helper can) keeps its exit code and output; what holds the pipe is killed after the
+    grace, and a last line says so."""
+    held = ("import subprocess, sys; "
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+            "print('started', flush=True); sys.exit(1)")
+    code, out = WindowsPython(Path(sys.executable), None).run(["-c", held], grace=0.2)
+    assert code == 1
+    assert out == ("started\n\n[the output stayed open after the command ended: what it "
+                   "started, killed]\n")

@@ -44,10 +44,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -102,6 +104,11 @@ def _wine_env(prefix: Path) -> dict[str, str]:
            if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV", "MTGATEWAY_", "WINE"))}
     env.update(WINEPREFIX=str(prefix), WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
     return env
+
+
+#: How long the output of a command that ended may stay open (a process it started holding
+#: the pipe) before that process is killed.
+_PIPE_GRACE_S: Final = 30.0
 
 
 class WindowsPython:
@@ -164,26 +171,45 @@ class WindowsPython:
 
     def run(self, args: Sequence[str | Path], *, cwd: Path = ROOT,
             env: Mapping[str, str] | None = None, echo: IO[str] | None = None,
-            timeout: float = 1800, argv: Sequence[str] | None = None) -> tuple[int, str]:
+            timeout: float = 1800, argv: Sequence[str] | None = None,
+            grace: float = _PIPE_GRACE_S) -> tuple[int, str]:
         """Run ``python.exe args`` (or ``argv``) to its end; its exit code and output, each line
-        also written to ``echo`` as it comes when given."""
+        also written to ``echo`` as it comes when given.
+
+        Past ``timeout`` the command is killed with everything it started (a launcher's
+        ``python.exe`` holds the pipe too: under Wine its own process group), and its output so
+        far is returned with a last line saying so, exit code -9: the caller's assertion shows
+        where it stopped instead of a test's own timeout showing only a blocked read. A
+        command that ended while something it started still holds the output pipe keeps its
+        exit code; what holds the pipe is killed after ``grace`` seconds, and a last line says
+        so."""
+        posix = sys.platform != "win32"
         proc = self.popen(list(argv) if argv is not None else self.command(*args), cwd=cwd,
-                          env=env)
-        assert proc.stdout is not None
+                          env=env, **({"start_new_session": True} if posix else {}))
+        stdout = proc.stdout
+        assert stdout is not None
         lines: list[str] = []
-        try:
-            for raw in proc.stdout:
+
+        def read() -> None:
+            for raw in stdout:
                 line = raw.decode("utf-8", errors="replace").replace("\r\n", "\n")
                 lines.append(line)
                 if echo is not None:
                     echo.write(line)
                     echo.flush()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
             code = proc.wait(timeout=timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+            said = "[the output stayed open after the command ended: what it started, killed]"
+        except subprocess.TimeoutExpired:
+            code, said = -9, f"[killed: no end after {timeout:g} s]"
+        reader.join(timeout=grace if code != -9 else 0)
+        if code == -9 or reader.is_alive():
+            _kill_tree(proc, posix)
+            reader.join()
+            lines.append(f"\n{said}\n")
+        stdout.close()
         return code, "".join(lines)
 
     def version(self) -> str:
@@ -195,6 +221,22 @@ class WindowsPython:
         done = subprocess.run(["wine", "--version"], capture_output=True, encoding="utf-8",
                               check=False, env=self.env())
         return done.stdout.strip() or "Wine"
+
+
+def _kill_tree(proc: subprocess.Popen[bytes], posix: bool) -> None:
+    """``proc`` and what it started: its process group (started in a session of its own), or
+    on Windows its process tree."""
+    try:
+        if posix:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                           capture_output=True, check=False)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
 
 
 def _pip_download(*args: str | Path) -> None:
