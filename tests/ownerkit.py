@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from mtgateway_console import owners as owner_rows
 from mtgateway_console.passwords import hash_password
 from mtgateway_console.service import Authority
 from mtgateway_console.service.common import normalize_email
+from mtgateway_console.tables import owners as owner_rows
 
 __all__ = ["add_owner", "password_hash"]
 

@@ -2,7 +2,7 @@
 once by the daemon serving the terminal.
 
 The console cannot reach a daemon; it can only sign records the daemon asks for. So an
-instruction (``mtgateway_console/instructions.py``) rides in every record of the terminal
+instruction (``mtgateway_console/tables/instructions.py``) rides in every record of the terminal
 while it is pending, the daemon holding the record applies it, and says so in its next
 terminal report, which settles it at the console (and takes it out of the records):
 

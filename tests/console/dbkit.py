@@ -20,7 +20,7 @@ from mtgateway_console.address import ConsoleAddress
 from mtgateway_console.database import Database, Tx
 from mtgateway_console.mailer import Mailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
+from mtgateway_console.tables.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
 from tests.pgkit import PostgresServer
 
 __all__ = ["Clock", "Wire", "database_url_of", "fetch", "migrated_store", "round_trips_in",

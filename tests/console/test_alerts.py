@@ -19,7 +19,10 @@ from gateway.auth.reporter import account_figures
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.reports import TerminalReport
-from mtgateway_console.alerts import (
+from mtgateway_console.delivery import sign
+from mtgateway_console.mailer import RecordingMailer
+from mtgateway_console.service import Authority
+from mtgateway_console.tables.alerts import (
     LEASE_S,
     AlertSettings,
     Seen,
@@ -27,11 +30,8 @@ from mtgateway_console.alerts import (
     conditions,
     enqueue,
 )
-from mtgateway_console.delivery import sign
-from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.reports import SILENT_AFTER_S
-from mtgateway_console.service import Authority
-from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from mtgateway_console.tables.reports import SILENT_AFTER_S
+from mtgateway_console.tables.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
-from mtgateway_console import approvals as approval_rows
 from mtgateway_console.devices import MAX_TRIES
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 

@@ -16,14 +16,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import basis, halts, instructions
-from mtgateway_console.basis import Basis
 from mtgateway_console.database import Tx
-from mtgateway_console.instructions import Instruction
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import AccountRow
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import basis, halts, instructions
+from mtgateway_console.tables.basis import Basis
+from mtgateway_console.tables.instructions import Instruction
+from mtgateway_console.tables.store import AccountRow
 from tests.console.dbkit import database_url_of
 from tests.testkit import FakeClock
 

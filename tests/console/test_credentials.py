@@ -19,7 +19,7 @@ from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority, CredentialEnded
 from mtgateway_console.service.credentials import USE_NOTE_S
 from mtgateway_console.service.signin import SignInRefused
-from mtgateway_console.signins import SessionRow
+from mtgateway_console.tables.signins import SessionRow
 from tests.console.dbkit import Clock, fetch, two_instances
 from tests.pgkit import PostgresServer
 

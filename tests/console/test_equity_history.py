@@ -1,5 +1,5 @@
 """Issue 35 item 3: the positions and the equity/balance history the console keeps from the
-terminal reports (``mtgateway_console/positions.py``, ``equity.py``), on SQLite and on a real
+terminal reports (``mtgateway_console/tables/positions.py``, ``equity.py``), on SQLite and on a real
 PostgreSQL (``tests/pgkit.py``), with the authority's clock injected: every point kept for
 48 h, the last of each hour for 90 days, nothing older.
 """
@@ -15,14 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
 from mtgateway_base.wire.reports import AccountFigures, Position, PositionsBook, TerminalReport
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import equity
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
-from mtgateway_console.equity import DRAWN, FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import AuthorityStore
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import equity
+from mtgateway_console.tables.equity import DRAWN, FULL_DETAIL_S, HOUR_S, KEPT_FOR_S, Point
+from mtgateway_console.tables.store import AuthorityStore
 from mtgateway_console.web.chart import drawn
 from tests.console.dbkit import database_url_of
 

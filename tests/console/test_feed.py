@@ -15,14 +15,14 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway_base.wire.proofs import device_info
-from mtgateway_console import approvals as approval_rows
 from mtgateway_console.database import Timing, Tx
+from mtgateway_console.database.listener import APPLICATION_NAME
 from mtgateway_console.devices import Approval
-from mtgateway_console.feed import RevocationFeed
-from mtgateway_console.listener import APPLICATION_NAME
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import AuthorityStore
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables.feed import RevocationFeed
+from mtgateway_console.tables.store import AuthorityStore
 from tests.pgkit import PostgresServer
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"

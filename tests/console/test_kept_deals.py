@@ -1,5 +1,5 @@
-"""The deals the console keeps from daemons' reports (``mtgateway_console/snapshots.py``) speak
-for the owner only while the device that reported them is one the owner approves, on SQLite
+"""The deals the console keeps from daemons' reports (``mtgateway_console/tables/snapshots.py``)
+speak for the owner only while the device that reported them is one the owner approves, on SQLite
 and on a real PostgreSQL (``tests/pgkit.py``): a revoked device's deals are not read, and the
 next report of an approved device that names the same ticket stands in their place.
 """
@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import snapshots
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import AuthorityStore
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import snapshots
+from mtgateway_console.tables.store import AuthorityStore
 from tests.console.dbkit import database_url_of
 
 OWNER = "owner@example.com"

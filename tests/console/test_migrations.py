@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from mtgateway.credential import TokenKeys
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import equity, snapshots
-from mtgateway_console import owners as owner_rows
 from mtgateway_console.database import Database, DatabaseError, Tx
-from mtgateway_console.migrations import MIGRATIONS, migrate, schema_version
-from mtgateway_console.store import DB_FILE, AuthorityStore
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import equity, snapshots
+from mtgateway_console.tables import owners as owner_rows
+from mtgateway_console.tables.migrations import MIGRATIONS, migrate, schema_version
+from mtgateway_console.tables.store import DB_FILE, AuthorityStore
 from tests.console.dbkit import fetch, migrated_store
 from tests.pgkit import PostgresServer
 

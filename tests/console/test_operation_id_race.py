@@ -19,12 +19,12 @@ from typing import Any
 import psycopg
 import pytest
 
-from mtgateway_console import instructions
 from mtgateway_console.database import Tx
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import AccountRegistration, Authority
 from mtgateway_console.service.instructions import KeyReused
-from mtgateway_console.store import AccountRow, AuthorityStore
+from mtgateway_console.tables import instructions
+from mtgateway_console.tables.store import AccountRow, AuthorityStore
 from tests.console.dbkit import database_url_of, fetch
 from tests.testkit import until
 

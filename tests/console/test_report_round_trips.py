@@ -29,13 +29,13 @@ from mtgateway_base.wire.reports import (
     PositionsBook,
     TerminalReport,
 )
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import snapshots
 from mtgateway_console.database import Cursor, Tx
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import ProofClaim
-from mtgateway_console.token_details import details_of
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import snapshots
+from mtgateway_console.tables.store import ProofClaim
+from mtgateway_console.tables.token_details import details_of
 from tests.console.dbkit import Wire, database_url_of
 from tests.testkit import FakeClock
 

@@ -22,7 +22,7 @@ from mtgateway_console import totp
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 from mtgateway_console.service.resets import PER_ADDRESS, PER_OWNER, TTL_S
-from mtgateway_console.signins import SessionRow
+from mtgateway_console.tables.signins import SessionRow
 from tests.console.dbkit import Clock, fetch, two_instances
 from tests.pgkit import PostgresServer
 

@@ -21,12 +21,12 @@ from mtgateway.credential import token_hint
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import device_id_for
 from mtgateway_base.wire.reports import AccountFigures, TerminalReport
-from mtgateway_console import approvals as approval_rows
 from mtgateway_console.database import Tx
 from mtgateway_console.devices import Approval
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables.store import DATA_KEY_FILE, SIGNING_KEY_FILE, AuthorityStore
 from tests.pgkit import PostgresServer
 
 OWNER = "owner@example.com"

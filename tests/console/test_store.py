@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from mtgateway_base.throttle import AuthThrottle
-from mtgateway_console import approvals as approval_rows
-from mtgateway_console import owners as owner_rows
 from mtgateway_console.devices import Approval
-from mtgateway_console.signins import StoredLoginFailures
-from mtgateway_console.store import (
+from mtgateway_console.tables import approvals as approval_rows
+from mtgateway_console.tables import owners as owner_rows
+from mtgateway_console.tables.signins import StoredLoginFailures
+from mtgateway_console.tables.store import (
     DATA_KEY_FILE,
     DB_FILE,
     PROOF_SWEEP_S,

@@ -18,7 +18,7 @@ import pytest
 
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import AccountRegistration, Authority, TerminalClaimed
-from mtgateway_console.store import DATA_KEY_FILE, SIGNING_KEY_FILE
+from mtgateway_console.tables.store import DATA_KEY_FILE, SIGNING_KEY_FILE
 from tests.pgkit import PostgresServer
 from tests.testkit import until
 

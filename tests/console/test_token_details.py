@@ -12,10 +12,10 @@ import pytest
 
 from mtgateway_console.database import Tx
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.migrations import MIGRATIONS, schema_version
 from mtgateway_console.service import Authority
-from mtgateway_console.store import AuthorityStore
-from mtgateway_console.token_details import (
+from mtgateway_console.tables.migrations import MIGRATIONS, schema_version
+from mtgateway_console.tables.store import AuthorityStore
+from mtgateway_console.tables.token_details import (
     LABEL_MAX,
     USE_NOTE_INTERVAL_S,
     UseThrottle,
@@ -23,7 +23,7 @@ from mtgateway_console.token_details import (
     details_of,
     note_use,
 )
-from mtgateway_console.verification import note_proof, verified_of
+from mtgateway_console.tables.verification import note_proof, verified_of
 
 LATEST = len(MIGRATIONS)
 #: The schema before token labels and verified terminals (migration 8) were added.

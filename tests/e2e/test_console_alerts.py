@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
-from mtgateway_console.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
 from mtgateway_console.console import AUTHORITY
 from mtgateway_console.delivery import ALERT_SENDER, AlertSender
 from mtgateway_console.mailer import RecordingMailer
-from mtgateway_console.reports import SILENT_AFTER_S
 from mtgateway_console.service import Authority
+from mtgateway_console.tables.alerts import LEASE_S, MAX_ATTEMPTS, RETRY_AFTER_S, AlertSettings
+from mtgateway_console.tables.reports import SILENT_AFTER_S
 from tests.e2e.consolekit import OWNER, PASSWORD, WAIT_S, Browser, Console, create_token, signed_in
 from tests.e2e.hookkit import Receiver
 from tests.e2e.world import OWNER as OWNER_W

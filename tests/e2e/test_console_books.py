@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mtgateway_console.equity import Point
+from mtgateway_console.tables.equity import Point
 from mtgateway_console.web.livechart import drawdown, live_chart
 from tests.e2e.bookkit import LOGIN, SERVER, T0, approved_daemon, live_then_paper
 from tests.e2e.consolekit import OWNER, Browser, Console, signed_in

@@ -43,8 +43,8 @@ from gateway.mailsink import MailSink
 from mtgateway_base.wire.api import AuthorityUnreachable
 from mtgateway_base.wire.proofs import device_proof_headers
 from mtgateway_base.wire.records import AuthorityKey
-from mtgateway_console.migrations import MIGRATIONS
-from mtgateway_console.store import DB_FILE
+from mtgateway_console.tables.migrations import MIGRATIONS
+from mtgateway_console.tables.store import DB_FILE
 from tests.e2e.conftest import WAIT_S
 from tests.e2e.world import serving, start_plain
 from tests.pgkit import PostgresServer

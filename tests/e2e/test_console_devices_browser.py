@@ -21,8 +21,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
-from mtgateway_console import approvals as approval_rows
 from mtgateway_console.console import AUTHORITY
+from mtgateway_console.tables import approvals as approval_rows
 from tests.e2e.chromium import Owner, chromium_at
 from tests.e2e.consolekit import OWNER, PASSWORD, Console, issue_token
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mtgateway_console.equity import Point
+from mtgateway_console.tables.equity import Point
 from mtgateway_console.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, time_axis
 from mtgateway_console.web.livechart import GAP_S, drawdown, live_chart
 from tests.e2e.chromium import Owner, chromium_at, paced

@@ -18,8 +18,8 @@ import pytest
 from yarl import URL
 
 from mtgateway.credential import token_hint
-from mtgateway_console import approvals as approval_rows
 from mtgateway_console.console import AUTHORITY
+from mtgateway_console.tables import approvals as approval_rows
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, create_token, signed_in
 
 #: What a console of this release says it takes, in every report's answer.

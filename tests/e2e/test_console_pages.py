@@ -22,8 +22,8 @@ from mtgateway.credential import token_hint
 from mtgateway_base.guard import ConnectionLimits
 from mtgateway_console.config import ConsoleConfig, ConsoleFile
 from mtgateway_console.console import AUTHORITY, CONNECTIONS, create_console_app, start_console
-from mtgateway_console.reports import SILENT_AFTER_S
 from mtgateway_console.service.common import risk_of
+from mtgateway_console.tables.reports import SILENT_AFTER_S
 from mtgateway_console.web import PAGES, ROOMS
 from mtgateway_console.web.security import CSP, SESSION_COOKIE
 from mtgateway_console.web.sessions import ABSOLUTE_S, IDLE_S

@@ -22,7 +22,7 @@ from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings, Term
 from gateway.keys import REPORTER
 from mtgateway.credential import token_hint
 from mtgateway_console.console import AUTHORITY
-from mtgateway_console.equity import Point
+from mtgateway_console.tables.equity import Point
 from mtgateway_console.web.chart import BOTTOM, HEIGHT, LEFT, RIGHT, TOP, WIDTH, chart
 from tests.e2e.consolekit import OWNER, Browser, Console, create_token, signed_in
 from tests.e2e.world import PASSWORD, world

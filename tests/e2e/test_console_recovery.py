@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from mtgateway_console import totp
-from mtgateway_console.alerts import AlertSettings
 from mtgateway_console.console import AUTHORITY
 from mtgateway_console.service.recovery import UNDO_TTL_S
+from mtgateway_console.tables.alerts import AlertSettings
 from tests.e2e.consolekit import OWNER, PASSWORD, Browser, Console, signed_in
 from tests.e2e.factorkit import code_step, enrol, password_step, reset_2fa, secret_of
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from mtgateway_console.alerts import AlertSettings
 from mtgateway_console.console import AUTHORITY
-from mtgateway_console.groups import Group
 from mtgateway_console.service.accounts import AccountRegistration
+from mtgateway_console.tables.alerts import AlertSettings
+from mtgateway_console.tables.groups import Group
 from mtgateway_console.web.alertview import SHOWN_ON_SETTINGS
 from mtgateway_console.web.views import when
 from tests.e2e.chromium import Owner, chromium_at

@@ -26,7 +26,7 @@ from mtgateway.credential import TokenKeys, token_hint
 from mtgateway_base.files import InsecurePath
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import load_or_create_secret
+from mtgateway_console.tables.store import load_or_create_secret
 from tests.e2e.conftest import LOGIN, OWNER, OWNER_PASSWORD, SERVER, TERMINAL, WAIT_S
 
 pytestmark = pytest.mark.not_on_windows("posix-modes")

@@ -20,8 +20,8 @@ from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from mtgateway_console.console import AUTHORITY
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from mtgateway_console.store import DB_FILE
-from mtgateway_console.token_details import UseThrottle, note_use
+from mtgateway_console.tables.store import DB_FILE
+from mtgateway_console.tables.token_details import UseThrottle, note_use
 from tests.e2e.commands import cli
 from tests.e2e.consolekit import OWNER as CONSOLE_OWNER
 from tests.e2e.consolekit import PASSWORD, Browser, Console, signed_in

@@ -25,7 +25,7 @@ from gateway.hub import StreamKey
 from gateway.keys import HUB
 from mtgateway.credential import TokenKeys, token_hint
 from mtgateway_console.service import AccountRegistration
-from mtgateway_console.store import TokenRow
+from mtgateway_console.tables.store import TokenRow
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, TERMINAL, WAIT_S, Daemon
 from tests.e2e.wskit import SYMBOLS, connect
 

@@ -135,7 +135,7 @@ def _fit_budget(config: ConsoleFile) -> ConsoleFile | None:
 
 
 async def _migrate(config: ConsoleFile) -> int:
-    from .store import AuthorityStore
+    from .tables.store import AuthorityStore
 
     section = config.authority
     store = AuthorityStore(config.resolved_data_dir(), database_url(section),

@@ -58,7 +58,6 @@ from mtgateway_base.proxyheader import TrustedProxies
 from mtgateway_base.scrape import ScrapeGuard
 from mtgateway_base.throttle import AuthThrottle
 
-from . import approvals as approval_rows
 from .address import ConsoleAddress
 from .appkeys import (
     AUTHORITY,
@@ -93,14 +92,15 @@ from .errors import ConsoleConfigError
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
-from .migrations import MIGRATIONS
 from .mt4api import add_api
 from .readiness import Readiness
 from .routes import add_routes
 from .routes.refusals import render as render_refusal
 from .service import Authority
 from .service.signin import OwnerSignIn
-from .signins import StoredLoginFailures
+from .tables import approvals as approval_rows
+from .tables.migrations import MIGRATIONS
+from .tables.signins import StoredLoginFailures
 from .web import mount_pages, security_headers
 
 __all__ = ["AUTHORITY", "CONNECTIONS", "CONSOLE_METRICS", "KEY_GATE", "LONG_POLLS",

@@ -38,10 +38,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from .alerts import Delivery
 from .database import DatabaseUnavailable
 from .destinations import PublicOnlyResolver, destination_problem
 from .service import Authority
+from .tables.alerts import Delivery
 
 __all__ = ["ALERT_SENDER", "SIGNATURE_HEADER", "SWEEP_EVERY_S", "TIMEOUT_S", "AlertSender",
            "alert_message", "alert_sender", "sign", "summary"]

@@ -53,11 +53,11 @@ from mtgateway_base.gcpolicy import GcPauseCollector
 from mtgateway_base.loopback import is_loopback
 from mtgateway_base.scrape import ScrapeGuard
 
-from .activity import KINDS
 from .config import ConsoleConfig
 from .database import Database, DatabaseUnavailable, Timing
 from .mailer import Mailer
 from .service import Authority
+from .tables.activity import KINDS
 
 __all__ = ["CONTENT_TYPE", "OTHER_ROUTE", "ConsoleMetrics", "CountingMailer", "route_of"]
 

@@ -28,7 +28,7 @@ from .database import DatabaseError
 from .errors import InvalidRequest
 from .mailer import Mailer, NoMailer
 from .service import Authority
-from .store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
+from .tables.store import DATA_KEY_FILE, DB_FILE, SIGNING_KEY_FILE
 
 __all__ = ["PASSWORD_ENV", "Usage", "open_local", "run", "where"]
 

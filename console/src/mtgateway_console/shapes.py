@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 
 from mtgateway_base.mt4web.console_models import OperationOut
 
-from .instructions import Instruction
-from .store import AccountRow
+from .tables.instructions import Instruction
+from .tables.store import AccountRow
 
 __all__ = ["Body", "account_json", "operation_out"]
 

@@ -31,8 +31,8 @@ from gateway.trading.paper import _mark
 from mt5model.broker import SimulatedBroker as Broker
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.records import RiskPolicy, SignedRecord
-from mtgateway_console import equity
 from mtgateway_console.service import Authority
+from mtgateway_console.tables import equity
 from tests.e2e.clocks import WEDNESDAY_MS
 from tests.reporterkit import OWNER, TERMINAL, WAIT_S, Noted, embedded, next_report, reporting
 

@@ -40,7 +40,9 @@ The rooms, by job:
 * ``link``: one PostgreSQL connection as the batches drive it (libpq through psycopg's C
   parts: the values' quoting, the send and wait, the rows' loading);
 * ``workers``: the threads every transaction runs on, and its name;
-* ``engine``: :class:`Database`, the SQLite file or the PostgreSQL pool behind ``run``.
+* ``engine``: :class:`Database`, the SQLite file or the PostgreSQL pool behind ``run``;
+* ``listener``: a PostgreSQL ``LISTEN`` on a connection and a thread of its own, which wakes
+  the console instances sharing one database (the revocation feed's, ``tables/feed.py``).
 """
 
 from __future__ import annotations

@@ -48,13 +48,13 @@ from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import CheckedProof, check_device_proof
 
-from .. import approvals as approval_rows
 from ..apitokens import ApiClaims, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
 from ..errors import Refusal
 from ..service.signin import MESSAGES, Checked, SignInRefused
-from ..store import AuthorityStore, ProofClaim, StoredProofReplays
+from ..tables import approvals as approval_rows
+from ..tables.store import AuthorityStore, ProofClaim, StoredProofReplays
 from .answers import retry_after
 
 __all__ = ["API_TOKENS", "CODE_HEADER", "SESSION_COOKIE", "Caller", "Kind", "OwnerSession",

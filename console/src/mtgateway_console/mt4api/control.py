@@ -27,10 +27,10 @@ from mtgateway_base.mt4web.console_models import (
 from ..apitokens import LIFETIME_S
 from ..door import DOOR
 from ..errors import Refusal
-from ..groups import Group
 from ..service.common import decimal_text
 from ..shapes import operation_out
-from ..store import AccountRow
+from ..tables.groups import Group
+from ..tables.store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["connect", "disconnect", "group_op", "login", "mail"]

@@ -51,8 +51,8 @@ from mtgateway_base.wire.venues import Book, chosen
 from ..apitokens import ALGORITHM, LIFETIME_S, MAX_SESSION_S, RENEW_WITHIN_S
 from ..appkeys import AUTHORITY
 from ..errors import Refusal
-from ..reports import SILENT_AFTER_S
-from ..snapshots import KEEP_DEALS_S, KeptDeal, Snapshot
+from ..tables.reports import SILENT_AFTER_S
+from ..tables.snapshots import KEEP_DEALS_S, KeptDeal, Snapshot
 from .dispatch import ApiCall, ok
 from .users import login_of
 

@@ -31,7 +31,7 @@ from ..errors import Refusal
 from ..service import AccountRegistration
 from ..service.accounts import AccountChanges
 from ..shapes import account_json, operation_out
-from ..store import AccountRow
+from ..tables.store import AccountRow
 from .dispatch import ApiCall, ok
 
 __all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",

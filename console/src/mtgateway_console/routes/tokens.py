@@ -13,7 +13,7 @@ from ..appkeys import AUTHORITY
 from ..door import DOOR
 from ..errors import Refusal
 from ..shapes import Body
-from ..token_details import LABEL_MAX
+from ..tables.token_details import LABEL_MAX
 from .refusals import OWNER_API
 
 __all__ = ["TokenChange", "TokenCreate", "routes"]

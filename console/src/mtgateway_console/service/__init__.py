@@ -49,17 +49,17 @@ from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.reports import AccountFigures, TerminalReport
 from mtgateway_base.wire.tokens import generate_token
 
-from .. import halts as halt_rows
-from .. import reports
 from ..address import ConsoleAddress
 from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
-from ..halts import Halt
 from ..mailer import Mailer
-from ..migrations import version_of
 from ..passwords import Hashing
-from ..reports import TerminalRow
-from ..signins import StoredSessions, StoredSteps
-from ..store import AccountRow, AuthorityStore, ProofClaim, StoredProofReplays
+from ..tables import halts as halt_rows
+from ..tables import reports
+from ..tables.halts import Halt
+from ..tables.migrations import version_of
+from ..tables.reports import TerminalRow
+from ..tables.signins import StoredSessions, StoredSteps
+from ..tables.store import AccountRow, AuthorityStore, ProofClaim, StoredProofReplays
 from .accounts import AccountRegistration, Accounts
 from .alerts import Alerts
 from .approvals import Approvals

@@ -28,11 +28,11 @@ from typing import Final
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.records import MAX_LOT_SIZE_BOUNDS, RISK_PCT_BOUNDS
 
-from .. import groups as group_rows
 from ..database import Tx
 from ..errors import InvalidRequest
-from ..snapshots import live_open, open_words
-from ..store import AccountRow
+from ..tables import groups as group_rows
+from ..tables.snapshots import live_open, open_words
+from ..tables.store import AccountRow
 from .common import Shared, announce, check_claim, decimal_text, normalize_email, terminal_lock
 from .consent import Consent, PasswordNeeded
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from .. import alerts
-from ..alerts import AlertSettings, Delivery, SecretBox
 from ..database import Tx
+from ..tables import alerts
+from ..tables.alerts import AlertSettings, Delivery, SecretBox
 from .common import Shared, normalize_email
 
 __all__ = ["Alerts"]

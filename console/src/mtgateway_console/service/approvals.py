@@ -24,8 +24,6 @@ from typing import Any, Final
 from mtgateway_base.wire.api import DeviceInfo, DeviceStatus, ResendAnswer, VerifyAnswer
 from mtgateway_base.wire.records import device_id_for
 
-from .. import approvals as approval_rows
-from .. import owners as owner_rows
 from ..database import Tx
 from ..devices import (
     ACCOUNT_FAILURE_WINDOW_S,
@@ -47,8 +45,10 @@ from ..mailer import (
     approvals_locked_message,
     approved_message,
 )
-from ..store import ProofClaim, claimed
-from ..token_details import details_of
+from ..tables import approvals as approval_rows
+from ..tables import owners as owner_rows
+from ..tables.store import ProofClaim, claimed
+from ..tables.token_details import details_of
 from .common import Shared, mask_email, normalize_email, revoke_in
 
 __all__ = ["Approvals", "checked"]

@@ -21,17 +21,17 @@ from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy
 
-from .. import owners as owner_rows
-from ..activity import ActivityLog
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
-from ..feed import RevocationFeed
 from ..mailer import Mailer, security_notice_message
 from ..passwords import Hashing
-from ..reports import create_tables as create_report_tables
-from ..signins import create_ended_table
-from ..store import AccountRow, AuthorityStore, TokenRow
-from ..token_details import UseThrottle
+from ..tables import owners as owner_rows
+from ..tables.activity import ActivityLog
+from ..tables.feed import RevocationFeed
+from ..tables.reports import create_tables as create_report_tables
+from ..tables.signins import create_ended_table
+from ..tables.store import AccountRow, AuthorityStore, TokenRow
+from ..tables.token_details import UseThrottle
 
 __all__ = ["Shared", "TerminalClaimed", "announce", "check_claim", "decimal_text", "holders",
            "mask_email", "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",

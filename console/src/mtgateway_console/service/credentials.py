@@ -30,10 +30,10 @@ from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
 
-from .. import factors
 from ..apitokens import LIFETIME_S, MAX_SESSION_S, ApiClaims
 from ..database import Tx
-from ..signins import (
+from ..tables import factors
+from ..tables.signins import (
     ApiSessionRow,
     Ended,
     api_session_state,

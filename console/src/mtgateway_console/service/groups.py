@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from .. import groups as group_rows
 from ..database import Tx
-from ..groups import Group
+from ..tables import groups as group_rows
+from ..tables.groups import Group
 from .accounts import loosens
 from .common import Shared, announce, normalize_email
 from .consent import Consent, PasswordNeeded

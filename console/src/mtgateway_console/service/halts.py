@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .. import halts as halt_rows
 from ..database import Tx
-from ..halts import ALL, Halt
+from ..tables import halts as halt_rows
+from ..tables.halts import ALL, Halt
 from .common import Shared, announce, normalize_email
 from .consent import Consent, PasswordNeeded
 

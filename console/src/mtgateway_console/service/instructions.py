@@ -21,10 +21,10 @@ from decimal import Decimal
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.reports import TerminalReport
 
-from .. import instructions as instruction_rows
 from ..database import Tx
-from ..instructions import Instruction
-from ..store import AccountRow
+from ..tables import instructions as instruction_rows
+from ..tables.instructions import Instruction
+from ..tables.store import AccountRow
 from .common import Shared, announce, decimal_text, normalize_email
 
 __all__ = ["Instructions", "KeyReused", "LiveMoney"]

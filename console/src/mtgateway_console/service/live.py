@@ -22,12 +22,12 @@ from typing import Any, Final
 from mtgateway_base.wire.reports import TerminalReport
 from mtgateway_base.wire.venues import Book
 
-from .. import approvals as approval_rows
-from .. import equity, snapshots
 from ..database import Tx
-from ..reports import SILENT_AFTER_S, TerminalRow
-from ..reports import of as terminals_of
-from ..snapshots import KeptDeal
+from ..tables import approvals as approval_rows
+from ..tables import equity, snapshots
+from ..tables.reports import SILENT_AFTER_S, TerminalRow
+from ..tables.reports import of as terminals_of
+from ..tables.snapshots import KeptDeal
 from .common import Shared, normalize_email
 from .instructions import Instructions
 

@@ -12,12 +12,12 @@ import re
 import secrets
 from typing import Final
 
-from .. import owners as owner_rows
-from ..activity import ActivityEntry, ActivityLog
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..passwords import short_password
-from ..signins import Ended, end_credentials
+from ..tables import owners as owner_rows
+from ..tables.activity import ActivityEntry, ActivityLog
+from ..tables.signins import Ended, end_credentials
 from .common import Shared, normalize_email
 
 __all__ = ["Owners"]

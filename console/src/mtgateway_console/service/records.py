@@ -24,14 +24,14 @@ from mtgateway_base.wire.api import DeviceInfo, LookupAnswer
 from mtgateway_base.wire.boxes import seal
 from mtgateway_base.wire.records import OFFLINE_GRACE_S, RiskPolicy
 
-from .. import approvals as approval_rows
-from .. import basis
-from ..basis import Basis
 from ..database import Tx
 from ..devices import Approval, has_live_code
 from ..labels import clean_label
-from ..store import ProofClaim, TokenRow, claimed
-from ..token_details import note_use
+from ..tables import approvals as approval_rows
+from ..tables import basis
+from ..tables.basis import Basis
+from ..tables.store import ProofClaim, TokenRow, claimed
+from ..tables.token_details import note_use
 from .approvals import Approvals, checked
 from .common import Shared, risk_of_account, serves_account
 

@@ -38,12 +38,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final
 
-from .. import alerts, factors, resets
-from .. import owners as owner_rows
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..passwords import short_password
-from ..signins import end_credentials
+from ..tables import alerts, factors, resets
+from ..tables import owners as owner_rows
+from ..tables.signins import end_credentials
 from .common import Shared, mask_email, normalize_email
 
 __all__ = ["UNDO_TTL_S", "Recovery", "UndoLink", "factor_digest",

@@ -27,12 +27,12 @@ from typing import Final
 
 from mtgateway_base.wire.errors import AuthorityError
 
-from .. import owners as owner_rows
-from .. import resets as links
 from ..database import Tx
 from ..errors import InvalidRequest
 from ..passwords import short_password
-from ..signins import end_credentials
+from ..tables import owners as owner_rows
+from ..tables import resets as links
+from ..tables.signins import end_credentials
 from .common import Shared, normalize_email
 
 __all__ = ["OPERATOR_RESET_COMMAND", "PER_ADDRESS", "PER_OWNER", "SET_ASIDE", "SWEEP_S",

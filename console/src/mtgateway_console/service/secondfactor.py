@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from .. import factors, totp
-from .. import owners as owner_rows
+from .. import totp
 from ..database import Tx
 from ..errors import InvalidRequest
-from ..signins import end_credentials
+from ..tables import factors
+from ..tables import owners as owner_rows
+from ..tables.signins import end_credentials
 from .common import Shared, normalize_email
 from .recovery import UNDO_TTL_S, issue_undo, new_undo_token, void_recovery_links
 

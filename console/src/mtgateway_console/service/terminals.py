@@ -16,14 +16,14 @@ from collections.abc import Callable, Sequence
 from mtgateway_base.wire.api import DeviceInfo
 from mtgateway_base.wire.reports import AccountFigures, PositionsBook, TerminalReport
 
-from .. import equity, positions
-from ..alerts import Observer, margin_of
 from ..database import Tx
-from ..prior import prior_of
-from ..reports import TerminalRow, figures_of, of, save
-from ..store import ProofClaim, claimed
-from ..token_details import note_use
-from ..verification import PROVEN_STATES, note_proof, verified_of
+from ..tables import equity, positions
+from ..tables.alerts import Observer, margin_of
+from ..tables.prior import prior_of
+from ..tables.reports import TerminalRow, figures_of, of, save
+from ..tables.store import ProofClaim, claimed
+from ..tables.token_details import note_use
+from ..tables.verification import PROVEN_STATES, note_proof, verified_of
 from .approvals import checked
 from .common import Shared, normalize_email
 

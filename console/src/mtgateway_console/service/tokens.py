@@ -17,12 +17,12 @@ from typing import Any, Final
 from mtgateway.credential import TokenKeys
 from mtgateway_base.wire.api import IssuedToken
 
-from .. import approvals as approval_rows
-from .. import owners as owner_rows
 from ..database import Tx
 from ..errors import InvalidRequest
-from ..store import TokenRow
-from ..token_details import TokenDetails, clean_label, details_of, set_label
+from ..tables import approvals as approval_rows
+from ..tables import owners as owner_rows
+from ..tables.store import TokenRow
+from ..tables.token_details import TokenDetails, clean_label, details_of, set_label
 from .common import Shared, check_claim, holders, normalize_email, revoke_in, terminal_lock
 
 __all__ = ["SCOPES", "Tokens", "listing", "listings"]

@@ -23,8 +23,8 @@ from aiohttp import web
 
 from ..service import PasswordNeeded
 from ..service.accounts import AccountChanges, LiveOpen
-from ..snapshots import open_words
-from ..store import AccountExists
+from ..tables.snapshots import open_words
+from ..tables.store import AccountExists
 from .forms import FormErrors, parse_registration, parse_risk
 from .kit import REAUTH_FIELD, Page, refused, signed_in
 from .views import halt_notes, halted, live_tokens, verified_terminals

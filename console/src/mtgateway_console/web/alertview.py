@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..alerts import MAX_MARGIN_PCT, MAX_OFFLINE_MINUTES, AlertSettings, check_webhook_url
 from ..delivery import summary
 from ..service import Authority
+from ..tables.alerts import MAX_MARGIN_PCT, MAX_OFFLINE_MINUTES, AlertSettings, check_webhook_url
 from .forms import FormErrors
 
 __all__ = ["SHOWN_ON_SETTINGS", "alerts_view", "deliveries_view", "parse_alerts"]

@@ -2,10 +2,10 @@
 its equity and balance chart, every figure with the time the daemon read it.
 
 No I/O (like ``views.py``): :func:`terminal_books` takes the terminals table's rows, the
-books and series the authority keeps (``positions.py``, ``equity.py``) and "now", and returns
-what ``_terminal_books.html`` shows. A figure read longer ago than
-:data:`~mtgateway_console.positions.STALE_AFTER_S` is marked stale in words, not colour alone;
-so is a profit: its sign is written out.
+books and series the authority keeps (``tables/positions.py``, ``tables/equity.py``) and
+"now", and returns what ``_terminal_books.html`` shows. A figure read longer ago than
+:data:`~mtgateway_console.tables.positions.STALE_AFTER_S` is marked stale in words, not colour
+alone; so is a profit: its sign is written out.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from mtgateway_base.prices import at_digits
 from mtgateway_base.wire.reports import Position, PositionsBook
 from mtgateway_base.wire.venues import Book
 
-from ..equity import Point
-from ..snapshots import Snapshot, open_words
+from ..tables.equity import Point
+from ..tables.snapshots import Snapshot, open_words
 from .chart import Flow, chart
 from .views import read_ago, stale_note
 

@@ -56,8 +56,8 @@ from typing import Final
 
 from mtgateway_base.wire.venues import Book
 
-from ..equity import DRAWN, Point, current
-from ..reports import SILENT_AFTER_S
+from ..tables.equity import DRAWN, Point, current
+from ..tables.reports import SILENT_AFTER_S
 
 __all__ = ["BOTTOM", "BOX", "GAP_S", "HEIGHT", "LEFT", "MAX_DRAWN", "MIN_SPAN_PCT", "RIGHT",
            "TOP", "WIDTH", "Chart", "Flow", "Label", "Plot", "TimeLabel", "adjusted", "chart",

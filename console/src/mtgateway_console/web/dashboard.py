@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from ..service import Overview
-from ..snapshots import Snapshot
+from ..tables.snapshots import Snapshot
 from .books import live_summary, terminal_books
 from .kit import Page, signed_in, signed_in_part
 from .views import checklist, halt_notes, steps_left, terminal_rows, unguarded

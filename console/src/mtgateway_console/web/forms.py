@@ -17,7 +17,7 @@ from mtgateway_base.wire.records import MAX_LOT_SIZE_BOUNDS, RISK_PCT_BOUNDS
 from ..passwords import MIN_PASSWORD_LENGTH
 from ..service import SCOPES, AccountRegistration
 from ..service.accounts import RiskForm
-from ..token_details import clean_label
+from ..tables.token_details import clean_label
 
 __all__ = ["FormErrors", "RiskForm", "TokenForm", "parse_new_password", "parse_registration",
            "parse_risk", "parse_token"]

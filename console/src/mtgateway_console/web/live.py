@@ -38,12 +38,12 @@ from aiohttp import web
 from mtgateway_base.mt4web import mt4records
 from mtgateway_base.wire.venues import Book, flow_of
 
-from .. import equity
 from ..database import DatabaseUnavailable
 from ..door import DOOR
-from ..positions import digits_of
-from ..reports import TerminalRow
-from ..snapshots import KeptDeal, Snapshot
+from ..tables import equity
+from ..tables.positions import digits_of
+from ..tables.reports import TerminalRow
+from ..tables.snapshots import KeptDeal, Snapshot
 from .books import live_book, margin_level, signed, tone, trade_row
 from .kit import Page, signed_in, signed_in_part
 from .livechart import RANGES, live_chart, range_of

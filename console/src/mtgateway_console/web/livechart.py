@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from ..equity import Point, current
+from ..tables.equity import Point, current
 from .chart import GAP_S, MIN_SPAN_PCT, Flow, Plot, TimeLabel, plot, time_axis
 
 __all__ = ["DEFAULT_RANGE", "GAP_S", "MIN_SPAN_PCT", "RANGES", "Drawdown", "Flow", "LiveChart",

@@ -21,7 +21,7 @@ from typing import Final, Protocol
 
 from aiohttp import web
 
-from ..signins import SessionRow, StoredSessions, StoredSteps
+from ..tables.signins import SessionRow, StoredSessions, StoredSteps
 
 __all__ = ["ABSOLUTE_S", "IDLE_S", "STEP_S", "STEP_TRIES", "Session", "SessionStore",
            "SignInSteps", "browser_of"]

@@ -17,11 +17,11 @@ from typing import Any, Final
 
 from mtgateway_base.wire.reports import AccountFigures
 
-from ..halts import ALL, Halt
-from ..positions import STALE_AFTER_S
-from ..reports import TerminalRow
-from ..store import AccountRow
-from ..verification import PROVEN_STATES
+from ..tables.halts import ALL, Halt
+from ..tables.positions import STALE_AFTER_S
+from ..tables.reports import TerminalRow
+from ..tables.store import AccountRow
+from ..tables.verification import PROVEN_STATES
 
 __all__ = ["HaltNote", "Step", "agent_name", "ago", "checklist", "ended_state", "halt_notes",
            "halted", "last_heard", "live_tokens", "read_ago", "stale_note", "steps_left",
@@ -102,7 +102,7 @@ def read_ago(seconds: float) -> str:
 
 def stale_note(read_at: float | None, now: float) -> str:
     """"stale: read 71 s ago" for figures or a report older than
-    :data:`~mtgateway_console.positions.STALE_AFTER_S`, else empty: the one wording of the
+    :data:`~mtgateway_console.tables.positions.STALE_AFTER_S`, else empty: the one wording of the
     dashboard's table and its panels, so "active" is never shown without it beside a stale
     figure."""
     if read_at is None or now - read_at <= STALE_AFTER_S:

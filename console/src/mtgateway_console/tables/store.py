@@ -54,7 +54,7 @@ from mtgateway_base.wire.errors import ProofRejected
 from mtgateway_base.wire.proofs import MAX_PROOF_SKEW_S
 from mtgateway_base.wire.records import AuthoritySigner
 
-from .database import (
+from ..database import (
     CONNECT_TIMEOUT_S,
     POOL_SIZE,
     STATEMENT_TIMEOUT_S,
@@ -63,7 +63,7 @@ from .database import (
     Door,
     Tx,
 )
-from .errors import AccountExists
+from ..errors import AccountExists
 from .migrations import migrate
 
 __all__ = [

@@ -34,8 +34,8 @@ from mtgateway_base.mt4web import mt4records
 from mtgateway_base.wire.reports import AccountDetails
 from mtgateway_base.wire.venues import BOOKS, FLOW_DEALS, Book, book_of, flow_of
 
+from ..database import Tx
 from .approvals import approved_device
-from .database import Tx
 
 __all__ = ["KEEP_DEALS_S", "KeptDeal", "Snapshot", "add_deals", "deals_of", "drop", "flows_of",
            "live_open", "open_words", "save", "snapshots_of"]

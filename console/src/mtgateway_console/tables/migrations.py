@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from .database import Database, DatabaseError, Tx
+from ..database import Database, DatabaseError, Tx
 
 __all__ = ["MIGRATIONS", "MIGRATION_LOCK", "Step", "ensure_tables", "migrate",
            "schema_version", "version_of"]

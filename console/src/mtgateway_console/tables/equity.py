@@ -33,7 +33,7 @@ from typing import Final
 
 from mtgateway_base.wire.venues import Book, book_of
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["DRAWN", "EVERY_S", "FULL_DETAIL_S", "HOUR_S", "KEPT_FOR_S", "Point", "add",
            "append", "books_of", "current", "latest", "series_of", "thin"]

@@ -41,8 +41,8 @@ from typing import Any, Final
 
 from mtgateway_base.fairshare import server_work
 
-from .database import Database, DatabaseUnavailable, Tx
-from .listener import NotificationListener
+from ..database import Database, DatabaseUnavailable, Tx
+from ..database.listener import NotificationListener
 
 __all__ = ["CHANNEL", "RevocationFeed"]
 

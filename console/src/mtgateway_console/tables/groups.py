@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["Group", "group", "groups_of", "members", "membership",
            "move", "save"]

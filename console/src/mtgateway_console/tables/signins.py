@@ -40,7 +40,7 @@ from typing import Any, Final
 
 from mtgateway_base.fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
 
-from .database import Database, Tx
+from ..database import Database, Tx
 from .migrations import ensure_tables
 
 __all__ = ["ENDED_KEPT_S", "ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures",

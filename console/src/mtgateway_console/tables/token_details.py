@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["LABEL_MAX", "USE_NOTE_INTERVAL_S", "TokenDetails", "UseThrottle", "clean_label",
            "details_of", "note_use", "set_label"]

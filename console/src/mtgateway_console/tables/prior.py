@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ..database import Tx
 from .alerts import AlertSettings, settings_columns, settings_from
-from .database import Tx
 from .reports import StoredState
 from .token_details import TokenDetails
 

@@ -48,7 +48,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mtgateway_base.wire.reports import AccountDetails, AccountFigures
 
-from .database import Tx
+from ..database import Tx
 from .reports import APPROVED_DEVICE, SILENT_AFTER_S
 
 __all__ = ["KINDS", "LEASE_S", "MARGIN_RECOVERY", "MAX_ATTEMPTS", "RETRY_AFTER_S", "AlertSettings",

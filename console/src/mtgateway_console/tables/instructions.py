@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from .database import Cursor, Tx
+from ..database import Cursor, Tx
 
 __all__ = ["KINDS", "MAX_PENDING", "MONEY_KINDS", "Instruction", "add", "by_id",
            "by_request_key", "of_owner", "pending_for", "pending_of_token", "pending_rows",

@@ -23,8 +23,8 @@ from typing import Final
 
 from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, TerminalReport
 
+from ..database import Tx
 from .approvals import approved_device
-from .database import Tx
 from .migrations import ensure_tables
 
 __all__ = ["APPROVED_DEVICE", "SILENT_AFTER_S", "StoredState", "TerminalRow", "create_tables",

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
-from .database import Tx
+from ..database import Tx
 from .migrations import ensure_tables
 
 __all__ = ["KINDS", "ActivityEntry", "ActivityLog"]

@@ -27,9 +27,9 @@ from typing import Any, Final
 
 from mtgateway_base.wire.reports import REPORT_INTERVAL_S, AccountFigures, Position, PositionsBook
 
+from ..database import Tx
 from . import equity
 from .approvals import approved_device
-from .database import Tx
 
 __all__ = ["STALE_AFTER_S", "books_of", "digits_of", "drop", "record", "save"]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["ALL", "HALTED_OF_TOKEN", "Halt", "halt", "halt_of", "halts_of", "resume"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["PROVEN_STATES", "note_proof", "verified_of"]
 

@@ -9,7 +9,7 @@ win.
 
 from __future__ import annotations
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["add_link", "asks_since", "link_owner", "links_since", "note_ask", "spend_link",
            "sweep_asks", "sweep_links", "void_links"]

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .database import Tx
-from .devices import Approval
+from ..database import Tx
+from ..devices import Approval
 from .store import aliased
 
 __all__ = [

@@ -10,7 +10,7 @@ sealed, a recovery code and an undo link as keyed or plain hashes only, never as
 
 from __future__ import annotations
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = ["add_undo", "codes_left", "enable", "enabled_at", "enrolled_since", "forget",
            "forget_enrolments", "note_enrolment", "open_undos", "pending_secret",

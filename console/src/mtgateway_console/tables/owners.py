@@ -7,7 +7,7 @@ here. Every function takes the transaction it runs in (``tx``, first).
 
 from __future__ import annotations
 
-from .database import Tx
+from ..database import Tx
 
 __all__ = [
     "add_owner",

@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from ..database import Cursor, Tx
+from ..devices import Approval
 from .approvals import APPROVAL_WIDTH, approval_columns
-from .database import Cursor, Tx
-from .devices import Approval
 from .halts import HALTED_OF_TOKEN
 from .instructions import Instruction, pending_of_token, pending_rows
 from .store import (
