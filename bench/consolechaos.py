@@ -2,7 +2,7 @@
 while fair callers go on; a seeded run, and a count of the fair calls that did not complete.
 
 ``bench.chaos`` drives orders through a broken link; this drives the console's door through
-the attacks its fair-share rule exists for (``mtgateway_base/fairshare.py``). The real console
+the attacks its fair-share rule exists for (``mtgateway_console/fairshare.py``). The real console
 (``mtgateway-console``, a process of its own on loopback, a SQLite file, the default
 connection budget unless told) serves two kinds of callers at once, each kind from a process
 of its own (so neither's client work slows the other's):

@@ -6,7 +6,7 @@ under a flood. But it made one token, any token the daemon accepts, able to hold
 connection: an attack opened the daemon's 256 ``/ws`` streams with a read-only token (one whose
 terminal's EA is paired with another token, so every call under it is refused anyway), and
 the trading bot's ``POST /rpc`` got 503 for as long as the streams stayed open. The console
-bounds each credential's requests in progress (``mtgateway_base/fairshare.py``); the daemon
+bounds each credential's requests in progress (``mtgateway_console/fairshare.py``); the daemon
 now does too, per **token** (its ``token_id``: a challenge session counts as its token),
 with the same answer past a bound, 429 at once:
 

@@ -48,12 +48,12 @@ from pydantic import SecretStr
 
 from gateway.config import AuthorityConfig
 from mtgateway.credential import token_hint
-from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.boxes import BoxOpener
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import AuthorityKey, b64url_encode
 from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
+from mtgateway_console.fairshare import FairShare
 from tests.ownerkit import add_owner
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -280,7 +280,7 @@ async def running_console(tmp_path: Path, database_url: str = "",
     """The console on loopback port 0, its data in ``tmp_path`` (or in the PostgreSQL
     database at ``database_url``), the owner created, mail going to a real SMTP server on
     loopback (what the ``console`` fixture yields); ``console``: more ``[console]`` keys;
-    ``shares``: the fair share's bounds (``mtgateway_base/fairshare.py``), if not its defaults."""
+    ``shares``: the fair share's bounds (``mtgateway_console.fairshare``), if not its defaults."""
     sink = Sink()
     loop = asyncio.get_running_loop()
     smtp = await loop.create_server(lambda: SMTP(sink, hostname="sink.test"), "127.0.0.1", 0)

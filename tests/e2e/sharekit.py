@@ -1,7 +1,7 @@
 """The fair-share family's kit: one console, one caller at full effort through one entry point
 against one shared thing, and the probes that must keep being answered meanwhile.
 
-The rule under test is ``mtgateway_base/fairshare.py``: no one caller, with a credential or
+The rule under test is ``mtgateway_console/fairshare.py``: no one caller, with a credential or
 without, holds what every caller shares (connections, requests in progress, the
 password-hashing pool, the database's lane, rows kept). :class:`World` is the console (real,
 on loopback port 0, a real SMTP server, a SQLite file) set up once per module with what each
@@ -39,10 +39,10 @@ from typing import Any, Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mtgateway_base.fairshare import Allowance, Bounds, FairShare
 from mtgateway_console.appkeys import FAIR_SHARE, OWNER_THROTTLE
 from mtgateway_console.console import AUTHORITY, CONNECTIONS
 from mtgateway_console.database import Tx
+from mtgateway_console.fairshare import Allowance, Bounds, FairShare
 from mtgateway_console.passwords import Hashing
 from tests.e2e.consolekit import (
     OWNER,

@@ -51,7 +51,6 @@ from gateway.auth.reporter import TerminalReporter
 from gateway.auth.watcher import watch_revocations
 from gateway.errors import Unauthorized
 from mtgateway.credential import token_hint
-from mtgateway_base.fairshare import FORGOT_PER_ADDRESS
 from mtgateway_base.wire.api import (
     AuthorityRefused,
     AuthorityUnreachable,
@@ -63,6 +62,7 @@ from mtgateway_base.wire.api import (
 )
 from mtgateway_base.wire.records import AuthorityKey
 from mtgateway_base.wire.reports import AccountFigures, TerminalReport
+from mtgateway_console.fairshare import FORGOT_PER_ADDRESS
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
 from tests.e2e.conftest import WAIT_S

@@ -14,7 +14,7 @@ rules both serve HTTP under, are written once, here, and each stands on them:
   guarded site of an HTTP listener;
 * ``edge``: the ``Host`` rule (DNS rebinding), forwarded clients, held long-polls;
 * ``throttle``: brute-force protection for authentication, and its ``RateLimited``;
-* ``fairshare``: no one caller holds what all callers share;
+* ``fairshare``: how a caller is counted by its address (an IPv6 one by its /64);
 * ``files``: the private data directory and files (POSIX modes, Windows ACLs);
 * ``loopback``: whether a host names this machine only;
 * ``gcpolicy``: the collector's settings once a process serves, and its pauses timed;

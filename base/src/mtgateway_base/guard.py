@@ -32,7 +32,7 @@ table, ``app.py``; the console's, ``console.py``). The parts:
   first). A request still arriving is never protected, whoever's connection it is on: a
   credential shown once on a keep-alive connection once made every later request on it, its
   header block or body trickled, work never evicted, and one signed-in session held every
-  connection of the console (the fair-share rule, ``fairshare.py``). Only a request, whole,
+  connection of the console (``mtgateway_console.fairshare``). Only a request, whole,
   in progress, or a WebSocket, on a connection that carried a valid token is never evicted
   (unauthenticated slow bodies and silent WebSockets once counted as working, so one local
   process locked every client out; held streams once counted as working, so one signed-in
@@ -378,7 +378,7 @@ class ConnectionBudget:
         already holds its share of the budget (the budget over the addresses present) gives
         up one of its own idle connections, or is refused; any other takes the place of a
         connection doing no protected work, the address holding the most first (the fair
-        share, ``fairshare.py``: a flood's own reconnections no longer cut a fair caller's
+        share: a flood's own reconnections no longer cut a fair caller's
         request on its way in, nor churn through everyone's places)."""
         return self._evict(None)
 

@@ -14,10 +14,10 @@ from typing import Final
 from aiohttp import web
 
 from mtgateway_base.edge import HeldRequests
-from mtgateway_base.fairshare import FairShare
 from mtgateway_base.throttle import AuthThrottle
 
 from .address import ConsoleAddress
+from .fairshare import FairShare
 from .keygate import KeyGate
 from .metrics import ConsoleMetrics
 from .readiness import Readiness
@@ -50,7 +50,7 @@ OWNER_THROTTLE: Final = web.AppKey("owner_throttle", AuthThrottle)
 #: The one rule every door checks owner credentials by (``service/signin.py``), over the
 #: throttle above.
 OWNER_SIGN_IN: Final = web.AppKey("owner_sign_in", OwnerSignIn)
-#: The fair-share rule (``mtgateway_base/fairshare.py``): what every caller shares and each one's
+#: The fair-share rule (``fairshare.py``): what every caller shares and each one's
 #: bound; the door, the password hashes, the database's lane and the rows ask it.
 FAIR_SHARE: Final = web.AppKey("fair_share", FairShare)
 #: The long-polls held, per device key and per address (``edge.HeldRequests``).

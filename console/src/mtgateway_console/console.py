@@ -41,7 +41,6 @@ from aiohttp.abc import AbstractAccessLogger
 from mtgateway_base.access import log_access
 from mtgateway_base.configfile import database_url
 from mtgateway_base.edge import HeldRequests, HostRefusals
-from mtgateway_base.fairshare import FairShare
 from mtgateway_base.guard import (
     BUDGET,
     ConnectionBudget,
@@ -89,6 +88,7 @@ from .door import (
 from .door.edge import DeviceEdge, DeviceSite
 from .door.edge import settings as edge_settings
 from .errors import ConsoleConfigError
+from .fairshare import FairShare
 from .keygate import KeyGate
 from .mailer import Mailer, SmtpMailer
 from .metrics import ConsoleMetrics, CountingMailer
@@ -236,7 +236,7 @@ def create_console_app(config: ConsoleFile, *, mailer: Mailer | None = None,
     are rows of the database every instance reads, so every instance must read one clock; a
     wall-clock step moves a lockout's end with it) and ``sleep`` drive the owner-credential
     throttle. Tests inject all three. ``shares``: the fair-share rule's bounds
-    (``mtgateway_base/fairshare.py``; its defaults, on the throttle's clock, unless a test gives its
+    (``fairshare.py``; its defaults, on the throttle's clock, unless a test gives its
     own). Raises :class:`~.errors.ConsoleConfigError` for a non-loopback host not allowed.
     """
     console = config.console

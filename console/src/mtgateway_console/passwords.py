@@ -6,7 +6,7 @@ raised later without breaking existing hashes: verification reads them from the 
 scrypt's memory hardness makes a stolen database expensive to brute-force on GPUs.
 
 A hash costs 16 MiB and tens of milliseconds of a CPU, so hashes run on :class:`Hashing`'s
-own threads (``base/fairshare.HASH_WORKERS``), never on the default pool the rest of the
+own threads (``fairshare.HASH_WORKERS``), never on the default pool the rest of the
 process uses, and each caller takes its turn within its share (``fairshare.HASHING``: one
 at a time per credential and per owner, two per address): made-up links that each cost a
 hash on the pool every sign-in used once kept every owner's sign-in waiting 17-22 s.
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final, TypeVar
 
-from mtgateway_base.fairshare import HASH_WORKERS, Lane, current
+from .fairshare import HASH_WORKERS, Lane, current
 
 __all__ = ["MIN_PASSWORD_LENGTH", "SCRYPT_N", "SCRYPT_P", "SCRYPT_R", "Hashing",
            "hash_password", "short_password", "verify_password"]

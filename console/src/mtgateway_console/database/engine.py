@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from mtgateway_base.configfile import redact_url
-from mtgateway_base.fairshare import CALLER, Lane
 from mtgateway_base.wire.errors import AuthorityError, AuthorityUnreachable
 
+from ..fairshare import CALLER, Lane
 from .dialect import postgres_ddl, statements
 from .tx import Tx, _Prepared
 from .workers import Abandoned, Job, Workers, join
@@ -152,7 +152,7 @@ class Database:
         self._pool_lock = threading.Lock()
         #: Transactions asked for and not answered yet (the console's metrics read it).
         self.in_flight = 0
-        #: The callers' shares of the door (``mtgateway_base.fairshare``: set by the console,
+        #: The callers' shares of the door (``mtgateway_console.fairshare``: set by the console,
         #: whose door says whom each request's task works for): past its share a caller's
         #: transaction waits for its own earlier ones before it joins the workers' queue,
         #: so no one caller's flood stands in that queue ahead of everyone else. None: no
@@ -194,7 +194,7 @@ class Database:
         One coroutine, not a chain: a device call's every transaction comes through here,
         and each level of a chain of coroutines is a Python call again when the answer
         resumes it. The caller's turn in the lane is taken at once when it has room
-        (:meth:`~mtgateway_base.fairshare.Lane.enter`), else waited for.
+        (:meth:`~mtgateway_console.fairshare.Lane.enter`), else waited for.
 
         Raises:
             DatabaseUnavailable: no answer within :attr:`bound_s`, or the connection failed.

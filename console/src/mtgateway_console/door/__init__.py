@@ -29,7 +29,7 @@ body says and how a failure becomes an answer are decided here, once, in this or
                               call's 400) naming each field; the one deadline is the
                               guard's [console] body_timeout_s
                    admitted   the body whole, the caller is counted as its credential's and
-                              owner's in the fair share (mtgateway_base.fairshare: its requests in
+                              owner's in the fair share (console's fairshare.py: its requests in
                               progress, 429 past them; its turns at the password hashes and
                               the database) and the connection marked a credential holder's
                               (base/guard): only now, so a request still arriving is never

@@ -24,7 +24,7 @@ A credential that passes is what the door marks the connection by, once the requ
 read (``entry.py``; ``base/guard.mark_authenticated``): the connection budget evicts it last
 and never while it works. Where a credential is proved before the database is asked (an
 access token's signature, a device proof's), the request is counted from then on as that
-credential's in the fair share (``mtgateway_base/fairshare.py``: the database's lane), not as its
+credential's in the fair share (``fairshare.py``: the database's lane), not as its
 address's. Every refusal is a :class:`~..errors.Refusal`; its words are the contract's
 (``docs/authority.md``): the owner's 401 is the same for an unknown e-mail and a wrong
 password; a lockout is 429 with the wait, during which nothing is checked (no oracle for a
@@ -41,7 +41,7 @@ from typing import Final, Literal, Protocol
 
 from aiohttp import web
 
-from mtgateway_base.fairshare import CALLER, Who, address_key
+from mtgateway_base.fairshare import address_key
 from mtgateway_base.guard import mark_authenticated
 from mtgateway_base.throttle import RateLimited
 from mtgateway_base.wire.api import DeviceInfo
@@ -52,6 +52,7 @@ from ..apitokens import ApiClaims, ApiTokens, api_key_from
 from ..appkeys import AUTHORITY, CLOCKS, FAIR_SHARE, KEY_GATE, OWNER_SIGN_IN, PROOFS_OFF_LOOP
 from ..database import Tx
 from ..errors import Refusal
+from ..fairshare import CALLER, Who
 from ..service.signin import MESSAGES, Checked, SignInRefused
 from ..tables import approvals as approval_rows
 from ..tables.store import AuthorityStore, ProofClaim, StoredProofReplays
@@ -159,7 +160,7 @@ TAKEN: Final = web.RequestKey("fair_share_taken", Who)
 
 
 def serving(request: web.Request, who: Who) -> None:
-    """From here ``request`` works for ``who`` (``base/fairshare.CALLER``: its turns at the
+    """From here ``request`` works for ``who`` (``fairshare.CALLER``: its turns at the
     password hashes and the database are ``who``'s), and holds one of ``who``'s requests in
     progress (taken once per request; given back when it is answered).
 
@@ -177,7 +178,7 @@ def serving(request: web.Request, who: Who) -> None:
 
 
 def credential_of(how: Kind, name: str) -> str:
-    """The fair share's name of a credential (``base/fairshare.Who.credential``): its kind
+    """The fair share's name of a credential (``fairshare.Who.credential``): its kind
     and what names it (a session's key, a sign-in's id, the owner, the device)."""
     return f"{how}:{name}"
 

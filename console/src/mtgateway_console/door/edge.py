@@ -48,7 +48,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from mtgateway_base.access import log_access
 from mtgateway_base.edge import HostRefusals, host_allowed
-from mtgateway_base.fairshare import CALLER, Who, address_key
+from mtgateway_base.fairshare import address_key
 from mtgateway_base.guard import ConnectionBudget, GuardedProtocol, GuardedSite
 from mtgateway_base.httpedge import (
     Answer,
@@ -60,6 +60,7 @@ from mtgateway_base.jsonbytes import encoder
 
 from ..appkeys import CONSOLE_METRICS, FAIR_SHARE
 from ..errors import Refusal
+from ..fairshare import CALLER, Who
 from .answers import MISDIRECTED, Renderer, plain, refusal_of
 from .callers import TAKEN
 

@@ -12,11 +12,12 @@ from typing import Any, Final, Generic, Literal, TypeVar, overload
 from aiohttp import web
 from pydantic import BaseModel
 
-from mtgateway_base.fairshare import CALLER, Who, address_key
+from mtgateway_base.fairshare import address_key
 from mtgateway_base.guard import BUDGET, mark_authenticated, mark_held
 
 from ..appkeys import FAIR_SHARE
 from ..errors import Refusal
+from ..fairshare import CALLER, Who
 from . import bodies, callers
 from .answers import Handler, Renderers, refusal_of
 from .bodies import Posted
@@ -120,7 +121,7 @@ class Door:
 
     def _admit(self, request: web.Request, caller: Caller) -> Caller:
         """The caller proved a credential and its request has arrived whole: it is counted
-        as that credential's and owner's from here (the fair share, ``mtgateway_base.fairshare``),
+        as that credential's and owner's from here (the fair share, ``fairshare.py``),
         one request in progress of its share taken unless it was when its signature was
         checked (``callers.serving``; given back when the answer is written,
         :func:`fair_share`), and the connection marked a credential holder's (evicted last,
@@ -234,7 +235,7 @@ async def proxied_client(request: web.Request, handler: Handler) -> web.StreamRe
 
 @web.middleware
 async def fair_share(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every request's place in the fair share (``mtgateway_base/fairshare.py``): counted as its
+    """Every request's place in the fair share (``fairshare.py``): counted as its
     address's until the door knows a credential (:meth:`Door._admit`), and its share of the
     requests in progress given back once it is answered."""
     token = CALLER.set(Who(address=address_key(request.remote or "?")))

@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.api import (
     DeviceInfo,
     DeviceStatus,
@@ -51,6 +50,7 @@ from mtgateway_base.wire.tokens import generate_token
 
 from ..address import ConsoleAddress
 from ..database import CONNECT_TIMEOUT_S, POOL_SIZE, STATEMENT_TIMEOUT_S, Tx
+from ..fairshare import FairShare
 from ..mailer import Mailer
 from ..passwords import Hashing
 from ..tables import halts as halt_rows
@@ -113,7 +113,7 @@ class Authority:
         #: Where the console serving this authority is (the links its mails name); without
         #: a console (the CLI, a daemon in local mode) mails name none.
         self.address = address if address is not None else ConsoleAddress()
-        #: The console's fair share (``mtgateway_base/fairshare.py``): its callers' turns at the
+        #: The console's fair share (``fairshare.py``): its callers' turns at the
         #: password-hashing pool and the database's lane. Without a console no caller waits
         #: for a share.
         if shares is not None:

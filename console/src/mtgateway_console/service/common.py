@@ -17,12 +17,12 @@ from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from mtgateway_base.fairshare import FairShare
 from mtgateway_base.wire.errors import AuthorityError
 from mtgateway_base.wire.records import DEFAULT_RISK, RiskPolicy
 
 from ..address import ConsoleAddress
 from ..database import DatabaseUnavailable, Tx
+from ..fairshare import FairShare
 from ..mailer import Mailer, security_notice_message
 from ..passwords import Hashing
 from ..tables import owners as owner_rows
@@ -138,7 +138,7 @@ class Shared:
                  address: ConsoleAddress | None = None, hashing: Hashing | None = None,
                  shares: FairShare | None = None) -> None:
         self.store = store
-        #: The console's fair share (``mtgateway_base.fairshare``): the rows one caller may make
+        #: The console's fair share (``mtgateway_console.fairshare``): the rows one caller may make
         #: it keep are counted here; None without a console (the CLI, a daemon in local mode).
         self.shares = shares
         #: Password hashes, on their own bounded pool, each caller in its turn

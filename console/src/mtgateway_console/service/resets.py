@@ -63,8 +63,8 @@ SET_ASIDE: Final = "!set-aside-by-the-operator"
 
 
 class AskedTooOften(AuthorityError):
-    """One address asked for more reset links than its share (``base/fairshare``'s
-    :data:`~mtgateway_base.fairshare.FORGOT_PER_ADDRESS` an hour): nothing is kept; ask again
+    """One address asked for more reset links than its share (``fairshare``'s
+    :data:`~mtgateway_console.fairshare.FORGOT_PER_ADDRESS` an hour): nothing is kept; ask again
     after ``retry_after_s``. It says nothing about which addresses are owners'."""
 
     def __init__(self, retry_after_s: float) -> None:

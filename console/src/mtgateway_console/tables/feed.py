@@ -39,10 +39,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Final
 
-from mtgateway_base.fairshare import server_work
-
 from ..database import Database, DatabaseUnavailable, Tx
 from ..database.listener import NotificationListener
+from ..fairshare import server_work
 
 __all__ = ["CHANNEL", "RevocationFeed"]
 

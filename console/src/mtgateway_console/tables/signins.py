@@ -38,9 +38,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mtgateway_base.fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
-
 from ..database import Database, Tx
+from ..fairshare import API_SIGN_INS_PER_OWNER, SESSIONS_PER_OWNER, STEPS_PER_OWNER
 from .migrations import ensure_tables
 
 __all__ = ["ENDED_KEPT_S", "ApiSessionRow", "Ended", "SessionRow", "StoredLoginFailures",
@@ -165,7 +164,7 @@ def _create(tx: Tx, row: SessionRow, seen_before: float, created_before: float,
                "last_seen, notice, user_agent, address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                (row.key, row.owner_email, row.csrf, row.created_at, row.last_seen, row.notice,
                 row.user_agent, row.address))
-    # the owner's share of rows (base/fairshare.SESSIONS_PER_OWNER): the least recently used
+    # the owner's share of rows (fairshare.SESSIONS_PER_OWNER): the least recently used
     # ends for the new one, so no password, however often it signs in, fills the table
     beyond = [r[0] for r in tx.query(
         "SELECT session_sha256 FROM web_sessions WHERE owner_email = ? ORDER BY last_seen "
@@ -316,7 +315,7 @@ def open_api_session(tx: Tx, row: ApiSessionRow, *, created_before: int,
                "(?, ?, ?, ?, ?, ?, ?, ?, NULL)",
                (row.session_id, row.owner_email, row.generation, int(row.with_code),
                 row.user_agent, row.address, row.created_at, row.last_used_at))
-    # the owner's share of rows (base/fairshare.API_SIGN_INS_PER_OWNER): the least recently
+    # the owner's share of rows (fairshare.API_SIGN_INS_PER_OWNER): the least recently
     # used sign-in ends (its tokens are refused) for the new one
     beyond = [r[0] for r in tx.query(
         "SELECT session_id FROM api_sessions WHERE owner_email = ? AND ended_at IS NULL "
@@ -408,7 +407,7 @@ def _create_step(tx: Tx, key: str, owner_email: str, now: float, tries: int,
                  created_before: float, keep: int) -> None:
     tx.execute("DELETE FROM signin_steps WHERE created_at <= ?", (created_before,))
     tx.execute("INSERT INTO signin_steps VALUES (?, ?, ?, ?)", (key, owner_email, now, tries))
-    # the owner's share of rows (base/fairshare.STEPS_PER_OWNER): the oldest ends
+    # the owner's share of rows (fairshare.STEPS_PER_OWNER): the oldest ends
     beyond = [r[0] for r in tx.query(
         "SELECT step_sha256 FROM signin_steps WHERE owner_email = ? ORDER BY created_at "
         "DESC", (owner_email,))][keep:]
