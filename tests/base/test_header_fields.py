@@ -6,7 +6,8 @@ its line after the colon, without the spaces and tabs around it.
 
 The expressions once matched a value lazily (``[^\\r\\n]*?`` then the trailing whitespace);
 they now take the longest run that ends in neither a space nor a tab, for speed
-(``docs/performance.md``). This pins that the bytes read did not change with them.
+(``docs/history/performance-notes.md``, "Held polls on a grid"). This pins that the bytes read
+did not change with them.
 """
 
 from __future__ import annotations

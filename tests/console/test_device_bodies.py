@@ -3,8 +3,9 @@
 Pydantic deep-copies a field's default that is a list or a dict for every model it builds
 (``copy.deepcopy``: a dozen Python calls each), so a report that left ``digits`` and
 ``done`` out cost the console's loop 20 calls more than it needed, 5 % of the report's Python
-work there (``python -m bench.callwork``, ``docs/performance.md``). An empty container is
-made by a ``default_factory`` instead: a call, no copy.
+work there (``python -m bench.callwork``; ``docs/history/performance-notes.md``, "What the
+console's door costs a call"). An empty container is made by a ``default_factory`` instead:
+a call, no copy.
 """
 
 from __future__ import annotations
