@@ -14,8 +14,8 @@ terminal shares the daemon's one event loop, and a storm terminal's 100-row even
 held it for 0.6-1.3 ms each, which every other terminal's ``/rpc`` answer met at its tail
 (docs/history/performance-notes.md, "Many terminals on one daemon"). A slice's row count comes
 from what this session's rows have cost so far (a moving average, measured on an injected work
-clock): a row costs 2-3 us with one subscriber and a hundred times that with a hundred, so a
-fixed count would be either too coarse or too fine. Between slices the loop runs whatever else
+clock): a row costs about a hundred times more with a hundred subscribers than with one, so
+a fixed count would be either too coarse or too fine. Between slices the loop runs whatever else
 is ready (another session's answer, a WebSocket write). The session's later frames wait in its
 backlog behind the rest of the batch, so its own order is kept: rows, events and answers reach
 their consumers in the order the EA sent them, and none is dropped (a session that goes down

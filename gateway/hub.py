@@ -69,11 +69,10 @@ Encode once
         prefix(sub) + b'%d,"conflated":%d' % (seq, k) + tail
 
     where ``tail`` is ``,"symbol":…,"time":…,…}}``: the body encoded once, its opening brace
-    dropped and the two closing braces added, computed once per tick. Measured with
-    ``timeit`` on the 2-core dev VM (Python 3.11, orjson 3.13, a 9-field tick, best of 5, other
-    work running): encoding the whole notification per subscriber costs 1.1-1.7 µs, the
-    splice 0.37-0.56 µs; the shared encode is paid once per tick (~1.3 µs with building the
-    dict). For 100 subscribers that is ~45 µs per tick instead of ~140 µs, and ``ws.py``
+    dropped and the two closing braces added, computed once per tick. The splice costs a
+    fraction of encoding the whole notification for each subscriber, and the shared encode is
+    paid once per tick, so a tick's cost grows with its subscribers by the splice alone (timed:
+    ``docs/history/performance-notes.md``, "Measured costs by module"), and ``ws.py``
     writes the bytes unchanged, every ready frame of a client in one ``transport.write``.
     :attr:`Hub.stats` counts encodes so tests can check that a tick is encoded once for any
     number of subscribers.

@@ -10,9 +10,10 @@ The metrics use the standard client library (``prometheus_client``) on a registr
 daemon's own (no module state: two daemons in one process, as in the tests, count apart).
 The one exception is the per-call pair (``mtgateway_rpc_requests`` and the latency
 histogram), counted by :class:`CallStats`: the library's counter and histogram take a lock
-per update (~1.7 us a call for the two, in a microbenchmark), and these are fed on every
-call from the event loop's thread only, which also scrapes; the series exported are the
-library's own (names, labels, buckets), built by its metric families at scrape time.
+per update (their cost: ``docs/history/performance-notes.md``, "Measured costs by
+module"), and these are fed on every call from the event loop's thread only, which also
+scrapes; the series exported are the library's own (names, labels, buckets), built by its
+metric families at scrape time.
 Counters are fed where things happen, by seams rather than by reaching into the parts:
 
 * the dispatcher's observer (``rpc.py``) gives every JSON-RPC call on ``/rpc`` and ``/ws``:
@@ -168,8 +169,8 @@ class CallStats(Collector):
     ``mtgateway_rpc_request_duration_seconds`` (by method, buckets :data:`_BUCKETS`), the
     series ``prometheus_client``'s ``Counter`` and ``Histogram`` export, without their locks.
 
-    Why not the library's: each update takes a lock and walks the buckets in Python (~1.7 us
-    per call for the pair), on the hottest path of the daemon. Updates and scrapes all run on
+    Why not the library's: each update takes a lock and walks the buckets in Python, on every
+    call, on the hottest path of the daemon. Updates and scrapes all run on
     the daemon's event loop thread (the dispatcher's observer and the ``/metrics`` handler),
     so plain integers are enough; the families are built by the library at scrape time, so
     the exposition text is the library's own.

@@ -22,7 +22,8 @@ only that id, so no exception text reaches the wire.
 
 Why not jsonrpcserver, which this replaced: it had no release since 2022-09, answered each
 invalid batch entry not with its own error but the batch with one, checked every call with
-``inspect.Signature.bind`` and a jsonschema (~100 us per call with its defaults), and a third
+``inspect.Signature.bind`` and a jsonschema (the largest single cost of a call with its
+defaults: ``docs/history/performance-notes.md``, "Measured costs by module"), and a third
 of this module used to exist to bypass its internals.
 """
 

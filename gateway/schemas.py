@@ -124,8 +124,9 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
             the message names each offending field.
     """
     if not args:  # params by name (the usual call): validate the object as it came, with the
-        # model's validator itself (``model_validate`` adds ~0.4 us of argument handling, and
-        # building a copy of the params another ~1 us of a ~3 us call)
+        # model's validator itself (``model_validate`` adds argument handling, and a copy of
+        # the params more, to every call: ``docs/history/performance-notes.md``, "Measured
+        # costs by module")
         reuse: tuple[Any, ...] | None = None
         if model in _REUSABLE:
             for value in kwargs.values():
@@ -146,7 +147,8 @@ def parse(model: type[M], args: tuple[Any, ...], kwargs: dict[str, Any]) -> M:
             _REUSED[reuse] = validated
         return validated
     # ``__pydantic_fields__``, not ``model_fields``: on the class pydantic 2.11+ routes the
-    # latter through a deprecation-checking property (~1 us of a ~6 us call).
+    # latter through a deprecation-checking property, paid on every call (the cost:
+    # ``docs/history/performance-notes.md``, "Measured costs by module").
     fields = list(model.__pydantic_fields__)
     if len(args) > len(fields):
         raise InvalidParams(f"expected at most {len(fields)} positional params "

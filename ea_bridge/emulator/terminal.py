@@ -375,7 +375,7 @@ class EmulatedTerminal:
             try:
                 result = fn(**params)
             except TypeError:
-                # Bound only when the call failed (binding every call was ~5 us of the
+                # Bound only when the call failed (binding every call showed in the
                 # terminal's turnaround, in the daemon's p50 at c=1): params that do not
                 # fit never ran the method, and say so; a TypeError of the method's own
                 # stays an internal error.

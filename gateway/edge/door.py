@@ -184,8 +184,9 @@ class Entry(NamedTuple):
 #: The heads that passed kept at most (past it, forgotten and judged again): the open
 #: connections' repeated heads, and a few aiohttp's parser built once each.
 _PASSED_KEPT: Final = 512
-#: ``Entry(body, context)`` without the NamedTuple's Python ``__new__`` (~0.08 us of each
-#: ``/rpc`` call's ~0.17).
+#: ``Entry(body, context)`` without the NamedTuple's Python ``__new__``: made once per
+#: ``/rpc`` call, on the hot path (the cost: ``docs/history/performance-notes.md``,
+#: "Measured costs by module").
 _entry: Final = partial(tuple.__new__, Entry)
 
 
@@ -210,7 +211,7 @@ class Door:
         self._metrics = app[METRICS]
         self._dispatcher = app[RPC]
         # each its own slot: the context of every call is made from them (``*`` of a tuple
-        # costs ~0.04 us more)
+        # costs more, on every call)
         self._bridge, self._config = app[BRIDGE], config
         self._terminals, self._trading = app[TERMINALS], app[TRADING]
         #: The context made last (:meth:`context`), given again to the same principal.

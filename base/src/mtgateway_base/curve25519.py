@@ -5,12 +5,12 @@ device's Ed25519 signature on every call it answers and signs every record it ha
 seals each record's secret to a fresh X25519 key the daemon makes per request. Profiled in a
 closed loop of 1,000 simulated daemons, the proof check alone was about 34 % of the console's
 event loop and the record signature 11 %, with the sealing and its key generation several %
-more. Measured per operation on a 2-vCPU Intel VM, OpenSSL 3 (``cryptography`` 50) against
-libsodium (PyNaCl): Ed25519 verify 90.7 against 42.2 us, Ed25519 sign 28.7 against 17.7 us,
-a fresh X25519 key 31.9 against 15.3 us. The X25519 exchange itself is not faster in libsodium
-(about 35 against 30 us on that machine), but loading a key libsodium made into OpenSSL costs as
-much as making one there (OpenSSL derives the public half on loading), so a fresh key does its
-exchange in the library that made it: a whole seal or open still comes out ahead.
+more. Per operation libsodium takes half to two thirds of OpenSSL's time for an Ed25519
+verify, an Ed25519 sign and a fresh X25519 key (timed: ``docs/history/performance-notes.md``,
+"Measured costs by module"). The X25519 exchange itself is not faster in libsodium, but
+loading a key libsodium made into OpenSSL costs as much as making one there (OpenSSL derives
+the public half on loading), so a fresh key does its exchange in the library that made it: a
+whole seal or open still comes out ahead.
 
 Nothing on the wire or on disk changes. Ed25519 is deterministic (RFC 8032): the signature of a
 message by a key is the same bytes from either library, and each library accepts the other's.

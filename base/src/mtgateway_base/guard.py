@@ -1050,7 +1050,7 @@ def mark_authenticated(where: GuardedProtocol | web.BaseRequest | None) -> None:
     in progress. The one way either process marks a connection; nothing to do for one served
     without a budget."""
     # the guard first: ``web.BaseRequest`` is an abstract mapping, whose isinstance check
-    # costs ~0.1 us, and the daemon's /rpc edge marks a guard on every call
+    # is slow, and the daemon's /rpc edge marks a guard on every call
     conn = where if where is None or isinstance(where, GuardedProtocol) \
         else connection_of(where)
     if conn is not None and not conn.authenticated:  # (once a connection: a call less after)

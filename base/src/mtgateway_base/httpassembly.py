@@ -50,8 +50,9 @@ def has_bare_lf(data: bytes, start: int, stop: int) -> bool:
     """Whether ``data[start:stop]`` holds an LF not preceded by CR (the byte before
     ``start`` counts as the first one's predecessor).
 
-    Two counts, both C loops over the bytes: a look-behind regex search did the same at
-    ~2.1 us per request head here against ~0.4 us, ~5 % of a ``/rpc`` call's CPU.
+    Two counts, both C loops over the bytes: a look-behind regex search did the same several
+    times slower, on every request head (timed: ``docs/history/performance-notes.md``,
+    "Measured costs by module").
     """
     return data.count(b"\n", start, stop) != data.count(b"\r\n", max(start - 1, 0), stop)
 
