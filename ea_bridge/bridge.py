@@ -28,7 +28,7 @@ from .server import TICK_SLICE_NS, TerminalSession
 
 __all__ = ["Bridge", "is_loopback", "not_connected"]
 
-log = logging.getLogger("ea_bridge.bridge")
+log = logging.getLogger(__name__)
 
 
 def _wall_clock_ms() -> int:

@@ -72,7 +72,7 @@ from .messages import (
 __all__ = ["BACKLOG_PAUSE_FRAMES", "MIN_SLICE_ROWS", "ROW_COST_GUESS_NS", "TICK_SLICE_NS",
            "SessionOwner", "TerminalSession"]
 
-log = logging.getLogger("ea_bridge.server")
+log = logging.getLogger(__name__)
 #: Refusals that are a step of the normal flow, logged at INFO: a new device waits for its
 #: owner's approval (the owner was e-mailed a code; the EA retries until it is approved).
 _EXPECTED: Final = frozenset({"device_not_approved"})

@@ -60,7 +60,7 @@ __all__ = ["CONFIRM_ATTEMPTS", "DEFAULT_COUNT", "MAX_COUNT", "MT4_TIMEFRAMES", "
            "Bar", "CandleDesk", "CandleSpec", "Opened", "Series", "bar_open", "check_spec",
            "timeframe_name"]
 
-log = logging.getLogger("gateway.candles")
+log = logging.getLogger(__name__)
 
 #: A bar's fields, MT5's ``MqlRates`` (the columns ``copy_rates_*`` answer): the client's one
 #: declaration of a bar (``mtgateway.stream.Rate``), which :class:`Bar` holds the same fields

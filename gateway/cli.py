@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["build_parser", "main"]
 
-log = logging.getLogger("gateway.cli")
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _DURATION_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -98,7 +98,7 @@ from .schemas import MAX_SYMBOL_LENGTH, SYMBOL_PATTERN
 __all__ = ["CandleName", "Channel", "Hub", "HubClient", "HubLimits", "HubStats", "StreamKey",
            "tick_body"]
 
-log = logging.getLogger("gateway.hub")
+log = logging.getLogger(__name__)
 
 
 class Channel(StrEnum):

@@ -62,7 +62,7 @@ except ImportError:  # the pure-Python install: the decorator is mypyc's alone
 __all__ = ["MAX_BATCH", "Dispatcher", "Observer", "RpcMethod", "error_object",
            "rpc_method"]
 
-log = logging.getLogger("gateway.rpc")
+log = logging.getLogger(__name__)
 
 #: Batches beyond this are refused whole (security policy: a batch runs concurrently).
 MAX_BATCH: Final = 20

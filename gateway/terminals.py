@@ -28,7 +28,7 @@ from .hub import Hub, StreamKey
 
 __all__ = ["TERMS_CHANGED", "TerminalDirectory", "TerminalState"]
 
-log = logging.getLogger("gateway.terminals")
+log = logging.getLogger(__name__)
 
 #: The ``terminal_status`` reason when a token's trading terms changed (its record arrived
 #: with another risk policy: paper on or off, halted, other limits or symbols).

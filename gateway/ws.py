@@ -98,7 +98,7 @@ from .wsframes import ClientFrames, is_text
 
 __all__ = ["close_all", "websocket"]
 
-log = logging.getLogger("gateway.ws")
+log = logging.getLogger(__name__)
 
 #: Concurrent requests per connection; more wait for one to finish (reading pauses).
 _MAX_IN_FLIGHT: Final = 16

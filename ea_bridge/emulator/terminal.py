@@ -63,7 +63,7 @@ _tick_row: Final = operator.attrgetter(*TICK_ROW)
 __all__ = ["DENIED_TEXT", "REFUSAL_TEXT", "EmulatedTerminal", "EmulatorSettings",
            "TerminalRefused", "refusal_text"]
 
-log = logging.getLogger("ea_bridge.emulator")
+log = logging.getLogger(__name__)
 
 #: Most tick rows in one ``ticks`` event (about 0.3 MB, far below the frame limit).
 _TICKS_PER_EVENT: Final = 5_000

@@ -64,7 +64,7 @@ from ..errors import Unauthorized, Unavailable
 
 __all__ = ["DENIED_GUIDANCE", "PENDING_GUIDANCE", "DeadCallback", "RecordCache", "StoredCallback"]
 
-log = logging.getLogger("gateway.auth.cache")
+log = logging.getLogger(__name__)
 #: What a refused EA and client are told while this machine waits for approval. It names the
 #: command without an example code: the log redactor masks anything shaped like one.
 PENDING_GUIDANCE: Final = (

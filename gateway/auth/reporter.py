@@ -49,7 +49,7 @@ __all__ = ["CARRY_GRACE_S", "DEALS_LOOKBACK_S", "MAX_DIGIT_READS", "BooksHint", 
            "LiveHint", "PollReportHint", "ReportSink", "TerminalReporter", "account_details",
            "account_figures", "open_positions", "server_offset", "symbol_digits"]
 
-log = logging.getLogger("gateway.auth.reporter")
+log = logging.getLogger(__name__)
 
 #: Why a session ended that means the token itself is refused now (``app._DEAD_MESSAGES``).
 _REFUSED_ENDINGS: Final = frozenset({"token_revoked", "token_expired", "invalid_token"})

@@ -52,7 +52,7 @@ __all__ = [
     "usable_keyring_backend",
 ]
 
-log = logging.getLogger("gateway.auth.secretstore")
+log = logging.getLogger(__name__)
 
 _SERVICE = "mtgateway"
 _REFUSED_MODULES = ("keyring.backends.fail", "keyring.backends.null")

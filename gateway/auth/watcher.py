@@ -28,8 +28,7 @@ from mtgateway_base.wire.reports import TerminalReport
 __all__ = ["MIN_POLL_WAIT_S", "POLL_WAIT_S", "SHORTENED_FOR_S", "Carried", "CarryingSource",
            "ReportCarrier", "RevocationSource", "watch_revocations"]
 
-#: The reporter's logger, as before the watcher had a module of its own (operators filter by it).
-log = logging.getLogger("gateway.auth.reporter")
+log = logging.getLogger(__name__)
 
 #: How long the daemon asks the console to hold one revocation long-poll. A revocation is
 #: answered at once whatever it is: the wait only decides how often an idle daemon renews,

@@ -154,7 +154,7 @@ def run(args: argparse.Namespace, config_file: Path | None) -> int:
     asker = _Asker(interactive=not args.yes and sys.stdin.isatty())
     # The embedded authority logs its refusals for an operator's service log (a WARNING line
     # with a timestamp and a logger's name); setup says what went wrong in its own words.
-    logging.getLogger("gateway.authority").setLevel(logging.ERROR)
+    logging.getLogger("mtgateway_console").setLevel(logging.ERROR)
     try:
         if args.undo:
             return run_on_loop(_undo(load_config(config_file), asker))

@@ -103,7 +103,7 @@ from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
 __all__ = ["OUTCOME_UNKNOWN_RETCODES", "TradeDesk"]
 
-log = logging.getLogger("gateway.trading")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

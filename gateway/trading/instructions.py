@@ -38,7 +38,7 @@ from .paper import PaperBookUnreadable, PaperTrading
 
 __all__ = ["MESSAGE_METHOD", "OwnerInstructions"]
 
-log = logging.getLogger("gateway.trading.instructions")
+log = logging.getLogger(__name__)
 
 #: The bridge call an EA shows a chart message with (``docs/protocol.md``).
 MESSAGE_METHOD: Final = "show_message"

@@ -75,7 +75,7 @@ from .numbering import PaperNumbers, kind_of, live_identifiers
 __all__ = ["PAPER_METHODS", "STALE_AFTER_MS", "LiveMarket", "PaperBookUnreadable",
            "PaperEvents", "PaperTrading"]
 
-log = logging.getLogger("gateway.trading.paper")
+log = logging.getLogger(__name__)
 
 #: Reads answered from the paper book for a paper account.
 PAPER_METHODS: Final = frozenset({

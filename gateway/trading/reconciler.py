@@ -56,7 +56,7 @@ from .venue import EA_ECHO_VERSION, EA_MAP_VERSION, Venue, Venues
 
 __all__ = ["PRUNE_PERIOD_S", "Reconciler"]
 
-log = logging.getLogger("gateway.trading")
+log = logging.getLogger(__name__)
 
 #: How often the periodic loop prunes the journal: retention is counted in hours, so a prune per
 #: reconciliation period (seconds) would only add write transactions.

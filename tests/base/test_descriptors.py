@@ -38,7 +38,7 @@ def test_fit_connections_raises_then_caps_when_the_raise_is_refused(
         caplog: pytest.LogCaptureFixture) -> None:
     """The raise is asked for; a system refusing it (macOS caps an unlimited hard limit at
     kern.maxfilesperproc) leaves the soft limit, and the budget is capped with a warning."""
-    caplog.set_level(logging.INFO, logger="gateway.descriptors")
+    caplog.set_level(logging.INFO, logger="mtgateway_base.descriptors")
     asked: list[tuple[int, int]] = []
 
     def accept(soft: int, hard: int) -> None:

@@ -147,7 +147,7 @@ async def test_a_policy_change_is_not_logged_as_a_revocation(
     async def refresh() -> None:
         refreshed.set()
 
-    caplog.set_level("INFO", logger="gateway.auth.reporter")
+    caplog.set_level("INFO", logger="gateway.auth.watcher")
     watcher = asyncio.create_task(watch_revocations(link, link._device, refresh, wait_s=60))
     try:
         # the watcher holds the feed's head as its cursor before anything changes (the store
@@ -172,7 +172,7 @@ async def test_a_revoked_sessions_close_and_its_refusal_say_the_same(
     """m15: on a revocation the EA's log read "closed: token_revoked the auth token was
     revoked", then, at its next hello, "token revoked (token_revoked): The auth token has been
     revoked": one event, two texts. The close now carries the refusal's own words."""
-    caplog.set_level("INFO", logger="ea_bridge.emulator")
+    caplog.set_level("INFO", logger="ea_bridge.emulator.terminal")
     async with connected_terminal(daemon, symbols=("EURUSD",),
                                   utc_clock_ms=SteppedClock(WEDNESDAY_MS)):
         assert await daemon.revoke(daemon.issued.token_id)

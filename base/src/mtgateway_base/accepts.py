@@ -37,7 +37,7 @@ from collections.abc import Callable
 
 __all__ = ["AcceptingServer", "accepts_one_per_pass"]
 
-log = logging.getLogger("gateway.guard")
+log = logging.getLogger(__name__)
 
 #: accept() failures that mean "not now" (the process or the system is out of descriptors or
 #: memory, or the peer gave up before the accept): logged, the next readiness tries again.

@@ -35,7 +35,7 @@ from typing import Final
 
 __all__ = ["RESERVE", "DescriptorPlan", "DescriptorsTooFew", "fit_connections", "plan"]
 
-log = logging.getLogger("gateway.descriptors")
+log = logging.getLogger(__name__)
 
 #: Descriptors kept beside the connections: standard streams and log files, the event loop's
 #: own (epoll or kqueue, its wake-up pipe), the listeners, the key files read at start, the

@@ -22,7 +22,7 @@ from typing import Final
 
 __all__ = ["RENAMED", "read_env"]
 
-log = logging.getLogger("mtgateway.environment")
+log = logging.getLogger(__name__)
 
 #: Each current name and the name it had before (read, with a warning, for one release).
 RENAMED: Final[Mapping[str, str]] = MappingProxyType({

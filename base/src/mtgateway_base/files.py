@@ -53,7 +53,7 @@ __all__ = ["SQLITE_SIDE_SUFFIXES", "SYSTEM_SID", "InsecurePath", "check_private_
            "icacls_owner_only", "owner_only_sddl", "prepare_private_db", "read_private_file",
            "replace_private_file", "windows_acl_plan"]
 
-log = logging.getLogger("gateway.base.files")
+log = logging.getLogger(__name__)
 
 #: The files SQLite keeps beside a database (WAL mode and rollback mode).
 SQLITE_SIDE_SUFFIXES: Final = ("-wal", "-shm", "-journal")

@@ -100,7 +100,7 @@ __all__ = ["BUDGET", "ConnectionBudget", "ConnectionLimits", "GuardedProtocol", 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _Req = TypeVar("_Req", bound=web.BaseRequest)
 
-log = logging.getLogger("gateway.guard")
+log = logging.getLogger(__name__)
 
 _END_OF_HEADERS: Final = b"\r\n\r\n"
 _CRLF: Final = b"\r\n"

@@ -69,7 +69,7 @@ __all__ = ["Answer", "Answerer", "EdgeRequest", "EdgeSettings", "Event", "HandOf
            "JSON_TYPE", "Malformed", "RequestAssembly", "has_bare_lf", "plain_request",
            "response_bytes"]
 
-log = logging.getLogger("mtgateway.httpedge")
+log = logging.getLogger(__name__)
 
 #: Complete requests queued behind the one being answered before reading pauses.
 _MAX_QUEUED: Final = 16

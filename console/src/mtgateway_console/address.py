@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 __all__ = ["ConsoleAddress", "check_public_url"]
 
-log = logging.getLogger("gateway.authority.console")
+log = logging.getLogger(__name__)
 
 _WILDCARDS: Final = frozenset({"0.0.0.0", "::", ""})
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}

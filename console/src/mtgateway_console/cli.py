@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ACTIONS", "add_arguments", "build_parser", "main", "run"]
 
-log = logging.getLogger("gateway.authority.console")
+log = logging.getLogger(__name__)
 
 #: What the command does when no action is named: serve.
 ACTIONS = ("serve", "migrate", "owner")

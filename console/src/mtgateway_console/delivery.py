@@ -46,7 +46,7 @@ from .tables.alerts import Delivery
 __all__ = ["ALERT_SENDER", "SIGNATURE_HEADER", "SWEEP_EVERY_S", "TIMEOUT_S", "AlertSender",
            "alert_message", "alert_sender", "sign", "summary"]
 
-log = logging.getLogger("gateway.authority.alerts")
+log = logging.getLogger(__name__)
 
 #: The header carrying the webhook's signature.
 SIGNATURE_HEADER: Final = "Mtgw-Signature"

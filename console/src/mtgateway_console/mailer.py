@@ -39,7 +39,7 @@ __all__ = [
     "security_notice_message",
 ]
 
-log = logging.getLogger("gateway.authority.mailer")
+log = logging.getLogger(__name__)
 
 SmtpSecurity = Literal["starttls", "tls", "none"]
 

@@ -50,7 +50,7 @@ else:
 __all__ = ["Channel", "WorkerFailed", "Workers", "listening_socket", "on_stop", "pin",
            "reserve_port", "spreads_connections"]
 
-log = logging.getLogger("gateway.authority.console")
+log = logging.getLogger(__name__)
 
 
 class WorkerFailed(RuntimeError):

@@ -36,7 +36,7 @@ from typing import Final, Literal
 
 __all__ = ["CHECK_INTERVAL_S", "CHECK_TIMEOUT_S", "ReadyState", "Readiness"]
 
-log = logging.getLogger("gateway.authority.console")
+log = logging.getLogger(__name__)
 
 #: How often the database is asked (a change shows on ``/ready`` within this plus the
 #: timeout).

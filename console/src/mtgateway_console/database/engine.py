@@ -31,8 +31,7 @@ __all__ = ["APPLICATION_NAME", "CONNECT_TIMEOUT_S", "POOL_SIZE", "STATEMENT_TIME
            "Database", "DatabaseError", "DatabaseUnavailable", "Door", "Timing",
            "TransactionOnLoop"]
 
-#: The door's log: the package's name, as it was before the door was split by job.
-log = logging.getLogger("gateway.authority.database")
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")

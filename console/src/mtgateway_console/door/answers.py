@@ -50,7 +50,7 @@ from ..service.signin import MESSAGES, SignInRefused
 __all__ = ["MISDIRECTED", "REFUSALS", "Handler", "Renderer", "Renderers", "host_allowlist",
            "password_refusal", "plain", "refusal_headers", "refusal_of", "retry_after"]
 
-log = logging.getLogger("gateway.authority.console")
+log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 #: An entry point's answer to a refusal.

@@ -53,7 +53,7 @@ from .common import Shared, mask_email, normalize_email, revoke_in
 
 __all__ = ["Approvals", "checked"]
 
-log = logging.getLogger("gateway.authority.service")
+log = logging.getLogger(__name__)
 
 _HOUR: Final = 3600
 _DAY: Final = 86400

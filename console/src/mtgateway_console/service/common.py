@@ -37,7 +37,7 @@ __all__ = ["Shared", "TerminalClaimed", "announce", "check_claim", "decimal_text
            "mask_email", "normalize_email", "revoke_in", "risk_of", "risk_of_account", "serves",
            "serves_account", "terminal_lock"]
 
-log = logging.getLogger("gateway.authority.service")
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")

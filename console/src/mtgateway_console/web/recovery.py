@@ -20,7 +20,7 @@ from .security import SESSION_COOKIE, STEP_COOKIE, clear_cookie
 
 __all__ = ["routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 

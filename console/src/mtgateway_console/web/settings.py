@@ -21,7 +21,7 @@ from .settingsview import settings_page
 
 __all__ = ["routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 

@@ -31,7 +31,7 @@ from .views import agent_name
 
 __all__ = ["routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 #: A session's key as the page names it (the SHA-256 of its cookie: no secret).
 _KEY: Final = re.compile(r"^[0-9a-f]{64}$")

@@ -38,7 +38,7 @@ from .sessions import SignInSteps, browser_of
 
 __all__ = ["STEPS", "recovery_code_used", "routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 #: The half-done sign-ins (set by ``mount_pages``).
 STEPS: Final = web.AppKey("signin_steps", SignInSteps)

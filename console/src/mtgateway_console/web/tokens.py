@@ -20,7 +20,7 @@ from .kit import REAUTH_FIELD, Page, signed_in
 
 __all__ = ["routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 

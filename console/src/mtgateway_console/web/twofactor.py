@@ -25,7 +25,7 @@ from .settingsview import settings_page, two_step_view
 
 __all__ = ["routes"]
 
-log = logging.getLogger("gateway.authority.web")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
