@@ -402,14 +402,11 @@ def _composing_console(what: str, command: Callable[[], int]) -> int:
     the demo): :class:`~gateway.errors.ConsoleMissing` (exit 2, saying what to install) when
     the console is not installed, and exit 2 with the database's reason when the authority's
     database cannot be used."""
-    try:
-        from mtgateway_console.database import DatabaseError
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("mtgateway_console"):
-            raise
-        from .errors import ConsoleMissing
+    from .localconsole import require_console
 
-        raise ConsoleMissing(what) from None
+    require_console(what)
+    from mtgateway_console.database import DatabaseError
+
     try:
         return command()
     except DatabaseError as exc:

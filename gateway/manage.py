@@ -35,7 +35,7 @@ from mtgateway_base.wire.errors import AuthorityError, ConsoleUnproven
 from mtgateway_base.wire.records import AuthorityKey
 
 from .config import GatewayConfig, console_url_problem
-from .errors import ConsoleMissing
+from .localconsole import require_console
 
 if TYPE_CHECKING:  # the console is imported only where a command acts on the local authority
     from mtgateway_console.service import Authority
@@ -127,13 +127,9 @@ async def _local_authority(args: argparse.Namespace, config: GatewayConfig) -> A
     """The authority the daemon's local mode embeds, in ``data_dir`` (and the PostgreSQL
     database the config names), opened directly (``mtgateway_console.operator.open_local``):
     the console, composed here only for the commands that act on it."""
-    try:
-        from mtgateway_console import operator
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("mtgateway_console"):
-            raise
-        raise ConsoleMissing(f"mtgateway {args.command} on the local authority (without "
-                             "--console)") from None
+    require_console(f"mtgateway {args.command} on the local authority (without --console)")
+    from mtgateway_console import operator
+
     try:
         return await operator.open_local(config.resolved_data_dir(), config.authority,
                                          getattr(args, "config_file", None))
@@ -213,9 +209,9 @@ async def _paper(args: argparse.Namespace, config: GatewayConfig) -> int:
                              "page)") from None
             raise
     else:
+        authority = await _local_authority(args, config)
         from mtgateway_console.service.accounts import AccountChanges, LiveOpen
 
-        authority = await _local_authority(args, config)
         try:
             owner = await _local_owner(authority, args)
             account = next((a for a in await authority.accounts.of(owner)

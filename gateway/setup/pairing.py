@@ -35,8 +35,8 @@ from mtgateway_base.wire.tokens import DEFAULT_LIFETIME_DAYS
 from ..auth.client import RemoteAuthority
 from ..auth.owner import OwnerConsole
 from ..config import GatewayConfig
-from ..errors import ConsoleMissing
 from ..identity import device_name, open_device
+from ..localconsole import require_console
 
 if TYPE_CHECKING:
     from mtgateway_console.service import Authority
@@ -101,14 +101,11 @@ class LocalPairing:
             PairingError: one of ``terminals`` is another owner's (naming the ``--email`` to
                 pass); no e-mail for a first owner, or several owners and none named.
         """
-        try:  # the embedded authority is the console's: composed here, only when used
-            from mtgateway_console import operator
-            from mtgateway_console.passwords import short_password
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not exc.name.startswith("mtgateway_console"):
-                raise
-            raise ConsoleMissing("mtgateway setup on the local authority (without --console)"
-                                 ) from None
+        # the embedded authority is the console's: composed here, only when used
+        require_console("mtgateway setup on the local authority (without --console)")
+        from mtgateway_console import operator
+        from mtgateway_console.passwords import short_password
+
         authority = await operator.open_local(config.resolved_data_dir(), config.authority,
                                               None, create=True)
         try:
