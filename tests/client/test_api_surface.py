@@ -3,22 +3,55 @@
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import mtgateway
 import mtgateway.aio
 from mt5model import mt5 as daemon_mt5
-from mtgateway import calls, constants, flags
+from mtgateway import calls, constants, flags, stubs
 from mtgateway.aio import AsyncClient
 from mtgateway.client import Client
-from mtgateway.functions import Declared
+from mtgateway.functions import Declared, module_function_names
+from tests.client.distkit import SHIM
 
 #: What the clients have beside the table's functions: the raw call, and the streams.
 RAW = {"call"}
 STREAMS = {"ticks", "trade_events", "terminal_events", "books", "candles"}
+
+#: The module functions of ``mtgateway`` when ``__init__.py`` and ``aio.py`` wrote each out by
+#: hand (issue 92, before they were made from the table): none of them may go missing.
+WRITTEN_OUT = frozenset({
+    "account_info", "call", "copy_rates_from", "copy_rates_from_pos", "copy_rates_range",
+    "copy_ticks_from", "copy_ticks_range", "gateway_status", "history_deals_get",
+    "history_deals_total", "history_orders_get", "history_orders_total", "initialize",
+    "last_error", "login", "market_book_add", "market_book_get", "market_book_release",
+    "order_calc_margin", "order_calc_profit", "order_check", "order_send", "order_status",
+    "orders_get", "orders_total", "ping", "positions_get", "positions_total", "server_time",
+    "shutdown", "symbol_info", "symbol_info_tick", "symbol_select", "symbols_get",
+    "symbols_total", "terminal_info", "version"})
+#: What each module exports beside its functions and the package's constants, as it did then.
+RECORDS = frozenset({
+    "AccountInfo", "BookInfo", "LastError", "MtGatewayError", "OrderCheckResult",
+    "OrderSendResult", "OrderStatus", "ServerTime", "SymbolInfo", "TerminalInfo", "Tick",
+    "TradeDeal", "TradeOrder", "TradePosition", "TradeRequest"})
+OTHERS = {
+    "mtgateway": RECORDS | {"Buy", "Client", "Close", "Sell", "__version__", "new_client_id"},
+    "mtgateway.aio": RECORDS | {"AsyncClient", "Candle", "CandleSnapshot", "Gap", "Rate",
+                                "StreamBook", "StreamTick", "TerminalStatus", "TradeEvent"},
+}
+#: ``dir(mtgateway)`` beyond its exports and the client's submodules, as it was then: no name
+#: of the derivation (``TYPE_CHECKING``, ``module_functions``) among them.
+PRIVATE = frozenset({
+    "_RawOrder", "__all__", "__author__", "__builtins__", "__cached__", "__doc__", "__file__",
+    "__loader__", "__name__", "__package__", "__path__", "__spec__", "_bind_helpers",
+    "_constants", "_default", "annotations"})
 
 def test_every_enum_value_matches_the_daemons_table() -> None:
     """Each constant the daemon knows has the same name and value in the client."""
@@ -73,6 +106,151 @@ def test_module_functions_are_the_default_clients(module: object) -> None:
     for name in set(calls.FUNCTIONS) | RAW:
         assert name in exported, name
         assert getattr(module, name) == getattr(default, name), name
+
+
+@pytest.mark.parametrize(("module", "cls"), [(mtgateway, Client), (mtgateway.aio, AsyncClient)])
+def test_each_module_exports_the_tables_functions_and_what_it_exported_before(
+        module: ModuleType, cls: type) -> None:
+    """A module's ``__all__`` is its client's functions (the table's, then the client's own),
+    the names it exported beside them before they were made from the table, and the
+    package's constants, each once; every function once written out by hand is among them."""
+    exported = module.__all__
+    assert len(exported) == len(set(exported))
+    functions = module_function_names(cls)
+    assert set(exported) == set(functions) | OTHERS[module.__name__] | set(constants.__all__)
+    assert functions[:len(calls.FUNCTIONS)] == list(calls.FUNCTIONS)
+    assert WRITTEN_OUT <= set(functions)
+    assert (STREAMS <= set(functions)) is (cls is AsyncClient)
+
+
+def test_dir_holds_no_name_of_the_derivation() -> None:
+    """``dir(mtgateway)`` is its exports, its submodules and the private names it had, and
+    neither module keeps a helper of the code that names its functions."""
+    private = {name for name in dir(mtgateway) if name not in mtgateway.__all__
+               and not isinstance(getattr(mtgateway, name), ModuleType)}
+    assert private == PRIVATE
+    for module in (mtgateway, mtgateway.aio):
+        assert not {"TYPE_CHECKING", "module_functions"} & set(dir(module))
+
+
+def _run(code: str) -> str:
+    """What ``code`` prints, run by this interpreter with the shim on its path."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(SHIM / "src"), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=60, env=env).stdout
+
+
+def test_from_metatrader5_import_star_gives_the_clients_exports() -> None:
+    """``from MetaTrader5 import *`` gives exactly ``mtgateway.__all__``, the same objects."""
+    out = _run("import json, mtgateway; ns = {}; exec('from MetaTrader5 import *', ns); "
+               "ns.pop('__builtins__'); print(json.dumps([sorted(ns), sorted(mtgateway.__all__), "
+               "all(ns[n] is getattr(mtgateway, n) for n in ns)]))")
+    names, exported, same = json.loads(out)
+    assert names == exported and same
+
+
+#: A function added to the table in a fresh interpreter, before ``mtgateway`` and
+#: ``mtgateway.aio`` name their functions (reloading the package runs its ``__init__.py``
+#: again over the table as changed; ``aio`` is imported for the first time after it).
+_ADDED = '''
+import importlib, inspect, json
+from mtgateway import calls
+from mtgateway.functions import function
+from mtgateway.wire import Call
+
+@function(package=False)
+def added_function(ticket: int, *, note: str = "") -> Call[int]:
+    """A function the table did not have."""
+    return Call("added_function", {"ticket": ticket, "note": note}, int)
+
+calls.Functions.added_function = added_function
+import mtgateway
+mtgateway = importlib.reload(mtgateway)
+import mtgateway.aio, MetaTrader5
+from mtgateway import stubs
+star = {}
+exec("from MetaTrader5 import *", star)
+found = {"star": star.get("added_function") is mtgateway.added_function}
+for module in (mtgateway, mtgateway.aio):
+    bound = module.added_function
+    found[module.__name__] = {
+        "exported": "added_function" in module.__all__,
+        "default": bound == module._default.added_function,
+        "signature": str(inspect.signature(bound)),
+        "coroutine": inspect.iscoroutinefunction(bound),
+        "stub": "added_function = _default.added_function" in stubs.stub(type(module._default)),
+    }
+print(json.dumps(found))
+'''
+
+
+def test_a_function_added_to_the_table_is_everywhere() -> None:
+    """A function declared in ``calls.Functions`` alone is a module function of ``mtgateway``
+    (and so of ``MetaTrader5``) and of ``mtgateway.aio``, the default client's, with its
+    signature, in each ``__all__``, and in each stub written from the table."""
+    found = json.loads(_run(_ADDED))
+    assert found.pop("star") is True
+    for module, facts in found.items():
+        assert facts == {"exported": True, "default": True,
+                         "signature": "(ticket: int, *, note: str = '') -> "
+                                      "mtgateway.wire.Call[int]",
+                         "coroutine": module == "mtgateway.aio", "stub": True}, module
+
+
+@pytest.mark.parametrize("filename", sorted(stubs.STUBS))
+def test_each_stub_is_written_from_the_table(filename: str) -> None:
+    """The stubs type checkers read the module functions from are what ``python -m
+    mtgateway.stubs`` writes from the table (run it after adding a function)."""
+    module, name = stubs.STUBS[filename]
+    cls = {"client": Client, "aio": AsyncClient}[module]
+    assert cls.__name__ == name
+    shipped = Path(stubs.__file__).with_name(filename).read_text(encoding="utf-8")
+    assert shipped == stubs.stub(cls), f"stale {filename}: run python -m mtgateway.stubs"
+
+
+_BOT = """\
+import mtgateway as mt5
+import mtgateway.aio as aio
+import MetaTrader5
+from mtgateway import order_send
+
+reveal_type(mt5.copy_rates_range)
+reveal_type(order_send)
+reveal_type(aio.copy_rates_range)
+reveal_type(aio.ticks)
+reveal_type(MetaTrader5.positions_get)
+"""
+
+
+def test_type_checkers_see_each_module_function_with_its_signature(tmp_path: Path) -> None:
+    """mypy, reading a bot, types the module functions (through ``import mtgateway``, ``from
+    mtgateway import``, ``mtgateway.aio`` and ``MetaTrader5``) with their signatures."""
+    pytest.importorskip("mypy")
+    bot = tmp_path / "bot.py"
+    bot.write_text(_BOT, encoding="utf-8")
+    client_src = Path(mtgateway.__file__).parent.parent
+    out = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir",
+         str(tmp_path / "cache"), "--config-file", os.devnull, str(bot)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": os.pathsep.join([str(client_src), str(SHIM / "src")])},
+    ).stdout
+    revealed = [line.split("Revealed type is ", 1)[1] for line in out.splitlines()
+                if "Revealed type is" in line]
+    assert revealed == [
+        '"def (symbol: str, timeframe: int, date_from: datetime.datetime | int | float, '
+        'date_to: datetime.datetime | int | float) -> Any | None"',
+        '"def (request: typing.Mapping[str, Any] | mtgateway.records.TradeRequest) -> '
+        'mtgateway.records.OrderSendResult | None"',
+        '"def (symbol: str, timeframe: int, date_from: datetime.datetime | int | float, '
+        'date_to: datetime.datetime | int | float) -> typing.Awaitable[Any | None]"',
+        '"def (symbols: typing.Sequence[str]) -> typing.AsyncIterator[tuple[str, int, float, '
+        'float, float, int, int, int, float, int, int, fallback=mtgateway.stream.StreamTick] | '
+        'mtgateway.stream.Gap]"',
+        '"def (*, symbol: str | None =, group: str | None =, ticket: int | None =, book: str | '
+        'None =) -> tuple[mtgateway.records.TradePosition, ...] | None"',
+    ], out
 
 
 def test_history_deals_get_has_the_packages_parameter_order() -> None:

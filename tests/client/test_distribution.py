@@ -151,10 +151,14 @@ def test_the_client_builds_rebuilds_and_installs_alone(built: dict[str, Built],
         names = tf.getnames()
     top = f"mtgateway_client-{client_version}"
     for member in ("src/mtgateway/__init__.py", "src/mtgateway/_version.py",
-                   "src/mtgateway/py.typed", "pyproject.toml", "README.md", "LICENSE"):
+                   "src/mtgateway/py.typed", "src/mtgateway/_module_functions.pyi",
+                   "src/mtgateway/_aio_module_functions.pyi", "pyproject.toml", "README.md",
+                   "LICENSE"):
         assert f"{top}/{member}" in names, names
     top_level = {name.split("/")[0] for name in members(wheel)}
     assert top_level == {"mtgateway", f"mtgateway_client-{client_version}.dist-info"}
+    assert {"mtgateway/_module_functions.pyi", "mtgateway/_aio_module_functions.pyi",
+            "mtgateway/py.typed"} <= set(members(wheel))  # what type checkers read
     assert f"Version: {client_version}" in metadata(wheel)
 
     env_dir = tmp_path / "fresh"

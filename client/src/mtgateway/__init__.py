@@ -22,6 +22,8 @@ terminals. ``mtgateway.aio`` is the same API for asyncio, with tick and event st
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._version import __version__
 from .client import Client, new_client_id
 from .constants import *  # noqa: F403 - the package exports its constants at top level
@@ -50,53 +52,29 @@ __author__ = "MT Gateway"
 #: too). Nothing connects until ``initialize``.
 _default = Client()
 
-#: The default client's functions, one line each: the functions are declared once, in the
-#: table ``calls.Functions`` the client inherits, and named here so that type checkers see
-#: each module function with its signature; tests/client/test_api_surface.py holds this
-#: list to the table.
-initialize = _default.initialize
-login = _default.login
-shutdown = _default.shutdown
-last_error = _default.last_error
-call = _default.call
-version = _default.version
-terminal_info = _default.terminal_info
-account_info = _default.account_info
-ping = _default.ping
-server_time = _default.server_time
-gateway_status = _default.gateway_status
-symbols_total = _default.symbols_total
-symbols_get = _default.symbols_get
-symbol_info = _default.symbol_info
-symbol_info_tick = _default.symbol_info_tick
-symbol_select = _default.symbol_select
-market_book_add = _default.market_book_add
-market_book_get = _default.market_book_get
-market_book_release = _default.market_book_release
-copy_rates_from = _default.copy_rates_from
-copy_rates_from_pos = _default.copy_rates_from_pos
-copy_rates_range = _default.copy_rates_range
-copy_ticks_from = _default.copy_ticks_from
-copy_ticks_range = _default.copy_ticks_range
-orders_total = _default.orders_total
-orders_get = _default.orders_get
-positions_total = _default.positions_total
-positions_get = _default.positions_get
-history_orders_total = _default.history_orders_total
-history_orders_get = _default.history_orders_get
-history_deals_total = _default.history_deals_total
-history_deals_get = _default.history_deals_get
-order_calc_margin = _default.order_calc_margin
-order_calc_profit = _default.order_calc_profit
-order_check = _default.order_check
-order_send = _default.order_send
-order_status = _default.order_status
+# The default client's functions are the module's: every function of the table
+# ``calls.Functions``, then the client's own ``call``, named from the class
+# (``functions.module_functions``), never written out here. Type checkers, which do not run
+# that, read the same names with their signatures from the stub ``_module_functions.pyi``,
+# written from the table by ``python -m mtgateway.stubs`` (why a stub: ``stubs.py``).
+if TYPE_CHECKING:
+    # The names, and the stub's __all__: mypy takes exports from a literal __all__ only.
+    from ._module_functions import *  # noqa: F403 - the stub written from the table
+    from ._module_functions import __all__ as __all__
+else:
+    from .functions import module_functions
+
+    globals().update(module_functions(_default))
+    __all__ = list(module_functions(_default))
+    del module_functions
+
 #: The package's Python helpers (``MetaTrader5/__init__.py``), over the default client.
 #: ``_RawOrder`` stays out of ``__all__``: the package's module has none, so ``from
 #: MetaTrader5 import *`` gives it no underscore name either.
 Buy, Sell, Close, _RawOrder = _bind_helpers(_default)
 
 __all__ = [
+    *__all__,
     "AccountInfo",
     "Buy",
     "Close",
@@ -117,43 +95,9 @@ __all__ = [
     "TradePosition",
     "TradeRequest",
     "__version__",
-    "account_info",
-    "call",
-    "copy_rates_from",
-    "copy_rates_from_pos",
-    "copy_rates_range",
-    "copy_ticks_from",
-    "copy_ticks_range",
-    "gateway_status",
-    "history_deals_get",
-    "history_deals_total",
-    "history_orders_get",
-    "history_orders_total",
-    "initialize",
-    "last_error",
-    "login",
-    "market_book_add",
-    "market_book_get",
-    "market_book_release",
     "new_client_id",
-    "order_calc_margin",
-    "order_calc_profit",
-    "order_check",
-    "order_send",
-    "order_status",
-    "orders_get",
-    "orders_total",
-    "ping",
-    "positions_get",
-    "positions_total",
-    "server_time",
-    "shutdown",
-    "symbol_info",
-    "symbol_info_tick",
-    "symbol_select",
-    "symbols_get",
-    "symbols_total",
-    "terminal_info",
-    "version",
     *_constants,
 ]
+
+# No helper of this module's stays in dir(mtgateway): its names are the package's.
+del TYPE_CHECKING

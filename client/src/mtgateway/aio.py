@@ -28,7 +28,7 @@ import json
 import os
 import random
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 try:
     import aiohttp
@@ -83,76 +83,6 @@ from .wire import (
     resolve_endpoint,
     terminal_mismatch,
 )
-
-__all__ = [
-    "AccountInfo",
-    "BookInfo",
-    "OrderCheckResult",
-    "OrderSendResult",
-    "OrderStatus",
-    "ServerTime",
-    "SymbolInfo",
-    "TerminalInfo",
-    "Tick",
-    "TradeDeal",
-    "TradeOrder",
-    "TradePosition",
-    "TradeRequest",
-    "AsyncClient",
-    "Candle",
-    "CandleSnapshot",
-    "Gap",
-    "Rate",
-    "LastError",
-    "MtGatewayError",
-    "StreamBook",
-    "StreamTick",
-    "TerminalStatus",
-    "TradeEvent",
-    "account_info",
-    "books",
-    "call",
-    "candles",
-    "copy_rates_from",
-    "copy_rates_from_pos",
-    "copy_rates_range",
-    "copy_ticks_from",
-    "copy_ticks_range",
-    "gateway_status",
-    "history_deals_get",
-    "history_deals_total",
-    "history_orders_get",
-    "history_orders_total",
-    "initialize",
-    "last_error",
-    "login",
-    "market_book_add",
-    "market_book_get",
-    "market_book_release",
-    "order_calc_margin",
-    "order_calc_profit",
-    "order_check",
-    "order_send",
-    "order_status",
-    "orders_get",
-    "orders_total",
-    "ping",
-    "positions_get",
-    "positions_total",
-    "server_time",
-    "shutdown",
-    "symbol_info",
-    "symbol_info_tick",
-    "symbol_select",
-    "symbols_get",
-    "symbols_total",
-    "terminal_events",
-    "terminal_info",
-    "ticks",
-    "trade_events",
-    "version",
-    *_constants,
-]
 
 T = TypeVar("T")
 E = TypeVar("E")
@@ -555,49 +485,51 @@ async def _subscribed(ws: aiohttp.ClientWebSocketResponse) -> str:
 #: The client the module-level coroutines use; nothing connects until ``initialize``.
 _default = AsyncClient()
 
-#: The default client's functions, one line each: the functions are declared once, in the
-#: table ``calls.Functions`` the client inherits, and named here so that type checkers see
-#: each module function with its signature; tests/client/test_api_surface.py holds this
-#: list to the table.
-initialize = _default.initialize
-login = _default.login
-shutdown = _default.shutdown
-last_error = _default.last_error
-call = _default.call
-version = _default.version
-terminal_info = _default.terminal_info
-account_info = _default.account_info
-ping = _default.ping
-server_time = _default.server_time
-gateway_status = _default.gateway_status
-symbols_total = _default.symbols_total
-symbols_get = _default.symbols_get
-symbol_info = _default.symbol_info
-symbol_info_tick = _default.symbol_info_tick
-symbol_select = _default.symbol_select
-market_book_add = _default.market_book_add
-market_book_get = _default.market_book_get
-market_book_release = _default.market_book_release
-copy_rates_from = _default.copy_rates_from
-copy_rates_from_pos = _default.copy_rates_from_pos
-copy_rates_range = _default.copy_rates_range
-copy_ticks_from = _default.copy_ticks_from
-copy_ticks_range = _default.copy_ticks_range
-orders_total = _default.orders_total
-orders_get = _default.orders_get
-positions_total = _default.positions_total
-positions_get = _default.positions_get
-history_orders_total = _default.history_orders_total
-history_orders_get = _default.history_orders_get
-history_deals_total = _default.history_deals_total
-history_deals_get = _default.history_deals_get
-order_calc_margin = _default.order_calc_margin
-order_calc_profit = _default.order_calc_profit
-order_check = _default.order_check
-order_send = _default.order_send
-order_status = _default.order_status
-ticks = _default.ticks
-books = _default.books
-candles = _default.candles
-trade_events = _default.trade_events
-terminal_events = _default.terminal_events
+# The default client's functions are the module's: every function of the table
+# ``calls.Functions``, then the client's own ``call`` and streams, named from the class
+# (``functions.module_functions``), never written out here. Type checkers, which do not run
+# that, read the same names with their signatures from the stub
+# ``_aio_module_functions.pyi``, written from the table by ``python -m mtgateway.stubs``
+# (why a stub: ``stubs.py``).
+if TYPE_CHECKING:
+    # The names, and the stub's __all__: mypy takes exports from a literal __all__ only.
+    from ._aio_module_functions import *  # noqa: F403 - the stub written from the table
+    from ._aio_module_functions import __all__ as __all__
+else:
+    from .functions import module_functions
+
+    globals().update(module_functions(_default))
+    __all__ = list(module_functions(_default))
+    del module_functions
+
+__all__ = [
+    *__all__,
+    "AccountInfo",
+    "BookInfo",
+    "OrderCheckResult",
+    "OrderSendResult",
+    "OrderStatus",
+    "ServerTime",
+    "SymbolInfo",
+    "TerminalInfo",
+    "Tick",
+    "TradeDeal",
+    "TradeOrder",
+    "TradePosition",
+    "TradeRequest",
+    "AsyncClient",
+    "Candle",
+    "CandleSnapshot",
+    "Gap",
+    "Rate",
+    "LastError",
+    "MtGatewayError",
+    "StreamBook",
+    "StreamTick",
+    "TerminalStatus",
+    "TradeEvent",
+    *_constants,
+]
+
+# No helper of the block above stays in dir(mtgateway.aio).
+del TYPE_CHECKING

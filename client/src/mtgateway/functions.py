@@ -14,6 +14,11 @@ binds the arguments as the package does (a refusal answers the function's failur
 the package's error as ``last_error()``), builds the job and runs it, plainly or as a
 coroutine. The overloads of :meth:`Function.__get__` tell type checkers the same: on a
 :class:`SyncFace` the function answers its result, on an :class:`AsyncFace` an awaitable of it.
+
+The module-level functions of ``mtgateway`` and ``mtgateway.aio`` are their default client's,
+named by :func:`module_functions` from the client's class, so the table is their one list too;
+type checkers, which cannot run it, read the same names from stubs written from the table
+(``stubs.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from .errors import LastError
 from .wire import Call
 
 __all__ = ["AsyncFace", "Declared", "Function", "Job", "Local", "Session", "SyncFace", "function",
-           "predicate", "step"]
+           "module_function_names", "module_functions", "predicate", "step"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -229,3 +234,21 @@ class AsyncFace:
             return declared.answer(await client._do(declared.job(args, kwargs)))
         return declared.wrap(run, self)
 
+
+
+def module_function_names(cls: type) -> list[str]:
+    """The module-level functions of a client class ``cls``: every function of its table
+    (``calls.Functions``) in the table's order, then the public methods the class itself
+    defines (``call``; the asyncio client's streams) in its order."""
+    names: dict[str, None] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and (isinstance(value, Declared) or callable(value)):
+                names[name] = None
+    return list(names)
+
+
+def module_functions(client: SyncFace | AsyncFace) -> dict[str, Callable[..., Any]]:
+    """``client``'s functions by name, as a module holding it as its default client exports
+    them (:func:`module_function_names`)."""
+    return {name: getattr(client, name) for name in module_function_names(type(client))}
