@@ -44,8 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: examples a user copies, and the packaging (whose dependency list says why each is there).
 PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim", "bench",
            "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
-           "MANIFEST.in", "base/src", "base/pyproject.toml", "base/setup.py", "console/src",
-           "console/pyproject.toml", "console/setup.py")
+           "base/src", "base/pyproject.toml", "base/setup.py", "console/src",
+           "console/pyproject.toml")
 
 #: Files that hold no comments of ours: build output, licences, markers, READMEs (docs, which
 #: may keep their tags), compiled files.

@@ -17,11 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "client"
 #: The ground floor both services stand on (``mtgateway-base``) and the console
-#: (``mtgateway-console``): each reads the one version beside it in the repository.
+#: (``mtgateway-console``).
 BASE = ROOT / "base"
 CONSOLE = ROOT / "console"
-#: The one version every distribution is released at (each project's setup reads it).
-VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
 #: The opt-in distribution that makes ``import MetaTrader5`` the client.
 SHIM = CLIENT / "metatrader5-shim"
 #: Never copied into a build: this checkout's environment, history and build litter.
@@ -65,39 +63,26 @@ def members(wheel: Path) -> dict[str, bytes]:
         return {name: zf.read(name) for name in zf.namelist()}
 
 
-#: What :func:`build` built in this process: (project, within, version_beside) -> (sdist,
-#: wheel), in the first caller's temporary directory (kept for the session).
-_BUILT: dict[tuple[Path, Path | None, bool], tuple[Path, Path]] = {}
+#: What :func:`build` built in this process: project -> (sdist, wheel), in the first caller's
+#: temporary directory (kept for the session).
+_BUILT: dict[Path, tuple[Path, Path]] = {}
 
 
-def build(project: Path, tmp_path: Path, name: str, *, within: Path | None = None,
-          version_beside: bool = False) -> tuple[Path, Path]:
-    """Build ``project`` (copied first: itself, or the directory ``within`` that holds it,
-    for a project that reads a file beside it; with ``version_beside``, itself and the one
-    version file, where they stand in the repository) into an sdist and a wheel made from that
-    sdist, and check a wheel made straight from the tree is the same, file for file; (sdist,
-    wheel). Once per process for the same project and copy: the client's distribution tests
-    and the MetaTrader5 distribution's both build the client (three build runs, 3-4 s of CPU).
+def build(project: Path, tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """Build ``project`` (copied first, alone: each project declares everything it is built
+    from, its version included) into an sdist and a wheel made from that sdist, and check a
+    wheel made straight from the tree is the same, file for file; (sdist, wheel). Once per
+    process for the same project: the client's distribution tests and the MetaTrader5
+    distribution's both build the client (three build runs, 3-4 s of CPU).
     """
-    key = (project, within, version_beside)
-    if key not in _BUILT:
-        _BUILT[key] = _build(project, tmp_path, name, within=within,
-                             version_beside=version_beside)
-    return _BUILT[key]
+    if project not in _BUILT:
+        _BUILT[project] = _build(project, tmp_path, name)
+    return _BUILT[project]
 
 
-def _build(project: Path, tmp_path: Path, name: str, *, within: Path | None,
-           version_beside: bool) -> tuple[Path, Path]:
-    copied = tmp_path / f"{name}-src"
-    if version_beside:
-        src = copied / project.relative_to(ROOT)
-        shutil.copytree(project, src, ignore=_LITTER)
-        version = copied / VERSION_FILE.relative_to(ROOT)
-        version.parent.mkdir(parents=True)
-        shutil.copy2(VERSION_FILE, version)
-    else:
-        shutil.copytree(within or project, copied, ignore=_LITTER)
-        src = copied / project.relative_to(within) if within is not None else copied
+def _build(project: Path, tmp_path: Path, name: str) -> tuple[Path, Path]:
+    src = tmp_path / f"{name}-src"
+    shutil.copytree(project, src, ignore=_LITTER)
     via_sdist, direct = tmp_path / f"{name}-dist", tmp_path / f"{name}-direct"
     run(sys.executable, "-m", "build", "--no-isolation", "--outdir", via_sdist, src,
         cwd=tmp_path)

@@ -4,8 +4,9 @@
 ``mtgateway-base``, the ground floor the two services share, is ``base/``; the console,
 ``mtgateway-console``, is ``console/``; ``mtgateway``, the daemon, is the project at the root.
 The daemon and the console each require exactly the ground floor and the client of their own
-version, and nothing of each other (the daemon's ``console`` extra names the console). The
-version is written once, in ``client/src/mtgateway/_version.py``.
+version, and nothing of each other (the daemon's ``console`` extra names the console). Every
+project declares the one version itself (``tests/test_versions.py`` holds them equal), so each
+is built from its own directory alone.
 
 Each distribution is built once for the module, offline, from a copy of its sources (so the
 tree gets no build litter) with the standard front end, ``python -m build --no-isolation``: an
@@ -64,30 +65,6 @@ def needs_venv(test: Callable[..., Any]) -> Callable[..., Any]:
     return pytest.mark.not_on_windows("venv")(test) if venv is None else test
 
 
-VERSION_FILE = CLIENT / "src" / "mtgateway" / "_version.py"
-
-
-def test_the_version_is_written_once() -> None:
-    """client/src/mtgateway/_version.py holds it; both projects read it (dynamic versions,
-    the daemon's pin computed from it); the daemon reports the client's."""
-    text = VERSION_FILE.read_text(encoding="utf-8")
-    assert re.search(r'^__version__ = "\d+\.\d+\.\d+"$', text, re.M), text
-    client = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))
-    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    assert "version" not in client["project"] and client["project"]["dynamic"] == ["version"]
-    assert client["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "mtgateway._version.__version__"}
-    assert "version" not in root["project"] and "dependencies" not in root["project"]
-    assert set(root["project"]["dynamic"]) == {"version", "dependencies",
-                                                "optional-dependencies"}
-    assert daemon_version == client_version
-    for path in (CLIENT / "pyproject.toml", ROOT / "pyproject.toml", ROOT / "setup.py",
-                 ROOT / "gateway" / "_version.py", ROOT / "deploy" / "Containerfile",
-                 ROOT / ".ci" / "run", ROOT / "README.md", CLIENT / "README.md"):
-        assert client_version not in path.read_text(encoding="utf-8"), \
-            f"{path} writes the version again"
-
-
 def test_the_client_metadata_declares_nothing_but_extras() -> None:
     """No run-time dependency; numpy and aiohttp as extras; the package in src/."""
     project = tomllib.loads((CLIENT / "pyproject.toml").read_text(encoding="utf-8"))
@@ -113,10 +90,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
     # two at a time: each build is a few processes of its own, and the four one after another
     # came near the test's 60 s on a loaded machine
     with ThreadPoolExecutor(max_workers=2) as pool:
-        made = {name: pool.submit(build, project, into, name, version_beside=beside)
-                for name, project, beside in (("client", CLIENT, False), ("base", BASE, True),
-                                              ("console", CONSOLE, True),
-                                              ("daemon", ROOT, False))}
+        made = {name: pool.submit(build, project, into, name)
+                for name, project in (("client", CLIENT), ("base", BASE),
+                                      ("console", CONSOLE), ("daemon", ROOT))}
         return {name: Built(*future.result()) for name, future in made.items()}
 
 
@@ -190,8 +166,8 @@ def test_the_daemon_installs_without_the_console(built: dict[str, Built],
     (no console), the command runs and reports that version, its modules import no console,
     and a command that would run the console in its process says what to install."""
     sdist, wheel = built["daemon"].sdist, built["daemon"].wheel
-    with tarfile.open(sdist) as tf:
-        assert f"mtgateway-{daemon_version}/client/src/mtgateway/_version.py" in tf.getnames()
+    with tarfile.open(sdist) as tf:  # the daemon's alone: the client's package is not in it
+        assert not any("/client/" in name for name in tf.getnames()), tf.getnames()
     top_level = {name.split("/")[0] for name in members(wheel)}
     assert top_level == {"gateway", "ea_bridge", "mt5model",
                          f"mtgateway-{daemon_version}.dist-info"}, top_level
@@ -275,8 +251,8 @@ def _toml(project: Path) -> dict[str, Any]:
 
 
 #: Each distribution: its packages (where they are), what it requires (its pins on this
-#: repository's distributions included, which each setup.py adds), and its extras (the tool
-#: extras, compiled and dev, aside: they install tools, not what the packages import).
+#: repository's distributions included), and its extras (the tool extras, compiled and dev,
+#: aside: they install tools, not what the packages import).
 _DISTRIBUTIONS: dict[str, tuple[list[Path], set[str], dict[str, set[str]]]] = {
     "mtgateway-client": ([CLIENT / "src" / "mtgateway"],
                          _names(_toml(CLIENT)["project"]["dependencies"]),
@@ -285,15 +261,13 @@ _DISTRIBUTIONS: dict[str, tuple[list[Path], set[str], dict[str, set[str]]]] = {
     "mtgateway-base": ([BASE / "src" / "mtgateway_base"],
                        _names(_toml(BASE)["project"]["dependencies"]), {}),
     "mtgateway-console": ([CONSOLE / "src" / "mtgateway_console"],
-                          _names(_toml(CONSOLE)["tool"]["mtgateway-console"]["dependencies"])
-                          | {"mtgateway-base", "mtgateway-client"},
+                          _names(_toml(CONSOLE)["project"]["dependencies"]),
                           {k: _names(v) for k, v in
                            _toml(CONSOLE)["project"]["optional-dependencies"].items()}),
     "mtgateway": ([ROOT / "gateway", ROOT / "ea_bridge", ROOT / "mt5model"],
-                  _names(_toml(ROOT)["tool"]["mtgateway"]["dependencies"])
-                  | {"mtgateway-base", "mtgateway-client"},
-                  {"console": {"mtgateway-console", "aiosmtpd"},
-                   "postgres": {"mtgateway-console"}}),
+                  _names(_toml(ROOT)["project"]["dependencies"]),
+                  {k: _names(v) for k, v in _toml(ROOT)["project"]["optional-dependencies"].items()
+                   if k not in ("compiled", "dev")}),
 }
 #: Our packages, and the distribution each is.
 _OURS = {"mtgateway": "mtgateway-client", "mtgateway_base": "mtgateway-base",
@@ -429,8 +403,8 @@ def test_the_readmes_demo_line_installs_no_test_tools() -> None:
         assert installed == ["-e", "./base", "-e", "'./client[numpy,aio]'", "-e", "./console",
                              "-e", "'.[console]'"], line
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    runtime = _names(project["tool"]["mtgateway"]["dependencies"])
-    tools = _names(project["tool"]["mtgateway"]["extras"]["dev"])
+    runtime = _names(project["project"]["dependencies"])
+    tools = _names(project["project"]["optional-dependencies"]["dev"])
     assert {"pytest", "ruff", "mypy", "selenium", "hypothesis"} <= tools
     assert runtime & tools == set(), runtime & tools
 

@@ -69,7 +69,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     one command, offline (before any daemon starts: building blocks for seconds)."""
     tmp = tmp_path_factory.mktemp("metatrader5-shim")
     _, client_wheel = build(CLIENT, tmp, "client")
-    shim_sdist, shim_wheel = build(SHIM, tmp, "shim", within=CLIENT)
+    shim_sdist, shim_wheel = build(SHIM, tmp, "shim")
     env_dir = tmp / "fresh"
     python = fresh_environment(env_dir)
     pip_in(python, "install", "--no-index", client_wheel, shim_wheel, cwd=tmp)
@@ -83,8 +83,7 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
     package is MetaTrader5, an __init__.py and py.typed; the client does not install it."""
     project = tomllib.loads((SHIM / "pyproject.toml").read_text(encoding="utf-8"))
     assert project["project"]["name"] == "mtgateway-metatrader5"
-    assert project["project"]["dependencies"] == [] and project["project"]["dynamic"] == [
-        "version"]
+    assert project["project"]["dependencies"] == [] and "dynamic" not in project["project"]
     assert project["tool"]["setuptools"]["packages"]["find"] == {"where": ["src"],
                                                                "include": ["MetaTrader5"]}
     assert sorted(p.name for p in (SHIM / "src" / "MetaTrader5").iterdir()
@@ -96,7 +95,7 @@ def test_the_distribution_never_takes_the_packages_name() -> None:
 
 @needs_venv
 def test_it_builds_rebuilds_and_installs_beside_the_client(installed: Installed) -> None:
-    """An sdist (which rebuilds the same wheel: the version comes from its PKG-INFO there),
+    """An sdist (which rebuilds the same wheel, built from the project's directory alone),
     a wheel of the package alone, named and versioned as the client, requiring nothing; one
     pip command installs it with the client into a fresh environment, offline."""
     wheel_files = set(members(installed.shim_wheel))

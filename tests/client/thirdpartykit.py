@@ -287,8 +287,7 @@ def _site_packages(env_dir: Path) -> Path:
 
 #: What the client's and the distribution's editable wheels are made from besides their code
 #: (which they point at, so it is always this checkout's): their metadata.
-_EDITABLE_SOURCES = (CLIENT / "pyproject.toml", CLIENT / "src" / "mtgateway" / "_version.py",
-                     SHIM / "pyproject.toml", SHIM / "setup.py")
+_EDITABLE_SOURCES = (CLIENT / "pyproject.toml", SHIM / "pyproject.toml")
 
 
 def editable_wheels(cache: Path) -> list[Path]:

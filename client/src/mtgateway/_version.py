@@ -1,9 +1,10 @@
-"""The version of MT Gateway: the one place it is written.
+"""The version of MT Gateway, as the code reports it (``mtgateway.__version__``).
 
-Both distributions are released together at this version: the client's (``mtgateway-client``,
-``client/pyproject.toml`` reads it from here) and the daemon's (``mtgateway``, whose
-``setup.py`` reads this file for its own version and for its exact pin of the client). Read
-statically at build time, so it must stay a plain string literal.
+Every distribution of this repository is released together at one version, declared in each
+project's ``pyproject.toml`` (``[project] version``) and written here as a plain literal, so
+asking it costs no metadata read and a checkout run without installing answers it too.
+``tests/test_versions.py`` holds this literal, every ``pyproject.toml`` and every exact pin
+between the distributions equal; ``python -m deploy.version X.Y.Z`` rewrites them all.
 """
 
 from __future__ import annotations
