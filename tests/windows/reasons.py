@@ -47,6 +47,9 @@ REASONS: Final[Mapping[str, str]] = {
     "installed-set": "maps every module the distributions import to the distribution installed "
                      "for it, and the Windows stage installs neither uvloop (an event loop "
                      "for Linux and macOS) nor the compiled build's mypy_extensions",
+    "type-checker": "runs mypy over a bot's source, a development tool (the dev extra) the "
+                    "Windows stage does not install; the stubs it reads are the same files on "
+                    "every platform",
 }
 
 
