@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
+from gateway.methods.market import RANGE_PROBE_TICKS
 from tests.e2e.conftest import LOGIN, SERVER, TERMINAL, WAIT_S, Daemon, connected_terminal
 
 TICK_COLUMNS = ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
@@ -17,14 +18,17 @@ RATE_COLUMNS = ["time", "open", "high", "low", "close", "tick_volume", "spread",
 
 
 class RecordingTerminal(EmulatedTerminal):
-    """The emulated terminal, noting the name of every request the daemon sends it."""
+    """The emulated terminal, noting every request the daemon sends it (its name, and its
+    parameters beside it)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.requests: list[str] = []
+        self.params: list[dict[str, Any]] = []
 
     def _answer(self, conn: Any, request_id: int, method: str, params: dict[str, Any]) -> None:
         self.requests.append(method)
+        self.params.append(params)
         super()._answer(conn, request_id, method, params)
 
 
@@ -135,6 +139,34 @@ async def test_ticks_range_pages_concatenate_to_the_unpaged_answer(
     assert len(whole["rows"]) > 2_000
     rows, pages = await all_pages(daemon, "copy_ticks_range", {**query, "limit": 500})
     assert pages == -(-len(whole["rows"]) // 500) and rows == whole["rows"]
+
+
+async def test_a_narrow_tick_range_asks_the_terminal_for_few_ticks(
+        daemon: Daemon, terminal: RecordingTerminal) -> None:
+    """A minute of ticks asked for with the default page (100,000) is one read of at most
+    RANGE_PROBE_TICKS + 1 ticks (it asked for 100,001: the terminal copied and sent every tick
+    of the next hours, and held its other answers meanwhile); a dense range still comes whole,
+    in reads that double."""
+    now = await now_s(daemon)
+    query = {"symbol": "BTCUSD", "date_from": now - 240, "date_to": now - 180, "flags": -1}
+    before = len(terminal.requests)
+    minute = await result(daemon, "copy_ticks_range", query)
+    reads = [p for m, p in zip(terminal.requests[before:], terminal.params[before:], strict=True)
+             if m == "copy_ticks_from"]
+    assert minute["next_cursor"] is None and 0 < len(minute["rows"]) < RANGE_PROBE_TICKS
+    assert [r["count"] for r in reads] == [RANGE_PROBE_TICKS + 1] and RANGE_PROBE_TICKS <= 1_000
+    assert all(query["date_from"] * 1000 <= row[5] <= query["date_to"] * 1000
+               for row in minute["rows"])
+    before = len(terminal.requests)
+    dense = await result(daemon, "copy_ticks_range", {**query, "date_from": now - 900})
+    counts = [p["count"] for m, p in zip(terminal.requests[before:], terminal.params[before:],
+                                         strict=True) if m == "copy_ticks_from"]
+    assert len(dense["rows"]) > 2 * RANGE_PROBE_TICKS and dense["next_cursor"] is None
+    # each read doubles the last, plus one to see past it and the ticks it skips, which share
+    # the millisecond the last read ended on
+    asked = [RANGE_PROBE_TICKS * 2**i for i in range(len(counts))]
+    assert all(0 < c - a <= 1 + 50 for c, a in zip(counts, asked, strict=True)), counts
+    assert sum(asked[:-1]) < len(dense["rows"]) <= sum(asked)
 
 
 async def test_ticks_from_pages_stop_at_count(daemon: Daemon, terminal: RecordingTerminal) -> None:
