@@ -148,15 +148,15 @@ async def test_a_narrow_tick_range_asks_the_terminal_for_few_ticks(
     of the next hours, and held its other answers meanwhile); a dense range still comes whole,
     in reads that double."""
     now = await now_s(daemon)
-    query = {"symbol": "BTCUSD", "date_from": now - 240, "date_to": now - 180, "flags": -1}
+    start, end = now - 240, now - 180
+    query = {"symbol": "BTCUSD", "date_from": start, "date_to": end, "flags": -1}
     before = len(terminal.requests)
     minute = await result(daemon, "copy_ticks_range", query)
     reads = [p for m, p in zip(terminal.requests[before:], terminal.params[before:], strict=True)
              if m == "copy_ticks_from"]
     assert minute["next_cursor"] is None and 0 < len(minute["rows"]) < RANGE_PROBE_TICKS
     assert [r["count"] for r in reads] == [RANGE_PROBE_TICKS + 1] and RANGE_PROBE_TICKS <= 1_000
-    assert all(query["date_from"] * 1000 <= row[5] <= query["date_to"] * 1000
-               for row in minute["rows"])
+    assert all(start * 1000 <= row[5] <= end * 1000 for row in minute["rows"])
     before = len(terminal.requests)
     dense = await result(daemon, "copy_ticks_range", {**query, "date_from": now - 900})
     counts = [p["count"] for m, p in zip(terminal.requests[before:], terminal.params[before:],
