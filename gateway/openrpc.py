@@ -3,10 +3,11 @@
 ``rpc.discover`` answers it (OpenRPC's discovery method; :func:`with_discovery` adds it to a
 table), and ``docs/openrpc/mtgateway.json`` is the same document as a file, kept equal by a
 test. Each method's params are the pydantic model the dispatcher binds them into
-(``RpcMethod.params``), so the schemas are the validation rules themselves; each result is a
-model of ``gateway.results`` (:data:`RESULTS`) checked against real answers in the tests. A
-method without a result description is still listed (any result, ``x-undocumented``) so the
-daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until it is described.
+(``RpcMethod.params``), so the schemas are the validation rules themselves; each result is the
+one its row registers (``RpcMethod.result``, a model of ``gateway.results``), checked against
+real answers in the tests. A method registered without one is still listed (any result,
+``x-undocumented``) so the daemon serves it, and ``tests/e2e/test_openrpc.py`` fails until it
+is described.
 
 Pure: no I/O; the document is built once per process and method table (``create_app``), so a
 daemon made again in one process (the tests, the benches) does not generate every model's
@@ -41,7 +42,6 @@ __all__ = [
     "ERRORS",
     "NOTIFICATIONS",
     "OPENRPC_VERSION",
-    "RESULTS",
     "WS_METHODS",
     "MethodSpec",
     "build_document",
@@ -120,32 +120,6 @@ class MethodSpec:
 _PAGED: Final = ("Paged: pass `limit` and then the previous answer's `next_cursor` as "
                  "`cursor` until it is null; with a cursor the MT5 params may be omitted.")
 
-#: Result type of each method (a pydantic model, or a type a ``TypeAdapter`` takes).
-RESULTS: Final[dict[str, Any]] = {
-    "ping": r.Ping, "version": tuple[int, int, str], "terminal_info": r.TerminalInfo,
-    "account_info": r.AccountInfo, "get_account_info": r.AccountInfo,
-    "server_time": r.ServerTime, "gateway_status": r.GatewayStatus,
-    "symbols_total": int, "symbols_get": list[r.SymbolInfo], "symbol_info": r.SymbolInfo,
-    "symbol_info_tick": r.Tick, "symbol_select": bool,
-    "market_book_add": bool, "market_book_get": list[r.BookInfo], "market_book_release": bool,
-    "copy_rates_from": r.Page, "copy_rates_from_pos": r.Page, "copy_rates_range": r.Page,
-    "copy_ticks_from": r.Page, "copy_ticks_range": r.Page,
-    "orders_total": int, "orders_get": list[r.TradeOrder],
-    "positions_total": int, "positions_get": list[r.TradePosition],
-    "history_orders_total": int, "history_orders_get": list[r.TradeOrder],
-    "history_deals_total": int, "history_deals_get": list[r.TradeDeal],
-    "order_calc_margin": float, "order_calc_profit": float,
-    "order_check": r.OrderCheckResult, "order_send": r.OrderSendResult,
-    "order_status": r.OrderStatus,
-    **{name: r.OrderSendResult for name in (
-        "create_market_buy_order", "create_market_sell_order", "create_limit_buy_order",
-        "create_limit_sell_order", "create_stop_buy_order", "create_stop_sell_order",
-        "create_stop_limit_buy_order", "create_stop_limit_sell_order", "modify_position",
-        "close_position", "close_position_partially", "close_by", "modify_order",
-        "cancel_order")},
-    "close_positions_by_symbol": r.ClosedPositions,
-}
-
 #: The WebSocket's own methods (``gateway/ws.py``), described alongside.
 WS_METHODS: Final[dict[str, MethodSpec]] = {
     "subscribe": MethodSpec(
@@ -196,9 +170,9 @@ ERRORS: Final[dict[int, tuple[str, str]]] = {
 }
 
 
-def undocumented(methods: Mapping[str, Any]) -> list[str]:
-    """The methods of ``methods`` with no result description here."""
-    return sorted(name for name in methods if name not in RESULTS)
+def undocumented(methods: Mapping[str, RpcMethod[Any]]) -> list[str]:
+    """The methods of ``methods`` registered with no result description."""
+    return sorted(name for name, method in methods.items() if method.result is None)
 
 
 def _summary(fn: Callable[..., Any] | None) -> str:
@@ -293,11 +267,12 @@ def build_document(methods: Mapping[str, RpcMethod[Any]],
                    version: str = __version__) -> dict[str, Any]:
     """The OpenRPC document of ``methods`` (the daemon's method table) and the WebSocket's.
 
-    A method without an entry in :data:`RESULTS` is listed with any result and marked
+    A method registered without a ``result`` is listed with any result and marked
     ``"x-undocumented": true`` (see :func:`undocumented`).
     """
     components: dict[str, Any] = {}
-    specs = {name: MethodSpec(method.params, RESULTS.get(name, Any), _summary(method.fn))
+    specs = {name: MethodSpec(method.params, Any if method.result is None else method.result,
+                              _summary(method.fn))
              for name, method in methods.items() if name != DISCOVER}
     specs.update(WS_METHODS)
     listed = [_method(name, spec, components) for name, spec in specs.items()]

@@ -88,11 +88,15 @@ _ID_TYPES: Final = (str, int)
 class RpcMethod(Generic[C]):
     """A method as registered: ``fn(ctx, params)`` with ``params`` an instance of the ``params``
     model, or ``fn(ctx)`` for a method that takes none (``params`` is None); ``trade`` marks a
-    method with side effects at the broker (refused in a batch and as a notification)."""
+    method with side effects at the broker (refused in a batch and as a notification);
+    ``result`` describes its answer (a pydantic model or a type a ``TypeAdapter`` takes) for
+    the OpenRPC document and the tests that check answers against it, never for a call: None
+    for a method not described (the document marks it, and a test fails on it)."""
 
     fn: Callable[..., Awaitable[Any]]
     params: type[Params] | None = None
     trade: bool = False
+    result: Any = None
 
     async def settle(self, ctx: C, params: Any) -> tuple[bool, Any]:
         """``(True, result)``, or ``(False, error object)``; never raises.
@@ -128,10 +132,11 @@ class RpcMethod(Generic[C]):
 
 
 def rpc_method(fn: Callable[..., Awaitable[Any]], params: type[P] | None = None, *,
-               trade: bool = False) -> RpcMethod[Any]:
+               trade: bool = False, result: Any = None) -> RpcMethod[Any]:
     """Register ``fn`` with the model its params bind into (None: it takes no params);
-    ``trade=True`` for a method that sends orders."""
-    return RpcMethod(fn, params, trade)
+    ``trade=True`` for a method that sends orders; ``result``, what it answers (one row says
+    all a method is: a new method is described where it is registered)."""
+    return RpcMethod(fn, params, trade, result)
 
 
 def _count(params: Any) -> str:

@@ -20,10 +20,12 @@ operations' docstring.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from mt5model.mt5 import OrderTime, OrderType, TradeAction
 
+from .. import results as r
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import EpochSeconds, Params, Symbol
 from ..trading.operations import OrderOptions
@@ -283,24 +285,26 @@ async def cancel_order(ctx: RpcContext, p: _CancelOrderParams) -> Any:
     return await _send(ctx, p, action=TradeAction.REMOVE, order=p.order_id)
 
 
+def _trade(fn: Callable[..., Awaitable[Any]], params: type[Params]) -> RpcMethod[RpcContext]:
+    """A convenience trade method: sends orders, answers ``order_send``'s result."""
+    return rpc_method(fn, params, trade=True, result=r.OrderSendResult)
+
+
 METHODS: dict[str, RpcMethod[RpcContext]] = {
-    "create_market_buy_order": rpc_method(create_market_buy_order, _MarketParams, trade=True),
-    "create_market_sell_order": rpc_method(create_market_sell_order, _MarketParams, trade=True),
-    "create_limit_buy_order": rpc_method(create_limit_buy_order, _PendingParams, trade=True),
-    "create_limit_sell_order": rpc_method(create_limit_sell_order, _PendingParams, trade=True),
-    "create_stop_buy_order": rpc_method(create_stop_buy_order, _PendingParams, trade=True),
-    "create_stop_sell_order": rpc_method(create_stop_sell_order, _PendingParams, trade=True),
-    "create_stop_limit_buy_order": rpc_method(
-        create_stop_limit_buy_order, _StopLimitParams, trade=True),
-    "create_stop_limit_sell_order": rpc_method(
-        create_stop_limit_sell_order, _StopLimitParams, trade=True),
-    "modify_position": rpc_method(modify_position, _ModifyPositionParams, trade=True),
-    "close_position": rpc_method(close_position, _ClosePositionParams, trade=True),
-    "close_position_partially": rpc_method(
-        close_position_partially, _ClosePartiallyParams, trade=True),
-    "close_by": rpc_method(close_by, _CloseByParams, trade=True),
+    "create_market_buy_order": _trade(create_market_buy_order, _MarketParams),
+    "create_market_sell_order": _trade(create_market_sell_order, _MarketParams),
+    "create_limit_buy_order": _trade(create_limit_buy_order, _PendingParams),
+    "create_limit_sell_order": _trade(create_limit_sell_order, _PendingParams),
+    "create_stop_buy_order": _trade(create_stop_buy_order, _PendingParams),
+    "create_stop_sell_order": _trade(create_stop_sell_order, _PendingParams),
+    "create_stop_limit_buy_order": _trade(create_stop_limit_buy_order, _StopLimitParams),
+    "create_stop_limit_sell_order": _trade(create_stop_limit_sell_order, _StopLimitParams),
+    "modify_position": _trade(modify_position, _ModifyPositionParams),
+    "close_position": _trade(close_position, _ClosePositionParams),
+    "close_position_partially": _trade(close_position_partially, _ClosePartiallyParams),
+    "close_by": _trade(close_by, _CloseByParams),
     "close_positions_by_symbol": rpc_method(
-        close_positions_by_symbol, _CloseBySymbolParams, trade=True),
-    "modify_order": rpc_method(modify_order, _ModifyOrderParams, trade=True),
-    "cancel_order": rpc_method(cancel_order, _CancelOrderParams, trade=True),
+        close_positions_by_symbol, _CloseBySymbolParams, trade=True, result=r.ClosedPositions),
+    "modify_order": _trade(modify_order, _ModifyOrderParams),
+    "cancel_order": _trade(cancel_order, _CancelOrderParams),
 }

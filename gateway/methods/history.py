@@ -36,6 +36,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from mt5model.mt5 import OrderType
 
+from .. import results as r
 from ..context import RpcContext
 from ..errors import InvalidParams
 from ..rpc import RpcMethod, rpc_method
@@ -214,14 +215,15 @@ def order_calc_profit(ctx: RpcContext, params: CalcProfitParams) -> Awaitable[An
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {
-    "orders_total": rpc_method(orders_total),
-    "orders_get": rpc_method(orders_get, SelectionParams),
-    "positions_total": rpc_method(positions_total),
-    "positions_get": rpc_method(positions_get, SelectionParams),
-    "history_orders_total": rpc_method(history_orders_total, HistoryRangeParams),
-    "history_orders_get": rpc_method(history_orders_get, HistoryGetParams),
-    "history_deals_total": rpc_method(history_deals_total, HistoryRangeParams),
-    "history_deals_get": rpc_method(history_deals_get, HistoryGetParams),
-    "order_calc_margin": rpc_method(order_calc_margin, CalcMarginParams),
-    "order_calc_profit": rpc_method(order_calc_profit, CalcProfitParams),
+    "orders_total": rpc_method(orders_total, result=int),
+    "orders_get": rpc_method(orders_get, SelectionParams, result=list[r.TradeOrder]),
+    "positions_total": rpc_method(positions_total, result=int),
+    "positions_get": rpc_method(positions_get, SelectionParams, result=list[r.TradePosition]),
+    "history_orders_total": rpc_method(history_orders_total, HistoryRangeParams, result=int),
+    "history_orders_get": rpc_method(history_orders_get, HistoryGetParams,
+                                     result=list[r.TradeOrder]),
+    "history_deals_total": rpc_method(history_deals_total, HistoryRangeParams, result=int),
+    "history_deals_get": rpc_method(history_deals_get, HistoryGetParams, result=list[r.TradeDeal]),
+    "order_calc_margin": rpc_method(order_calc_margin, CalcMarginParams, result=float),
+    "order_calc_profit": rpc_method(order_calc_profit, CalcProfitParams, result=float),
 }

@@ -37,6 +37,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from mt5model.mt5 import CopyTicks, Timeframe, timeframe_seconds
 
+from .. import results as r
 from ..context import RpcContext
 from ..errors import InvalidParams
 from ..paging import (
@@ -435,17 +436,17 @@ async def copy_ticks_range(ctx: RpcContext, params: TicksRangeParams) -> dict[st
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {
-    "symbols_total": rpc_method(symbols_total),
-    "symbols_get": rpc_method(symbols_get, GroupParams),
-    "symbol_info": rpc_method(symbol_info, SymbolParams),
-    "symbol_info_tick": rpc_method(symbol_info_tick, SymbolParams),
-    "symbol_select": rpc_method(symbol_select, SymbolSelectParams),
-    "market_book_add": rpc_method(market_book_add, SymbolParams),
-    "market_book_get": rpc_method(market_book_get, SymbolParams),
-    "market_book_release": rpc_method(market_book_release, SymbolParams),
-    "copy_rates_from": rpc_method(copy_rates_from, RatesFromParams),
-    "copy_rates_from_pos": rpc_method(copy_rates_from_pos, RatesFromPosParams),
-    "copy_rates_range": rpc_method(copy_rates_range, RatesRangeParams),
-    "copy_ticks_from": rpc_method(copy_ticks_from, TicksFromParams),
-    "copy_ticks_range": rpc_method(copy_ticks_range, TicksRangeParams),
+    "symbols_total": rpc_method(symbols_total, result=int),
+    "symbols_get": rpc_method(symbols_get, GroupParams, result=list[r.SymbolInfo]),
+    "symbol_info": rpc_method(symbol_info, SymbolParams, result=r.SymbolInfo),
+    "symbol_info_tick": rpc_method(symbol_info_tick, SymbolParams, result=r.Tick),
+    "symbol_select": rpc_method(symbol_select, SymbolSelectParams, result=bool),
+    "market_book_add": rpc_method(market_book_add, SymbolParams, result=bool),
+    "market_book_get": rpc_method(market_book_get, SymbolParams, result=list[r.BookInfo]),
+    "market_book_release": rpc_method(market_book_release, SymbolParams, result=bool),
+    "copy_rates_from": rpc_method(copy_rates_from, RatesFromParams, result=r.Page),
+    "copy_rates_from_pos": rpc_method(copy_rates_from_pos, RatesFromPosParams, result=r.Page),
+    "copy_rates_range": rpc_method(copy_rates_range, RatesRangeParams, result=r.Page),
+    "copy_ticks_from": rpc_method(copy_ticks_from, TicksFromParams, result=r.Page),
+    "copy_ticks_range": rpc_method(copy_ticks_range, TicksRangeParams, result=r.Page),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import results as r
 from ..context import RpcContext
 from ..rpc import RpcMethod, rpc_method
 from ..schemas import Params
@@ -51,7 +52,7 @@ async def order_status(ctx: RpcContext, params: _StatusParams) -> dict[str, Any]
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {
-    "order_check": rpc_method(order_check, _CheckParams),
-    "order_send": rpc_method(order_send, SendParams, trade=True),
-    "order_status": rpc_method(order_status, _StatusParams),
+    "order_check": rpc_method(order_check, _CheckParams, result=r.OrderCheckResult),
+    "order_send": rpc_method(order_send, SendParams, trade=True, result=r.OrderSendResult),
+    "order_status": rpc_method(order_status, _StatusParams, result=r.OrderStatus),
 }

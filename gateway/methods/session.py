@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from .. import results as r
 from .._version import __version__
 from ..context import RpcContext
 from ..rpc import RpcMethod, rpc_method
@@ -107,11 +108,11 @@ async def gateway_status(ctx: RpcContext) -> dict[str, Any]:
 
 
 METHODS: dict[str, RpcMethod[RpcContext]] = {
-    "ping": rpc_method(ping),
-    "version": rpc_method(version),
-    "terminal_info": rpc_method(terminal_info),
-    "server_time": rpc_method(server_time),
-    "account_info": rpc_method(account_info),
-    "get_account_info": rpc_method(account_info),
-    "gateway_status": rpc_method(gateway_status),
+    "ping": rpc_method(ping, result=r.Ping),
+    "version": rpc_method(version, result=tuple[int, int, str]),
+    "terminal_info": rpc_method(terminal_info, result=r.TerminalInfo),
+    "server_time": rpc_method(server_time, result=r.ServerTime),
+    "account_info": rpc_method(account_info, result=r.AccountInfo),
+    "get_account_info": rpc_method(account_info, result=r.AccountInfo),
+    "gateway_status": rpc_method(gateway_status, result=r.GatewayStatus),
 }

@@ -16,7 +16,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from ea_bridge.emulator.terminal import EmulatedTerminal
-from gateway.openrpc import RESULTS
+from gateway.methods import method_table
 from mtgateway_console.service import AccountRegistration
 from tests.e2e.clocks import SATURDAY_MS, SUNDAY_MS, WEDNESDAY_MS, SteppedClock
 from tests.e2e.conftest import LOGIN, OWNER, SERVER, Daemon, connected_terminal
@@ -124,8 +124,9 @@ async def test_a_closed_market_is_said_before_the_lot_cap_and_the_stop(
                 10018, "TRADE_RETCODE_MARKET_CLOSED", checked["comment"]), (request, sent)
             assert (sent["order"], sent["deal"], sent["client_id"], sent["deduplicated"],
                     sent["request"]["symbol"]) == (0, 0, "closed", False, "EURUSD")
-            TypeAdapter(RESULTS["order_send"]).validate_python(sent, strict=False)
-            TypeAdapter(RESULTS["order_check"]).validate_python(checked, strict=False)
+            methods = method_table()
+            TypeAdapter(methods["order_send"].result).validate_python(sent, strict=False)
+            TypeAdapter(methods["order_check"].result).validate_python(checked, strict=False)
         status = await daemon.call("order_status", ["closed"])
         assert status["error"]["code"] == -32006  # nothing journaled: the id stays free
         for request, rule in (({"symbol": "USDJPY", "sl": 100.0}, "allowed_symbols"),
