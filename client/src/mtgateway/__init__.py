@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from . import constants
 from ._version import __version__
 from .client import Client, new_client_id
 from .constants import *  # noqa: F403 - the package exports its constants at top level
-from .constants import __all__ as _constants
 from .errors import LastError, MtGatewayError
 from .helpers import bind as _bind_helpers
 from .records import (
@@ -73,8 +73,10 @@ else:
 #: MetaTrader5 import *`` gives it no underscore name either.
 Buy, Sell, Close, _RawOrder = _bind_helpers(_default)
 
-__all__ = [
-    *__all__,
+# Extended in a form type checkers read (``+=`` a written list). A checker follows
+# ``constants.__all__`` into no star import (``MetaTrader5``'s): the constants reach it
+# through the stub's list, which ``stubs.py`` writes with them.
+__all__ += [
     "AccountInfo",
     "Buy",
     "Close",
@@ -96,8 +98,8 @@ __all__ = [
     "TradeRequest",
     "__version__",
     "new_client_id",
-    *_constants,
 ]
+__all__ += constants.__all__
 
 # No helper of this module's stays in dir(mtgateway): its names are the package's.
 del TYPE_CHECKING

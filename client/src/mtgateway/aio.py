@@ -43,7 +43,6 @@ from . import records as r
 from .calls import Functions, gateway_status_call
 from .client import DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TIMEOUT_S, new_client_id
 from .constants import *  # noqa: E402,F403 - the package's constants, as in mtgateway
-from .constants import __all__ as _constants
 from .errors import OK, LastError, MtGatewayError, gateway_error, local_error, not_connected
 from .functions import AsyncFace, Job, Session
 from .handshake import CHALLENGE_PATH, SESSION_PATH, Handshake, HandshakeRefused
@@ -502,8 +501,10 @@ else:
     __all__ = list(module_functions(_default))
     del module_functions
 
-__all__ = [
-    *__all__,
+# Extended in a form type checkers read (``+=`` a written list). A checker follows
+# ``constants.__all__`` into no star import (``MetaTrader5``'s): the constants reach it
+# through the stub's list, which ``stubs.py`` writes with them.
+__all__ += [
     "AccountInfo",
     "BookInfo",
     "OrderCheckResult",
@@ -528,8 +529,8 @@ __all__ = [
     "StreamTick",
     "TerminalStatus",
     "TradeEvent",
-    *_constants,
 ]
+__all__ += c.__all__
 
 # No helper of the block above stays in dir(mtgateway.aio).
 del TYPE_CHECKING

@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from . import constants
 from .functions import module_function_names
 
 __all__ = ["STUBS", "main", "stub"]
@@ -45,15 +46,23 @@ _HEADER = '''\
 
 
 def stub(cls: type) -> str:
-    """The text of the stub of ``cls``'s module-level functions (``cls`` a client class)."""
+    """The text of the stub of ``cls``'s module-level functions (``cls`` a client class), its
+    ``__all__`` listing the package's constants after them: a type checker follows ``from
+    mtgateway import *`` (``MetaTrader5``'s) by a written list, and not by ``__all__ +=
+    constants.__all__`` (mypy took the functions only, and ``mt5.TIMEFRAME_M1`` was an error in
+    a bot's IDE)."""
     names = module_function_names(cls)
     module = cls.__module__.removeprefix("mtgateway.")
     return "\n".join([
         _HEADER.format(dot_module="" if module == "client" else f".{module}", cls=cls.__name__),
+        "# ruff: noqa: F403, F405 - the constants' names are constants.__all__, listed below",
         f"from .{module} import {cls.__name__}",
+        "from .constants import *",
         "",
         "__all__: list[str] = [",
         *(f'    "{name}",' for name in names),
+        "    # the package's constants (constants.__all__)",
+        *(f'    "{name}",' for name in constants.__all__),
         "]",
         "",
         f"_default: {cls.__name__}",
