@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -129,3 +130,23 @@ def make_fixture(tmp_path: Path, terminal: EmulatedTerminal | None = None,
     if terminal is None:
         return path, reference_fixture(path, **switches)
     return path, write_fixture(path, terminal, **switches)
+
+
+async def probe_lines(binary: Path, tmp_path: Path) -> list[str]:
+    """What a gate probe program (built by the kit) prints from OnInit, up to and including
+    its ``controls`` line, run on the reference fixture; the program is stopped then."""
+    fixture, _ = make_fixture(tmp_path)
+    proc = await asyncio.create_subprocess_exec(
+        str(binary), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT, env={"MTGW_FIXTURE": str(fixture)})
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        while not any(line.startswith("controls ") for line in seen):
+            line = await asyncio.wait_for(proc.stdout.readline(), 30)
+            assert line, f"the probe exited: {seen}"
+            seen.append(line.decode(errors="replace").strip())
+    finally:
+        proc.terminate()
+        await proc.wait()
+    return seen

@@ -21,7 +21,6 @@ the last kinds MetaEditor refuses that still built refused by the gate itself.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sys
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ea_mql.conftest import make_fixture
+from tests.ea_mql.conftest import probe_lines
 from tests.ea_mql.eakit import KIT, ROOT, build_ea
 from tests.ea_mql.eakit4 import build_ea4
 from tests.ea_mql.kit import mqlgate, mqlref
@@ -462,25 +461,6 @@ SAID4 = ("controls 15.9142 true int quarter,PERIOD_H4 7-x-3.14-1099511627776 "
          "4607182418800017408")
 
 
-async def _lines(binary: Path, tmp_path: Path) -> list[str]:
-    """What a probe program prints from OnInit, up to its 'controls' line."""
-    fixture, _ = make_fixture(tmp_path)
-    proc = await asyncio.create_subprocess_exec(
-        str(binary), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env={"MTGW_FIXTURE": str(fixture)})
-    seen: list[str] = []
-    try:
-        assert proc.stdout is not None
-        while not any(line.startswith("controls ") for line in seen):
-            line = await asyncio.wait_for(proc.stdout.readline(), 30)
-            assert line, f"the probe exited: {seen}"
-            seen.append(line.decode(errors="replace").strip())
-    finally:
-        proc.terminate()
-        await proc.wait()
-    return seen
-
-
 def test_the_controls_pass_the_gate() -> None:
     """The eleven controls the review found refused, as the gate alone reads them."""
     assert mqlgate.check_text(CONTROLS5, "Probe.mq5", "mql5", program=True) == []
@@ -500,13 +480,13 @@ async def test_the_eleven_controls_build_and_mean_what_mql_means(tmp_path: Path)
     (tree5 / "Files" / "probe.txt").write_bytes(b"probe text")
     (tree5 / "Files" / "probe.bin").write_bytes(bytes([1, 0, 0, 0, 2, 0, 0, 0, 3]))
     (tree5 / "Experts" / "Probe.mq5").write_text(CONTROLS5, encoding="utf-8")
-    said = await _lines(build_ea(tree5, tmp_path / "b5"), tmp_path)
+    said = await probe_lines(build_ea(tree5, tmp_path / "b5"), tmp_path)
     assert said[-3:] == ["v 2", "int 4", SAID5], said
     tree4 = tmp_path / "MQL4"
     (tree4 / "Experts").mkdir(parents=True)
     (tree4 / "Include").mkdir()
     (tree4 / "Experts" / "Probe.mq4").write_text(CONTROLS4, encoding="utf-8")
-    said = await _lines(build_ea4(tree4, tmp_path / "b4"), tmp_path)
+    said = await probe_lines(build_ea4(tree4, tmp_path / "b4"), tmp_path)
     assert said[-2:] == ["v 2", SAID4], said
 
 

@@ -22,7 +22,6 @@ What the gate guarantees, and what it cannot, is in docs/terminal.md."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ea_mql.conftest import make_fixture
+from tests.ea_mql.conftest import probe_lines
 from tests.ea_mql.eakit import CXXFLAGS, KIT, build_probe, pedantic
 from tests.ea_mql.eakit4 import build_probe4
 from tests.ea_mql.kit import mqlgate, mqlgrammar
@@ -407,21 +406,7 @@ def test_the_valid_controls_pass_the_gate(lang: str, text: str) -> None:
 
 async def _said(binary: Path, tmp_path: Path) -> str:
     """What a probe program prints from OnInit (its 'controls' line)."""
-    fixture, _ = make_fixture(tmp_path)
-    proc = await asyncio.create_subprocess_exec(
-        str(binary), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT, env={"MTGW_FIXTURE": str(fixture)})
-    seen: list[str] = []
-    try:
-        assert proc.stdout is not None
-        while not any(line.startswith("controls ") for line in seen):
-            line = await asyncio.wait_for(proc.stdout.readline(), 30)
-            assert line, f"the probe exited: {seen}"
-            seen.append(line.decode(errors="replace").strip())
-    finally:
-        proc.terminate()
-        await proc.wait()
-    return next(line for line in seen if line.startswith("controls "))
+    return (await probe_lines(binary, tmp_path))[-1]
 
 
 # Two uncached builds: on a loaded 2-core machine g++ alone can pass the default 60 s, which is
