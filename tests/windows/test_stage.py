@@ -6,11 +6,16 @@ what the installer brings and says, where it can be read without installing it."
 from __future__ import annotations
 
 import ast
+import io
+import os
 import re
+import signal
 import sys
 import zipfile
 from importlib import metadata
 from pathlib import Path
+
+import pytest
 
 from deploy.windows.build import make_installer, runtime_names
 from tests.windows.nsis import header_text
@@ -179,3 +184,32 @@ def test_a_command_that_ended_keeps_its_code_when_what_it_started_holds_the_outp
     assert code == 1
     assert out == ("started\n\n[the output stayed open after the command ended: what it "
                    "started, killed]\n")
+
+
+class _InterruptWhenStarted(io.StringIO):
+    """The echo of a run: on the line ``started <pid>`` it records the pid and sends this
+    process SIGINT, as Ctrl-C in the terminal does (the command runs in a session of its own,
+    so the terminal's Ctrl-C reaches only the stage)."""
+
+    pid = 0
+
+    def write(self, text: str) -> int:
+        if text.startswith("started "):
+            self.pid = int(text.split()[1])
+            os.kill(os.getpid(), signal.SIGINT)
+        return super().write(text)
+
+
+@pytest.mark.not_on_windows("posix-signals")
+def test_ctrl_c_of_the_stage_kills_what_the_command_started() -> None:
+    """Ctrl-C while a command runs ends the stage and the command's processes with it (in
+    their own session they would have run on, orphaned, holding the Wine prefix)."""
+    held = ("import subprocess, sys, time; "
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+            "print('started', child.pid, flush=True); time.sleep(600)")
+    echo = _InterruptWhenStarted()
+    with pytest.raises(KeyboardInterrupt):
+        WindowsPython(Path(sys.executable), None).run(["-c", held], echo=echo, timeout=600)
+    assert echo.pid
+    state = Path(f"/proc/{echo.pid}/stat")
+    assert not state.exists() or state.read_text(encoding="utf-8").split()[2] in ("Z", "X")

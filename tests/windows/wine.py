@@ -204,6 +204,11 @@ class WindowsPython:
             said = "[the output stayed open after the command ended: what it started, killed]"
         except subprocess.TimeoutExpired:
             code, said = -9, f"[killed: no end after {timeout:g} s]"
+        except BaseException:  # Ctrl-C: its own session does not get the terminal's SIGINT
+            _kill_tree(proc, posix)
+            reader.join()
+            stdout.close()
+            raise
         reader.join(timeout=grace if code != -9 else 0)
         if code == -9 or reader.is_alive():
             _kill_tree(proc, posix)
