@@ -76,7 +76,8 @@ __all__ = ["Cadence", "Fleet", "LoopWatch", "Recorder", "SimulatedDaemon", "Time
            "answered", "ea_backoff_s"]
 
 #: The EA's source, where its reconnection back-off is defined.
-_EA_SESSION: Final = ROOT / "ea_bridge" / "mql" / "MQL5" / "Include" / "MTGateway" / "Session.mqh"
+_EA_SESSION: Final = (ROOT / "daemon" / "src" / "ea_bridge" / "mql" / "MQL5" / "Include"
+                       / "MTGateway" / "Session.mqh")
 
 
 def ea_backoff_s(source: Path = _EA_SESSION) -> tuple[float, float]:

@@ -141,6 +141,24 @@ class Pinning:
                 "client_cpu": self.client}
 
 
+def tree_paths(tree: Path) -> list[str]:
+    """Where a checkout's packages are imported from, for its commands' ``PYTHONPATH``: each
+    distribution's ``src/`` it has (the daemon's, since the workspace; the client's, the ground
+    floor's, the console's), then the root (the benches, and the daemon's packages in a tree
+    from before the workspace). This checkout's are installed: its root alone."""
+    if tree == ROOT:
+        return [str(tree)]
+    return [*(str(tree / project / "src") for project in ("daemon", "client", "base", "console")
+              if (tree / project / "src").is_dir()), str(tree)]
+
+
+def daemon_package(tree: Path) -> Path:
+    """The folder of a checkout's daemon package (``gateway/``): under ``daemon/src/`` since the
+    workspace, at the root before it."""
+    inside = tree / "daemon" / "src" / "gateway"
+    return inside if inside.is_dir() else tree / "gateway"
+
+
 class Proc:
     """A child Python process of this bench, stopped with SIGTERM (then SIGKILL) by its pid."""
 
@@ -152,11 +170,8 @@ class Proc:
         # client's, ground floor's and console's sources first too (as ``bench.daemon``'s
         # commands take them: else the ground floor, the llhttp edge with it, would be this
         # checkout's); ``wrapper``: what runs the interpreter (valgrind)
-        paths = [str(tree)] if tree == ROOT else [
-            str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
-                         if (tree / part / "src").is_dir())]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [*paths, os.environ.get("PYTHONPATH", "")]), **(extra_env or {}))
+            [*tree_paths(tree), os.environ.get("PYTHONPATH", "")]), **(extra_env or {}))
         # stderr to a file, not a pipe: a chatty child must never block on a full pipe.
         self._stderr = tempfile.TemporaryFile()
         self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules

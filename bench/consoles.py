@@ -39,7 +39,7 @@ from pathlib import Path
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bench.common import ROOT
+from bench.common import ROOT, daemon_package, tree_paths
 from mtgateway.credential import token_hint
 from mtgateway_base.wire.proofs import device_info
 from mtgateway_base.wire.records import AuthorityKey
@@ -133,13 +133,6 @@ async def provision(data: Path, database_url: str, count: int,
         await authority.close()
 
 
-def tree_paths(tree: Path) -> list[str]:
-    """Where a checkout's packages are: its root, and each project's ``src/`` it has (the
-    client's; the ground floor's and the console's, in a tree that has them)."""
-    return [str(tree), *(str(tree / project / "src") for project in ("client", "base", "console")
-                         if (tree / project / "src").is_dir())]
-
-
 async def _provision_elsewhere(tree: Path, data: Path, database_url: str,
                                count: int) -> list[Provisioned]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -193,7 +186,7 @@ class Variant:
                 raise ValueError(f"{item!r} is not KEY=VALUE (in {spec!r})")
             if key == "tree":
                 tree = Path(value).resolve()
-                if not (tree / "gateway" / "__main__.py").exists():
+                if not (daemon_package(tree) / "__main__.py").exists():
                     raise ValueError(f"{tree} holds no gateway/ package")
             else:
                 console[key] = _toml_value(value)

@@ -25,7 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from .common import ROOT, Pinning, Proc, free_port, proc_memory_kib, wait_http
+from .common import (
+    ROOT,
+    Pinning,
+    Proc,
+    daemon_package,
+    free_port,
+    proc_memory_kib,
+    tree_paths,
+    wait_http,
+)
 
 __all__ = ["OWNER", "RunDaemon", "create_token", "create_tokens"]
 
@@ -69,10 +78,7 @@ def _run_issuing(actions: Sequence[Sequence[str]], expected: int, tree: Path) ->
     Raises:
         RuntimeError: a command failed or printed no token.
     """
-    paths = [str(tree)] if tree == ROOT else [
-        str(tree), *(str(tree / part / "src") for part in ("client", "base", "console")
-                     if (tree / part / "src").is_dir())]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(tree_paths(tree)),
                MTGATEWAY_OWNER_PASSWORD=os.urandom(12).hex())
     tokens: list[str] = []
     for action in actions:
@@ -193,7 +199,7 @@ class RunDaemon:
         config = base / "config.toml"
         # a tree from before the streams' bound knows no such key (and refuses unknown keys)
         streams = (f"[ws]\nmax_streams_per_token = {max_connections}\n"
-                   if "max_streams_per_token" in (tree / "gateway" / "config.py").read_text(
+                   if "max_streams_per_token" in (daemon_package(tree) / "config.py").read_text(
                        encoding="utf-8") else "")
         config.write_text(
             f'data_dir = "{base / "data"}"\n'

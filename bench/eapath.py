@@ -6,9 +6,9 @@
   the least a gateway with an out-of-process EA can cost;
 * **emulator**: ``mtgateway run`` with the emulated terminal in its own process (``bench.rpc``);
 * **compiled EA**: ``mtgateway run`` with the real MQL5 EA, compiled as C++ by the test kit
-  (``tests/ea_mql``), in its own process on the client CPU like the emulator, with its
+  (``daemon/tests/ea_mql``), in its own process on the client CPU like the emulator, with its
   defaults (timer 10 ms, each pass waiting inside ``SocketRead`` until just before the next).
-* **compiled MT4 EA**: the same with the MQL4 EA (``tests/ea_mql/kit/mql4``), its own daemon,
+* **compiled MT4 EA**: the same with the MQL4 EA (``daemon/tests/ea_mql/kit/mql4``), its own daemon,
   waiting in Winsock's ``select`` until just before the next pass. Its ticks are conflated
   quotes without the kit's arrival stamp, so tick latency is measured through the MQL5 EA only.
 
@@ -46,9 +46,9 @@ from typing import Any
 
 import orjson
 
+from daemon.tests.ea_mql.eakit import build_ea, write_fixture
+from daemon.tests.ea_mql.eakit4 import build_ea4, write_fixture4
 from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-from tests.ea_mql.eakit import build_ea, write_fixture
-from tests.ea_mql.eakit4 import build_ea4, write_fixture4
 
 from .common import ROOT, Pinning, Proc, free_port, median, summarize_ns, wait_http, wait_tcp
 from .daemon import RunDaemon
@@ -249,10 +249,19 @@ def _build_at(rev: str, workdir: Path) -> tuple[Path, Path]:
     build clean against today's stricter warnings)."""
     tree = workdir / f"rev-{rev}"
     tree.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "ea_bridge/mql",
-                              "tests/ea_mql/kit"], capture_output=True, check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    mql, kit = tree / "ea_bridge" / "mql", tree / "tests" / "ea_mql" / "kit"
+    # the EA and the kit where the revision keeps them: in the daemon's folder since the
+    # workspace, at the root before it
+    for mql_at, kit_at in (("daemon/src/ea_bridge/mql", "daemon/tests/ea_mql/kit"),
+                           ("ea_bridge/mql", "tests/ea_mql/kit")):
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, mql_at, kit_at],
+                                 capture_output=True, check=False)
+        if archive.returncode == 0:
+            break
+    else:
+        raise RuntimeError(f"git cannot give revision {rev}'s EAs: "
+                           f"{archive.stderr.decode(errors='replace')}")
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    mql, kit = tree / mql_at, tree / kit_at
     return (build_ea(mql / "MQL5", tree / "bin5", kit=kit, judge=False),
             build_ea4(mql / "MQL4", tree / "bin4", mql5_dir=mql / "MQL5", kit=kit, judge=False))
 

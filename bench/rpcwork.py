@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from bench.common import ROOT, Pinning, Proc
+from bench.common import ROOT, Pinning, Proc, daemon_package
 from bench.daemon import RunDaemon
 from bench.loopprofile import LAUNCHER, by_group, first_match, switch, top_functions
 from bench.rpc import EA_LOGIN, EA_SERVER, RPC_BODY
@@ -124,7 +124,7 @@ class Variant:
             if key != "tree" or not eq:
                 raise ValueError(f"{item!r} is not tree=PATH (in {spec!r})")
             tree = Path(value).resolve()
-            if not (tree / "gateway" / "__main__.py").exists():
+            if not (daemon_package(tree) / "__main__.py").exists():
                 raise ValueError(f"{tree} holds no gateway/ package")
         return cls(name, tree)
 

@@ -32,7 +32,7 @@ Memory: the daemon's RSS with its tokens issued and no terminal, then with all N
 one call answered each and their subscribers on: the difference over N is the memory per
 terminal. Growth: each figure at the largest count over the smallest.
 
-Compiled EAs (``--eas``): the compiled MQL5 EA of the EA tests (``tests.ea_mql.eakit``), one
+Compiled EAs (``--eas``): the compiled MQL5 EA of the EA tests (``daemon.tests.ea_mql.eakit``), one
 process per terminal on a fixture of its own account, on a daemon of its own: per-terminal
 ``/rpc`` latency and memory per terminal as above. Its ticks come from its fixture and carry
 no send stamp, so tick latency and the storm are measured on the emulated terminals only.
@@ -316,8 +316,8 @@ async def _emulated(pinning: Pinning, n: int, reps: int, duration_s: float, rate
 async def _compiled(pinning: Pinning, n: int, duration_s: float, rate_hz: float,
                     log: Callable[[str], None]) -> dict[str, Any]:
     """One daemon, ``n`` compiled MQL5 EAs (one process each, own account): /rpc and memory."""
+    from daemon.tests.ea_mql.eakit import CompiledEA, build_ea, write_fixture
     from ea_bridge.emulator.terminal import EmulatedTerminal, EmulatorSettings
-    from tests.ea_mql.eakit import CompiledEA, build_ea, write_fixture
 
     binary = build_ea()
     logins = [FIRST_LOGIN + 500 + i for i in range(n)]

@@ -25,8 +25,9 @@ from packaging.version import InvalidVersion, Version
 __all__ = ["LITERAL", "OURS", "PROJECTS", "main", "odd_ones", "places", "rewrite"]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The projects, by directory from the repository's root.
-PROJECTS = (".", "base", "client", "client/metatrader5-shim", "console")
+#: The projects, by directory from the repository's root: the five distributions and the
+#: workspace (never released, versioned with them so nothing of the tree says another number).
+PROJECTS = (".", "base", "client", "client/metatrader5-shim", "console", "daemon")
 #: The code's version, a literal every ``__version__`` of ours imports.
 LITERAL = "client/src/mtgateway/_version.py"
 #: Our distributions: a requirement naming one is an exact pin of the version.

@@ -17,7 +17,7 @@ of that very request answers 0: its market is open -- at weekends only crypto tr
 account's risk policy, if its owner registered one, takes its lot and stop loss), buys the
 smallest lot with a stop loss and a take profit, finds the position, closes it, reads the two
 deals back from history by date and group, and loads 50 000 one-minute bars into numpy.
-``tests/e2e/test_examples.py`` runs it against a real ``mtgateway demo`` on exactly the
+``daemon/tests/e2e/test_examples.py`` runs it against a real ``mtgateway demo`` on exactly the
 README's quick-start install, on a Saturday, a Sunday and a Wednesday, the account registered
 with the console form's defaults.
 """

@@ -29,12 +29,13 @@ def _listed(project: Path, tool: str) -> list[str]:
 
 #: The daemon's compiled modules and the ground floor's (its own distribution, built the same
 #: way: base/setup.py).
-COMPILED: list[str] = [*_listed(ROOT, "mtgateway"), *_listed(ROOT / "base", "mtgateway-base")]
+COMPILED: list[str] = [*_listed(ROOT / "daemon", "mtgateway"),
+                       *_listed(ROOT / "base", "mtgateway-base")]
 EXPECT_COMPILED = os.environ.get("MTGATEWAY_EXPECT_COMPILED", "") == "1"
 
 
 def module_of(path: str) -> str:
-    return path.removeprefix("base/src/").removesuffix(".py").replace("/", ".")
+    return path.split("/src/", 1)[1].removesuffix(".py").replace("/", ".")
 
 
 def test_every_listed_module_exists_and_is_one_of_the_packages() -> None:

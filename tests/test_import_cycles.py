@@ -12,8 +12,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: Each package and the directory that holds it (the client's, the ground floor's and
 #: the console's are their own projects' src/).
-PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mtgateway": ROOT / "client" / "src",
-            "mt5model": ROOT, "mtgateway_base": ROOT / "base" / "src",
+PACKAGES = {"gateway": ROOT / "daemon" / "src", "ea_bridge": ROOT / "daemon" / "src",
+            "mtgateway": ROOT / "client" / "src",
+            "mt5model": ROOT / "daemon" / "src", "mtgateway_base": ROOT / "base" / "src",
             "mtgateway_console": ROOT / "console" / "src"}
 
 

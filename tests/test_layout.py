@@ -22,8 +22,8 @@ def _is_test_module(path: Path) -> bool:
     return path.suffix == ".py" and (path.name.startswith("test_") or path.stem.endswith("_test"))
 
 
-def _module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+def _module_name(path: Path, top: Path) -> str:
+    parts = list(path.relative_to(top).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -52,19 +52,22 @@ def _targets(node: ast.Import | ast.ImportFrom, name: str, is_package: bool) -> 
     return found
 
 
-def imports_of_test_modules(root: Path) -> list[str]:
-    """Each ``file:line imports module`` where a file under ``root`` imports a test module."""
-    files = sorted(root.rglob("*.py"))
-    test_modules = {_module_name(path, root) for path in files if _is_test_module(path)}
+def imports_of_test_modules(*roots: Path, top: Path | None = None) -> list[str]:
+    """Each ``file:line imports module`` where a file under ``roots`` imports a test module;
+    modules are named from ``top`` (the folder above the first root unless given: the
+    workspace's root, where each distribution's tests are ``<dist>.tests``)."""
+    top = top or roots[0].parent
+    files = sorted(path for root in roots for path in root.rglob("*.py"))
+    test_modules = {_module_name(path, top) for path in files if _is_test_module(path)}
     found: list[str] = []
     for path in files:
-        name = _module_name(path, root)
+        name = _module_name(path, top)
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Import | ast.ImportFrom):
                 continue
             for target in sorted(_targets(node, name, path.name == "__init__.py") & test_modules):
-                found.append(f"{path.relative_to(root.parent)}:{node.lineno} imports {target}")
+                found.append(f"{path.relative_to(top).as_posix()}:{node.lineno} imports {target}")
     return found
 
 
@@ -99,5 +102,10 @@ def test_the_checker_sees_every_form_of_import(tmp_path: Path) -> None:
 
 
 def test_no_test_module_imports_another() -> None:
-    """Shared helpers live in a helpers module or a conftest.py, never in a test module."""
-    assert imports_of_test_modules(TESTS) == []
+    """Shared helpers live in a helpers module or a conftest.py, never in a test module: in the
+    workspace's tests and in each distribution's."""
+    workspace = TESTS.parent
+    roots = [TESTS, *(workspace / dist / "tests" for dist in ("base", "client", "console",
+                                                              "daemon"))]
+    assert all(root.is_dir() for root in roots), roots
+    assert imports_of_test_modules(*roots, top=workspace) == []

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 OPERATIONS = ROOT / "docs" / "operations.md"
 
 #: Each package of ours and the folder its source lives in.
-PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mt5model": ROOT,
+PACKAGES = {"gateway": ROOT / "daemon" / "src", "ea_bridge": ROOT / "daemon" / "src",
+            "mt5model": ROOT / "daemon" / "src",
             "mtgateway": ROOT / "client" / "src", "mtgateway_base": ROOT / "base" / "src",
             "mtgateway_console": ROOT / "console" / "src"}
 

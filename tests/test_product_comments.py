@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: The product, as shipped or deployed: the daemon and console, the bridge and its MQL
 #: sources, the MT5 model, the client packages, the benchmarks, deploy and CI files, the
 #: examples a user copies, and the packaging (whose dependency list says why each is there).
-PRODUCT = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim", "bench",
-           "deploy", "config.example.toml", ".ci", "examples", "pyproject.toml", "setup.py",
-           "base/src", "base/pyproject.toml", "base/setup.py", "console/src",
+PRODUCT = ("daemon/src", "daemon/pyproject.toml", "daemon/setup.py", "client/src",
+           "client/metatrader5-shim", "bench", "deploy", "config.example.toml", ".ci", "examples",
+           "pyproject.toml", "base/src", "base/pyproject.toml", "base/setup.py", "console/src",
            "console/pyproject.toml")
 
 #: Files that hold no comments of ours: build output, licences, markers, READMEs (docs, which
@@ -245,8 +245,8 @@ _FILE_NAME = re.compile(r"(?<![\w/.:~-])((?:[\w-]+/)*[\w-]+\.(?:py|pyi|mqh|mq5|m
                         r"html|css|js|txt|cfg|template|service))\b")
 
 #: Where a named file may live: the repository's own trees (``.venv`` and build output aside).
-_REPOSITORY = ("gateway", "ea_bridge", "mt5model", "client", "bench", "deploy", "docs", "tests",
-               "examples", ".ci", "base", "console")
+_REPOSITORY = ("daemon", "client", "bench", "deploy", "docs", "tests", "examples", ".ci", "base",
+               "console")
 
 
 #: Files named in comments that live on the user's machine, not in the repository.

@@ -166,9 +166,9 @@ def test_every_passage_cited_in_the_performance_pages_is_there() -> None:
     wrong one, or a section renamed, is found here."""
     pages = {name: _plain((ROOT / name).read_text(encoding="utf-8"))
              for name in ("docs/performance.md", "docs/history/performance-notes.md")}
-    sources = [*_DOCS, *_HISTORY, *(p for package in ("gateway", "ea_bridge", "mt5model",
-                                                       "bench", "tests", "client")
-                                    for p in (ROOT / package).rglob("*.py"))]
+    sources = [*_DOCS, *_HISTORY, *(p for folder in ("daemon", "bench", "tests", "client", "base",
+                                                      "console")
+                                    for p in (ROOT / folder).rglob("*.py"))]
     cited = 0
     for source in sources:
         text = _plain(source.read_text(encoding="utf-8"))
@@ -240,8 +240,8 @@ def test_every_source_file_and_module_a_doc_names_exists() -> None:
 
 
 def test_every_test_file_a_doc_names_exists() -> None:
-    """A test file named by its path (``tests/gateway/trading/test_gate.py``) is there: a test
-    module moved to mirror its package takes the docs that cite it along."""
+    """A test file named by its path (``daemon/tests/gateway/trading/test_gate.py``) is there: a
+    test module moved to mirror its package takes the docs that cite it along."""
     for doc in _DOCS:
         for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text(encoding="utf-8")):
             assert (ROOT / path).is_file(), f"{doc.name}: no {path}"

@@ -34,8 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 #: Kept byte for byte as the MetaTrader5 package's documentation prints them
-#: (tests/client/test_package_examples.py).
-_KEPT_AS_PUBLISHED = ("tests/client/package_examples/",)
+#: (client/tests/test_package_examples.py).
+_KEPT_AS_PUBLISHED = ("client/tests/package_examples/",)
 _MODE = re.compile(r"[rwxa+bt]{1,3}")
 _TEMPFILES = frozenset({"TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile"})
 

@@ -1,6 +1,7 @@
 """One version: every distribution's, every exact pin between them and the code's, held equal.
 
-The five distributions are released together. Each ``pyproject.toml`` declares the version
+The five distributions are released together (the workspace's own ``pyproject.toml``, never
+released, says their number too). Each ``pyproject.toml`` declares the version
 statically, the daemon and the console pin what they require of the others exactly, and the
 client's ``_version.py`` writes it for the code (``mtgateway --version``, ``/health``,
 ``mtgateway.__version__``). ``deploy/version.py`` lists those places and rewrites them
@@ -28,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _LITTER = {".venv", ".git", "build", "dist", "node_modules", ".mypy_cache", ".ruff_cache",
            ".pytest_cache", ".hypothesis", ".import_linter_cache", "__pycache__"}
 #: Where our code lives, each package's tree read for a ``__version__`` of its own.
-_CODE = ("gateway", "ea_bridge", "mt5model", "client/src", "client/metatrader5-shim/src",
+_CODE = ("daemon/src", "client/src", "client/metatrader5-shim/src",
          "base/src", "console/src")
 
 
@@ -54,7 +55,7 @@ def test_every_place_says_one_version() -> None:
     agree; a failure names each place that differs and what it says."""
     found = release.places()
     assert release.odd_ones(found) == []
-    assert len(found) == 5 + 6 + 1, found  # five projects, six pins, one literal
+    assert len(found) == 6 + 6 + 1, found  # six projects (the workspace one), six pins, one literal
     assert set(found.values()) == {mtgateway.__version__}
 
 
@@ -133,7 +134,7 @@ def test_the_release_command_rewrites_every_place(tmp_path: Path,
             if old != new:
                 changed += 1
                 assert old.replace(mtgateway.__version__, "1.2.3") == new, (name, old, new)
-    assert changed == 5 + 6 + 1  # five projects, six pins, one literal
+    assert changed == 6 + 6 + 1  # six projects, six pins, one literal
     assert release.main(["one.two"], root) == 1
     assert set(release.places(root).values()) == {"1.2.3"}
 
@@ -141,7 +142,7 @@ def test_the_release_command_rewrites_every_place(tmp_path: Path,
 def test_nothing_else_repeats_the_version() -> None:
     """What installs, builds or documents the projects names them by path, never by version:
     a file outside the list that wrote it would be left behind by a release."""
-    for name in ("setup.py", "base/setup.py", "gateway/_version.py", "deploy/Containerfile",
-                 ".ci/run", "README.md", "client/README.md"):
+    for name in ("daemon/setup.py", "base/setup.py", "daemon/src/gateway/_version.py",
+                 "deploy/Containerfile", ".ci/run", "README.md", "client/README.md"):
         assert mtgateway.__version__ not in (ROOT / name).read_text(encoding="utf-8"), \
             f"{name} writes the version again"

@@ -1,8 +1,9 @@
 """Reading bars back in the candle tests: ``copy_rates_range`` over the socket, a streamed
 bar's fields, and the notifications of a subscription until enough bars closed.
 
-The daemon's candle tests (with the emulated terminal) and the compiled EA's (``tests/ea_mql``)
-compare streamed bars with the terminal's own the same way, so these live here.
+The daemon's candle tests (with the emulated terminal) and the compiled EA's
+(``daemon/tests/ea_mql``) compare streamed bars with the terminal's own the same way, so these
+live here.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ keeps the one a test leaves for the next, whatever window size either wants (the
 resized), its cookies and cache cleared and its page blank (:func:`chromium`); one a test left
 failing is closed instead. The
 auth-flow walk (``test_browser.py``) and the console's own walk (``test_console_browser.py``)
-share these; where their screenshots go is the ``shots`` fixture (``tests/e2e/conftest.py``).
+share these; where their screenshots go is the ``shots`` fixture (``tests/e2e/fixtures.py``).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.config import CONFIG_ENV
-from tests.e2e.conftest import WAIT_S
+from tests.e2e.fixtures import WAIT_S
 
 ROOT = Path(__file__).resolve().parents[2]
 

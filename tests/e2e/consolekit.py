@@ -6,7 +6,7 @@
   test waits for real time; :class:`Console` is what a test holds: owner calls with Basic
   auth, device calls signed by hand (:func:`device_proof`) from the documented format with
   cryptography's Ed25519, so the tests pin the wire contract of ``docs/authority.md`` rather
-  than our own helpers. The ``console`` fixture (``tests/e2e/conftest.py``) runs it.
+  than our own helpers. The ``console`` fixture (``tests/e2e/fixtures.py``) runs it.
 * A browser-like client for the console's pages: a cookie jar, forms posted with their CSRF
   token read from the page (:class:`Browser`, the ``browser`` fixture); :func:`signed_in` and
   :func:`create_token` are the steps most page tests begin with.

@@ -22,7 +22,7 @@ from pathlib import Path
 from gateway.app import JOURNAL_DB_NAME
 from mtgateway_console.mailer import RecordingMailer
 from mtgateway_console.service import Authority
-from tests.e2e.conftest import WAIT_S
+from tests.e2e.fixtures import WAIT_S
 
 LOGIN, SERVER = 777, "Broker-Live"
 OWNER = "owner@example.com"

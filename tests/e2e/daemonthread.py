@@ -1,8 +1,8 @@
 """The real daemon and emulated terminal on loopback (port 0), served from a thread of their own.
 
 For clients that block: schemathesis calls through ``requests``, so the daemon cannot share
-the test's event loop. The thread runs the same :func:`~tests.e2e.conftest.running_daemon`
-and :func:`~tests.e2e.conftest.connected_terminal` the asyncio tests use, on the loop the
+the test's event loop. The thread runs the same :func:`~tests.e2e.fixtures.running_daemon`
+and :func:`~tests.e2e.fixtures.connected_terminal` the asyncio tests use, on the loop the
 caller names (asyncio's or uvloop), and stops them when the block ends; an exception in the
 thread is raised again in the test's.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.e2e.conftest import WAIT_S, connected_terminal, running_daemon
+from tests.e2e.fixtures import WAIT_S, connected_terminal, running_daemon
 
 try:
     import uvloop

@@ -25,7 +25,7 @@ from pathlib import Path
 from string import Template
 from typing import Final
 
-from tests.e2e.conftest import WAIT_S
+from tests.e2e.fixtures import WAIT_S
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 TEMPLATE: Final = ROOT / "deploy" / "haproxy-console.cfg.template"

@@ -17,8 +17,8 @@ from ea_bridge.connection import EAConnection
 from ea_bridge.emulator.terminal import EmulatedTerminal
 from mtgateway.aio import AsyncClient
 from mtgateway_console.service import AccountRegistration
-from tests.e2e.conftest import LOGIN, OWNER, SERVER, WAIT_S, Daemon
 from tests.e2e.consolekit import Browser
+from tests.e2e.fixtures import LOGIN, OWNER, SERVER, WAIT_S, Daemon
 
 __all__ = ["BUY", "OwnerApi", "RecordingTerminal", "ok", "on_paper", "switched"]
 

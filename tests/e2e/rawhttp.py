@@ -11,7 +11,7 @@ import asyncio
 
 import aiohttp
 
-from tests.e2e.conftest import WAIT_S, Daemon
+from tests.e2e.fixtures import WAIT_S, Daemon
 
 PING = b'{"jsonrpc":"2.0","id":1,"method":"ping"}'
 

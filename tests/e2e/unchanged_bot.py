@@ -3,7 +3,7 @@
 order example (buy the smallest lot, close it) and bars.
 
 Nothing in it names MT Gateway: it finds the daemon only through what ``mtgateway setup``
-wrote for the user running it (``mtgateway.places``). ``tests/e2e/test_setup.py`` runs it on
+wrote for the user running it (``mtgateway.places``). ``daemon/tests/e2e/test_setup.py`` runs it on
 Linux after setup, the Windows stage (``tests/windows/installed.py``) with the installed
 ``python.exe``, each with no ``MTGATEWAY_*`` variable set. It prints each step and exits 0
 when the buy and its close were done.

@@ -38,7 +38,7 @@ from gateway.mailsink import MailSink
 from mtgateway_console.config import ConsoleConfig, ConsoleFile, SmtpConfig
 from mtgateway_console.console import AUTHORITY, create_console_app, start_console
 from mtgateway_console.service import Authority
-from tests.e2e.conftest import WAIT_S, FakeClock
+from tests.e2e.fixtures import WAIT_S, FakeClock
 from tests.ownerkit import add_owner
 
 LOGIN, SERVER = 5012345, "MTG-Demo"

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 from aiohttp import WSMsgType
 
-from tests.e2e.conftest import WAIT_S, Daemon
+from tests.e2e.fixtures import WAIT_S, Daemon
 
 #: BTCUSD trades around the clock in the emulator, so some symbol always ticks (weekends too).
 SYMBOLS = ["EURUSD", "USDJPY", "BTCUSD"]

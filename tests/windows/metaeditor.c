@@ -1,5 +1,5 @@
 /* A stand-in metaeditor64.exe for the Windows stage (tests/windows/installed.py) and the Linux
- * suite's setup under Wine (tests/e2e/test_setup_wine.py): it takes MetaEditor's command line
+ * suite's setup under Wine (daemon/tests/e2e/test_setup_wine.py): it takes MetaEditor's command line
  * (/compile:"<source>" /inc:"<MQL5 folder>" /log:"<log>" [/portable], MetaQuotes' MetaEditor
  * help, "Integration with IDE") and answers as MetaEditor does, for the EA's two programs only:
  * a log with a line per message and a summary, and the compiled file beside the source when

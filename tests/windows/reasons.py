@@ -1,7 +1,7 @@
 """Why a test does not run on Windows: one reason per key, as docs/windows.md lists them.
 
 A test that cannot run on Windows says so with ``@pytest.mark.not_on_windows("key")`` (or a
-module's ``pytestmark``), never with a ``skipif`` of its own: ``tests/conftest.py`` turns the
+module's ``pytestmark``), never with a ``skipif`` of its own: ``conftest.py`` turns the
 marker into a skip on win32 whose reason starts with :data:`PREFIX` and carries the key and the
 text below, refuses an unknown key on every platform, and the Windows stage
 (``tests/windows/stage.py``) fails on any skip whose reason does not start so. A fixture that

@@ -390,7 +390,7 @@ def checkout_wheels(into: Path) -> list[Path]:
                            "--no-build-isolation", "--no-index", "-w", str(wheels),
                            str(source / "base"), str(source / "client"),
                            str(source / "client" / "metatrader5-shim"), str(source / "console"),
-                           str(source)], capture_output=True, encoding="utf-8",
+                           str(source / "daemon")], capture_output=True, encoding="utf-8",
                           errors="replace", check=False)
     if done.returncode != 0:
         raise RuntimeError(f"building this checkout's wheels failed:\n{done.stdout}{done.stderr}")

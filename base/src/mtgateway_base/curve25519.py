@@ -21,7 +21,7 @@ the top bit of the point the same way, and both refuse an exchange whose result 
 What differs: libsodium's verification is stricter on degenerate input. It refuses public keys
 of small order and non-canonical encodings of the key or of the signature's ``R``, which OpenSSL
 accepts: with the identity point as its public key, a fixed "signature" verifies for every
-message under OpenSSL and for none under libsodium (``tests/base/test_curve25519.py``).
+message under OpenSSL and for none under libsodium (``base/tests/test_curve25519.py``).
 No key made by either library's key generation is affected, only keys crafted to be degenerate,
 and a refusal there is the safer answer. The errors callers see do not change: a signature that
 does not verify, of whatever length, raises ``cryptography``'s ``InvalidSignature`` as

@@ -935,7 +935,8 @@ class GuardedSite(web.BaseSite):
         # default is 128; the kernel caps it at net.core.somaxconn): a burst of reconnecting
         # daemons or bots waits to be accepted by a busy loop instead of having its
         # handshakes dropped and, under sustained load, its connections reset (found by
-        # bench.authority at 1,000 daemons on two consoles; tests/e2e/test_listen_backlog.py).
+        # bench.authority at 1,000 daemons on two consoles;
+        # daemon/tests/e2e/test_listen_backlog.py).
         if ssl_context is not None and budget.proxies is not None:
             # the header comes before the TLS handshake, which this site's transport begins
             # with: the proxy ends TLS and speaks plain HTTP to the port behind it

@@ -39,7 +39,7 @@ _MAX_HEAD: Final = 64 * 1024
 #: none), not the shortest run the line's trailing whitespace follows: the same bytes, but a
 #: lazy ``*?`` tries the rest of the pattern after every byte of the value, a third of the
 #: time of a device call's header block here (an 86-character signature; 14.0 against 4.2
-#: us a block, ``tests/base/test_header_fields.py`` holds them to one reading).
+#: us a block, ``base/tests/test_header_fields.py`` holds them to one reading).
 _NAMES: Final = re.compile(rb"\r\n([^:\r\n]*):")
 _VALUES: Final = re.compile(rb"\r\n[^:\r\n]*:[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*(?=\r\n)")
 #: The headers whose first value a process's rules read (:meth:`EdgeRequest.first`).

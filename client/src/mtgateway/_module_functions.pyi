@@ -1,6 +1,6 @@
 # The module-level functions of mtgateway as type checkers see them: the default
 # Client's, each with the signature the table (calls.Functions) declares. Written by
-# `python -m mtgateway.stubs` from the table; do not edit (tests/client/test_api_surface.py).
+# `python -m mtgateway.stubs` from the table; do not edit (client/tests/test_api_surface.py).
 
 # ruff: noqa: F403, F405 - the constants' names are constants.__all__, listed below
 from .client import Client

@@ -12,7 +12,7 @@ its named params, how its result becomes the package's answer) or a
 The synchronous client and the asyncio client inherit this table (``functions.py``), the
 module-level functions of ``mtgateway`` and ``mtgateway.aio`` are their default clients',
 ``import MetaTrader5`` is ``mtgateway`` itself, and docs/client.md's list of the functions is
-checked against it (``tests/client/test_binding.py``), so a function is declared here and
+checked against it (``client/tests/test_binding.py``), so a function is declared here and
 nowhere else.
 """
 

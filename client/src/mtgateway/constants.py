@@ -2,8 +2,8 @@
 
 Written out here rather than imported because this package speaks only the public wire and
 imports nothing of the daemon. The list is the package's own (``MetaTrader5/__init__.py`` of
-version 5.0.6231, 223 names): ``tests/client/test_namespace.py`` checks it name for name and
-value for value, and ``tests/client/test_api_surface.py`` checks every enum against the
+version 5.0.6231, 223 names): ``client/tests/test_namespace.py`` checks it name for name and
+value for value, and ``client/tests/test_api_surface.py`` checks every enum against the
 daemon's table (``mt5model.mt5``), so none can drift. MQL5 constants the package does not
 export (``SYMBOL_FILLING_*``, ``SYMBOL_EXPIRATION_*``, ``SYMBOL_ORDER_*``,
 ``TRADE_RETCODE_HEDGE_PROHIBITED``) live in :mod:`mtgateway.flags`, so code written against

@@ -11,7 +11,7 @@ this module writes from the same table::
 
 A stub types each name as its default client's attribute (``copy_rates_range =
 _default.copy_rates_range``), so the signature is still the table's declaration's (the
-overloads of ``Function.__get__``). tests/client/test_api_surface.py holds the files equal to
+overloads of ``Function.__get__``). client/tests/test_api_surface.py holds the files equal to
 what this module writes, so a stale stub fails a test that names this command.
 
 Why a written stub: a type checker sees a module's names only where they are written at module
@@ -41,7 +41,7 @@ STUBS = {
 _HEADER = '''\
 # The module-level functions of mtgateway{dot_module} as type checkers see them: the default
 # {cls}'s, each with the signature the table (calls.Functions) declares. Written by
-# `python -m mtgateway.stubs` from the table; do not edit (tests/client/test_api_surface.py).
+# `python -m mtgateway.stubs` from the table; do not edit (client/tests/test_api_surface.py).
 '''
 
 

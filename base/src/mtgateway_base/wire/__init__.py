@@ -10,7 +10,8 @@ imports nothing of either process, so neither can reach into the other through i
 **Versioned as a protocol.** A daemon and a console of different releases meet (an owner
 upgrades the daemon beside a terminal before the operator upgrades the console, or after), so
 what each may change is written down here, and held by a test that runs this release's daemon
-against the last release's console and the other way round (``tests/e2e/test_release_compat.py``):
+against the last release's console and the other way round
+(``daemon/tests/e2e/test_release_compat.py``):
 
 * *What would be misread is a new version, refused by name.* A signed record carries ``v``
   (:data:`~.records.RECORD_VERSION`) and is signed under a context naming it

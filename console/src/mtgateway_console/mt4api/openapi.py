@@ -4,7 +4,7 @@ console's door answers.
 
 Served at ``GET /api/openapi.json`` (no token: it describes, it reveals nothing) and shipped
 as ``docs/openapi/console.json``, kept equal by a test and fuzzed by schemathesis
-(``tests/e2e/test_fuzz_console_api.py``): every status an operation may answer is listed, so
+(``console/tests/e2e/test_fuzz_console_api.py``): every status an operation may answer is listed, so
 an answer the document does not describe fails the fuzzing.
 """
 

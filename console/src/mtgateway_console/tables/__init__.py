@@ -3,7 +3,7 @@
 Each module holds one family's statements and the parsers of its rows (``owners``,
 ``approvals``, ``signins``, ``alerts``...); the service decides what a row means and asks the
 module of its family, in one transaction it runs on the engine (``database/``). No SQL stands
-above this floor (``tests/console/test_sql_in_tables.py``), so a rule that wants a new read or
+above this floor (``console/tests/test_sql_in_tables.py``), so a rule that wants a new read or
 write gets a function here, where the statements of its table are seen together (Synapse's
 ``storage/databases/main``). Three floors, held by an import contract in ``pyproject.toml``:
 
