@@ -2,7 +2,7 @@
 
 Everything else, its version included, is declared in ``pyproject.toml``. With
 ``MTGATEWAY_MYPYC=1`` the modules of ``[tool.mtgateway-base] compiled`` are built with mypyc,
-as the daemon's are (the root's ``setup.py``); without it the build is pure Python.
+as the daemon's are (``daemon/setup.py``); without it the build is pure Python.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@
 Every conformance test that MT4 can pass (``daemon/tests/ea_mql/conformance.py``) runs here
 unchanged against the MT4 EA on a fixture made from the same emulator. Where MetaTrader 4
 cannot give MT5's answer, the answer it gives instead is declared and asserted here
-(docs/terminal.md, "MetaTrader 4"): no tick history (``copy_ticks_*`` answer -32009 "unsupported on this
-platform"), no depth of market (``market_book_*``, -32009 too), the timeframes MT4 lacks, and
-the platform the daemon reports.
+(docs/terminal.md, "MetaTrader 4"): no tick history (``copy_ticks_*`` answer -32009
+"unsupported on this platform"), no depth of market (``market_book_*``, -32009 too), the
+timeframes MT4 lacks, and the platform the daemon reports.
 """
 
 from __future__ import annotations
