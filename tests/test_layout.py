@@ -109,3 +109,54 @@ def test_no_test_module_imports_another() -> None:
                                                               "daemon"))]
     assert all(root.is_dir() for root in roots), roots
     assert imports_of_test_modules(*roots, top=workspace) == []
+
+
+#: The workspace's distributions, each with its tests in ``<dist>/tests`` (the package
+#: ``<dist>.tests``).
+DISTRIBUTIONS = ("base", "client", "console", "daemon")
+
+
+def imports_of_other_distributions_tests(workspace: Path) -> list[str]:
+    """Each ``file:line imports module`` where a distribution's test code imports another
+    distribution's tests, so ``pytest <dist>`` would need a folder it does not run. What two
+    distributions' tests share is a kit of the workspace (``tests/``)."""
+    found: list[str] = []
+    for dist in DISTRIBUTIONS:
+        others = tuple(f"{other}.tests" for other in DISTRIBUTIONS if other != dist)
+        for path in sorted((workspace / dist / "tests").rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    if name in others or name.startswith(tuple(f"{o}." for o in others)):
+                        found.append(f"{path.relative_to(workspace).as_posix()}:{node.lineno} "
+                                     f"imports {name}")
+    return found
+
+
+def test_the_checker_finds_one_distributions_tests_importing_anothers(tmp_path: Path) -> None:
+    """A client test that imports the daemon's test kit is found; one that imports the
+    workspace's kit, or its own distribution's, is not."""
+    for dist in DISTRIBUTIONS:
+        (tmp_path / dist / "tests").mkdir(parents=True)
+    (tmp_path / "client" / "tests" / "test_a.py").write_text(
+        "from tests.e2e.fixtures import WAIT_S\n"
+        "from client.tests.kit import K\n"
+        "from daemon.tests.ea_mql.kit.mqlref import reference_file\n"
+        "def f() -> None:\n"
+        "    import console.tests.dbkit\n", encoding="utf-8")
+    assert imports_of_other_distributions_tests(tmp_path) == [
+        "client/tests/test_a.py:3 imports daemon.tests.ea_mql.kit.mqlref",
+        "client/tests/test_a.py:5 imports console.tests.dbkit",
+    ]
+
+
+def test_each_distributions_tests_stand_on_their_own_and_the_workspace_kits() -> None:
+    """``pytest base``, ``pytest client``, ``pytest console`` and ``pytest daemon`` each run a
+    distribution's tests alone: none imports another distribution's tests."""
+    assert imports_of_other_distributions_tests(TESTS.parent) == []

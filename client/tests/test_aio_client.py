@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 import mtgateway.aio as mt5
-from client.tests.aiokit import connected, take
 from client.tests.conftest import base_url
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.aiokit import connected, take
 from tests.e2e.clocks import WEDNESDAY_MID_BAR_MS, FastClock
 from tests.e2e.fixtures import LOGIN, WAIT_S, Daemon, connected_terminal
 

