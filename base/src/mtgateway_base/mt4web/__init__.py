@@ -7,18 +7,22 @@ accounts (``mtgateway_console/mt4api/``). Both stand on this package, which is p
 imports nothing of ours above ``mtgateway_base``:
 
 * ``table``: every endpoint, in the document's order, with a ``daemon`` and a ``console``
-  column saying how each side answers it, and :func:`~.table.bind`, which puts a side's
-  handlers to its rows and refuses a row without one;
+  column saying how each side answers it; :class:`~.table.Handlers`, where a side registers
+  each handler by its row's operation id as it writes it, and :func:`~.table.bind`, which
+  puts a side's handlers to its rows and refuses a row without one or a handler without a
+  row;
 * ``shared``: the bases of every body, the health answer, and the MT4 Manager records both
   sides answer (``TradeRecord``, ``MarginLevel``), field by field;
 * ``daemon_models`` and ``console_models``: each side's bodies, built on ``shared``;
 * ``mt4records``: MT5's positions, orders and deals as MT4 ``TradeRecord`` fields, the one
   mapping both sides (and the console's pages) fill their records from;
-* ``openapi``: one OpenAPI 3.1 builder; each side gives its door's :class:`~.openapi.Profile`.
+* ``openapi``: one OpenAPI 3.1 builder; each side gives its door's :class:`~.openapi.Profile`;
+* ``quickref``: the tables of ``docs/rest.md`` that list the endpoints (which side answers
+  each, why the daemon does not), written from the rows.
 """
 
 from __future__ import annotations
 
-from .table import ENDPOINTS, Answer, Endpoint, Route, Side, bind
+from .table import ENDPOINTS, Answer, Endpoint, Handlers, Route, Side, bind
 
-__all__ = ["ENDPOINTS", "Answer", "Endpoint", "Route", "Side", "bind"]
+__all__ = ["ENDPOINTS", "Answer", "Endpoint", "Handlers", "Route", "Side", "bind"]

@@ -11,7 +11,7 @@ client, and the fuzzing of each side (schemathesis), reads exactly what is serve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -131,12 +131,13 @@ def _operation(endpoint: Endpoint, side: Side, profile: Profile,
     return op
 
 
-def build_document(side: Side, profile: Profile, version: str) -> dict[str, Any]:
-    """``side``'s OpenAPI document: every endpoint of :data:`~.table.ENDPOINTS`, as that
-    side answers it."""
+def build_document(side: Side, profile: Profile, version: str,
+                   endpoints: Sequence[Endpoint] | None = None) -> dict[str, Any]:
+    """``side``'s OpenAPI document: every endpoint of ``endpoints`` (:data:`~.table.ENDPOINTS`,
+    unless a test gives a table of its own), as that side answers it."""
     components: dict[str, Any] = {}
     paths: dict[str, dict[str, Any]] = {}
-    for endpoint in ENDPOINTS:
+    for endpoint in ENDPOINTS if endpoints is None else endpoints:
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
             endpoint, side, profile, components)
     return {

@@ -11,14 +11,17 @@ answered on one side at least, except the two that rewrite the broker's trade re
 A side puts its handlers to the rows with :func:`bind`, by operation id (the OpenAPI
 document's ``operationId``, ``get_api_trades_open``): a row it answers without a handler,
 or a handler for a row it does not answer, is refused when the side's routes are made, so
-the table and the code cannot part. ``openapi.py`` writes each side's document from the same
-rows.
+the table and the code cannot part. A handler may be registered where it is written
+(:class:`Handlers`, ``@HANDLERS.answers("get_api_trades_open")`` above it), so answering a
+row is the row and its handler, not also the handler's name in a list elsewhere.
+``openapi.py`` writes each side's document from the same rows, and ``quickref.py`` the tables
+of ``docs/rest.md`` that list them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Generic, Literal, TypeVar
 
@@ -27,7 +30,7 @@ from pydantic import BaseModel
 from . import console_models as c
 from . import daemon_models as d
 
-__all__ = ["ENDPOINTS", "Answer", "Endpoint", "Route", "Side", "bind", "not_here"]
+__all__ = ["ENDPOINTS", "Answer", "Endpoint", "Handlers", "Route", "Side", "bind", "not_here"]
 
 Side = Literal["daemon", "console"]
 H = TypeVar("H")
@@ -113,21 +116,80 @@ class Route(Generic[H]):
     form: bool
 
 
-def bind(side: Side, handlers: Mapping[str, H]) -> tuple[Route[H], ...]:
-    """``side``'s routes: every row of :data:`ENDPOINTS` with its handler from ``handlers``
-    (by operation id), in the document's order.
+def _named(handler: object) -> str:
+    """``module.function`` of a handler, for a refusal that says which two collide."""
+    name = getattr(handler, "__qualname__", type(handler).__name__)
+    return f"{getattr(handler, '__module__', '?')}.{name}"
+
+
+class Handlers(Mapping[str, H]):
+    """Handlers by the operation id of the row each answers, each registered where it is
+    written::
+
+        HANDLERS: Final = Handlers[Handler]()
+
+        @HANDLERS.answers("post_api_accounts_login_deposit")
+        async def deposit(call: ApiCall) -> web.Response: ...
+
+    A room of handlers holds one; ``Handlers(room_a, room_b)`` is the rooms' together, what a
+    side gives :func:`bind`. Why here and not a list beside the table: a list of operation
+    ids and handler names was one more place to write each endpoint, and the handler's own
+    module is where a reader looks for which row it answers.
+
+    Raises:
+        ValueError: (at registration: the room's import) two handlers for one operation id,
+            both named.
+    """
+
+    def __init__(self, *rooms: Mapping[str, H]) -> None:
+        self._by_id: dict[str, H] = {}
+        for room in rooms:
+            for operation_id, handler in room.items():
+                self._add(operation_id, handler)
+
+    def answers(self, operation_id: str) -> Callable[[H], H]:
+        """Register the decorated handler as the one for the row ``operation_id`` (the
+        handler itself is returned unchanged)."""
+        def register(handler: H) -> H:
+            self._add(operation_id, handler)
+            return handler
+
+        return register
+
+    def _add(self, operation_id: str, handler: H) -> None:
+        held = self._by_id.setdefault(operation_id, handler)
+        if held is not handler:
+            raise ValueError(f"two handlers for {operation_id}: {_named(held)} and "
+                             f"{_named(handler)}")
+
+    def __getitem__(self, operation_id: str) -> H:
+        return self._by_id[operation_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+def bind(side: Side, handlers: Mapping[str, H],
+         endpoints: Sequence[Endpoint] | None = None) -> tuple[Route[H], ...]:
+    """``side``'s routes: every row of ``endpoints`` (:data:`ENDPOINTS`, unless a test gives
+    a table of its own) with its handler from ``handlers`` (by operation id), in the table's
+    order.
 
     Raises:
         ValueError: a row ``side`` answers has no handler, or a handler names no row that
             ``side`` answers (both listed).
     """
-    answered = {e.operation_id for e in ENDPOINTS if e.answer(side).answered}
+    rows = ENDPOINTS if endpoints is None else endpoints
+    answered = {e.operation_id for e in rows if e.answer(side).answered}
     missing, stray = sorted(answered - set(handlers)), sorted(set(handlers) - answered)
     if missing or stray:
         raise ValueError(f"the {side}'s handlers do not match the MT4 Web API table: "
                          f"no handler for {missing}, no answered row for {stray}")
     routes = []
-    for endpoint in ENDPOINTS:
+    for endpoint in rows:
         answer = endpoint.answer(side)
         routes.append(Route(
             endpoint.number, endpoint.method, endpoint.path, answer.summary,

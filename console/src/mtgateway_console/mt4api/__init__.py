@@ -7,9 +7,10 @@ mirror, ``gateway/rest.py``); the console answers what means something for an ow
 accounts (the document's one table, ``mtgateway_base/mt4web/table.py``, says which side answers
 each of the 34). Rooms: the adapter to the console's door (``dispatch.py``: the endpoint
 table's dispatch, the answers' shape), users and paper money (``users.py``), what daemons read
-(``readings.py``), what the owner does to many terminals at once (``control.py``), the handlers
-put to the table (``table.py``) and the OpenAPI document (``openapi.py``). Who is calling, the
-body and every refusal are the console door's (``door/``).
+(``readings.py``), what the owner does to many terminals at once (``control.py``), the rooms'
+handlers bound to the table (``table.py``: each handler is registered in its room by its row's
+operation id) and the OpenAPI document (``openapi.py``). Who is calling, the body and every
+refusal are the console door's (``door/``).
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ between groups or switches their automated trading at once.
 
 from __future__ import annotations
 
+from typing import Final
+
 from aiohttp import web
 
+from mtgateway_base.mt4web import Handlers
 from mtgateway_base.mt4web.console_models import (
     GroupOpIn,
     LoginOut,
@@ -31,11 +34,16 @@ from ..service.common import decimal_text
 from ..shapes import operation_out
 from ..tables.groups import Group
 from ..tables.store import AccountRow
-from .dispatch import ApiCall, ok
+from .dispatch import ApiCall, Handler, ok
 
-__all__ = ["connect", "disconnect", "group_op", "login", "mail"]
+__all__ = ["HANDLERS", "connect", "disconnect", "group_op", "login", "mail"]
+
+#: This room's handlers, each registered above it by the operation id of the table's row it
+#: answers (``mtgateway_base/mt4web/table.py``); ``table.py`` binds the rooms' together.
+HANDLERS: Final = Handlers[Handler]()
 
 
+@HANDLERS.answers("post_api_auth_login")
 async def login(call: ApiCall) -> web.Response:
     """``POST /api/auth/login``: form fields ``username`` (the owner's e-mail), ``password``
     and, with two-step sign-in on, ``otp`` (the door read the form)."""
@@ -84,6 +92,7 @@ def _named(terminals: list[tuple[int, str]] | None) -> list[str]:
     return ["*"] if terminals is None else [f"{login}@{server}" for login, server in terminals]
 
 
+@HANDLERS.answers("post_api_test_disconnect")
 async def disconnect(call: ApiCall) -> web.Response:
     """``POST /api/test/disconnect``: refuse every order of the named accounts (or all)."""
     body = call.body if isinstance(call.body, SwitchIn) else SwitchIn()
@@ -98,6 +107,7 @@ async def disconnect(call: ApiCall) -> web.Response:
         else [f"{h.login}@{h.server}" for h in halted]))
 
 
+@HANDLERS.answers("post_api_test_connect")
 async def connect(call: ApiCall) -> web.Response:
     """``POST /api/test/connect``: orders of the named accounts (or all) go through again
     (lifting a halt asks for ``owner_password``)."""
@@ -113,6 +123,7 @@ async def connect(call: ApiCall) -> web.Response:
         else [f"{h.login}@{h.server}" for h in halted]))
 
 
+@HANDLERS.answers("post_api_admin_mail")
 async def mail(call: ApiCall) -> web.Response:
     """``POST /api/admin/mail``: a message on the charts of the named accounts' terminals
     (every terminal of the owner when none is named), kept in the activity."""
@@ -130,6 +141,7 @@ async def mail(call: ApiCall) -> web.Response:
     return ok(MailOut(count=len(made), messages=[operation_out(m) for m in made]))
 
 
+@HANDLERS.answers("post_api_admin_users_group_op")
 async def group_op(call: ApiCall) -> web.Response:
     """``POST /api/admin/users/group-op``."""
     assert isinstance(call.body, GroupOpIn)  # noqa: S101

@@ -21,12 +21,12 @@ closing deal only with an opening deal of its own book.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
 from mtgateway._version import __version__
-from mtgateway_base.mt4web import mt4records
+from mtgateway_base.mt4web import Handlers, mt4records
 from mtgateway_base.mt4web.console_models import (
     BookChoice,
     ByGroupIn,
@@ -53,13 +53,17 @@ from ..appkeys import AUTHORITY
 from ..errors import Refusal
 from ..tables.reports import SILENT_AFTER_S
 from ..tables.snapshots import KEEP_DEALS_S, KeptDeal, Snapshot
-from .dispatch import ApiCall, ok
+from .dispatch import ApiCall, Handler, ok
 from .users import login_of
 
-__all__ = ["by_group", "group", "groups", "health", "history", "lookup", "margin",
+__all__ = ["HANDLERS", "by_group", "group", "groups", "health", "history", "lookup", "margin",
            "margins", "online", "open_trades", "open_trades_of", "server_config"]
 
 Terminal = tuple[int, str]
+
+#: This room's handlers, each registered above it by the operation id of the table's row it
+#: answers (``mtgateway_base/mt4web/table.py``); ``table.py`` binds the rooms' together.
+HANDLERS: Final = Handlers[Handler]()
 
 
 async def _latest(call: ApiCall) -> dict[Terminal, Snapshot]:
@@ -116,6 +120,7 @@ async def _of_login(call: ApiCall, login: int) -> dict[Terminal, Snapshot]:
     return found
 
 
+@HANDLERS.answers("get_api_accounts_login_margin")
 async def margin(call: ApiCall) -> web.Response:
     """``GET /api/accounts/{login}/margin``: the broker's margin (``?book=paper``: the
     paper book's).
@@ -133,6 +138,7 @@ async def margin(call: ApiCall) -> web.Response:
     return ok(MarginOut(**_margin_row(terminal, found[0]).model_dump()))
 
 
+@HANDLERS.answers("get_api_accounts_margins")
 async def margins(call: ApiCall) -> web.Response:
     """``GET /api/accounts/margins``: each account's broker margin (``?book=`` one book's,
     or ``all`` every book's row)."""
@@ -158,12 +164,14 @@ def _trades(items: Iterable[tuple[Terminal, Snapshot]],
     return TradesOut(count=len(trades), trades=trades, complete=complete)
 
 
+@HANDLERS.answers("get_api_trades_open")
 async def open_trades(call: ApiCall) -> web.Response:
     """``GET /api/trades/open``: every open position and pending order of the owner, of
     every book reported (``?book=``: one)."""
     return ok(_trades(sorted((await _latest(call)).items()), _query_book(call)))
 
 
+@HANDLERS.answers("get_api_trades_open_login")
 async def open_trades_of(call: ApiCall) -> web.Response:
     """``GET /api/trades/open/{login}`` (``?book=``: one book)."""
     choice = _query_book(call)
@@ -226,6 +234,7 @@ async def _deals(call: ApiCall, books: dict[Terminal, tuple[Book, ...]], **where
     return out
 
 
+@HANDLERS.answers("post_api_trades_history_login")
 async def history(call: ApiCall) -> web.Response:
     """``POST /api/trades/history/{login}``: closed trades and balance operations the
     terminal's daemons reported (the console keeps 90 days), of its current book unless the
@@ -251,6 +260,7 @@ async def history(call: ApiCall) -> web.Response:
     return ok(TradesOut(count=len(trades), trades=trades))
 
 
+@HANDLERS.answers("post_api_admin_trades_lookup")
 async def lookup(call: ApiCall) -> web.Response:
     """``POST /api/admin/trades/lookup``: the owner's trades with these tickets: open
     positions and orders by ticket, closed trades by position or deal ticket; of each
@@ -288,12 +298,14 @@ async def _group_rows(call: ApiCall) -> list[GroupOut]:
     return out
 
 
+@HANDLERS.answers("get_api_groups")
 async def groups(call: ApiCall) -> web.Response:
     """``GET /api/groups/``."""
     rows = await _group_rows(call)
     return ok(GroupsOut(count=len(rows), groups=rows))
 
 
+@HANDLERS.answers("get_api_groups_name")
 async def group(call: ApiCall) -> web.Response:
     """``GET /api/groups/{name}``."""
     name = call.match["name"]
@@ -303,6 +315,7 @@ async def group(call: ApiCall) -> web.Response:
     return ok(GroupEnvelope(group=found))
 
 
+@HANDLERS.answers("post_api_admin_trades_by_group")
 async def by_group(call: ApiCall) -> web.Response:
     """``POST /api/admin/trades/by-group``: the open trades of a group's accounts."""
     assert isinstance(call.body, ByGroupIn)  # noqa: S101
@@ -315,6 +328,7 @@ async def by_group(call: ApiCall) -> web.Response:
     return ok(_trades(items))
 
 
+@HANDLERS.answers("get_api_groups_online")
 async def online(call: ApiCall) -> web.Response:
     """``GET /api/groups/online``: the owner's terminals active now."""
     rows = [OnlineRow(login=r.login, server=r.server, device_id=r.device_id,
@@ -324,6 +338,7 @@ async def online(call: ApiCall) -> web.Response:
     return ok(OnlineOut(count=len(rows), online=rows))
 
 
+@HANDLERS.answers("get_api_server_config")
 async def server_config(call: ApiCall) -> web.Response:
     """``GET /api/server/config``: version, the signing key's id, the limits that apply."""
     key = call.request.app[AUTHORITY].store.signer.key
@@ -338,6 +353,7 @@ async def server_config(call: ApiCall) -> web.Response:
                       "renewed_header": "X-Access-Token"}))
 
 
+@HANDLERS.answers("get_api_health")
 async def health(call: ApiCall) -> web.Response:
     """``GET /api/health`` (no token, as the document's)."""
     return ok(HealthOut(service="mtgateway-console", version=__version__))

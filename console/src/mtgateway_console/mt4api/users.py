@@ -14,6 +14,7 @@ from typing import Final
 
 from aiohttp import web
 
+from mtgateway_base.mt4web import Handlers
 from mtgateway_base.mt4web.console_models import (
     MoneyIn,
     OperationEnvelope,
@@ -32,14 +33,17 @@ from ..service import AccountRegistration
 from ..service.accounts import AccountChanges
 from ..shapes import account_json, operation_out
 from ..tables.store import AccountRow
-from .dispatch import ApiCall, ok
+from .dispatch import ApiCall, Handler, ok
 
-__all__ = ["change_password", "change_user", "create_user", "credit", "deposit", "get_user",
-           "list_users", "login_of", "owner_account",
-           "withdraw"]
+__all__ = ["HANDLERS", "change_password", "change_user", "create_user", "credit", "deposit",
+           "get_user", "list_users", "login_of", "owner_account", "withdraw"]
 
 #: How long a money operation's answer waits for the daemon to apply it (then 202).
 SETTLE_WAIT_S: Final = 5.0
+
+#: This room's handlers, each registered above it by the operation id of the table's row it
+#: answers (``mtgateway_base/mt4web/table.py``); ``table.py`` binds the rooms' together.
+HANDLERS: Final = Handlers[Handler]()
 
 
 def login_of(call: ApiCall) -> int:
@@ -85,12 +89,14 @@ async def _users(call: ApiCall) -> list[UserOut]:
             for a, g in await call.authority.accounts.with_groups(call.owner)]
 
 
+@HANDLERS.answers("get_api_users")
 async def list_users(call: ApiCall) -> web.Response:
     """``GET /api/users/``."""
     users = await _users(call)
     return ok(UsersOut(count=len(users), users=users))
 
 
+@HANDLERS.answers("get_api_users_login")
 async def get_user(call: ApiCall) -> web.Response:
     """``GET /api/users/{login}``."""
     login = login_of(call)
@@ -99,6 +105,7 @@ async def get_user(call: ApiCall) -> web.Response:
     return ok(UserEnvelope(user=user))
 
 
+@HANDLERS.answers("post_api_users")
 async def create_user(call: ApiCall) -> web.Response:
     """``POST /api/users/``: register an account (the fields of ``POST /v1/accounts``)."""
     assert isinstance(call.body, UserCreate)  # noqa: S101 - the door validated it
@@ -110,6 +117,7 @@ async def create_user(call: ApiCall) -> web.Response:
     return ok(_user(row, None, False), status=201)
 
 
+@HANDLERS.answers("put_api_users_login")
 async def change_user(call: ApiCall) -> web.Response:
     """``PUT /api/users/{login}``."""
     assert isinstance(call.body, UserChange)  # noqa: S101
@@ -131,6 +139,7 @@ async def change_user(call: ApiCall) -> web.Response:
     return ok(UserEnvelope(user=user))
 
 
+@HANDLERS.answers("put_api_users_login_password")
 async def change_password(call: ApiCall) -> web.Response:
     """``PUT /api/users/{login}/password``: the stored MT5 password (never answered)."""
     assert isinstance(call.body, PasswordIn)  # noqa: S101
@@ -154,16 +163,19 @@ async def _money(call: ApiCall, kind: str) -> web.Response:
               status=202 if settled.state == "pending" else 200)
 
 
+@HANDLERS.answers("post_api_accounts_login_deposit")
 async def deposit(call: ApiCall) -> web.Response:
     """``POST /api/accounts/{login}/deposit``."""
     return await _money(call, "deposit")
 
 
+@HANDLERS.answers("post_api_accounts_login_withdraw")
 async def withdraw(call: ApiCall) -> web.Response:
     """``POST /api/accounts/{login}/withdraw``."""
     return await _money(call, "withdraw")
 
 
+@HANDLERS.answers("post_api_accounts_login_credit")
 async def credit(call: ApiCall) -> web.Response:
     """``POST /api/accounts/{login}/credit`` (a negative amount takes credit away)."""
     return await _money(call, "credit")
