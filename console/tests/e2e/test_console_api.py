@@ -16,13 +16,20 @@ from typing import Any
 import jsonschema
 import jwt
 import pytest
+from aiohttp import web
 
-from mtgateway_console import totp
+from mtgateway_base import mt4web
+from mtgateway_base.mt4web import Answer, Handlers, bind
+from mtgateway_base.mt4web.console_models import StatusOut
+from mtgateway_base.mt4web.table import not_here
+from mtgateway_console import mt4api, totp
 from mtgateway_console.apitokens import LIFETIME_S, MAX_SESSION_S, RENEWED_HEADER
 from mtgateway_console.console import AUTHORITY
+from mtgateway_console.mt4api.dispatch import ApiCall, Handler, ok
 from mtgateway_console.mt4api.openapi import build_document
-from mtgateway_console.mt4api.table import ENDPOINTS
-from tests.e2e.consolekit import OWNER, PASSWORD, Console
+from mtgateway_console.mt4api.table import ENDPOINTS, ROOMS
+from mtgateway_console.mt4api.users import login_of
+from tests.e2e.consolekit import OWNER, PASSWORD, Console, running_console
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -463,3 +470,37 @@ async def test_an_operation_is_read_by_its_owner_alone(console: Console) -> None
     status, body, headers = await api(console, "GET", path, None)
     assert (status, body["error"]["reason"]) == (401, "bad_credentials")
     assert headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_a_row_and_a_handler_registered_beside_it_are_served(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console's routes are the table's rows and its rooms' registrations, nothing
+    written between them: a row added after the 34 and a handler registered for it in a
+    room of its own are served through the console's door like every other endpoint (401
+    without a token, 405 for a method the row does not list, the handler's answer with a
+    token), and the same pair half-written stops the console's routes being made."""
+    room = Handlers[Handler]()
+
+    @room.answers("get_api_accounts_login_nickname")
+    async def nickname(call: ApiCall) -> web.Response:
+        return ok(StatusOut(message=f"account {login_of(call)} of {call.owner}"))
+
+    row = mt4web.Endpoint(35, "GET", "/api/accounts/{login}/nickname",
+                          daemon=not_here("An account's nickname", "A terminal names none."),
+                          console=Answer("An account's nickname", StatusOut))
+    table = (*mt4web.ENDPOINTS, row)
+    monkeypatch.setattr(mt4api, "ENDPOINTS", bind("console", Handlers(*ROOMS, room), table))
+    async with running_console(tmp_path) as console:
+        path = "/api/accounts/5012345/nickname"
+        status, body, _ = await api(console, "GET", path, None)
+        assert (status, body["data"]["reason"]) == (401, "missing_token")
+        token = await signed_in_token(console)
+        status, body, headers = await api(console, "POST", path, token)
+        assert (status, headers["Allow"]) == (405, "GET")
+        status, body, _ = await api(console, "GET", path, token)
+        assert (status, body) == (200, {"status": "ok", "message": f"account 5012345 of {OWNER}"})
+    with pytest.raises(ValueError, match="no handler for \\['get_api_accounts_login_nickname'\\]"):
+        bind("console", Handlers(*ROOMS), table)
+    with pytest.raises(ValueError,
+                       match="no answered row for \\['get_api_accounts_login_nickname'\\]"):
+        bind("console", Handlers(*ROOMS, room))
