@@ -315,7 +315,7 @@ def _write(root: Path, relative: str, text: str) -> None:
 def test_the_scanner_finds_every_form_and_spares_what_is_not_a_tag(tmp_path: Path) -> None:
     """Each tag form is found at its line, in each kind of file; MT5 names, lint codes, hashes,
     encodings, SIDs, a URL's ``//`` and user-facing key names are not tags."""
-    _write(tmp_path, "gateway/a.py", '''"""Module docstring.
+    _write(tmp_path, "daemon/src/gateway/a.py", '''"""Module docstring.
 
 Bound this (issue 16 F5) and that (review round 4, m8).
 """
@@ -334,7 +334,8 @@ ENC = "UTF-8, SHA-256, ISO-8601, UTF-16"
 def f() -> None:
     """See ``shared/spec/security.md``, ``seed-register-account``; run with --seed 1."""
 ''')
-    _write(tmp_path, "ea_bridge/mql/MQL5/E.mqh", '''string url = "http://x/issue 9"; // F10: here
+    _write(tmp_path, "daemon/src/ea_bridge/mql/MQL5/E.mqh",
+           '''string url = "http://x/issue 9"; // F10: here
 /* a block
    comment, m21 */
 int a = 1; // M1 and H4 bars
@@ -347,17 +348,16 @@ int a = 1; // M1 and H4 bars
     _write(tmp_path, "console/src/mtgateway_console/web/static/s.js",
            "const u = '//x F5'; // A-1\n")
     found = {(tag.path, tag.line, tag.text) for tag in product_tags(tmp_path)}
+    a, e = "daemon/src/gateway/a.py", "daemon/src/ea_bridge/mql/MQL5/E.mqh"
     assert found == {
-        ("gateway/a.py", 3, "issue 16"), ("gateway/a.py", 3, "F5"),
-        ("gateway/a.py", 3, "review round 4"),
-        ("gateway/a.py", 3, "m8"),
-        ("gateway/a.py", 6, "Round-4"), ("gateway/a.py", 6, "T4-F13"),
-        ("gateway/a.py", 8, "issue 8"), ("gateway/a.py", 8, "item 11"), ("gateway/a.py", 8, "CS-1"),
-        ("gateway/a.py", 8, "C5-4"), ("gateway/a.py", 8, "D4-2"), ("gateway/a.py", 8, "E-1"),
-        ("gateway/a.py", 10, "G1"), ("gateway/a.py", 10, "U1"),
-        ("gateway/a.py", 11, "issue 21"),
-        ("gateway/a.py", 18, "shared/spec"), ("gateway/a.py", 18, "seed-register-account"),
-        ("ea_bridge/mql/MQL5/E.mqh", 1, "F10"), ("ea_bridge/mql/MQL5/E.mqh", 3, "m21"),
+        (a, 3, "issue 16"), (a, 3, "F5"), (a, 3, "review round 4"), (a, 3, "m8"),
+        (a, 6, "Round-4"), (a, 6, "T4-F13"),
+        (a, 8, "issue 8"), (a, 8, "item 11"), (a, 8, "CS-1"),
+        (a, 8, "C5-4"), (a, 8, "D4-2"), (a, 8, "E-1"),
+        (a, 10, "G1"), (a, 10, "U1"),
+        (a, 11, "issue 21"),
+        (a, 18, "shared/spec"), (a, 18, "seed-register-account"),
+        (e, 1, "F10"), (e, 3, "m21"),
         ("deploy/x.service", 1, "round 5"),
         ("console/src/mtgateway_console/web/static/s.css", 1, "m19"),
         ("console/src/mtgateway_console/web/templates/t.html", 2, "D-3"),
@@ -369,7 +369,7 @@ int a = 1; // M1 and H4 bars
 def test_the_file_check_finds_a_gone_file_and_spares_urls(tmp_path: Path) -> None:
     """A named file that is gone is found, by its full path or by its tail; one that exists, a
     URL's path, an absolute path and a path in code are not."""
-    _write(tmp_path, "gateway/auth/service.py", '''"""Here, beside ``auth/service.py``.
+    _write(tmp_path, "daemon/src/gateway/auth/service.py", '''"""Here, beside ``auth/service.py``.
 
 Also ``gateway/methods/trading.py`` and ``product.md``; not ``/static/console.css`` nor
 https://www.sqlite.org/fileformat2.html nor ``/etc/mtgateway/console.toml``.
@@ -379,7 +379,7 @@ OUT = "bench/results/out.json"
 ''')
     _write(tmp_path, "docs/protocol.md", "# protocol\n")
     assert dangling_names(tmp_path) == [
-        "gateway/auth/service.py:3 names gateway/methods/trading.py",
-        "gateway/auth/service.py:3 names product.md",
-        "gateway/auth/service.py:7 names store.py",
+        "daemon/src/gateway/auth/service.py:3 names gateway/methods/trading.py",
+        "daemon/src/gateway/auth/service.py:3 names product.md",
+        "daemon/src/gateway/auth/service.py:7 names store.py",
     ]

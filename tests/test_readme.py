@@ -87,6 +87,9 @@ def test_the_symbol_count_is_the_catalogue() -> None:
 
 
 _DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Where tests live: the workspace's, and each distribution's beside it.
+_TEST_ROOTS = [ROOT / "tests", *(ROOT / dist / "tests" for dist in ("base", "client", "console",
+                                                                     "daemon"))]
 #: Dated notes kept beside the docs (``docs/history/``): they name modules and tests as they
 #: were then, so only the rules that hold for any page apply to them (no pointer outside the
 #: repository, every link resolves).
@@ -181,11 +184,11 @@ def test_every_passage_cited_in_the_performance_pages_is_there() -> None:
 
 
 def test_every_test_a_doc_cites_exists() -> None:
-    """A test named as proof (``test_…``) is defined in tests/; ``test_x_*`` names a family
-    that must have a member."""
+    """A test named as proof (``test_…``) is defined in the workspace's or a distribution's
+    tests; ``test_x_*`` names a family that must have a member."""
     defined = set(re.findall(r"def (test_\w+)", "\n".join(
-        p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))))
-    files = {p.stem for p in (ROOT / "tests").rglob("test_*.py")}
+        p.read_text(encoding="utf-8") for root in _TEST_ROOTS for p in root.rglob("*.py"))))
+    files = {p.stem for root in _TEST_ROOTS for p in root.rglob("test_*.py")}
     for doc in _DOCS:
         for cited in re.findall(r"\b(test_\w+\*?)", doc.read_text(encoding="utf-8")):
             if cited.endswith("*"):
@@ -194,9 +197,9 @@ def test_every_test_a_doc_cites_exists() -> None:
                 assert cited in defined or cited in files, f"{doc.name}: no {cited}"
 
 
-#: Where each package's source lives (the client's, the ground floor's and the console's in
-#: their own projects' ``src/``).
-_PACKAGES = {"gateway": ROOT, "ea_bridge": ROOT, "mt5model": ROOT, "bench": ROOT,
+#: Where each package's source lives: each distribution's ``src/``, the benches at the root.
+_PACKAGES = {"gateway": ROOT / "daemon" / "src", "ea_bridge": ROOT / "daemon" / "src",
+             "mt5model": ROOT / "daemon" / "src", "bench": ROOT,
              "mtgateway": ROOT / "client" / "src", "mtgateway_base": ROOT / "base" / "src",
              "mtgateway_console": ROOT / "console" / "src"}
 
@@ -231,17 +234,23 @@ def test_every_source_file_and_module_a_doc_names_exists() -> None:
     for doc in _DOCS:
         text = re.sub(r"^#+ Renamed .*?(?=^#|\Z)", "", doc.read_text(encoding="utf-8"),
                       flags=re.MULTILINE | re.DOTALL)
-        for path in re.findall(r"\b((?:gateway|ea_bridge|mt5model|bench|tests|client|deploy|"
-                               r"examples|base|console)/[\w/.-]*\w)", text):
+        for path in re.findall(r"(?<![\w/.-])((?:daemon|gateway|ea_bridge|mt5model|bench|tests|"
+                               r"client|deploy|examples|base|console)/[\w/.-]*\w)", text):
             assert (ROOT / path).exists(), f"{doc.name}: no {path}"
         for dotted in re.findall(r"`((?:gateway|ea_bridge|mt5model|mtgateway|mtgateway_base|"
                                  r"mtgateway_console|bench)(?:\.\w+)+)", text):
             assert _named_in_module(dotted, loggers), f"{doc.name}: no {dotted}"
 
 
+#: A test file's path in a doc: the workspace's (``tests/…``) or a distribution's
+#: (``daemon/tests/…``).
+_TEST_FILE = re.compile(r"(?<![\w/.-])(?:(?:base|client|console|daemon)/)?tests/[\w/]+\.py\b")
+
+
 def test_every_test_file_a_doc_names_exists() -> None:
     """A test file named by its path (``daemon/tests/gateway/trading/test_gate.py``) is there: a
     test module moved to mirror its package takes the docs that cite it along."""
     for doc in _DOCS:
-        for path in re.findall(r"\btests/[\w/]+\.py\b", doc.read_text(encoding="utf-8")):
+        text = doc.read_text(encoding="utf-8")
+        for path in re.findall(_TEST_FILE, text):
             assert (ROOT / path).is_file(), f"{doc.name}: no {path}"

@@ -96,8 +96,11 @@ def test_the_list_of_places_is_complete() -> None:
 @pytest.mark.parametrize("name, old, new, odd", [
     ("console/pyproject.toml", 'version = "0.1.0"', 'version = "0.1.1"',
      "console/pyproject.toml [project] version says '0.1.1', the others '0.1.0'"),
-    ("pyproject.toml", '"mtgateway-console[postgres]==0.1.0"', '"mtgateway-console[postgres]==0.2"',
-     "pyproject.toml [postgres] mtgateway-console says '0.2', the others '0.1.0'"),
+    ("daemon/pyproject.toml", '"mtgateway-console[postgres]==0.1.0"',
+     '"mtgateway-console[postgres]==0.2"',
+     "daemon/pyproject.toml [postgres] mtgateway-console says '0.2', the others '0.1.0'"),
+    ("pyproject.toml", 'version = "0.1.0"', 'version = "0.2.0"',
+     "pyproject.toml [project] version says '0.2.0', the others '0.1.0'"),
     ("console/pyproject.toml", '"mtgateway-base==0.1.0"', '"mtgateway-base>=0.1.0"',
      "console/pyproject.toml dependencies mtgateway-base says '>=0.1.0', the others '0.1.0'"),
     ("client/src/mtgateway/_version.py", '__version__ = "0.1.0"', '__version__ = "0.1.0.dev1"',

@@ -102,7 +102,7 @@ async def read_until(stream: asyncio.StreamReader, pattern: bytes) -> bytes:
 
 #: What the quick-start environment is made from, besides its install line: the projects'
 #: metadata (their code is installed editable, so it is always this checkout's).
-_QUICK_START_SOURCES = ("pyproject.toml", "setup.py", "client/pyproject.toml",
+_QUICK_START_SOURCES = ("daemon/pyproject.toml", "daemon/setup.py", "client/pyproject.toml",
                         "base/pyproject.toml", "base/setup.py", "console/pyproject.toml")
 #: The ``[tool.*]`` tables of a ``pyproject.toml`` that no install reads (the linters', the type
 #: checker's, the test runner's): left out of the environment's key, since most changes to the

@@ -62,6 +62,9 @@ lines.append(f"Result: {{errors}} errors, 0 warnings, 5 msec elapsed")
 log.write_bytes(b"\\xff\\xfe" + "\\r\\n".join(lines).encode("utf-16-le"))
 '''
 
+#: The bot the Windows installer test runs too (the workspace's kit).
+UNCHANGED_BOT = Path(__file__).resolve().parents[3] / "tests" / "e2e" / "unchanged_bot.py"
+
 
 def _utf16(text: str) -> bytes:
     return b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le")
@@ -328,7 +331,7 @@ async def test_an_unchanged_bot_and_check_find_what_setup_wrote_with_nothing_set
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         try:
             bot = await asyncio.create_subprocess_exec(  # initialize() waits for the EA
-                sys.executable, str(Path(__file__).with_name("unchanged_bot.py")),
+                sys.executable, str(UNCHANGED_BOT),
                 env={**base, **owner}, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT)
             async with asyncio.timeout(WAIT_S * 6):
