@@ -16,10 +16,10 @@ the loop from everything else), handing each connection to the loop with
 site keeps: ``close`` and ``sockets``.
 
 Every connection a daemon opens passes here (a daemon's report every 30 s comes on a new
-connection: ``python -m bench.callwork``'s row of one), so the accept is made without the
-``socket`` module's Python layer: ``socket.accept`` is a Python function that reads the
-listening socket's ``family`` and ``type`` (each an enum made by three Python calls), and
-uvloop reads the accepted socket's three more times. The listening socket's own accept
+connection), so the accept is made without the ``socket`` module's Python layer:
+``socket.accept`` is a Python function that reads the listening socket's ``family`` and
+``type`` (each an enum made anew, in Python), and uvloop reads the accepted socket's three
+more times. The listening socket's own accept
 (``_accept``, which the ``socket`` module's wraps) gives the descriptor, and the socket is
 made as an :class:`_Accepted` of the listener's family, whose ``family`` and ``type`` are
 values, not properties (a ``socket.socket`` still: uvloop detaches it when the connection

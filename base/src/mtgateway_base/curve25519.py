@@ -38,8 +38,8 @@ Both run on Windows: PyNaCl ships wheels with libsodium for it. This is the only
 project that imports PyNaCl.
 
 libsodium is called through PyNaCl's own cffi module (``nacl._sodium``: the ``ffi`` and ``lib``
-its ``nacl.bindings`` wrap), not through those wrappers: each is several Python calls around
-the one C call (its buffers, its lengths, a checking helper), on every device call. The C
+its ``nacl.bindings`` wrap), not through those wrappers: each wraps the one C call in Python
+(its buffers, its lengths, a checking helper), on every device call. The C
 functions are libsodium's documented API (``crypto_sign``, ``crypto_sign_open``,
 ``crypto_scalarmult_base``, ``crypto_scalarmult``; a length's pointer may be ``NULL``), the
 ones PyNaCl's wrappers call; every length is checked here before one is called.

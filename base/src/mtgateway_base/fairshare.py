@@ -24,8 +24,8 @@ def address_key(address: str) -> str:
     /64 whole), anything else (a Unix socket's name, ``?``) as it is.
 
     Remembered for the last few thousand addresses: each request asks two or three times,
-    and parsing an address with ``ipaddress`` is some twenty Python calls (about a tenth of
-    a console device call's work on its loop, counted by ``python -m bench.callwork``).
+    and ``ipaddress`` parses an address in Python, a sizeable part of a console device
+    call's work on its loop.
     """
     try:
         ip = ipaddress.ip_address(address.partition("%")[0])

@@ -281,9 +281,9 @@ class ConnectionBudget:
     they went idle (rank 3: the first that is still idle is the one), then their held answers
     that may end, in the order they were held (rank 4, then 5).
     The held work of credential holders, the bulk of a console serving thousands
-    of daemons (each holds a long-poll), is never walked: a walk of every connection cost ~5 ms
-    an admission at 10,000 connections, ~11 % of the console's loop at 5,000 daemons near its
-    budget (``docs/performance.md``), and as much for each connection a flood opens once the
+    of daemons (each holds a long-poll), is never walked: a walk of every connection on each
+    admission grew with the fleet, to a large share of the console's loop near its budget
+    (``docs/performance.md``), and as much again for each connection a flood opens once the
     budget is spent. A peer over its own bound walks its own connections only.
     """
 
@@ -347,7 +347,6 @@ class ConnectionBudget:
             return False  # evicted or refused ones still closing: the descriptors are the limit
         self._open[conn] = None
         self._by_transport[conn.transport] = conn
-        # (``_count(conn, 1)``, in place: every connection is admitted here)
         self.active += 1
         self._per_peer.setdefault(conn.peer_key, {})[conn] = None
         if not conn.authenticated:
@@ -410,7 +409,7 @@ class ConnectionBudget:
         self._unproven.pop(conn, None)
         if conn.evicting or conn not in self._open:
             return
-        if conn._told_arriving:  # (:attr:`GuardedProtocol.arriving`, as last told)
+        if conn._told_arriving:  # (its request arriving, as it last told the budget)
             self._arriving[conn] = None
         elif not conn.busy:
             self._idle_holders[conn] = None
@@ -555,7 +554,7 @@ class GuardedProtocol(asyncio.Protocol):
         runs this again), as the client the header names."""
         # uvloop's transports implement the interface without subclassing asyncio.Transport
         # (an isinstance check here once kept every 421 and 503 from being written on uvloop;
-        # typed so without ``typing.cast``, a Python call on every connection).
+        # typed so without ``typing.cast``, which would run on every connection).
         self.transport = transport  # type: ignore[assignment]
         if self.proxy is None:  # (once named by a proxy: the client is known already)
             peer = transport.get_extra_info("peername")
@@ -592,7 +591,6 @@ class GuardedProtocol(asyncio.Protocol):
             return
         self._fresh = False
         self._follow()
-        self._arrives()
         self._inner.data_received(data)
 
     def _read_header(self, data: bytes) -> None:
@@ -628,32 +626,10 @@ class GuardedProtocol(asyncio.Protocol):
 
     def stream_at(self, state: str) -> None:
         """A parsing inner protocol read bytes: its stream stands in ``state`` (a
-        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``).
-
-        Told at least once on every connection (its first request's bytes): :meth:`_follow`
-        and :meth:`_arrives` in place, the same steps without their three Python calls."""
+        :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
         self._fresh = False
         self._watch.state = state
-        limits = self._limits
-        phase = ("headers" if state == "headers"
-                 else "body" if limits.body_timeout_s is not None
-                 and state in _BODY_STATES else "")
-        if phase != self._phase:
-            self._phase = phase
-            if phase == "headers":
-                self._arm(limits.header_timeout_s)
-            elif phase == "body":
-                self._arm(cast(float, limits.body_timeout_s))
-            elif self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        arriving = state == "headers" or state in _BODY_STATES  # (no longer fresh)
-        if arriving != self._told_arriving:
-            self._told_arriving = arriving
-            if arriving:
-                self.since = self._loop.time()
-            if self.authenticated:
-                self._budget.arrives(self, arriving)
+        self._follow()
 
     def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
         """A parsing inner protocol hands the connection on: the guard becomes the transport's
@@ -667,7 +643,6 @@ class GuardedProtocol(asyncio.Protocol):
         self._parses = False
         self._phase = ""  # from now: the bytes handed on end inside a header block or body
         self._follow()
-        self._arrives()
         inner = self._inner = make()
         self.transport.set_protocol(self)
         inner.connection_made(self.transport)
@@ -676,43 +651,33 @@ class GuardedProtocol(asyncio.Protocol):
         return True
 
     def _follow(self) -> None:
-        """Arm the deadline of the phase the stream entered (a request's first byte starts
-        the header deadline, the end of its headers the body deadline), or disarm."""
-        watch = self._watch
-        phase = ("headers" if watch.state == "headers"
-                 else "body" if self._limits.body_timeout_s is not None
-                 and watch.state in _BODY_STATES else "")
-        if phase == self._phase:
-            return
-        self._phase = phase
-        if phase == "headers":
-            self._arm(self._limits.header_timeout_s)
-        elif phase == "body":
-            self._arm(cast(float, self._limits.body_timeout_s))
-        elif self._timer is not None:  # (``_disarm``, in place)
-            self._timer.cancel()
-            self._timer = None
-
-    @property
-    def arriving(self) -> bool:
-        """Whether a request is still arriving: the connection is fresh, or a header block
-        or a body has begun and is not whole. Never protected work, whoever's connection."""
+        """Follow the stream into the state its watch stands in: arm the deadline of the
+        phase it entered (a request's first byte starts the header deadline, the end of its
+        headers the body deadline), or disarm; and tell the budget when a credential
+        holder's request starts or stops arriving (it is then walked with the connections
+        that showed none; the arrival orders the evictions within a rank, the request
+        arriving longest leaving first)."""
         state = self._watch.state
-        return self._fresh or state == "headers" or state in _BODY_STATES
-
-    def _arrives(self) -> None:
-        """Tell the budget when a credential holder's request starts or stops arriving (it
-        is then walked with the connections that showed none); the arrival orders the
-        evictions within a rank (the request arriving longest leaves first)."""
-        state = self._watch.state  # (:attr:`arriving`, in place)
+        phase = ("headers" if state == "headers"
+                 else "body" if self._limits.body_timeout_s is not None
+                 and state in _BODY_STATES else "")
+        if phase != self._phase:
+            self._phase = phase
+            if phase == "headers":
+                self._arm(self._limits.header_timeout_s)
+            elif phase == "body":
+                self._arm(cast(float, self._limits.body_timeout_s))
+            else:
+                self._disarm()
+        # a request is still arriving: the connection is fresh, or a header block or a body
+        # has begun and is not whole (never protected work, whoever's connection)
         arriving = self._fresh or state == "headers" or state in _BODY_STATES
-        if arriving == self._told_arriving:
-            return
-        self._told_arriving = arriving
-        if arriving:
-            self.since = self._loop.time()
-        if self.authenticated:
-            self._budget.arrives(self, arriving)
+        if arriving != self._told_arriving:
+            self._told_arriving = arriving
+            if arriving:
+                self.since = self._loop.time()
+            if self.authenticated:
+                self._budget.arrives(self, arriving)
 
     def _watched(self, data: bytes) -> bool:
         """Feed the watch; False when the connection was closed for what it saw."""
@@ -768,9 +733,7 @@ class GuardedProtocol(asyncio.Protocol):
     def closed(self) -> None:
         """The connection is closed (told by a parsing inner protocol, which the transport
         tells): its slot in the budget is free."""
-        if self._timer is not None:  # (``_disarm``, in place)
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         if self._lingering:
             self._lingering = False
             self._budget.stop_lingering(self.peer_key)
@@ -805,14 +768,12 @@ class GuardedProtocol(asyncio.Protocol):
                 # what came after the request is the next requests, watched as any
                 if self._took(self._watch.declined()):
                     self._follow()
-                    self._arrives()
 
     def switched(self) -> None:
         """A ``101 Switching Protocols`` is being written on this connection
         (:func:`note_switch`): what follows is not HTTP, and the watch stops."""
         self._watch.switched()
         self._follow()
-        self._arrives()
 
     def authenticate(self) -> None:
         """The connection carried a valid credential (:func:`mark_authenticated`)."""

@@ -12,9 +12,8 @@ request began: llhttp does not say where in a buffer it stopped. Conflicting or 
 ``repeats`` a header block a connection sent before, byte for byte, is not parsed again
 (:meth:`RequestAssembly._repeat`).
 
-Every request passes through it: it is written for the count of Python calls a request costs
-(``python -m bench.rpcwork``, ``python -m bench.callwork``) and compiled with mypyc in the
-compiled build (``[tool.mtgateway-base] compiled``), as the shell is.
+Every request passes through it: it is written to do little per request, and compiled with
+mypyc in the compiled build (``[tool.mtgateway-base] compiled``), as the shell is.
 """
 
 from __future__ import annotations
@@ -37,9 +36,9 @@ _MAX_HEAD: Final = 64 * 1024
 #: request line is not preceded by a line end, so neither matches it. A value is the longest
 #: run of the line that ends in a byte other than a space or a tab (empty when there is
 #: none), not the shortest run the line's trailing whitespace follows: the same bytes, but a
-#: lazy ``*?`` tries the rest of the pattern after every byte of the value, a third of the
-#: time of a device call's header block here (an 86-character signature; 14.0 against 4.2
-#: us a block, ``base/tests/test_header_fields.py`` holds them to one reading).
+#: lazy ``*?`` tries the rest of the pattern after every byte of the value, slow on a device
+#: call's long signature header (``base/tests/test_header_fields.py`` holds the two to one
+#: reading).
 _NAMES: Final = re.compile(rb"\r\n([^:\r\n]*):")
 _VALUES: Final = re.compile(rb"\r\n[^:\r\n]*:[ \t]*((?:[^\r\n]*[^ \t\r\n])?)[ \t]*(?=\r\n)")
 #: The headers whose first value a process's rules read (:meth:`EdgeRequest.first`).
@@ -62,9 +61,8 @@ class EdgeRequest:
     """One request as the edge sees it: raw parts, body collected up to the limit.
 
     Its ``__init__`` is written out, without parameters (the assembly fills the fields in):
-    the one ``dataclass`` generates is interpreted even in the compiled build (and fills four
-    fields from factories), and defaults bound on every call cost more than the assignments;
-    one of several objects every request builds, written here it is compiled with the module.
+    every request builds one, and the one ``dataclass`` generates is not compiled with the
+    module (it stays interpreted in the compiled build, and fills four fields from factories).
     """
 
     target: bytes
@@ -165,8 +163,8 @@ class EdgeRequest:
 
 
 # A request whose headers are complete is its own event (no object made for it, in either
-# build: a named tuple made by ``tuple.__new__`` cost ~1,100 instructions in the compiled build,
-# a class's ``__init__`` a Python call in the pure one), and its body's end is no event at all
+# build: a named tuple made by ``tuple.__new__`` is costly in the compiled build, a class's
+# ``__init__`` runs as Python in the pure one), and its body's end is no event at all
 # (its ``complete``, read where it is waited for). The rarer events are objects of their own.
 
 
@@ -198,7 +196,8 @@ class RequestAssembly:
 
     Args:
         max_body_bytes: a body past this is read on and dropped (``too_large``).
-        ours: which requests the edge answers (the others are handed off).
+        ours: which of the plain requests (:func:`plain_request`: the assembly hands off
+            any other itself) the edge answers (the others are handed off).
         repeats: a header block the connection sent before, byte for byte, is not parsed
             again (:meth:`_repeat`): for clients that send one block on every call.
     """
@@ -262,7 +261,7 @@ class RequestAssembly:
         # server refuse it), rather than waiting for a CRLF CRLF that may never come. Only
         # the header block is searched (a body may hold any byte), from where new bytes
         # begin (the lookbehind still sees the byte before).
-        stop = end + 4 if end >= 0 else len(data)  # (``has_bare_lf``, written out: each head)
+        stop = end + 4 if end >= 0 else len(data)  # (``has_bare_lf``, written out: every head)
         if data.count(b"\n", start, stop) != data.count(b"\r\n", start - 1 if start else 0, stop):
             self._malformed()
             return b""
@@ -302,7 +301,9 @@ class RequestAssembly:
         if not request.method:  # llhttp saw no complete header block
             self._malformed()
             return b""
-        if not self._ours(request):
+        # (:func:`plain_request`, in place: every request's header block is judged here)
+        if request.foreign or (request.expect and request.minor != 1) \
+                or not self._ours(request):
             self._state = _OFF
             self._events.append(HandOff(head + rest, request))
             return b""
@@ -432,9 +433,9 @@ def _read_headers(request: EdgeRequest, head: bytes) -> bool:
     body's framing, the expectation and whether a header makes it foreign.
 
     Read with two regular expressions over the whole block rather than llhttp's callback
-    per header: a callback is a Python call for each of a request's headers (ten on a device
-    call), and its bytes decoded one by one after (a tenth of a device call's Python calls,
-    counted). False when the block's lines cannot be read as fields.
+    per header: a callback runs Python for each of a request's headers (ten on a device
+    call), and its bytes were decoded one by one after. False when the block's lines cannot
+    be read as fields.
     """
     names, values = _NAMES.findall(head.lower()), _VALUES.findall(head)
     if len(names) != len(values):  # a line without a colon (llhttp refuses it too)

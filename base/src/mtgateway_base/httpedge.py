@@ -34,9 +34,8 @@ Two parts, a sans-I/O core and a thin I/O shell:
   not end the answer in progress (a trade in flight finishes, as with aiohttp's defaults)
   unless :attr:`EdgeSettings.cancel_on_leave` says so (a long-poll ends with its client).
 
-Every request, every answer, on this path: it is written for the count of Python calls a
-request costs (``python -m bench.rpcwork``, ``python -m bench.callwork``: the same on any
-machine), and compiled with mypyc in the compiled build (``[tool.mtgateway-base] compiled``).
+Every request, every answer, on this path: it is written to do little per request, and
+compiled with mypyc in the compiled build (``[tool.mtgateway-base] compiled``).
 
 Not sent: ``Date`` and ``Server`` headers (nothing reads them on loopback or a device call).
 """
@@ -135,7 +134,8 @@ class EdgeSettings:
     """What a serving process tells its edge (its aiohttp runner's own values, so a request
     is treated alike whichever parser reads it)."""
 
-    #: Which requests the edge answers (:func:`plain_request` and the process's paths).
+    #: Which of the plain requests (:func:`plain_request`: the edge hands off any other
+    #: itself) the edge answers: the process's paths.
     ours: Callable[[EdgeRequest], bool]
     max_body_bytes: int
     keepalive_timeout_s: float
@@ -235,7 +235,7 @@ class HttpEdge(asyncio.Protocol):
             return
         self._idle_since = None  # busy: the keep-alive timer, if armed, finds it so
         for event in self._assembly.feed(data):
-            if type(event) is EdgeRequest:  # (``_take``'s usual case, in place)
+            if type(event) is EdgeRequest:  # (``_take``'s usual case, in place: each request)
                 if self.guard is not None:  # working from here until its answer is written
                     self.guard.request_started()
                 event.wait_body = self._body_waiter
@@ -254,7 +254,7 @@ class HttpEdge(asyncio.Protocol):
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        # (once a connection: ``_stop_keepalive`` and ``_release`` in place)
+        # (``_stop_keepalive`` and ``_release`` in place: every connection ends here)
         self._lost = True
         self._edges.discard(self)
         if self._keepalive is not None:
@@ -340,8 +340,8 @@ class HttpEdge(asyncio.Protocol):
         elif self._assembly.watch_state != "off":  # (``RequestAssembly.off``, a value)
             # One timer per connection, not one per request: armed when none is, it closes
             # the connection if it is still idle at its deadline and otherwise re-arms for
-            # the latest idle period (a call_later and cancel per request was ~2 % of the
-            # daemon's CPU per /rpc call under wrk c=32, profiled with perf).
+            # the latest idle period (rather than a timer made and cancelled for every
+            # request).
             self._idle_since = now = self._loop.time()
             if self._keepalive is None:
                 self._keepalive = self._loop.call_at(now + self._settings.keepalive_timeout_s,
@@ -374,10 +374,10 @@ class HttpEdge(asyncio.Protocol):
                         keep = request.keep_alive and not self._closing \
                             and not request.broken \
                             and not (headers and headers.get("Connection") == "close")
-                        transport = self._transport  # (``_write``, in place)
+                        transport = self._transport  # (``_write``, in place: each answer)
                         if transport is not None and not self._lost:
                             transport.write(
-                                self._ok % (len(body), body)  # (the usual answer, in place)
+                                self._ok % (len(body), body)  # (``response_bytes``' usual 200)
                                 if status == 200 and body is not None and headers is None
                                 and keep and request.minor == 1
                                 else response_bytes(request, status, body, keep, headers,

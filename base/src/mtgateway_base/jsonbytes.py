@@ -1,8 +1,8 @@
 """JSON as bytes, the standard library's bytes for the same settings, with its encoder made once.
 
-``json.dumps`` builds a ``JSONEncoder`` and its C encoder on every call, several Python calls
-before the one that encodes (``python -m bench.callwork`` counts them: a device call encodes its
-answer, and a record its canonical form, on every call). :func:`encoder` makes the C encoder
+``json.dumps`` builds a ``JSONEncoder`` and its C encoder on every call, in Python, before the
+C call that encodes (a device call encodes its answer, and a record its canonical form, on
+every call). :func:`encoder` makes the C encoder
 once for a set of ``json.dumps`` settings and gives back a function that runs it alone: the
 same bytes as ``json.dumps(obj, **settings).encode("utf-8")``, checked when it is made (where
 the interpreter has no C encoder, or it answers otherwise, ``json.dumps`` itself is used).

@@ -101,18 +101,13 @@ class Bounds:
 
     def of(self, who: Who) -> list[tuple[Kind, str, int]]:
         """The counters ``who`` takes, each with its bound, in the order they are taken."""
-        # (written out, no ``append``: every request asks it two or three times)
-        if who.credential:
-            first: tuple[Kind, str, int] | None = ("credential", who.credential,
-                                                   self.per_credential)
-        elif self.per_address is not None:
-            first = ("address", who.address, self.per_address)
-        else:
-            first = None
-        if not who.owner:
-            return [] if first is None else [first]
-        owner: tuple[Kind, str, int] = ("owner", who.owner, self.per_owner)
-        return [owner] if first is None else [first, owner]
+        keys: list[tuple[Kind, str, int]] = (
+            [("credential", who.credential, self.per_credential)] if who.credential
+            else [("address", who.address, self.per_address)] if self.per_address is not None
+            else [])
+        if who.owner:
+            keys += [("owner", who.owner, self.per_owner)]
+        return keys
 
 
 #: Requests in progress (from the door's step that knew the caller to the answer).
@@ -173,8 +168,8 @@ class Share:
     def __init__(self, name: str, bounds: Bounds) -> None:
         self.name = name
         self.bounds = bounds
-        #: What each caller holds now (a plain ``dict``: a ``Counter``'s missing key is a
-        #: Python call, on every request).
+        #: What each caller holds now (a plain ``dict``: a ``Counter`` answers a missing key
+        #: through a method of its own, on every request).
         self._held: dict[tuple[Kind, str], int] = {}
         #: The most held at once by one caller, per kind (what a test reads).
         self.most: Counter[Kind] = Counter({"credential": 0, "owner": 0, "address": 0})
@@ -283,8 +278,8 @@ class Lane:
         its turn (:meth:`turn`: nothing was taken).
 
         What :meth:`turn` does when it does not wait, without an asynchronous context
-        manager's machinery (a dozen Python calls): the database's lane takes a turn for every
-        transaction, and nearly every turn has room.
+        manager's machinery: the database's lane takes a turn for every transaction, and
+        nearly every turn has room.
         """
         queues = self._queues
         keys = self.bounds.of(who)

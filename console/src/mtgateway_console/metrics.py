@@ -244,9 +244,9 @@ class _Requests(Collector):
     ``prometheus_client`` counter and histogram would give, counted in plain values on the
     loop and turned into samples at each scrape.
 
-    The library's counter and histogram take a lock and make some fifteen Python calls for
-    each request (``python -m bench.callwork`` counts a device call's), where three
-    assignments here do; a scrape, every few seconds at most, does the rest.
+    The library's counter and histogram take a lock and keep their books in Python for each
+    request, where three assignments here do; a scrape, every few seconds at most, does the
+    rest.
     """
 
     def __init__(self) -> None:
@@ -277,7 +277,7 @@ class _Transactions(Collector):
     and by name how many ran, for how long, with how many round trips (counters): the series
     ``prometheus_client``'s histograms and counters would give, told by the door's worker
     threads (``Database.timed``) and kept in plain values under one lock (the library takes
-    one per series, five a transaction, with some thirty Python calls), turned into samples
+    one per series, five a transaction, and keeps its books in Python), turned into samples
     at each scrape."""
 
     def __init__(self) -> None:

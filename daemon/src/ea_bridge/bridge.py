@@ -87,8 +87,8 @@ class Bridge:
         self.slice_ns = slice_ns
         self._server: asyncio.Server | None = None
         #: The live sessions, by ``(login, server)`` of their terminal: a tuple hashes and
-        #: compares in C, a ``TerminalId``'s generated ``__hash__`` and ``__eq__`` are two
-        #: Python calls on every call's look-up (:meth:`route`).
+        #: compares in C, a ``TerminalId``'s generated ``__hash__`` and ``__eq__`` run as
+        #: Python on every call's look-up (:meth:`route`).
         self._sessions: dict[tuple[int, str], TerminalSession] = {}
         self._all: set[TerminalSession] = set()
         self.max_pending = max_pending

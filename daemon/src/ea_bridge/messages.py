@@ -241,7 +241,8 @@ class Response(NamedTuple):
     A named tuple, unlike the other messages: one is read from the EA for every call, and
     :func:`decode` makes it with ``tuple.__new__`` (:data:`_response`), so no ``__init__`` of
     Python's runs in either build (a frozen dataclass's generated one sets each field
-    through ``object.__setattr__``; one written out is a Python call in the pure build).
+    through ``object.__setattr__``, and one written by hand runs as Python in the pure
+    build).
     Tell it from other messages by type, not by ``==``.
     """
 

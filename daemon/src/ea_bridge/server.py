@@ -90,8 +90,8 @@ TICK_SLICE_NS: Final = 50_000
 #: The fewest rows a slice hands on, however costly rows have been, so a ticks event to many
 #: subscribers still shares each subscriber's write among a few rows.
 MIN_SLICE_ROWS: Final = 2
-#: What a row is assumed to cost before this session has measured one (one subscriber, the
-#: daemon's listeners, a 2 vCPU machine: 2-5 us).
+#: What a row is assumed to cost before this session has measured one (about what a row to
+#: one subscriber was measured to cost on a small machine).
 ROW_COST_GUESS_NS: Final = 4_000.0
 #: The weight of the newest slice in the row cost's moving average.
 _ROW_COST_WEIGHT: Final = 0.25
@@ -220,8 +220,7 @@ class TerminalSession(asyncio.Protocol):
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
         # Not ``asyncio.timeout`` (its Timeout object, current_task lookup, reschedule and
-        # uncancel bookkeeping were ~4 % of the daemon's CPU per /rpc call under load, py-spy)
-        # and not a timer per call (a call_later and its cancel were ~2 %): one
+        # uncancel bookkeeping on every call) and not a timer per call: one
         # timer per session at the nearest deadline fails the futures that are due
         # (``_deadlines_due``); the answer and the deadline race on the future, whichever sets
         # it first wins (``_resolve`` ignores a done future).

@@ -88,9 +88,9 @@ def console_proof_message(nonce: str, host: str) -> bytes:
 
 
 #: Standard base64's two last letters to base64url's, and back (``binascii`` directly: the
-#: ``base64`` module's wrappers are several Python calls each, on every device call). Back,
-#: standard base64's own two letters and ``=`` become a letter no decoder takes: base64url
-#: without padding is read, nothing else.
+#: ``base64`` module's wrappers are Python layers around the same C calls, on every device
+#: call). Back, standard base64's own two letters and ``=`` become a letter no decoder takes:
+#: base64url without padding is read, nothing else.
 _TO_URL: Final = bytes.maketrans(b"+/", b"-_")
 _FROM_URL: Final = str.maketrans("-_+/=", "+/!!!")
 
@@ -182,8 +182,8 @@ class AuthoritySigner:
     """The authority's private key; makes signed-record envelopes.
 
     The key is also kept in libsodium's form (``mtgateway_base.curve25519``), converted once
-    here: every record the console hands out is signed, and libsodium signs in about 60 % of
-    OpenSSL's time, with the same bytes.
+    here: every record the console hands out is signed, and libsodium signs faster than
+    OpenSSL, with the same bytes.
     """
 
     private_key: Ed25519PrivateKey

@@ -191,8 +191,8 @@ class Database:
         here). ``tx.after_commit`` callbacks run here, on the loop, after the commit.
 
         One coroutine, not a chain: a device call's every transaction comes through here,
-        and each level of a chain of coroutines is a Python call again when the answer
-        resumes it. The caller's turn in the lane is taken at once when it has room
+        and each level of a chain of coroutines runs again when the answer resumes it. The
+        caller's turn in the lane is taken at once when it has room
         (:meth:`~mtgateway_console.fairshare.Lane.enter`), else waited for.
 
         Raises:
@@ -207,20 +207,14 @@ class Database:
                 if taken is None:  # past its share: in its own line
                     async with lane.turn(who):
                         return await self._queue(fn, args, kwargs, bounded=True)
-        # (``_start`` and ``_stop``, in place)
-        loop = asyncio.get_running_loop()
-        job = Job(fn, args, kwargs, loop, True)
-        self.in_flight += 1
-        self._workers.submit(job)
-        deadline = job.deadline = loop.call_later(self.bound_s, self._overdue, job)
+        job = self._start(fn, args, kwargs, bounded=True)
         try:
             result, hooks = await job.future
         except BaseException:
             job.abandoned = True
             raise
         finally:
-            self.in_flight -= 1
-            deadline.cancel()
+            self._stop(job)
             if taken is not None:
                 lane.leave(taken)  # type: ignore[union-attr] # taken: there is a lane
         for hook in hooks:
@@ -251,8 +245,8 @@ class Database:
                *, bounded: bool) -> Job:
         """``fn``'s job queued for the workers, its deadline armed when ``bounded``: past
         :attr:`bound_s` its caller is answered :class:`DatabaseUnavailable` and the job is
-        abandoned (a timer on the loop, not ``asyncio.timeout``: a handful of Python calls
-        less, for each transaction)."""
+        abandoned (a timer on the loop, not ``asyncio.timeout``, whose machinery would run
+        in Python for each transaction)."""
         loop = asyncio.get_running_loop()
         job = Job(fn, args, kwargs, loop, bounded)
         self.in_flight += 1

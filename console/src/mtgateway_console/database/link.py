@@ -5,8 +5,8 @@ quoting, sent with one ``PQsendQuery`` and answered by one result a statement. p
 ``Cursor.execute`` did that, but around every batch its Python layers (the cursor's reset and
 its query object, the generators, the wait, a result selected and a row maker made for each
 statement, the rows fetched a statement at a time) cost a transaction on the worker threads
-about two hundred Python calls, more than the statements' own work: a fifth of the console's
-CPU at the daemons' cadence was the interpreter on those threads (``docs/performance.md``).
+more interpreted work than the statements' own, and the interpreter on those threads was a
+large part of the console's CPU at the daemons' cadence (``docs/performance.md``).
 Here the same libpq calls are made straight: the values quoted by psycopg's C
 ``Transformer.as_literal`` (the escaping ``ClientCursor`` used), the message sent and its
 results waited for by psycopg's C generator and wait (the GIL released while the server

@@ -71,7 +71,7 @@ def model(data: bytes, shape: type[M], invalid: int) -> M:
             ``invalid_request`` for JSON ``shape`` refuses, every field named (``fields``).
     """
     try:
-        # the model's validator itself (what ``model_validate_json`` calls, a Python call less)
+        # the model's validator itself (what ``model_validate_json`` calls, without the method)
         return shape.__pydantic_validator__.validate_json(data or b"{}")  # type: ignore[no-any-return]
     except ValidationError as exc:
         problems = exc.errors()

@@ -351,8 +351,7 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
                                          body, now)
             # signed by the device's key: what follows is that device's work, within its
             # share of the requests in progress
-            # (``credential_of("device", ...)``, in place)
-            serving(request, Who("device:" + checked.device.device_id, "",
+            serving(request, Who(credential_of("device", checked.device.device_id), "",
                                  address_key(request.remote or "?")))
             if defer and known:
                 # (the connection's guard itself, on the llhttp edge: no lookup through the

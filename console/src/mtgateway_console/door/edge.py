@@ -1,14 +1,14 @@
 """The daemons' device calls on llhttp (``[console] device_edge = "llhttp"``): the console's hot
 path without aiohttp's request machinery, behind the same door.
 
-Every daemon calls its console at a steady cadence (a report every 30 s, a refresh every
-300 s, a held revocation poll), so the console's work per device call is its hosting cost;
-through aiohttp a call paid more for aiohttp's request, router, middlewares and response
-than for the door and the call itself (``python -m bench.callwork``,
-``docs/performance.md``). The device calls of :data:`DEVICE_CALLS` are parsed by the ground
-floor's llhttp edge (``mtgateway_base.httpedge``) and answered here; every other request (the
-pages, the owner API, the MT4 Web API, a device call with a query string or an upgrade) is
-handed to aiohttp on the same connection, whose middlewares serve it as before.
+Every daemon calls its console at a steady cadence (a report every 30 s, a refresh every 300 s,
+a held revocation poll), so the console's work per device call is its hosting cost; through
+aiohttp a call paid more for aiohttp's request, router, middlewares and response than for the
+door and the call itself (``docs/performance.md``). The device calls of :data:`DEVICE_CALLS`
+are parsed by the ground floor's llhttp edge (``mtgateway_base.httpedge``) and answered here;
+every other request (the pages, the owner API, the MT4 Web API, a device call with a query
+string or an upgrade) is handed to aiohttp on the same connection, whose middlewares serve it
+as before.
 
 What a device call goes through here is what the middlewares and the door do on aiohttp, in
 the same order, with the same parts:
@@ -102,10 +102,9 @@ def _malformed() -> bytes:
 
 
 def ours(request: EdgeRequest) -> bool:
-    """A device call, its target exactly the route's path, on plain HTTP/1.x."""
-    # (``plain_request``, in place)
-    return (request.method, request.target) in _TARGETS and not request.foreign \
-        and not (request.expect and request.minor != 1)
+    """A device call, its target exactly the route's path (on plain HTTP/1.x: the edge
+    hands off any other request before asking, ``plain_request``)."""
+    return (request.method, request.target) in _TARGETS
 
 
 def device_routes(app: web.Application) -> dict[str, Handler]:
@@ -133,7 +132,8 @@ class DeviceCall(dict[Any, Any]):
     ``read()``, the request's own storage), from what llhttp parsed.
 
     The request's own storage is the object itself, a ``dict`` (what the door keeps per
-    request: its place in the fair share), read and written without a Python call. A request
+    request: its place in the fair share), read and written as a plain ``dict`` (aiohttp's
+    request is a mapping written in Python). A request
     of its own, not a copy of aiohttp's: building aiohttp's request costs more than the
     handler's work on most device calls. The connection guard is carried
     (:attr:`guard`: ``mark_authenticated`` and ``mark_held`` mark it, as they mark an aiohttp
@@ -182,8 +182,8 @@ class DeviceCall(dict[Any, Any]):
 
 class DeviceAnswer(bytes):
     """A device call's 200, its JSON body's bytes, for the edge to write (:func:`json_answer`):
-    what ``web.json_response`` would say, without building aiohttp's response (a dozen Python
-    calls, on every device call). The bytes themselves: made without a Python call."""
+    what ``web.json_response`` would say, without building aiohttp's response on every device
+    call. The bytes themselves, with no ``__init__`` of its own."""
 
     __slots__ = ()
     status: Final = 200
@@ -229,8 +229,8 @@ class DeviceEdge:
         self._render = render
         self._routes = device_routes(app)
         #: What the handlers read as ``request.app``: a read-only view of the application's
-        #: state (live: a key set at start-up is seen), read without a Python call per key
-        #: as ``web.Application.__getitem__`` is.
+        #: state (live: a key set at start-up is seen), read by the mapping's own subscript,
+        #: not through ``web.Application.__getitem__``, which is Python.
         self._state: Any = MappingProxyType(state) if isinstance(
             state := getattr(app, "_state", None), dict) else app
         self._metrics = app[CONSOLE_METRICS]
@@ -267,8 +267,8 @@ class DeviceEdge:
     async def answer(self, request: EdgeRequest, peer: str, guard: GuardedProtocol | None
                      ) -> Answer:
         """One device call, through the steps of the module docstring (steps 2-4 in this
-        coroutine's own frame: each level of a chain of coroutines is a Python call again
-        when the call's database answer resumes it)."""
+        coroutine's own frame: each level of a chain of coroutines runs again when the
+        call's database answer resumes it)."""
         started = time.perf_counter()
         call = DeviceCall(self._state, request, peer, guard)
         try:
@@ -286,7 +286,7 @@ class DeviceEdge:
             # Steps 2-4: the fair share around the route's handler, every failure one refusal.
             token = CALLER.set(Who(address=address_key(peer)))
             # the parts of aiohttp's request the handlers read (typed so without
-            # ``typing.cast``, a Python call on every device call)
+            # ``typing.cast``, which would run on every device call)
             as_request: web.Request = call  # type: ignore[assignment]
             try:
                 try:
@@ -314,8 +314,8 @@ class DeviceEdge:
         """Step 1's rule for one ``Host`` value, remembered (a few thousand values).
 
         The edge's requests have an origin-form target (a device call's path exactly:
-        :func:`ours`), so the rule's answer depends on the one Host alone (a rule of some ten
-        Python calls, on every call otherwise)."""
+        :func:`ours`), so the rule's answer depends on the one Host alone (a rule worked out
+        in Python, on every call otherwise)."""
         allowed = host_allowed([host.decode("utf-8", "surrogateescape")], self._allowed)
         if len(self._hosts_seen) >= _HOSTS_REMEMBERED:
             self._hosts_seen.clear()

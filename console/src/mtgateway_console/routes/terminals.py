@@ -150,28 +150,26 @@ async def report_terminals(request: web.Request) -> web.Response:
     """Store a daemon's terminal states; how many were believed."""
     entry = await request.app[DOOR].enter(request, "device_claim", ReportBody, invalid=400)
     found, claim, body = entry.caller.proven_device, entry.caller.claim, entry.body
-    # (written out, not through the helpers below the long-poll shares: two Python calls
-    # less on a report, counted by ``bench.callwork``)
-    offset = request.app[CLOCKS].wall() - _proof_time_s(request)  # (see ``_believed``)
-    authority = request.app[AUTHORITY]
     try:
-        stored = await authority.report_terminals(
-            found, [t.report(offset) for t in body.terminals], request.remote or "", claim)
+        stored = await request.app[AUTHORITY].report_terminals(
+            found, _believed(request, body.terminals), request.remote or "", claim)
     except ProofRejected as exc:  # a copy of a report already stored
         raise refused_proof(exc) from None
-    if await authority.live.wants_live(found.device_id):  # (see ``_report_answer``)
-        return json_answer(request, {"stored": stored, "takes": list(TAKES), "live": True})
-    return json_answer(request, {"stored": stored, "takes": list(TAKES)})
+    return json_answer(request, await _report_answer(request, found, stored))
 
 
 def _believed(request: web.Request, terminals: list[TerminalReportBody]
               ) -> list[TerminalReport]:
     """A report's terminals as the authority stores them."""
     # "as of" is the daemon's clock, which the proof lets be up to 300 s off: the proof's
-    # own time (checked and signed) says by how much, so the dashboard's "stale" is judged
-    # on the console's clock
-    offset = request.app[CLOCKS].wall() - _proof_time_s(request)
-    return [t.report(offset) for t in terminals]
+    # own time (checked and signed, ``X-Device-Time`` in epoch ms) says by how much, so the
+    # dashboard's "stale" is judged on the console's clock
+    now = request.app[CLOCKS].wall()
+    try:
+        made_s = int(request.headers.get("X-Device-Time", "")) / 1000
+    except ValueError:  # not reached: the proof was checked; no offset then
+        made_s = now
+    return [t.report(now - made_s) for t in terminals]
 
 
 async def _report_answer(request: web.Request, found: DeviceInfo,
@@ -183,14 +181,6 @@ async def _report_answer(request: web.Request, found: DeviceInfo,
     if await request.app[AUTHORITY].live.wants_live(found.device_id):
         return {"stored": stored, "takes": list(TAKES), "live": True}
     return {"stored": stored, "takes": list(TAKES)}
-
-
-def _proof_time_s(request: web.Request) -> float:
-    """The time a checked device proof was made (``X-Device-Time``, epoch ms)."""
-    try:
-        return int(request.headers.get("X-Device-Time", "")) / 1000
-    except ValueError:  # not reached: the proof was checked; no offset then
-        return float(request.app[CLOCKS].wall())
 
 
 @routes.post("/v1/device/revocations")

@@ -44,8 +44,8 @@ class DeviceIdentity:
     private_key: Ed25519PrivateKey
     #: A human word for the store: ``"OS keyring (…)"`` or ``"file …"``.
     storage: str = "memory"
-    #: The key in libsodium's form (``mtgateway_base.curve25519``: the same signatures in about
-    #: 60 % of OpenSSL's time), converted once.
+    #: The key in libsodium's form (``mtgateway_base.curve25519``: the same signatures, made
+    #: faster than by OpenSSL), converted once.
     _signing: SigningKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

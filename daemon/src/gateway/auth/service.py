@@ -9,8 +9,8 @@ get the same reason words when refused, so the terminal can show "token expired"
 sees ``data.reason = "token_expired"``.
 
 Fast path: a bot sends the same bearer token on every request, and checking it in full
-(checksum, SHA-256, the cache lookup, building a :class:`Principal`) was ~8 % of a ``/rpc``
-request's CPU under wrk (py-spy, ``docs/performance.md``). So a successful check is remembered
+(checksum, SHA-256, the cache lookup, building a :class:`Principal`) was a sizeable part of a
+``/rpc`` request's CPU under load (``docs/performance.md``). So a successful check is remembered
 by token string for at most ``reuse_s`` (1 s). A remembered answer is used only while
 
 * the record cache's :attr:`~gateway.auth.cache.RecordCache.generation` is the one it was

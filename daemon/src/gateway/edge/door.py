@@ -254,8 +254,7 @@ class Door:
         ``answer``), from ``peer``: its head the one built for its header block
         (:func:`~gateway.edge.head.edge_head`, kept on the request and on the ones that
         repeat its block), the request itself its body. :meth:`rpc`'s steps written out
-        rather than called: this is the call the edge's answering task awaits, with no
-        Python call between it and :meth:`enter_now`."""
+        rather than called: the edge's answering task awaits this on every ``/rpc`` call."""
         head: RequestHead | None = request.known
         if head is None:
             head = edge_head(request, peer)
@@ -273,7 +272,7 @@ class Door:
         """The refusal's answer, or the dispatcher's for ``entry``, as one of its token's
         requests in progress (step 6: 429 ``too_many_requests`` past the token's bound,
         nothing run). The share's :meth:`~.tokenshare.TokenShare.enter` and ``leave``
-        written out: a few dict operations and no Python call on every call's path."""
+        written out: every ``/rpc`` call takes them."""
         if isinstance(entry, HttpRefusal):
             return entry.status, entry.body(), dict(entry.headers)
         context = entry.context
@@ -414,7 +413,8 @@ class Door:
 
     def _admitted(self, principal: Principal, conn: GuardedProtocol | None) -> RpcContext:
         """Steps 4-5: the mark on ``conn`` (once is enough: the usual case is marked) and
-        the caller's context (:meth:`context`'s look at the last one, in place)."""
+        the caller's context (:meth:`context`'s look at the last one, in place: every call
+        of a token seen before)."""
         if conn is not None and not conn.authenticated:
             mark_authenticated(conn)
         last = self._last

@@ -1,9 +1,9 @@
 """``POST /rpc`` on llhttp (httptools): the daemon's hot path without aiohttp's request machinery.
 
-aiohttp's request and response objects cost ~5x an ``asyncio.Protocol`` on llhttp (the profile
-is in ``docs/performance.md``), so ``[server] rpc_edge = "llhttp"`` (the default) serves
-``POST /rpc`` on the ground floor's llhttp edge (``mtgateway_base.httpedge``, the one the
-console's device calls stand on too) and hands every other request, ``/ws`` upgrades
+aiohttp's request and response objects cost several times what an ``asyncio.Protocol`` on llhttp
+does (the profile is in ``docs/performance.md``), so ``[server] rpc_edge = "llhttp"`` (the
+default) serves ``POST /rpc`` on the ground floor's llhttp edge (``mtgateway_base.httpedge``,
+the one the console's device calls stand on too) and hands every other request, ``/ws`` upgrades
 included, to aiohttp's own protocol on the same connection, with the bytes already read (then
 the connection is aiohttp's for good). What is the daemon's alone is here:
 
@@ -37,7 +37,6 @@ from mtgateway_base.httpedge import (
     EdgeRequest,
     EdgeSettings,
     RequestAssembly,
-    plain_request,
 )
 from mtgateway_base.log import log_access
 
@@ -57,11 +56,11 @@ LINGERING_S: Final = 2.0
 
 
 def ours(request: EdgeRequest) -> bool:
-    """``POST /rpc`` (any query: its token check is ours too) on HTTP/1.x without an upgrade
-    or an expectation other than ``100-continue`` (on HTTP/1.1); anything else is aiohttp's."""
+    """``POST /rpc`` (any query: its token check is ours too); anything else is aiohttp's,
+    as is a request with an upgrade or an expectation other than ``100-continue`` (on
+    HTTP/1.1), which the edge hands off before asking (:func:`plain_request`)."""
     target = request.target
-    return request.method == b"POST" and (target == b"/rpc" or target.startswith(b"/rpc?")) \
-        and plain_request(request)
+    return request.method == b"POST" and (target == b"/rpc" or target.startswith(b"/rpc?"))
 
 
 def edge_settings(server: ServerConfig) -> EdgeSettings:

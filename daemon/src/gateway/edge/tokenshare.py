@@ -53,10 +53,9 @@ Why these:
   is not promised: tokens together (an owner who gives two tokens to one party gives it two
   shares, the whole budget at the default), as many addresses together are not.
 
-The count is two plain dicts read and written in place on ``/rpc``'s path
-(:meth:`~gateway.edge.door.Door._dispatch`: a few dict operations and no Python call, counted
-by ``python -m bench.rpcwork``); the streams' side is this class's methods, called once per
-stream.
+The count is two plain dicts, which the door reads and writes itself on ``/rpc``'s path
+(:meth:`~gateway.edge.door.Door._dispatch`: every call takes them, in a module of the
+compiled build); the streams' side is this class's methods, called once per stream.
 """
 
 from __future__ import annotations
@@ -92,8 +91,8 @@ class TokenShare:
     def __init__(self, max_connections: int, max_streams: int) -> None:
         self.work_bound = work_bound(max_connections)
         self.stream_bound = max_streams
-        #: Each token's requests in progress and open streams (read and written in place by
-        #: the door on every ``/rpc`` call: a missing token is no work).
+        #: Each token's requests in progress and open streams (read and written by the
+        #: door itself on every ``/rpc`` call: a missing token is no work).
         self.work: dict[str, int] = {}
         #: Each token's open streams.
         self.streams: dict[str, int] = {}
@@ -107,7 +106,7 @@ class TokenShare:
 
     def enter(self, token_id: str) -> bool:
         """One more request in progress for ``token_id``; False (nothing taken) past its
-        work bound. The REST mirror's; ``/rpc`` takes the same steps in place."""
+        work bound. The REST mirror's; the door takes the same steps itself for ``/rpc``."""
         work = self.work
         held = work.get(token_id, 0)
         if held >= self.work_bound:

@@ -70,7 +70,7 @@ from mt5model.mt5 import TradeRetcode
 from ..auth import Principal
 from ..errors import GatewayError, RiskLimit, TradingHalted, Unauthorized, Unavailable
 
-__all__ = ["ORDER_RULES", "RULES", "Reason", "Rule", "TradeGate"]
+__all__ = ["ORDER_RULES", "PAIRING", "RULES", "Reason", "Rule", "TradeGate", "other_token"]
 
 
 class Reason(StrEnum):
@@ -102,11 +102,13 @@ class Rule:
 
 
 def _paired_elsewhere(gate: TradeGate, principal: Principal) -> bool:
-    return _other_token(gate.bridge.session(principal.terminal), principal)
+    return other_token(gate.bridge.session(principal.terminal), principal)
 
 
-def _other_token(session: SessionInfo | None, principal: Principal) -> bool:
-    """Whether the terminal's live session (if any) was opened with another token record."""
+def other_token(session: SessionInfo | None, principal: Principal) -> bool:
+    """Whether the terminal's live session (if any) was opened with another token record:
+    the ``terminal_mismatch`` rule (:data:`PAIRING`) on a session already looked up (a plain
+    read's one look-up, ``LiveVenue.read``)."""
     return session is not None and session.token_id != principal.token_id
 
 
@@ -136,7 +138,9 @@ RULES: Final = (
          opening_only=True, policy=True),
 )
 _BY_REASON: Final = {rule.reason: rule for rule in RULES}
-_PAIRING: Final = _BY_REASON[Reason.TERMINAL_MISMATCH]
+#: The ``terminal_mismatch`` rule, which every read applies (:meth:`TradeGate.check_pairing`,
+#: or :func:`other_token` on a session already looked up).
+PAIRING: Final = _BY_REASON[Reason.TERMINAL_MISMATCH]
 
 #: What is said of the order itself after :data:`RULES`, in this order (the module
 #: docstring's second table): the account's policy rules (the ``data.rule`` words of
@@ -246,14 +250,3 @@ class TradeGate:
             Unauthorized: ``terminal_mismatch``.
         """
         self.check(principal, Reason.TERMINAL_MISMATCH)
-
-    def check_paired(self, principal: Principal, session: SessionInfo | None) -> None:
-        """:meth:`check_pairing` with the terminal's session already looked up (the plain
-        read's one look-up, ``TradeDesk.read``): the ``terminal_mismatch`` row of the table.
-
-        Raises:
-            Unauthorized: ``terminal_mismatch``.
-        """
-        # :func:`_other_token`, written out: this runs on every read
-        if session is not None and session.token_id != principal.token_id:
-            raise _PAIRING.error(principal.terminal)

@@ -51,7 +51,7 @@ from mt5model.mt5 import TradeAction, TradeRetcode
 from mtgateway_base.wire.records import RiskPolicy
 
 from ..auth import Principal
-from .gate import TradeGate
+from .gate import PAIRING, TradeGate, other_token
 from .paper import PAPER_METHODS, PaperTrading
 
 __all__ = [
@@ -162,7 +162,7 @@ class Venue(Protocol):
     def read(self, gate: TradeGate, principal: Principal, method: str,
              params: dict[str, Any], timeout_s: float) -> Awaitable[Any]:
         """A caller's read: refused when the terminal's EA is paired with another token
-        (``gate.check_paired``), at once, else :meth:`call` (its coroutine).
+        (the gate's ``terminal_mismatch`` rule), at once, else :meth:`call` (its coroutine).
 
         Raises:
             Unauthorized: ``terminal_mismatch``.
@@ -174,7 +174,8 @@ class Venue(Protocol):
 @dataclass(slots=True)
 class LiveVenue:
     """The terminal itself, through the bridge (never changed: one per terminal, kept by
-    :class:`Venues`; not ``frozen``, whose ``__init__`` costs ~3x a plain one)."""
+    :class:`Venues`; not ``frozen``, whose ``__init__`` sets each field through
+    ``object.__setattr__``)."""
 
     bridge: Bridge
     terminal: TerminalId
@@ -204,7 +205,8 @@ class LiveVenue:
             TerminalNotConnected: no EA is connected for the terminal.
         """
         session = self.bridge.route(self.terminal)
-        gate.check_paired(principal, None if session is None else session.info)
+        if other_token(None if session is None else session.info, principal):
+            raise PAIRING.error(principal.terminal)
         if session is None:
             raise not_connected(self.terminal)
         return session.call(method, params, timeout_s)

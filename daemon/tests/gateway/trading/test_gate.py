@@ -22,7 +22,7 @@ from gateway.errors import (
     Unauthorized,
     Unavailable,
 )
-from gateway.trading.gate import ORDER_RULES, RULES, Reason, TradeGate
+from gateway.trading.gate import ORDER_RULES, PAIRING, RULES, Reason, TradeGate, other_token
 from tests.bridgekit import EAFactory, StaticVerifier
 
 API_MD = Path(__file__).resolve().parents[4] / "docs" / "api.md"
@@ -125,19 +125,19 @@ async def test_one_rule_by_its_reason(online: Bridge) -> None:
 
 
 async def test_the_pairing_rule_on_a_session_looked_up_once(online: Bridge) -> None:
-    """``check_paired`` (the plain read's one look-up: ``Bridge.route`` then the call) is the
-    mismatch rule, with the error and reason ``check_pairing`` raises."""
+    """``other_token`` (the plain read's one look-up: ``Bridge.route`` then the call) is the
+    mismatch rule, and ``PAIRING``'s error the one ``check_pairing`` raises."""
     gate = TradeGate(online, lambda _: False)
     session = online.route(TERMINAL)
     assert session is not None and session.info is not None
-    gate.check_paired(caller(), session.info)
-    gate.check_paired(caller(), None)  # offline: the bridge's call says so, not this rule
-    with pytest.raises(Unauthorized) as mismatch:
-        gate.check_paired(caller(token_id="tok-b"), session.info)
+    assert not other_token(session.info, caller())
+    assert not other_token(None, caller())  # offline: the bridge's call says so, not this rule
+    assert other_token(session.info, caller(token_id="tok-b"))
+    mismatch = PAIRING.error(TERMINAL)
+    assert isinstance(mismatch, Unauthorized)
     with pytest.raises(Unauthorized) as by_table:
         gate.check_pairing(caller(token_id="tok-b"))
-    assert (mismatch.value.reason, str(mismatch.value)) == (by_table.value.reason,
-                                                            str(by_table.value))
+    assert (mismatch.reason, str(mismatch)) == (by_table.value.reason, str(by_table.value))
     assert online.route(TerminalId(9, "Nowhere")) is None
 
 
