@@ -1,15 +1,20 @@
-"""Speed work where it belongs: a copy of a helper written in for speed only on the compiled hot
-path, and no per-call cost accounting in the product's comments.
+"""Speed work where it belongs: a copy of a helper written in for speed only in a module whose
+path a bench row counts, and no per-call cost accounting in the product's comments.
 
 Two habits made the product's code harder to read than its speed needed:
 
 * **A helper's steps copied into its caller** ("``_disarm``, in place", "written out: every
   read") to save an interpreted call. A copy may drift from the helper it copies, and each one
-  makes the next reader check that both still agree. It is worth that only where the module is
-  compiled with mypyc in the compiled build (``[tool.mtgateway] compiled`` in
-  ``daemon/pyproject.toml``, ``[tool.mtgateway-base] compiled`` in ``base/pyproject.toml``) and
-  a bench row counts it (``bench.rpcwork``'s groups): the edge, the door, the dispatcher. Every
-  other module calls the helper. Where a copy stays, its comment says why in one line.
+  makes the next reader check that both still agree. It is worth that only where a bench row
+  counts the call it saves, on every call of that row: :data:`COPIES` lists those modules, each
+  with its rows (the daemon's edge, its token check and the shared HTTP edge on every ``/rpc``
+  call; the console's database door on every transaction, its device proof on every device
+  call, the connection guard on every connection). Being compiled with mypyc is not the
+  reason: an interpreted module's saved call is counted as well, and a compiled one off a
+  counted path saves nothing a row sees. The console's entry points (``routes/``, ``web/``,
+  ``mt4api/``) and its ``service/`` are never listed: what a reader reads to learn a call stays
+  plain, and a saving there is found in a plainer form. Every other module calls the helper.
+  Where a copy stays, its comment says why in one line, and the helper's says where its copy is.
 * **Per-call cost figures** in comments and docstrings (microseconds, "Python calls",
   "~3x", "ms per call", the counting benches cited as the reason). They are true of one machine,
   one interpreter and one library version, and go stale unseen (one said a library's HKDF cost
@@ -33,12 +38,16 @@ import ast
 import io
 import re
 import tokenize
-import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from types import SimpleNamespace
+from typing import Final, cast
 
+from bench.authority import _calls
+from bench.callwork import CARRIED, NEW_CONNECTION
+from bench.consoles import Provisioned
+from bench.rpcwork import _parser as rpcwork_parser
 from bench.rpcwork import group_of
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -46,10 +55,42 @@ ROOT: Final = Path(__file__).resolve().parent.parent
 #: The product's Python sources.
 SOURCES: Final = ("base/src", "client/src", "console/src", "daemon/src")
 
-#: Where each distribution lists its modules compiled with mypyc: the project file and the keys
-#: of the list (its paths are relative to the project file's folder).
-COMPILED_LISTS: Final = (("daemon/pyproject.toml", ("tool", "mtgateway", "compiled")),
-                         ("base/pyproject.toml", ("tool", "mtgateway-base", "compiled")))
+#: A bench row: the bench (``bench.callwork``: Python calls on the console's loop per call;
+#: ``bench.rpcwork``: on the daemon's, per ``/rpc`` call) and the row as it prints it.
+Row = tuple[str, str]
+
+#: ``bench.rpcwork``'s rows: its call on a kept connection, and on a connection of its own.
+RPC: Final[Row] = ("bench.rpcwork", "/rpc")
+RPC_NEW_CONNECTION: Final[Row] = ("bench.rpcwork", "/rpc --new-connections")
+#: ``bench.callwork``'s rows of the device calls that go through the proof and the database
+#: (every row but ``/v1/keys``, which asks neither).
+DEVICE_CALLS: Final[tuple[Row, ...]] = tuple(
+    ("bench.callwork", row) for row in ("/v1/records/lookup", "/v1/records/refresh",
+                                        "/v1/terminals/report", "/v1/device/status",
+                                        CARRIED, NEW_CONNECTION))
+
+#: The modules where a copy of a helper may stay, each with the bench rows that count its
+#: path (a copy there saves a call on every call of those rows). The one list: a copy anywhere
+#: else fails, and a module joins only with the row that counts what its copy saves.
+COPIES: Final[Mapping[str, tuple[Row, ...]]] = {
+    # the shared HTTP edge, compiled: every request of the daemon and of the console
+    "base/src/mtgateway_base/httpedge.py": (RPC, *DEVICE_CALLS),
+    "base/src/mtgateway_base/httpassembly.py": (RPC, *DEVICE_CALLS),
+    # the daemon's door, compiled: every /rpc call
+    "daemon/src/gateway/edge/door.py": (RPC,),
+    # the daemon's token check, compiled: every /rpc call
+    "daemon/src/gateway/auth/service.py": (RPC,),
+    # the console's database door: every transaction, so every device call that asks one
+    "console/src/mtgateway_console/database/engine.py": DEVICE_CALLS,
+    # the console's device proof and fair share: every device call
+    "console/src/mtgateway_console/door/callers.py": DEVICE_CALLS,
+    # the connection guard: every connection, the daemon's and the console's
+    "base/src/mtgateway_base/guard.py": (("bench.callwork", NEW_CONNECTION),
+                                         RPC_NEW_CONNECTION),
+}
+#: Where a copy never stays, whatever counts it: the console's entry points and its service.
+NEVER_COPIES: Final = tuple(f"console/src/mtgateway_console/{package}/"
+                            for package in ("routes", "web", "mt4api", "service"))
 
 #: Reviewed exceptions to the cost-accounting rule: ``(path, the exact text matched)``.
 ACCOUNTING_LISTED: Final[frozenset[tuple[str, str]]] = frozenset({
@@ -74,6 +115,8 @@ _CODE: Final = re.compile(r"(?::[\w.]+:)?``?[^`\n]+``?")
 _CLAUSE_END: Final = re.compile(r"[.;:!?](?=\s|$)|[()]")
 _HELPER: Final = re.compile(r"\bhelpers?\b|\brather than called\b", re.IGNORECASE)
 _MASK: Final = "\x01"
+#: The kind of a copy's note out of place.
+COPY_KIND: Final = "a copy's note in a module no bench row names"
 
 #: Per-call cost accounting, by kind.
 ACCOUNTING: Final = (
@@ -102,20 +145,22 @@ class Note:
         return f"{self.path}:{self.line}: {self.kind} {self.text!r}"
 
 
-def allowed_copies(root: Path = ROOT) -> frozenset[str]:
-    """The modules where a copy may stay: compiled in the compiled build, and in a group a
-    ``bench.rpcwork`` row names."""
-    modules: set[str] = set()
-    for project, keys in COMPILED_LISTS:
-        table = tomllib.loads((root / project).read_text(encoding="utf-8"))
-        for key in keys:
-            table = table[key]
-        folder = Path(project).parent
-        for module in table:
-            path = (folder / module).as_posix()
-            if group_of("/" + path) != "other":
-                modules.add(path)
-    return frozenset(modules)
+def allowed_copies() -> frozenset[str]:
+    """The modules where a copy may stay (:data:`COPIES`)."""
+    return frozenset(COPIES)
+
+
+def bench_rows() -> frozenset[Row]:
+    """Every row the two counting benches print: ``bench.callwork``'s calls (its paths, in
+    the order ``bench.authority`` makes them), the carried report and the report on a new
+    connection; ``bench.rpcwork``'s call, and with ``--new-connections``."""
+    daemon = cast(Provisioned, SimpleNamespace(login=1, token_hint="0" * 32, token_id="t"))
+    rows = {("bench.callwork", path) for _, path, _ in _calls(daemon)}
+    rows |= {("bench.callwork", CARRIED), ("bench.callwork", NEW_CONNECTION), RPC}
+    if "--new-connections" in {option for action in rpcwork_parser()._actions
+                               for option in action.option_strings}:
+        rows.add(RPC_NEW_CONNECTION)
+    return frozenset(rows)
 
 
 def _texts(source: str) -> Iterator[tuple[int, str]]:
@@ -165,8 +210,7 @@ def notes_in(path: Path, relative: str, allowed: frozenset[str]) -> list[Note]:
         if relative not in allowed:
             for match in _copies(text):
                 found.append(Note(relative, first + text.count("\n", 0, match.start()),
-                                  "a copy's note outside the compiled hot path",
-                                  " ".join(match.group(0).split())))
+                                  COPY_KIND, " ".join(match.group(0).split())))
         for kind, pattern in ACCOUNTING:
             for match in pattern.finditer(text):
                 said = " ".join(match.group(0).split())
@@ -177,9 +221,9 @@ def notes_in(path: Path, relative: str, allowed: frozenset[str]) -> list[Note]:
 
 
 def speed_notes(root: Path = ROOT) -> list[Note]:
-    """Every copy's note outside the compiled hot path, and every piece of per-call cost
+    """Every copy's note outside :data:`COPIES`' modules, and every piece of per-call cost
     accounting, in the product's Python sources under ``root``."""
-    allowed = allowed_copies(root)
+    allowed = allowed_copies()
     found: list[Note] = []
     for top in SOURCES:
         for path in sorted((root / top).rglob("*.py")):
@@ -188,25 +232,36 @@ def speed_notes(root: Path = ROOT) -> list[Note]:
     return found
 
 
-def test_no_copy_off_the_compiled_hot_path_and_no_cost_accounting() -> None:
+def test_no_copy_off_a_counted_path_and_no_cost_accounting() -> None:
     notes = speed_notes()
     assert not notes, (
         f"{len(notes)} notes of speed work out of place. A copy of a helper belongs only in a "
-        f"compiled module a bench row counts ({', '.join(sorted(allowed_copies()))}): "
+        f"module a bench row counts (COPIES: {', '.join(sorted(allowed_copies()))}): "
         "elsewhere call the helper. Per-call figures belong in "
         "docs/history/performance-notes.md: say why in words here.\n"
         + "\n".join(map(str, notes)))
 
 
-def test_the_allowed_copies_are_the_compiled_edge_and_its_path() -> None:
-    """The list comes from the build's own lists: the edge modules are in it, the guard (on
-    every connection, but interpreted) and the console (no compiled module) are not."""
-    allowed = allowed_copies()
-    assert {"base/src/mtgateway_base/httpedge.py", "base/src/mtgateway_base/httpassembly.py",
-            "daemon/src/gateway/edge/door.py", "daemon/src/gateway/edge/llhttp.py",
-            "daemon/src/gateway/rpc.py"} <= allowed
-    assert "base/src/mtgateway_base/guard.py" not in allowed
-    assert not any(path.startswith("console/") for path in allowed)
+def test_each_listed_copy_names_rows_the_benches_print() -> None:
+    """Each module of :data:`COPIES` exists and names at least one row, each a row its bench
+    prints; a module counted by ``bench.rpcwork`` is on the daemon's path (one of its groups);
+    none is one of the console's entry points or its service."""
+    printed = bench_rows()
+    for path, rows in COPIES.items():
+        assert (ROOT / path).is_file(), path
+        assert rows, path
+        assert set(rows) <= printed, (path, sorted(set(rows) - printed))
+        if any(bench == "bench.rpcwork" for bench, _ in rows):
+            assert group_of("/" + path) != "other", path
+        assert not path.startswith(NEVER_COPIES), path
+
+
+def test_each_listed_module_still_holds_a_copy() -> None:
+    """A listed module whose copies are gone leaves the list: left there, it would let a new
+    copy in unseen."""
+    for path in COPIES:
+        assert any(note.kind == COPY_KIND
+                   for note in notes_in(ROOT / path, path, frozenset())), path
 
 
 def test_every_listed_exception_is_still_there() -> None:
@@ -222,16 +277,18 @@ def _write(root: Path, relative: str, text: str) -> None:
 
 
 def test_the_check_finds_each_planted_note_and_spares_the_rest(tmp_path: Path) -> None:
-    """A copy's note in an interpreted module, and each kind of cost figure anywhere, are
-    found at their lines; a copy in a compiled module on a counted path, the English senses
-    of the words, timeouts and limits in ms or s, and strings that are not docstrings are
-    not."""
-    _write(tmp_path, "base/pyproject.toml", '[tool.mtgateway-base]\n'
-           'compiled = ["src/mtgateway_base/httpedge.py"]\n')
+    """A copy's note in a module :data:`COPIES` does not list (an entry point of the console,
+    and a module compiled in the compiled build but not listed), and each kind of cost figure
+    anywhere (a listed module's too), are found at their lines; a copy in a listed module
+    (the compiled edge, the interpreted guard), the English senses of the words, timeouts and
+    limits in ms or s, and strings that are not docstrings are not."""
+    # (compiled, and no longer a reason: the check reads COPIES, not the build's list)
     _write(tmp_path, "daemon/pyproject.toml", '[tool.mtgateway]\n'
-           'compiled = ["src/gateway/edge/door.py"]\n')
+           'compiled = ["src/gateway/edge/door.py", "src/gateway/rpc.py"]\n')
     _write(tmp_path, "base/src/mtgateway_base/httpedge.py",
            "X = 1  # (``_write``, in place: each answer)\n")
+    _write(tmp_path, "daemon/src/gateway/rpc.py",
+           "X = 1  # (``_dispatch``, written out: every call)\n")
     _write(tmp_path, "base/src/mtgateway_base/guard.py", '''"""The guard.
 
 A walk cost ~5 ms an admission, and ``ipaddress`` is some twenty Python
@@ -247,6 +304,11 @@ def closed() -> None:
     # costs less, counted by ``bench.callwork``)
     # :meth:`_follow` and :meth:`_arrives` in place, the same steps
 ''')
+    _write(tmp_path, "console/src/mtgateway_console/routes/terminals.py",
+           '''async def report_terminals() -> None:
+    # (``_believed`` and ``_report_answer``, in place: every report)
+    """The helpers below, written out."""
+''')
     _write(tmp_path, "daemon/src/gateway/trading/gate.py", '''def check() -> None:
     """:func:`_other_token`, written out: this runs on every read (~0.4 us of a ~3 us
     call; a frozen one costs ~3x; 1,100 instructions; ~2 % of the daemon's CPU per /rpc
@@ -260,11 +322,12 @@ the defaults; ``python -m x`` rewrites them in place; reset the links in place w
 ''')
     found = {(note.path, note.line, note.text) for note in speed_notes(tmp_path)}
     guard, gate = "base/src/mtgateway_base/guard.py", "daemon/src/gateway/trading/gate.py"
+    route, rpc = "console/src/mtgateway_console/routes/terminals.py", "daemon/src/gateway/rpc.py"
     assert found == {
         (guard, 3, "5 ms an admission"), (guard, 3, "Python calls"), (guard, 4, "Python call"),
-        (guard, 10, "in place"),
-        (guard, 12, "written out"), (guard, 13, "bench.callwork"),
-        (guard, 14, "in place"),
+        (guard, 13, "bench.callwork"),
+        (route, 2, "in place"), (route, 3, "written out"),
+        (rpc, 1, "written out"),
         (gate, 2, "written out"), (gate, 2, "0.4 us"), (gate, 2, "3 us"),
         (gate, 3, "~3x"), (gate, 3, "1,100 instructions"),
         (gate, 3, "2 % of the daemon's CPU per"), (gate, 4, "1.8 µs"),

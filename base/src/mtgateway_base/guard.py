@@ -627,9 +627,29 @@ class GuardedProtocol(asyncio.Protocol):
     def stream_at(self, state: str) -> None:
         """A parsing inner protocol read bytes: its stream stands in ``state`` (a
         :class:`HeaderWatch` state: ``idle``, ``headers``, ``body`` or ``off``)."""
+        # (:meth:`_follow` and its ``_disarm`` in place: told on every connection's first bytes)
         self._fresh = False
         self._watch.state = state
-        self._follow()
+        limits = self._limits
+        phase = ("headers" if state == "headers"
+                 else "body" if limits.body_timeout_s is not None
+                 and state in _BODY_STATES else "")
+        if phase != self._phase:
+            self._phase = phase
+            if phase == "headers":
+                self._arm(limits.header_timeout_s)
+            elif phase == "body":
+                self._arm(cast(float, limits.body_timeout_s))
+            elif self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        arriving = state == "headers" or state in _BODY_STATES  # (no longer fresh)
+        if arriving != self._told_arriving:
+            self._told_arriving = arriving
+            if arriving:
+                self.since = self._loop.time()
+            if self.authenticated:
+                self._budget.arrives(self, arriving)
 
     def take_back(self, make: Callable[[], asyncio.Protocol], data: bytes) -> bool:
         """A parsing inner protocol hands the connection on: the guard becomes the transport's
@@ -656,7 +676,8 @@ class GuardedProtocol(asyncio.Protocol):
         headers the body deadline), or disarm; and tell the budget when a credential
         holder's request starts or stops arriving (it is then walked with the connections
         that showed none; the arrival orders the evictions within a rank, the request
-        arriving longest leaving first)."""
+        arriving longest leaving first). :meth:`stream_at` holds these steps in place: a
+        change here is made there too."""
         state = self._watch.state
         phase = ("headers" if state == "headers"
                  else "body" if self._limits.body_timeout_s is not None
@@ -733,7 +754,9 @@ class GuardedProtocol(asyncio.Protocol):
     def closed(self) -> None:
         """The connection is closed (told by a parsing inner protocol, which the transport
         tells): its slot in the budget is free."""
-        self._disarm()
+        if self._timer is not None:  # (``_disarm``, in place: every connection closes here)
+            self._timer.cancel()
+            self._timer = None
         if self._lingering:
             self._lingering = False
             self._budget.stop_lingering(self.peer_key)

@@ -207,14 +207,20 @@ class Database:
                 if taken is None:  # past its share: in its own line
                     async with lane.turn(who):
                         return await self._queue(fn, args, kwargs, bounded=True)
-        job = self._start(fn, args, kwargs, bounded=True)
+        # (``_start`` and ``_stop``, in place: every transaction of every device call)
+        loop = asyncio.get_running_loop()
+        job = Job(fn, args, kwargs, loop, True)
+        self.in_flight += 1
+        self._workers.submit(job)
+        deadline = job.deadline = loop.call_later(self.bound_s, self._overdue, job)
         try:
             result, hooks = await job.future
         except BaseException:
             job.abandoned = True
             raise
         finally:
-            self._stop(job)
+            self.in_flight -= 1
+            deadline.cancel()
             if taken is not None:
                 lane.leave(taken)  # type: ignore[union-attr] # taken: there is a lane
         for hook in hooks:
@@ -246,7 +252,8 @@ class Database:
         """``fn``'s job queued for the workers, its deadline armed when ``bounded``: past
         :attr:`bound_s` its caller is answered :class:`DatabaseUnavailable` and the job is
         abandoned (a timer on the loop, not ``asyncio.timeout``, whose machinery would run
-        in Python for each transaction)."""
+        in Python for each transaction). :meth:`run` holds these steps, and
+        :meth:`_stop`'s, in place: a change here is made there too."""
         loop = asyncio.get_running_loop()
         job = Job(fn, args, kwargs, loop, bounded)
         self.in_flight += 1

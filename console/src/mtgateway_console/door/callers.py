@@ -179,7 +179,8 @@ def serving(request: web.Request, who: Who) -> None:
 
 def credential_of(how: Kind, name: str) -> str:
     """The fair share's name of a credential (``fairshare.Who.credential``): its kind
-    and what names it (a session's key, a sign-in's id, the owner, the device)."""
+    and what names it (a session's key, a sign-in's id, the owner, the device).
+    :func:`device` holds a device's in place: a change here is made there too."""
     return f"{how}:{name}"
 
 
@@ -351,7 +352,8 @@ async def device(request: web.Request, body: bytes, *, defer: bool) -> Caller:
                                          body, now)
             # signed by the device's key: what follows is that device's work, within its
             # share of the requests in progress
-            serving(request, Who(credential_of("device", checked.device.device_id), "",
+            # (``credential_of("device", ...)``, in place: every device call)
+            serving(request, Who("device:" + checked.device.device_id, "",
                                  address_key(request.remote or "?")))
             if defer and known:
                 # (the connection's guard itself, on the llhttp edge: no lookup through the

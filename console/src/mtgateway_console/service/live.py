@@ -144,12 +144,12 @@ class Live:
         between when nobody watches (the API's readings carry the time they were read). No
         one watching, as for almost every report, costs nothing: no query."""
         now = self._shared.now()
-        watched = [o for o, until in self._watched.items() if until > now]
-        if len(watched) != len(self._watched):
-            self._watched = {o: u for o, u in self._watched.items() if u > now}
+        # the watches that ran out leave (the live page renews its own on every pass)
+        self._watched = watched = {o: until for o, until in self._watched.items()
+                                   if until > now}
         if not watched:
             return False
-        return await self._shared.run(self._approved_by_any, device_id, watched)
+        return await self._shared.run(self._approved_by_any, device_id, list(watched))
 
     def _approved_by_any(self, tx: Tx, device_id: str, owners: list[str]) -> bool:
         for owner in owners:
