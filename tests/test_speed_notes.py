@@ -93,14 +93,7 @@ NEVER_COPIES: Final = tuple(f"console/src/mtgateway_console/{package}/"
                             for package in ("routes", "web", "mt4api", "service"))
 
 #: Reviewed exceptions to the cost-accounting rule: ``(path, the exact text matched)``.
-ACCOUNTING_LISTED: Final[frozenset[tuple[str, str]]] = frozenset({
-    # In the console's service package, which another change was rewriting when this rule
-    # came: its notes (a coroutine level "a Python call again", a record's signing time) move
-    # out with that change.
-    ("console/src/mtgateway_console/service/common.py", "Python call"),
-    ("console/src/mtgateway_console/service/__init__.py", "Python call"),
-    ("console/src/mtgateway_console/service/records.py", "0.1 ms a record"),
-})
+ACCOUNTING_LISTED: Final[frozenset[tuple[str, str]]] = frozenset()
 
 #: A copy's note: the words, in a clause that names code or a helper.
 _COPY_WORDS: Final = re.compile(r"\b(?:in\s+place|written\s+out|inlined)\b", re.IGNORECASE)

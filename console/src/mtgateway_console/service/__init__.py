@@ -253,7 +253,8 @@ class Authority:
 
     # -- device-facing (AuthorityAPI) ----------------------------------------------------
     # Each gives the coroutine of the part that answers it, to await: a coroutine around it
-    # would be a Python call again when the call's database answer resumes it.
+    # would be one more frame to resume when the call's database answer comes, on every
+    # device call's path.
 
     def lookup(self, device: DeviceInfo, *, token_hint: str, device_name: str = "",
                os: str = "", nonce: str | None = None,

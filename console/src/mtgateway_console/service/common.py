@@ -191,7 +191,8 @@ class Shared:
             **kwargs: P.kwargs) -> Coroutine[Any, Any, T]:
         """``fn(tx, *args)`` as one transaction, off the event loop (the schema prepared
         first if it is not yet): the door's coroutine itself once prepared, to await (a
-        coroutine around it would be a Python call again when its answer resumes it).
+        coroutine around it would be one more frame to resume when its answer comes, on
+        every transaction's path).
 
         Raises:
             DatabaseUnavailable: the database did not answer within its bound.

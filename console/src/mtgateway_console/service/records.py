@@ -9,7 +9,7 @@ which gives the connection back at once (the embedded authority: few calls, one 
 worker); with it set (the console's ``[console] public_key_work = "workers"``), inside the
 transaction function on the database door's worker, where libsodium and ``cryptography``
 release the GIL and the loop serves other requests meanwhile, at the cost of holding the
-connection for the ~0.1 ms a record takes. Each record names the device and the request's
+connection while the record is signed. Each record names the device and the request's
 nonce: a replayed request's answer opens nothing and says nothing new.
 """
 
